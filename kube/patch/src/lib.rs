@@ -1,0 +1,5 @@
+//! Kubernetes patch semantics over plain `serde_json::Value`s: RFC 6902 JSON patch, RFC 7386 JSON
+//! merge patch, strategic merge patch for the built-in kinds, and server-side apply field
+//! management (`managedFields`). Pure functions, no I/O: the API server calls them.
+
+pub mod keys;
