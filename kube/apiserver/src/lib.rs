@@ -1,1 +1,263 @@
-//! placeholder
+//! A Kubernetes-compatible API server as a library.
+//!
+//! The same server backs the federation's API (admins use plain `kubectl`) and every simulated
+//! member cluster. [`ApiServer::start`] binds an HTTPS listener, opens the store in the data
+//! directory and serves discovery, OpenAPI, the built-in kinds and any CRD's kinds; [`Core`] is
+//! the same API for in-process controllers.
+
+pub mod builtin;
+pub mod core;
+pub mod crd;
+pub mod defaults;
+pub mod error;
+pub mod gc;
+pub mod http;
+pub mod meta;
+pub mod resource;
+pub mod schema;
+pub mod selector;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cceone_kube_store::{EmbeddedOptions, EmbeddedStore, Store};
+
+pub use crate::core::Core;
+pub use crate::error::{ApiError, ApiResult, Cause};
+pub use crate::http::{AdminHook, User};
+pub use crate::tls::{Credential, Pki};
+
+/// How to run a server.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where the store and PKI live; None keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// fsync each commit (turn off only for throwaway simulations).
+    pub fsync: bool,
+    /// Extra names for the serving certificate.
+    pub hostnames: Vec<String>,
+    /// `gitVersion` reported by `/version`, e.g. `v1.32.0`.
+    pub kubernetes_version: String,
+    /// Extra bearer tokens (token, user, groups).
+    pub tokens: Vec<(String, String, Vec<String>)>,
+    /// Extra `/admin/...` routes.
+    pub admin: Option<AdminHook>,
+    /// Watch history kept for resuming watches (events).
+    pub history: usize,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("kubernetes_version", &self.kubernetes_version)
+            .field("tokens", &"<masked>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            fsync: true,
+            hostnames: Vec::new(),
+            kubernetes_version: "v1.32.0".into(),
+            tokens: Vec::new(),
+            admin: None,
+            history: 100_000,
+        }
+    }
+}
+
+/// A failure to start the server.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error("opening the store: {0}")]
+    Store(#[from] cceone_kube_store::StoreError),
+    /// Certificates could not be made or loaded.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// Binding the listener or writing files failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// Seeding the initial objects failed.
+    #[error("initialising the API: {0}")]
+    Api(#[from] ApiError),
+}
+
+/// A running API server.
+pub struct ApiServer {
+    core: Arc<Core>,
+    state: Arc<http::State>,
+    pki: Pki,
+    addr: SocketAddr,
+    admin_token: String,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    store: Arc<EmbeddedStore>,
+}
+
+impl ApiServer {
+    /// Open the store, make or load certificates, seed the default namespaces and serve.
+    pub async fn start(cfg: ServerConfig) -> Result<ApiServer, StartError> {
+        let store = EmbeddedStore::open(EmbeddedOptions {
+            dir: cfg.data_dir.as_ref().map(|d| d.join("store")),
+            fsync: cfg.fsync,
+            history: cfg.history,
+            ..EmbeddedOptions::default()
+        })?;
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let core = Core::new(dyn_store).await?;
+        seed(&core).await?;
+        let pki = Pki::load_or_generate(cfg.data_dir.as_deref(), &cfg.hostnames)?;
+        let admin_token = load_or_make_token(cfg.data_dir.as_deref())?;
+        let mut tokens = HashMap::new();
+        tokens.insert(
+            admin_token.clone(),
+            User {
+                name: "admin".into(),
+                groups: vec!["system:masters".into()],
+            },
+        );
+        for (t, name, groups) in &cfg.tokens {
+            tokens.insert(
+                t.clone(),
+                User {
+                    name: name.clone(),
+                    groups: groups.clone(),
+                },
+            );
+        }
+        let state = Arc::new(http::State {
+            core: Arc::clone(&core),
+            tokens,
+            version: cfg.kubernetes_version.clone(),
+            faults: http::Faults::default(),
+            metrics: http::Metrics::default(),
+            admin: cfg.admin.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let tls = pki.server_config()?;
+        let mut tasks = vec![tokio::spawn(http::serve(
+            listener,
+            tls,
+            Arc::clone(&state),
+            rx,
+        ))];
+        tasks.push(tokio::spawn(gc::run(Arc::clone(&core))));
+        tracing::info!(%addr, data_dir = ?cfg.data_dir, "API server serving");
+        Ok(ApiServer {
+            core,
+            state,
+            pki,
+            addr,
+            admin_token,
+            shutdown,
+            tasks,
+            store,
+        })
+    }
+
+    /// The API logic, for in-process clients.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://host:port` for clients.
+    pub fn url(&self) -> String {
+        let host = if self.addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            self.addr.ip().to_string()
+        };
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        format!("https://{host}:{}", self.addr.port())
+    }
+
+    /// The CA and serving certificates.
+    pub fn pki(&self) -> &Pki {
+        &self.pki
+    }
+
+    /// A kubeconfig for the admin user (bearer token).
+    pub fn admin_kubeconfig(&self, cluster_name: &str) -> String {
+        tls::kubeconfig(
+            cluster_name,
+            &self.url(),
+            &self.pki.ca_cert,
+            "admin",
+            &Credential::Token(self.admin_token.clone()),
+        )
+    }
+
+    /// Injected faults (pause, latency).
+    pub fn faults(&self) -> &http::Faults {
+        &self.state.faults
+    }
+
+    /// Stop serving and flush the store.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.store.close().await;
+    }
+}
+
+fn load_or_make_token(dir: Option<&std::path::Path>) -> std::io::Result<String> {
+    let Some(dir) = dir else {
+        return Ok(uuid::Uuid::new_v4().simple().to_string());
+    };
+    let path = dir.join("pki").join("admin.token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    std::fs::create_dir_all(dir.join("pki"))?;
+    let t = uuid::Uuid::new_v4().simple().to_string();
+    std::fs::write(&path, &t)?;
+    Ok(t)
+}
+
+/// The namespaces every cluster has.
+async fn seed(core: &Arc<Core>) -> ApiResult<()> {
+    let nss = core.resource("", "v1", "namespaces")?;
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        if core.store.get(&nss.key(None, ns)).await?.is_some() {
+            continue;
+        }
+        let obj =
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let opts = core::WriteOptions {
+            field_manager: Some("kube-apiserver".into()),
+            ..Default::default()
+        };
+        match core.create(&nss, None, obj, &opts).await {
+            Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -22,8 +22,14 @@ pub fn list_map_keys(path: &[&str]) -> Option<&'static [&'static str]> {
         [.., parent, last] => (*last, Some(*parent)),
     };
     let keys: &'static [&'static str] = match last {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "imagePullSecrets"
-        | "env" | "resourceClaims" | "schedulingGates" => &["name"],
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "imagePullSecrets"
+        | "env"
+        | "resourceClaims"
+        | "schedulingGates" => &["name"],
         "secrets" if path == ["secrets"] => &["name"],
         "ports" => match parent {
             Some("containers" | "initContainers" | "ephemeralContainers") => {
@@ -39,6 +45,10 @@ pub fn list_map_keys(path: &[&str]) -> Option<&'static [&'static str]> {
         "ownerReferences" if parent == Some("metadata") => &["uid"],
         "conditions" => &["type"],
         "addresses" if parent == Some("status") => &["type"],
+        "podIPs" if parent == Some("status") => &["ip"],
+        "webhooks" if path == ["webhooks"] => &["name"],
+        "drivers" if path == ["spec", "drivers"] => &["name"],
+        "matchConditions" => &["name"],
         _ => return None,
     };
     Some(keys)
@@ -64,7 +74,13 @@ mod tests {
         let c = ["spec", "template", "spec", "containers", "ports"];
         assert_eq!(merge_key(&c), Some("containerPort"));
         assert_eq!(merge_key(&["spec", "ports"]), Some("port"));
-        assert_eq!(merge_key(&["spec", "template", "spec", "containers", "env"]), Some("name"));
+        assert_eq!(
+            merge_key(&["spec", "template", "spec", "containers", "env"]),
+            Some("name")
+        );
         assert_eq!(merge_key(&["spec", "tolerations"]), None);
+        assert_eq!(merge_key(&["status", "podIPs"]), Some("ip"));
+        assert_eq!(merge_key(&["webhooks", "matchConditions"]), Some("name"));
+        assert_eq!(merge_key(&["spec", "drivers"]), Some("name"));
     }
 }

@@ -1,0 +1,223 @@
+//! The API logic every transport shares: object semantics on top of a [`Store`] (what
+//! kube-apiserver's generic registry does). The HTTP layer and in-process controllers both call
+//! [`Core`], so they see the same validation, metadata rules and watch events.
+
+mod delete;
+mod watch;
+mod write;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use cceone_kube_store::{KeyValue, Store};
+use serde_json::{Value, json};
+
+pub use delete::DeleteOptions;
+pub use watch::{WatchItem, WatchOptions};
+pub use write::{PatchKind, WriteOptions};
+
+use crate::error::{ApiError, ApiResult};
+use crate::resource::{Registry, ResourceInfo};
+use crate::selector::{FieldSelector, LabelSelector};
+
+/// Options of a list call.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// `labelSelector`.
+    pub label: Option<LabelSelector>,
+    /// `fieldSelector`.
+    pub field: Option<FieldSelector>,
+    /// `limit` (0 or None = no limit).
+    pub limit: Option<usize>,
+    /// `continue` token from a previous page.
+    pub continue_token: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct ListResult {
+    /// Matching objects, serialized, in key order.
+    pub items: Vec<Bytes>,
+    /// The revision the list is consistent at.
+    pub resource_version: u64,
+    /// Token for the next page, when there is one.
+    pub continue_token: Option<String>,
+}
+
+/// The shared API logic: a store, the registry of served kinds, and the server's identity.
+pub struct Core {
+    /// The storage backend.
+    pub store: Arc<dyn Store>,
+    /// Served kinds (built-ins and CRDs).
+    pub registry: Arc<Registry>,
+}
+
+impl Core {
+    /// A core over `store` with the built-in kinds registered, plus every CRD found in the store.
+    pub async fn new(store: Arc<dyn Store>) -> ApiResult<Arc<Self>> {
+        let registry = Arc::new(Registry::default());
+        crate::builtin::register_builtins(&registry);
+        let core = Arc::new(Core { store, registry });
+        let crds = core
+            .registry
+            .get("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+        if let Some(crd_res) = crds {
+            let page = core.list(&crd_res, None, &ListOptions::default()).await?;
+            for item in page.items {
+                if let Ok(crd) = serde_json::from_slice::<Value>(&item) {
+                    crate::crd::register(&core.registry, &crd);
+                }
+            }
+        }
+        Ok(core)
+    }
+
+    /// Look up a resource by group, version and plural, or answer 404 like kube-apiserver.
+    pub fn resource(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> ApiResult<Arc<ResourceInfo>> {
+        self.registry
+            .get(group, version, plural)
+            .ok_or_else(|| ApiError::NotFound {
+                resource: plural.into(),
+                name: String::new(),
+                message: "the server could not find the requested resource".into(),
+            })
+    }
+
+    /// Decode a stored object for `res`, relabelling `apiVersion` when served in another version.
+    pub fn decode(&self, res: &ResourceInfo, bytes: &[u8]) -> ApiResult<Value> {
+        let mut v: Value = serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::Internal(format!("stored object does not decode: {e}")))?;
+        if res.version != res.storage_version {
+            v["apiVersion"] = Value::String(res.api_version());
+        }
+        Ok(v)
+    }
+
+    /// Serialized object as served by `res` (only re-encoded when the version differs).
+    pub fn present(&self, res: &ResourceInfo, bytes: Bytes) -> ApiResult<Bytes> {
+        if res.version == res.storage_version {
+            return Ok(bytes);
+        }
+        let v = self.decode(res, &bytes)?;
+        serde_json::to_vec(&v)
+            .map(Bytes::from)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// Get one object.
+    pub async fn get(&self, res: &ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+        let kv = self.get_kv(res, ns, name).await?;
+        self.decode(res, &kv.value)
+    }
+
+    pub(crate) async fn get_kv(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<KeyValue> {
+        self.store
+            .get(&res.key(ns, name))
+            .await?
+            .ok_or_else(|| ApiError::not_found(&res.qualified(), name))
+    }
+
+    /// List objects (one namespace, or all when `ns` is None), filtered and paged.
+    pub async fn list(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> ApiResult<ListResult> {
+        let prefix = res.prefix(ns);
+        let start_after = match &opts.continue_token {
+            Some(t) if !t.is_empty() => {
+                let (rv, key) = decode_continue(t)?;
+                if rv < self.store.compacted_revision() {
+                    return Err(ApiError::Gone(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into(),
+                    ));
+                }
+                if !key.starts_with(&prefix) {
+                    return Err(ApiError::BadRequest(
+                        "continue key is not valid for this list".into(),
+                    ));
+                }
+                Some(key)
+            }
+            _ => None,
+        };
+        let label = opts.label.as_ref().filter(|l| !l.is_empty());
+        let field = opts.field.as_ref().filter(|f| !f.is_empty());
+        let filter = move |kv: &KeyValue| -> bool {
+            if label.is_none() && field.is_none() {
+                return true;
+            }
+            let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
+                return false;
+            };
+            label.is_none_or(|l| l.matches(&obj)) && field.is_none_or(|f| f.matches(&obj))
+        };
+        let limit = opts.limit.filter(|l| *l > 0);
+        let page = self
+            .store
+            .list(&prefix, start_after.as_deref(), limit, Some(&filter))
+            .await?;
+        let continue_token = match (page.more, page.items.last()) {
+            (true, Some(last)) => Some(encode_continue(page.revision, &last.key)),
+            _ => None,
+        };
+        let items = page
+            .items
+            .into_iter()
+            .map(|kv| self.present(res, kv.value))
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(ListResult {
+            items,
+            resource_version: page.revision,
+            continue_token,
+        })
+    }
+
+    /// A `List` object (`DeploymentList` ...) from a page, as JSON text.
+    pub fn list_body(&self, res: &ResourceInfo, page: &ListResult) -> Vec<u8> {
+        let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
+        if let Some(c) = &page.continue_token {
+            meta["continue"] = Value::String(c.clone());
+        }
+        let head = json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": meta});
+        let mut out = serde_json::to_vec(&head).unwrap_or_default();
+        out.pop(); // reopen the object to splice items in without re-encoding them
+        out.extend_from_slice(b",\"items\":[");
+        for (i, item) in page.items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(item);
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
+fn encode_continue(rv: u64, key: &str) -> String {
+    let raw = json!({"rv": rv, "start": key}).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_continue(token: &str) -> ApiResult<(u64, String)> {
+    let bad = || ApiError::BadRequest(format!("continue key is not valid: {token}"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let rv = v.get("rv").and_then(Value::as_u64).ok_or_else(bad)?;
+    let key = v.get("start").and_then(Value::as_str).ok_or_else(bad)?;
+    Ok((rv, key.to_string()))
+}

@@ -1,0 +1,761 @@
+//! Create, update and patch: metadata rules, defaulting, validation, field management, and
+//! optimistic concurrency, as kube-apiserver's generic registry applies them.
+
+use std::sync::Arc;
+
+use cceone_kube_store::StoreError;
+use serde_json::{Value, json};
+
+use super::Core;
+use crate::error::{ApiError, ApiResult, Cause};
+use crate::meta;
+use crate::resource::ResourceInfo;
+
+/// How many times a write without a client-given `resourceVersion` retries after losing a race.
+const WRITE_RETRIES: usize = 16;
+
+/// Options of a write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: validate and answer, but store nothing.
+    pub dry_run: bool,
+    /// `fieldManager` (defaults from the caller's user agent).
+    pub field_manager: Option<String>,
+    /// `force` for server-side apply.
+    pub force: bool,
+    /// `fieldValidation=Strict`: unknown fields are errors instead of being dropped.
+    pub strict: bool,
+}
+
+impl WriteOptions {
+    fn manager(&self) -> &str {
+        self.field_manager.as_deref().unwrap_or("unknown")
+    }
+}
+
+/// The patch flavours of `PATCH`, by `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `application/json-patch+json` (RFC 6902).
+    Json,
+    /// `application/merge-patch+json` (RFC 7386).
+    Merge,
+    /// `application/strategic-merge-patch+json`.
+    Strategic,
+    /// `application/apply-patch+yaml` (server-side apply).
+    Apply,
+}
+
+impl PatchKind {
+    /// The patch kind for a request `Content-Type`.
+    pub fn from_content_type(ct: &str) -> Option<Self> {
+        let base = ct.split(';').next().unwrap_or_default().trim();
+        match base {
+            "application/json-patch+json" => Some(PatchKind::Json),
+            "application/merge-patch+json" => Some(PatchKind::Merge),
+            "application/strategic-merge-patch+json" => Some(PatchKind::Strategic),
+            "application/apply-patch+yaml"
+            | "application/apply-patch+json"
+            | "application/apply-patch+cbor" => Some(PatchKind::Apply),
+            _ => None,
+        }
+    }
+}
+
+fn check_type(res: &ResourceInfo, obj: &Value) -> ApiResult<()> {
+    if !obj.is_object() {
+        return Err(ApiError::BadRequest(
+            "the body of the request is not a JSON object".into(),
+        ));
+    }
+    if let Some(kind) = obj.get("kind").and_then(Value::as_str) {
+        if kind != res.kind {
+            return Err(ApiError::BadRequest(format!(
+                "the kind of the object ({kind}) does not match the kind of the resource ({})",
+                res.kind
+            )));
+        }
+    }
+    if let Some(av) = obj.get("apiVersion").and_then(Value::as_str) {
+        let (group, _) = av.rsplit_once('/').unwrap_or(("", av));
+        if group != res.group {
+            return Err(ApiError::BadRequest(format!(
+                "the API version in the data ({av}) does not match the expected API version ({})",
+                res.api_version()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn store_version(res: &ResourceInfo, obj: &mut Value) {
+    let av = if res.group.is_empty() {
+        res.storage_version.clone()
+    } else {
+        format!("{}/{}", res.group, res.storage_version)
+    };
+    obj["apiVersion"] = Value::String(av);
+    obj["kind"] = Value::String(res.kind.clone());
+}
+
+impl Core {
+    /// Create an object of `res` in namespace `ns`.
+    pub async fn create(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        check_type(res, &obj)?;
+        store_version(res, &mut obj);
+        let ns = self.place_namespace(res, ns, &mut obj)?;
+        if let Some(ns) = ns.as_deref() {
+            self.check_namespace_open(ns).await?;
+        }
+        let now = meta::now_rfc3339();
+        {
+            let md = meta::metadata_mut(&mut obj);
+            let has_name = md
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty());
+            if !has_name {
+                match md.get("generateName").and_then(Value::as_str) {
+                    Some(g) if !g.is_empty() => {
+                        let name = format!("{g}{}", meta::random_suffix(5));
+                        md.insert("name".into(), Value::String(name));
+                    }
+                    _ => {
+                        return Err(ApiError::invalid(
+                            &res.kind,
+                            "",
+                            vec![Cause {
+                                reason: "FieldValueRequired".into(),
+                                message: "Required value: name or generateName is required".into(),
+                                field: "metadata.name".into(),
+                            }],
+                        ));
+                    }
+                }
+            }
+            md.insert(
+                "uid".into(),
+                Value::String(uuid::Uuid::new_v4().to_string()),
+            );
+            md.insert("creationTimestamp".into(), Value::String(now.clone()));
+            for k in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "selfLink",
+                "managedFields",
+            ] {
+                md.remove(k);
+            }
+        }
+        if obj.get("spec").is_some() || res.custom {
+            meta::metadata_mut(&mut obj).insert("generation".into(), json!(1));
+        }
+        if res.has_status
+            && !matches!(
+                res.kind.as_str(),
+                "Node" | "PersistentVolume" | "CustomResourceDefinition"
+            )
+            && !(res.group.is_empty() && res.kind == "Namespace")
+        {
+            if let Some(m) = obj.as_object_mut() {
+                m.remove("status");
+            }
+        }
+        self.prepare_common(res, None, &mut obj, opts)?;
+        cceone_kube_fieldmanager::record_update(None, &mut obj, opts.manager(), &now, None);
+        self.commit_create(res, ns.as_deref(), obj, opts).await
+    }
+
+    async fn commit_create(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        let name = meta::name(&obj).unwrap_or_default().to_string();
+        if opts.dry_run {
+            return Ok(obj);
+        }
+        let kv = match self.store.create(&res.key(ns, &name), obj).await {
+            Ok(kv) => kv,
+            Err(StoreError::AlreadyExists { .. }) => {
+                return Err(ApiError::already_exists(&res.qualified(), &name));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let out = self.decode(res, &kv.value)?;
+        self.after_write(res, &out);
+        Ok(out)
+    }
+
+    /// Replace an object (or its `status` subresource when `sub` is `Some("status")`).
+    pub async fn update(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        check_type(res, &obj)?;
+        store_version(res, &mut obj);
+        if let Some(body_name) = meta::name(&obj) {
+            if body_name != name {
+                return Err(ApiError::BadRequest(format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                )));
+            }
+        }
+        self.place_namespace(res, ns, &mut obj)?;
+        let wanted_rv = parse_rv(meta::resource_version(&obj))?;
+        for _ in 0..WRITE_RETRIES {
+            let kv = self.get_kv(res, ns, name).await?;
+            if wanted_rv.is_some_and(|rv| rv != kv.mod_revision) {
+                return Err(ApiError::conflict(&res.qualified(), name));
+            }
+            let old = self.decode(res, &kv.value)?;
+            let mut new = obj.clone();
+            self.merge_for_update(res, &old, &mut new, sub, opts, true)?;
+            match self
+                .commit_update(res, ns, name, &old, new, kv.mod_revision, opts)
+                .await
+            {
+                Err(ApiError::Conflict { .. }) if wanted_rv.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::conflict(&res.qualified(), name))
+    }
+
+    /// Patch an object (or a subresource) with one of the four patch kinds.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        kind: PatchKind,
+        patch: &Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        if kind == PatchKind::Strategic && res.custom {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (strategic merge patch is not supported for custom resources like {})",
+                res.qualified()
+            )));
+        }
+        if sub == Some("scale") {
+            return Box::pin(self.patch_scale(res, ns, name, kind, patch, opts)).await;
+        }
+        if kind == PatchKind::Apply {
+            check_type(res, patch)?;
+            if meta::name(patch).is_some_and(|n| n != name) {
+                return Err(ApiError::BadRequest(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    meta::name(patch).unwrap_or_default()
+                )));
+            }
+            if opts.field_manager.is_none() {
+                return Err(ApiError::BadRequest(
+                    "PATCH, application/apply-patch+yaml requires fieldManager to be set".into(),
+                ));
+            }
+        }
+        let wanted_rv = match kind {
+            PatchKind::Merge | PatchKind::Strategic | PatchKind::Apply => {
+                parse_rv(meta::resource_version(patch))?
+            }
+            PatchKind::Json => None,
+        };
+        let now = meta::now_rfc3339();
+        for _ in 0..WRITE_RETRIES {
+            let kv = match self.store.get(&res.key(ns, name)).await? {
+                Some(kv) => kv,
+                None if kind == PatchKind::Apply && sub.is_none() => {
+                    return self.apply_create(res, ns, name, patch, opts, &now).await;
+                }
+                None => return Err(ApiError::not_found(&res.qualified(), name)),
+            };
+            if wanted_rv.is_some_and(|rv| rv != kv.mod_revision) {
+                return Err(ApiError::conflict(&res.qualified(), name));
+            }
+            let old = self.decode(res, &kv.value)?;
+            let mut new = match kind {
+                PatchKind::Json => {
+                    cceone_kube_patch::json_patch(&old, patch).map_err(patch_error)?
+                }
+                PatchKind::Merge => {
+                    cceone_kube_patch::merge_patch(&old, patch).map_err(patch_error)?
+                }
+                PatchKind::Strategic => {
+                    cceone_kube_patch::strategic_merge_patch(&old, patch).map_err(patch_error)?
+                }
+                PatchKind::Apply => {
+                    let mut applied = patch.clone();
+                    store_version(res, &mut applied);
+                    cceone_kube_fieldmanager::apply(
+                        Some(&old),
+                        &applied,
+                        opts.manager(),
+                        opts.force,
+                        &now,
+                        sub,
+                    )
+                    .map_err(|e| apply_error(res, name, e))?
+                }
+            };
+            check_type(res, &new)?;
+            store_version(res, &mut new);
+            self.merge_for_update(res, &old, &mut new, sub, opts, kind != PatchKind::Apply)?;
+            match self
+                .commit_update(res, ns, name, &old, new, kv.mod_revision, opts)
+                .await
+            {
+                Err(ApiError::Conflict { .. }) if wanted_rv.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::conflict(&res.qualified(), name))
+    }
+
+    async fn apply_create(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Value,
+        opts: &WriteOptions,
+        now: &str,
+    ) -> ApiResult<Value> {
+        let mut applied = patch.clone();
+        store_version(res, &mut applied);
+        meta::metadata_mut(&mut applied).insert("name".into(), Value::String(name.into()));
+        let mut obj =
+            cceone_kube_fieldmanager::apply(None, &applied, opts.manager(), opts.force, now, None)
+                .map_err(|e| apply_error(res, name, e))?;
+        let managed = obj.pointer("/metadata/managedFields").cloned();
+        let ns = self.place_namespace(res, ns, &mut obj)?;
+        if let Some(ns) = ns.as_deref() {
+            self.check_namespace_open(ns).await?;
+        }
+        let md = meta::metadata_mut(&mut obj);
+        md.insert(
+            "uid".into(),
+            Value::String(uuid::Uuid::new_v4().to_string()),
+        );
+        md.insert("creationTimestamp".into(), Value::String(now.to_string()));
+        if obj.get("spec").is_some() || res.custom {
+            meta::metadata_mut(&mut obj).insert("generation".into(), json!(1));
+        }
+        if res.has_status {
+            if let Some(m) = obj.as_object_mut() {
+                m.remove("status");
+            }
+        }
+        self.prepare_common(res, None, &mut obj, opts)?;
+        if let Some(m) = managed {
+            meta::metadata_mut(&mut obj).insert("managedFields".into(), m);
+        }
+        self.commit_create(res, ns.as_deref(), obj, opts).await
+    }
+
+    /// Carry over what an update may not change, split spec from status, bump generation,
+    /// default, validate and record field ownership.
+    fn merge_for_update(
+        &self,
+        res: &ResourceInfo,
+        old: &Value,
+        new: &mut Value,
+        sub: Option<&str>,
+        opts: &WriteOptions,
+        record: bool,
+    ) -> ApiResult<()> {
+        match sub {
+            Some("status") => {
+                let status = new.get("status").cloned();
+                let managed = new.pointer("/metadata/managedFields").cloned();
+                *new = old.clone();
+                match status {
+                    Some(s) => new["status"] = s,
+                    None => {
+                        if let Some(m) = new.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+                if !record {
+                    if let Some(m) = managed {
+                        meta::metadata_mut(new).insert("managedFields".into(), m);
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(ApiError::NotFound {
+                    resource: res.qualified(),
+                    name: other.into(),
+                    message: format!("the server could not find the requested resource ({other})"),
+                });
+            }
+            None => {
+                if res.has_status {
+                    match old.get("status") {
+                        Some(s) => new["status"] = s.clone(),
+                        None => {
+                            if let Some(m) = new.as_object_mut() {
+                                m.remove("status");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let old_md = old.get("metadata").cloned().unwrap_or_default();
+        {
+            let md = meta::metadata_mut(new);
+            for k in [
+                "uid",
+                "creationTimestamp",
+                "name",
+                "namespace",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
+                match old_md.get(k) {
+                    Some(v) => md.insert(k.into(), v.clone()),
+                    None => md.remove(k),
+                };
+            }
+            md.remove("resourceVersion");
+            if record || !md.contains_key("managedFields") {
+                match old_md.get("managedFields") {
+                    Some(v) => md.insert("managedFields".into(), v.clone()),
+                    None => md.remove("managedFields"),
+                };
+            }
+        }
+        self.prepare_common(res, Some(old), new, opts)?;
+        if meta::spec_part(old) != meta::spec_part(new) {
+            let gen_now = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            meta::metadata_mut(new).insert("generation".into(), json!(gen_now + 1));
+        }
+        if record {
+            cceone_kube_fieldmanager::record_update(
+                Some(old),
+                new,
+                opts.manager(),
+                &meta::now_rfc3339(),
+                sub,
+            );
+        }
+        Ok(())
+    }
+
+    /// Defaults, validation (built-in rules, CRD schema) shared by create and update.
+    fn prepare_common(
+        &self,
+        res: &ResourceInfo,
+        old: Option<&Value>,
+        obj: &mut Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<()> {
+        let name = meta::name(obj).unwrap_or_default().to_string();
+        let mut causes = Vec::new();
+        if let Some(schema) = &res.schema {
+            crate::schema::prune_and_validate(obj, schema, opts.strict, &mut causes);
+        }
+        crate::defaults::apply_defaults(&res.group, &res.kind, obj);
+        let dns_label =
+            res.group.is_empty() && matches!(res.kind.as_str(), "Namespace" | "Service");
+        if let Some(c) = meta::validate_name("metadata.name", &name, dns_label) {
+            if old.is_none() {
+                causes.push(c);
+            }
+        }
+        meta::validate_labels(obj, &mut causes);
+        crate::defaults::validate(&res.group, &res.kind, obj, &mut causes);
+        if res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition" {
+            crate::crd::validate(obj, old, &mut causes);
+            crate::crd::set_status(obj);
+        }
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(&res.kind, &name, causes));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_update(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        name: &str,
+        old: &Value,
+        new: Value,
+        expected: u64,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        if without_rv(old) == without_rv(&new) {
+            return Ok(old.clone());
+        }
+        if opts.dry_run {
+            return Ok(new);
+        }
+        let key = res.key(ns, name);
+        let finalized = meta::is_deleting(&new) && meta::finalizers(&new).is_empty();
+        let result = if finalized {
+            self.store.delete(&key, Some(expected)).await
+        } else {
+            self.store.update(&key, new, Some(expected)).await
+        };
+        let kv = match result {
+            Ok(kv) => kv,
+            Err(StoreError::Conflict { .. }) => {
+                return Err(ApiError::conflict(&res.qualified(), name));
+            }
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::not_found(&res.qualified(), name));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let out = self.decode(res, &kv.value)?;
+        self.after_write(res, &out);
+        Ok(out)
+    }
+
+    /// Keep the registry in step with CRDs.
+    fn after_write(&self, res: &ResourceInfo, obj: &Value) {
+        if res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition" {
+            crate::crd::register(&self.registry, obj);
+        }
+    }
+
+    /// Settle `metadata.namespace` for the resource's scope; returns the namespace to store under.
+    fn place_namespace(
+        &self,
+        res: &ResourceInfo,
+        url_ns: Option<&str>,
+        obj: &mut Value,
+    ) -> ApiResult<Option<String>> {
+        let md = meta::metadata_mut(obj);
+        if !res.namespaced {
+            md.remove("namespace");
+            return Ok(None);
+        }
+        let body_ns = md
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+        let ns = match (url_ns, body_ns) {
+            (Some(u), Some(b)) if u != b => {
+                return Err(ApiError::BadRequest(
+                    "the namespace of the provided object does not match the namespace sent on the request".into(),
+                ));
+            }
+            (Some(u), _) => u.to_string(),
+            (None, Some(b)) => b,
+            (None, None) => "default".to_string(),
+        };
+        md.insert("namespace".into(), Value::String(ns.clone()));
+        Ok(Some(ns))
+    }
+
+    async fn check_namespace_open(&self, ns: &str) -> ApiResult<()> {
+        let nss = self.resource("", "v1", "namespaces")?;
+        match self.store.get(&nss.key(None, ns)).await? {
+            None => Err(ApiError::not_found("namespaces", ns)),
+            Some(kv) => {
+                let obj = self.decode(&nss, &kv.value)?;
+                if meta::is_deleting(&obj) {
+                    Err(ApiError::Forbidden(format!(
+                        "unable to create new content in namespace {ns} because it is being terminated"
+                    )))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// The `Scale` object of a scalable resource.
+    pub async fn get_scale(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<Value> {
+        let obj = self.get(res, ns, name).await?;
+        scale_of(res, &obj)
+    }
+
+    async fn patch_scale(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        name: &str,
+        kind: PatchKind,
+        patch: &Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        let current = self.get_scale(res, ns, name).await?;
+        let new_scale = match kind {
+            PatchKind::Json => {
+                cceone_kube_patch::json_patch(&current, patch).map_err(patch_error)?
+            }
+            _ => cceone_kube_patch::merge_patch(&current, patch).map_err(patch_error)?,
+        };
+        self.update_scale(res, ns, name, new_scale, opts).await
+    }
+
+    /// Write the `scale` subresource: set the owner's desired replicas.
+    pub async fn update_scale(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        name: &str,
+        scale: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        let spec = res.scale.as_ref().ok_or_else(|| ApiError::NotFound {
+            resource: res.qualified(),
+            name: name.into(),
+            message: "the server could not find the requested resource".into(),
+        })?;
+        let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+        if !replicas.as_i64().is_some_and(|n| n >= 0) {
+            return Err(ApiError::invalid(
+                "Scale",
+                name,
+                vec![Cause::invalid(
+                    "spec.replicas",
+                    &replicas,
+                    "must be greater than or equal to 0",
+                )],
+            ));
+        }
+        let patch = nested_patch(&spec.spec_replicas, replicas);
+        let updated =
+            Box::pin(self.patch(res, ns, name, None, PatchKind::Merge, &patch, opts)).await?;
+        scale_of(res, &updated)
+    }
+}
+
+/// `{"spec":{"replicas": v}}` from `.spec.replicas`.
+fn nested_patch(path: &str, value: Value) -> Value {
+    path.trim_start_matches('.')
+        .split('.')
+        .rev()
+        .fold(value, |acc, seg| json!({ seg: acc }))
+}
+
+fn scale_of(res: &ResourceInfo, obj: &Value) -> ApiResult<Value> {
+    let spec = res.scale.as_ref().ok_or_else(|| ApiError::NotFound {
+        resource: res.qualified(),
+        name: meta::name(obj).unwrap_or_default().into(),
+        message: "the server could not find the requested resource".into(),
+    })?;
+    let at = |p: &str| obj.pointer(&p.replace('.', "/")).cloned();
+    let selector = spec
+        .label_selector
+        .as_deref()
+        .and_then(at)
+        .map(|s| match s {
+            Value::String(s) => s,
+            other => crate::selector::LabelSelector::from_object(&other)
+                .map(|l| l.to_string_form())
+                .unwrap_or_default(),
+        });
+    let md = obj.get("metadata").cloned().unwrap_or_default();
+    let mut status = json!({"replicas": at(&spec.status_replicas).unwrap_or(json!(0))});
+    if let Some(s) = selector {
+        status["selector"] = Value::String(s);
+    }
+    Ok(json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": md.get("name"), "namespace": md.get("namespace"), "uid": md.get("uid"),
+            "resourceVersion": md.get("resourceVersion"), "creationTimestamp": md.get("creationTimestamp"),
+        },
+        "spec": {"replicas": at(&spec.spec_replicas).unwrap_or(json!(0))},
+        "status": status,
+    }))
+}
+
+fn without_rv(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        md.remove("resourceVersion");
+        md.remove("managedFields");
+    }
+    v
+}
+
+fn parse_rv(rv: Option<&str>) -> ApiResult<Option<u64>> {
+    rv.map(|s| {
+        s.parse::<u64>()
+            .map_err(|_| ApiError::BadRequest(format!("invalid resourceVersion \"{s}\"")))
+    })
+    .transpose()
+}
+
+fn patch_error(e: cceone_kube_patch::PatchError) -> ApiError {
+    match e {
+        cceone_kube_patch::PatchError::Invalid(m) => ApiError::BadRequest(m),
+        cceone_kube_patch::PatchError::Failed(m) => ApiError::Invalid {
+            kind: String::new(),
+            name: String::new(),
+            message: format!("the server rejected our request due to an error in our request: {m}"),
+            causes: vec![],
+        },
+    }
+}
+
+fn apply_error(
+    res: &ResourceInfo,
+    name: &str,
+    e: cceone_kube_fieldmanager::ApplyError,
+) -> ApiError {
+    match e {
+        cceone_kube_fieldmanager::ApplyError::Conflicts(conflicts) => {
+            let message =
+                cceone_kube_fieldmanager::ApplyError::Conflicts(conflicts.clone()).to_string();
+            ApiError::Conflict {
+                resource: res.qualified(),
+                name: name.into(),
+                message,
+                causes: conflicts
+                    .into_iter()
+                    .map(|c| Cause {
+                        reason: "FieldManagerConflict".into(),
+                        message: c.message(),
+                        field: c.field,
+                    })
+                    .collect(),
+            }
+        }
+        cceone_kube_fieldmanager::ApplyError::Invalid(m) => ApiError::invalid(
+            &res.kind,
+            name,
+            vec![Cause {
+                reason: "FieldValueInvalid".into(),
+                message: m,
+                field: String::new(),
+            }],
+        ),
+    }
+}

@@ -1,0 +1,65 @@
+//! Prometheus metrics of the API server: requests by verb and code with latency, watches, and
+//! the store's size and revision.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::core::Core;
+
+/// Request counters and latency sums.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, u16), (u64, f64)>>,
+    /// Open watch streams.
+    pub watches: AtomicI64,
+}
+
+impl Metrics {
+    /// Count one request.
+    pub fn observe(&self, verb: &'static str, code: u16, took: Duration) {
+        let mut m = self.requests.lock();
+        let e = m.entry((verb, code)).or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 += took.as_secs_f64();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self, core: &Core) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP apiserver_request_total Requests by verb and HTTP code.\n# TYPE apiserver_request_total counter\n");
+        let snapshot: Vec<_> = self.requests.lock().iter().map(|(k, v)| (*k, *v)).collect();
+        for ((verb, code), (n, _)) in &snapshot {
+            let _ = writeln!(
+                out,
+                "apiserver_request_total{{verb=\"{verb}\",code=\"{code}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP apiserver_request_duration_seconds_sum Total time spent serving requests.\n# TYPE apiserver_request_duration_seconds_sum counter\n");
+        for ((verb, code), (_, secs)) in &snapshot {
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_sum{{verb=\"{verb}\",code=\"{code}\"}} {secs}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP apiserver_watches Open watch streams.\n# TYPE apiserver_watches gauge\napiserver_watches {}",
+            self.watches.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP apiserver_storage_revision Current storage revision.\n# TYPE apiserver_storage_revision gauge\napiserver_storage_revision {}",
+            core.store.current_revision()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP apiserver_registered_resources Served resources.\n# TYPE apiserver_registered_resources gauge\napiserver_registered_resources {}",
+            core.registry.all().len()
+        );
+        out
+    }
+}

@@ -1,0 +1,306 @@
+//! The HTTPS front: TLS accept loop (HTTP/2 and HTTP/1.1), authentication, fault injection,
+//! health and metrics, and routing to discovery, OpenAPI and the resource handlers.
+
+mod discovery;
+mod metrics;
+mod resources;
+mod table;
+mod util;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub use metrics::Metrics;
+pub(crate) use util::{Body, json_response};
+
+use crate::core::Core;
+use crate::error::ApiError;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// User name.
+    pub name: String,
+    /// Groups.
+    pub groups: Vec<String>,
+}
+
+/// Extra `/admin/...` handling a program built on the server adds (the simulator's faults).
+pub type AdminHook = Arc<
+    dyn Fn(Method, String, Option<Value>) -> BoxFuture<'static, Option<(u16, Value)>> + Send + Sync,
+>;
+
+/// Faults an operator can inject through `/admin/faults`.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Every API request answers 503 while set.
+    pub paused: AtomicBool,
+    /// Added latency per API request, in milliseconds.
+    pub latency_ms: AtomicU64,
+}
+
+/// Everything a request handler needs.
+pub struct State {
+    /// The API logic.
+    pub core: Arc<Core>,
+    /// Bearer tokens and whom they authenticate.
+    pub tokens: HashMap<String, User>,
+    /// `gitVersion` reported by `/version`.
+    pub version: String,
+    /// Injected faults.
+    pub faults: Faults,
+    /// Request metrics.
+    pub metrics: Metrics,
+    /// Extra admin routes.
+    pub admin: Option<AdminHook>,
+}
+
+/// Accept TLS connections on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<State>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let state = Arc::clone(&state);
+        let mut conn_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let cert_user = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(crate::tls::identity_of)
+                .map(|(name, groups)| User { name, groups });
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let state = Arc::clone(&state);
+                let cert_user = cert_user.clone();
+                async move { Ok::<_, Infallible>(handle(state, req, cert_user).await) }
+            });
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "connection ended with error");
+                    }
+                }
+                _ = conn_shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+fn authenticate(
+    state: &State,
+    req: &Request<Incoming>,
+    cert_user: Option<User>,
+) -> Result<User, ApiError> {
+    let bearer = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let user = match (bearer, cert_user) {
+        (Some(t), _) => match state.tokens.get(t.trim()) {
+            Some(u) => u.clone(),
+            None => {
+                tracing::warn!(reason = "unknown bearer token", "request refused");
+                return Err(ApiError::Unauthorized);
+            }
+        },
+        (None, Some(u)) => u,
+        (None, None) => return Err(ApiError::Unauthorized),
+    };
+    // Impersonation: the caller asks to act as someone else (the hub's proxy does this). Every
+    // authenticated user may impersonate here; a member's RBAC is out of this server's scope.
+    let imp = req
+        .headers()
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok());
+    match imp {
+        Some(name) => {
+            let groups = req
+                .headers()
+                .get_all("impersonate-group")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(String::from))
+                .collect();
+            Ok(User {
+                name: name.to_string(),
+                groups,
+            })
+        }
+        None => Ok(user),
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    cert_user: Option<User>,
+) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let resp = match path.as_str() {
+        "/healthz" | "/livez" | "/readyz" => util::text(StatusCode::OK, "ok"),
+        "/metrics" => util::text(StatusCode::OK, &state.metrics.render(&state.core)),
+        "/version" => json_response(StatusCode::OK, &discovery::version(&state.version)),
+        _ => match authenticate(&state, &req, cert_user) {
+            Err(e) => util::error_response(&e),
+            Ok(user) => route(&state, req, user).await,
+        },
+    };
+    let verb = util::verb_label(&method, &path);
+    state
+        .metrics
+        .observe(verb, resp.status().as_u16(), started.elapsed());
+    resp
+}
+
+async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Response<Body> {
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    if let Some(rest) = path.strip_prefix("/admin") {
+        return admin(state, req, rest.to_string()).await;
+    }
+    if state.faults.paused.load(Ordering::Relaxed) {
+        return util::error_response(&ApiError::Unavailable(
+            "the server is paused (fault injection)".into(),
+        ));
+    }
+    let latency = state.faults.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let accept = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    match segs.as_slice() {
+        ["api"] => json_response(StatusCode::OK, &discovery::api_versions()),
+        ["apis"] => json_response(StatusCode::OK, &discovery::group_list(&state.core)),
+        ["api", "v1"] => discovery::resource_list(&state.core, "", "v1"),
+        ["apis", group] => discovery::group(&state.core, group),
+        ["apis", group, version] => discovery::resource_list(&state.core, group, version),
+        ["openapi", "v3"] => json_response(StatusCode::OK, &discovery::openapi_root(&state.core)),
+        ["openapi", "v3", "api", "v1"] => discovery::openapi_gv(&state.core, "", "v1"),
+        ["openapi", "v3", "apis", group, version] => {
+            discovery::openapi_gv(&state.core, group, version)
+        }
+        ["api", "v1", rest @ ..] => {
+            resources::handle(state, req, user, "", "v1", rest, &accept).await
+        }
+        ["apis", group, version, rest @ ..] => {
+            let (group, version) = (group.to_string(), version.to_string());
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+            resources::handle(state, req, user, &group, &version, &rest, &accept).await
+        }
+        _ => util::error_response(&ApiError::NotFound {
+            resource: String::new(),
+            name: String::new(),
+            message: "the server could not find the requested resource".into(),
+        }),
+    }
+}
+
+async fn admin(state: &Arc<State>, req: Request<Incoming>, rest: String) -> Response<Body> {
+    let method = req.method().clone();
+    let body = match util::read_body(req).await {
+        Ok(b) if b.is_empty() => None,
+        Ok(b) => match serde_json::from_slice::<Value>(&b) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                return util::error_response(&ApiError::BadRequest(format!(
+                    "admin body is not JSON: {e}"
+                )));
+            }
+        },
+        Err(e) => return util::error_response(&e),
+    };
+    if rest == "/faults" {
+        if method != Method::GET {
+            if let Some(b) = &body {
+                if let Some(p) = b.get("paused").and_then(Value::as_bool) {
+                    state.faults.paused.store(p, Ordering::Relaxed);
+                }
+                if let Some(l) = b.get("latencyMs").and_then(Value::as_u64) {
+                    state.faults.latency_ms.store(l, Ordering::Relaxed);
+                }
+            }
+            tracing::info!(
+                paused = state.faults.paused.load(Ordering::Relaxed),
+                latency_ms = state.faults.latency_ms.load(Ordering::Relaxed),
+                "faults changed"
+            );
+        }
+        let out = json!({
+            "paused": state.faults.paused.load(Ordering::Relaxed),
+            "latencyMs": state.faults.latency_ms.load(Ordering::Relaxed),
+        });
+        return json_response(StatusCode::OK, &out);
+    }
+    if rest == "/compact" {
+        let rev = state.core.store.current_revision();
+        return match state.core.store.compact(rev).await {
+            Ok(()) => json_response(StatusCode::OK, &json!({"compactedRevision": rev})),
+            Err(e) => util::error_response(&e.into()),
+        };
+    }
+    if let Some(hook) = &state.admin {
+        if let Some((code, v)) = hook(method, rest, body).await {
+            return json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &v);
+        }
+    }
+    util::error_response(&ApiError::NotFound {
+        resource: String::new(),
+        name: String::new(),
+        message: "no such admin endpoint".into(),
+    })
+}
+
+/// Where the server listens, once bound.
+pub fn describe(addr: SocketAddr) -> String {
+    format!("https://{addr}")
+}

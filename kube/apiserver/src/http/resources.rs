@@ -1,0 +1,475 @@
+//! Resource requests: parse the path and query, call [`Core`], and encode the answer as an
+//! object, a list, a `Table`, or a stream of watch events.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use serde_json::{Value, json};
+
+use super::table::{self, Include};
+use super::util::{Body, bytes_response, error_response, json_response, query_pairs, read_body};
+use super::{State, User};
+use crate::core::{DeleteOptions, ListOptions, PatchKind, WatchItem, WatchOptions, WriteOptions};
+use crate::error::{ApiError, ApiResult};
+use crate::resource::ResourceInfo;
+use crate::selector::{FieldSelector, LabelSelector};
+
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    }
+    fn flag(&self, k: &str) -> bool {
+        matches!(self.get(k), Some("true" | "1"))
+    }
+}
+
+struct Target {
+    res: Arc<ResourceInfo>,
+    ns: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn resolve(state: &State, group: &str, version: &str, rest: &[&str]) -> ApiResult<Target> {
+    let core = &state.core;
+    let (ns, rest) = match rest {
+        ["namespaces", ns, plural, tail @ ..]
+            if core
+                .registry
+                .get(group, version, plural)
+                .is_some_and(|r| r.namespaced) =>
+        {
+            (Some(ns.to_string()), [&[*plural][..], tail].concat())
+        }
+        other => (None, other.to_vec()),
+    };
+    let (plural, name, sub) = match rest.as_slice() {
+        [plural] => (*plural, None, None),
+        [plural, name] => (*plural, Some(name.to_string()), None),
+        [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
+        _ => {
+            return Err(ApiError::NotFound {
+                resource: String::new(),
+                name: String::new(),
+                message: "the server could not find the requested resource".into(),
+            });
+        }
+    };
+    let res = core.resource(group, version, plural)?;
+    if res.namespaced && ns.is_none() && name.is_some() {
+        return Err(ApiError::NotFound {
+            resource: res.qualified(),
+            name: String::new(),
+            message: "the server could not find the requested resource".into(),
+        });
+    }
+    if let Some(s) = &sub {
+        let ok = (s == "status" && res.has_status) || (s == "scale" && res.scale.is_some());
+        if !ok {
+            return Err(ApiError::NotFound {
+                resource: res.qualified(),
+                name: s.clone(),
+                message: "the server could not find the requested resource".into(),
+            });
+        }
+    }
+    Ok(Target { res, ns, name, sub })
+}
+
+pub(crate) async fn handle(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    user: User,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    accept: &str,
+) -> Response<Body> {
+    match handle_inner(state, req, user, group, version, rest, accept).await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.code() >= 500 {
+                tracing::error!(error = %e, "request failed");
+            }
+            error_response(&e)
+        }
+    }
+}
+
+fn user_agent_manager(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+fn accept_ok(accept: &str) -> bool {
+    accept.is_empty()
+        || accept.split(',').any(|a| {
+            let base = a.split(';').next().unwrap_or_default().trim();
+            matches!(
+                base,
+                "application/json" | "*/*" | "application/*" | "application/yaml" | ""
+            )
+        })
+}
+
+async fn handle_inner(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    user: User,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    accept: &str,
+) -> ApiResult<Response<Body>> {
+    let t = resolve(state, group, version, rest)?;
+    if !accept_ok(accept) {
+        return Err(ApiError::NotAcceptable(format!(
+            "only application/json is served; Accept was {accept}"
+        )));
+    }
+    let q = Query(query_pairs(req.uri().query()));
+    let core = &state.core;
+    let ns = t.ns.as_deref();
+    let as_table = table::wants_table(accept);
+    let method = req.method().clone();
+    let wopts = WriteOptions {
+        dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
+        field_manager: q
+            .get("fieldManager")
+            .map(String::from)
+            .or_else(|| Some(user_agent_manager(&req))),
+        force: q.flag("force"),
+        strict: q.get("fieldValidation") == Some("Strict"),
+    };
+    tracing::debug!(user = %user.name, %method, resource = %t.res.qualified(), ns, name = t.name.as_deref(), "request");
+    match (&method, t.name.as_deref(), t.sub.as_deref()) {
+        (&Method::GET, None, _) => {
+            let label = q
+                .get("labelSelector")
+                .filter(|s| !s.is_empty())
+                .map(LabelSelector::parse)
+                .transpose()?;
+            let field = q
+                .get("fieldSelector")
+                .filter(|s| !s.is_empty())
+                .map(|s| FieldSelector::parse(s, &t.res.kind))
+                .transpose()?;
+            if q.flag("watch") {
+                let opts = WatchOptions {
+                    label,
+                    field,
+                    resource_version: q.get("resourceVersion").map(String::from),
+                    send_initial_events: q.flag("sendInitialEvents"),
+                    bookmarks: q.flag("allowWatchBookmarks"),
+                    timeout: q
+                        .get("timeoutSeconds")
+                        .and_then(|s| s.parse().ok())
+                        .map(Duration::from_secs),
+                };
+                let include = Include::parse(q.get("includeObject"));
+                return watch(state, t.res, ns, opts, as_table.then_some(include)).await;
+            }
+            let limit = q
+                .get("limit")
+                .map(|l| {
+                    l.parse::<usize>()
+                        .map_err(|_| ApiError::BadRequest(format!("invalid limit {l}")))
+                })
+                .transpose()?;
+            let opts = ListOptions {
+                label,
+                field,
+                limit,
+                continue_token: q.get("continue").map(String::from),
+            };
+            let page = core.list(&t.res, ns, &opts).await?;
+            if as_table {
+                let objs = page
+                    .items
+                    .iter()
+                    .map(|b| serde_json::from_slice(b))
+                    .collect::<Result<Vec<Value>, _>>()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                let mut md = json!({"resourceVersion": page.resource_version.to_string()});
+                if let Some(c) = &page.continue_token {
+                    md["continue"] = json!(c);
+                }
+                let tbl = table::table(
+                    &t.res,
+                    &objs,
+                    Include::parse(q.get("includeObject")),
+                    md,
+                    true,
+                );
+                return Ok(json_response(StatusCode::OK, &tbl));
+            }
+            Ok(bytes_response(
+                StatusCode::OK,
+                "application/json",
+                core.list_body(&t.res, &page),
+            ))
+        }
+        (&Method::GET, Some(name), sub) => {
+            let obj = if sub == Some("scale") {
+                core.get_scale(&t.res, ns, name).await?
+            } else {
+                core.get(&t.res, ns, name).await?
+            };
+            respond(&t.res, StatusCode::OK, obj, as_table && sub.is_none(), &q)
+        }
+        (&Method::POST, None, None) => {
+            let body = decode_json_or_yaml(&read_body(req).await?)?;
+            let obj = core.create(&t.res, ns, body, &wopts).await?;
+            respond(&t.res, StatusCode::CREATED, obj, as_table, &q)
+        }
+        (&Method::PUT, Some(name), sub) => {
+            let name = name.to_string();
+            let body = decode_json_or_yaml(&read_body(req).await?)?;
+            let obj = if sub == Some("scale") {
+                core.update_scale(&t.res, ns, &name, body, &wopts).await?
+            } else {
+                core.update(&t.res, ns, &name, sub, body, &wopts).await?
+            };
+            respond(&t.res, StatusCode::OK, obj, false, &q)
+        }
+        (&Method::PATCH, Some(name), sub) => {
+            let name = name.to_string();
+            let ct = req
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let kind = PatchKind::from_content_type(&ct).ok_or_else(|| {
+                ApiError::UnsupportedMediaType(format!(
+                    "the body of the request was in an unknown format ({ct}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+                ))
+            })?;
+            let raw = read_body(req).await?;
+            let patch = decode_patch(kind, &raw)?;
+            let existed =
+                kind == PatchKind::Apply && core.store.get(&t.res.key(ns, &name)).await?.is_some();
+            let obj = core
+                .patch(&t.res, ns, &name, sub, kind, &patch, &wopts)
+                .await?;
+            let code = if kind == PatchKind::Apply && !existed {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            respond(&t.res, code, obj, false, &q)
+        }
+        (&Method::DELETE, Some(name), None) => {
+            let name = name.to_string();
+            let raw = read_body(req).await?;
+            let body = if raw.is_empty() {
+                None
+            } else {
+                Some(
+                    serde_json::from_slice::<Value>(&raw)
+                        .map_err(|e| ApiError::BadRequest(format!("DeleteOptions: {e}")))?,
+                )
+            };
+            let dopts =
+                DeleteOptions::from_body(body.as_ref(), q.get("propagationPolicy"), wopts.dry_run)?;
+            let obj = core.delete(&t.res, ns, &name, &dopts).await?;
+            respond(&t.res, StatusCode::OK, obj, false, &q)
+        }
+        (&Method::DELETE, None, None) => {
+            let label = q
+                .get("labelSelector")
+                .filter(|s| !s.is_empty())
+                .map(LabelSelector::parse)
+                .transpose()?;
+            let field = q
+                .get("fieldSelector")
+                .filter(|s| !s.is_empty())
+                .map(|s| FieldSelector::parse(s, &t.res.kind))
+                .transpose()?;
+            let raw = read_body(req).await?;
+            let body = if raw.is_empty() {
+                None
+            } else {
+                serde_json::from_slice::<Value>(&raw).ok()
+            };
+            let dopts =
+                DeleteOptions::from_body(body.as_ref(), q.get("propagationPolicy"), wopts.dry_run)?;
+            let deleted = core
+                .delete_collection(
+                    &t.res,
+                    ns,
+                    &ListOptions {
+                        label,
+                        field,
+                        ..Default::default()
+                    },
+                    &dopts,
+                )
+                .await?;
+            let list = json!({"kind": format!("{}List", t.res.kind), "apiVersion": t.res.api_version(), "metadata": {}, "items": deleted});
+            Ok(json_response(StatusCode::OK, &list))
+        }
+        _ => Err(ApiError::MethodNotAllowed(format!(
+            "{method} is not supported on this path"
+        ))),
+    }
+}
+
+fn decode_json_or_yaml(raw: &[u8]) -> ApiResult<Value> {
+    if raw.is_empty() {
+        return Err(ApiError::BadRequest("the request body is empty".into()));
+    }
+    match serde_json::from_slice::<Value>(raw) {
+        Ok(v) => Ok(v),
+        Err(json_err) => serde_yaml::from_slice::<Value>(raw).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "the request body is not valid JSON or YAML: {json_err}"
+            ))
+        }),
+    }
+}
+
+fn decode_patch(kind: PatchKind, raw: &[u8]) -> ApiResult<Value> {
+    let v = decode_json_or_yaml(raw)?;
+    let ok = match kind {
+        PatchKind::Json => v.is_array(),
+        _ => v.is_object(),
+    };
+    if !ok {
+        return Err(ApiError::BadRequest(format!(
+            "the patch is not a JSON {}",
+            if kind == PatchKind::Json {
+                "array of operations"
+            } else {
+                "object"
+            }
+        )));
+    }
+    Ok(v)
+}
+
+fn respond(
+    res: &ResourceInfo,
+    code: StatusCode,
+    obj: Value,
+    as_table: bool,
+    q: &Query,
+) -> ApiResult<Response<Body>> {
+    if as_table {
+        let md = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
+        let t = table::table(
+            res,
+            std::slice::from_ref(&obj),
+            Include::parse(q.get("includeObject")),
+            md,
+            true,
+        );
+        return Ok(json_response(code, &t));
+    }
+    Ok(json_response(code, &obj))
+}
+
+fn event_line(kind: &str, object: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(object.len() + 32);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(object);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}
+
+struct WatchGuard(Arc<State>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.metrics.watches.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn watch(
+    state: &Arc<State>,
+    res: Arc<ResourceInfo>,
+    ns: Option<&str>,
+    opts: WatchOptions,
+    table: Option<Include>,
+) -> ApiResult<Response<Body>> {
+    let mut rx = state.core.watch(&res, ns, opts).await?;
+    state.metrics.watches.fetch_add(1, Ordering::Relaxed);
+    let guard = WatchGuard(Arc::clone(state));
+    let (tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(64);
+    tokio::spawn(async move {
+        let _guard = guard;
+        let mut headers_sent = false;
+        while let Some(item) = rx.recv().await {
+            let (kind, payload): (&str, Bytes) = match item {
+                WatchItem::Added(b) => ("ADDED", b),
+                WatchItem::Modified(b) => ("MODIFIED", b),
+                WatchItem::Deleted(b) => ("DELETED", b),
+                WatchItem::Bookmark {
+                    resource_version,
+                    initial_end,
+                } => {
+                    let mut md = json!({"resourceVersion": resource_version.to_string()});
+                    if initial_end {
+                        md["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+                    }
+                    let obj =
+                        json!({"kind": res.kind, "apiVersion": res.api_version(), "metadata": md});
+                    (
+                        "BOOKMARK",
+                        Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()),
+                    )
+                }
+                WatchItem::Error(e) => (
+                    "ERROR",
+                    Bytes::from(serde_json::to_vec(&e.to_status()).unwrap_or_default()),
+                ),
+            };
+            let payload = match table {
+                Some(include) if matches!(kind, "ADDED" | "MODIFIED" | "DELETED") => {
+                    let Ok(obj) = serde_json::from_slice::<Value>(&payload) else {
+                        continue;
+                    };
+                    let md = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
+                    let t =
+                        table::table(&res, std::slice::from_ref(&obj), include, md, !headers_sent);
+                    headers_sent = true;
+                    Bytes::from(serde_json::to_vec(&t).unwrap_or_default())
+                }
+                _ => payload,
+            };
+            if tx
+                .send(Ok(Frame::data(event_line(kind, &payload))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(body_rx);
+    let body: Body = StreamBody::new(stream).boxed_unsync();
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}

@@ -1,0 +1,85 @@
+//! Ownership bookkeeping for every write that is not a server-side apply (create, update, any
+//! patch): the manager takes over whatever it changed.
+
+use serde_json::Value;
+
+use crate::apply::drop_vanished;
+use crate::fieldset::{FieldSet, Scope};
+use crate::managed::{self, Entry, UPDATE};
+use crate::path;
+
+/// Records a non-apply write (create, update, any patch) by `manager`.
+///
+/// The fields that differ between `old` and `new` (every field when `old` is `None`) become
+/// owned by `manager`'s `Update` entry for `subresource` and are removed from other managers'
+/// entries; fields that disappeared are removed from every entry; entries left empty are
+/// dropped. Mutates `new.metadata.managedFields`; the entry's `time` becomes `now` only when the
+/// manager took fields.
+///
+/// As in kube-apiserver, the entries start from `new`'s own `managedFields` when it carries
+/// some (a client may edit them directly; `[{}]` resets them to none), else from `old`'s; a
+/// subresource write always starts from `old`'s.
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    now: &str,
+    subresource: Option<&str>,
+) {
+    let scope = Scope::of(subresource);
+    let from_old = || old.map(managed::decode_lenient).unwrap_or_default();
+    let mut entries = if subresource.is_some() {
+        from_old()
+    } else if managed::is_reset(new) {
+        Vec::new()
+    } else {
+        match managed::decode(new) {
+            Some(entries) if !entries.is_empty() => entries,
+            _ => from_old(),
+        }
+    };
+
+    let set_of = |object: &Value| FieldSet::of_object(object, scope, false).unwrap_or_default();
+    let old_set = old.map(set_of).unwrap_or_default();
+    let new_set = set_of(new);
+    let mut changed = new_set.difference(&old_set);
+    for field in new_set.intersection(&old_set).iter() {
+        if path::differs(old, Some(new), field) {
+            changed.insert(field.clone());
+        }
+    }
+    let removed = old_set.difference(&new_set);
+
+    let is_mine = |entry: &Entry| entry.is(manager, UPDATE, subresource);
+    for entry in entries.iter_mut().filter(|entry| !is_mine(entry)) {
+        entry.fields = entry.fields.difference(&changed).difference(&removed);
+    }
+    if let Some(old) = old {
+        drop_vanished(&mut entries, old, new);
+    }
+    let api_version = new
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match entries.iter_mut().find(|entry| is_mine(entry)) {
+        Some(mine) => {
+            mine.fields = mine.fields.union(&changed).difference(&removed);
+            if !changed.is_empty() {
+                mine.time = Some(now.to_owned());
+                mine.api_version = api_version;
+            }
+        }
+        None if !changed.is_empty() => entries.push(Entry {
+            manager: manager.to_owned(),
+            operation: UPDATE.to_owned(),
+            api_version,
+            time: Some(now.to_owned()),
+            subresource: subresource.map(str::to_owned),
+            fields: changed,
+        }),
+        None => {}
+    }
+    managed::cap_updates(&mut entries);
+    managed::write(new, entries);
+}
