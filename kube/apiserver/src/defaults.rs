@@ -10,7 +10,7 @@ fn set_default(obj: &mut Value, pointer: &str, value: Value) {
     if obj.pointer(pointer).is_some() {
         return;
     }
-    let mut parts: Vec<&str> = pointer.split('/').skip(1).collect();
+    let mut parts: Vec<String> = pointer.split('/').skip(1).map(|p| p.replace("~1", "/").replace("~0", "~")).collect();
     let Some(last) = parts.pop() else { return };
     let mut cur = obj;
     for p in parts {
@@ -26,7 +26,7 @@ fn set_default(obj: &mut Value, pointer: &str, value: Value) {
         };
     }
     if let Some(m) = cur.as_object_mut() {
-        m.insert(last.to_string(), value);
+        m.insert(last, value);
     }
 }
 

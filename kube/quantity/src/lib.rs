@@ -27,7 +27,9 @@ pub enum QuantityError {
     #[error("quantity is empty")]
     Empty,
     /// The numeric part is missing or malformed.
-    #[error("quantity {0:?} must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")]
+    #[error(
+        "quantity {0:?} must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    )]
     Format(String),
     /// The suffix is not one Kubernetes knows.
     #[error("quantity {input:?} has unknown suffix {suffix:?}")]
@@ -111,12 +113,16 @@ impl Quantity {
 
     /// The sum, or `None` on overflow.
     pub fn checked_add(self, other: Quantity) -> Option<Quantity> {
-        self.nanos.checked_add(other.nanos).map(Quantity::from_nanos)
+        self.nanos
+            .checked_add(other.nanos)
+            .map(Quantity::from_nanos)
     }
 
     /// The difference, or `None` on overflow.
     pub fn checked_sub(self, other: Quantity) -> Option<Quantity> {
-        self.nanos.checked_sub(other.nanos).map(Quantity::from_nanos)
+        self.nanos
+            .checked_sub(other.nanos)
+            .map(Quantity::from_nanos)
     }
 
     /// The quantity multiplied by an integer factor (saturating).

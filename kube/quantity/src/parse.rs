@@ -79,7 +79,9 @@ pub(crate) fn parse(input: &str) -> Result<i128, QuantityError> {
 
     let magnitude = scale_to_nanos(trimmed, nano_scale, binary_exp).ok_or_else(out_of_range)?;
     if negative {
-        0i128.checked_sub_unsigned(magnitude).ok_or_else(out_of_range)
+        0i128
+            .checked_sub_unsigned(magnitude)
+            .ok_or_else(out_of_range)
     } else {
         i128::try_from(magnitude).map_err(|_| out_of_range())
     }

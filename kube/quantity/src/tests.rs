@@ -50,7 +50,10 @@ fn sub_nano_values_round_away_from_zero() {
     assert_eq!(q("-1.5n").nanos(), -2);
     assert_eq!(q("1e-20").nanos(), 1);
     assert_eq!(q("0.0000000001Ki").nanos(), 103);
-    assert_eq!(q("1.0000000000000000000000000000000000000000001").nanos(), 1_000_000_001);
+    assert_eq!(
+        q("1.0000000000000000000000000000000000000000001").nanos(),
+        1_000_000_001
+    );
 }
 
 #[test]
@@ -66,7 +69,10 @@ fn rejects_garbage() {
         Quantity::parse("1K"),
         Err(QuantityError::Suffix { ref suffix, .. }) if suffix == "K"
     ));
-    assert!(matches!(Quantity::parse("1e99"), Err(QuantityError::OutOfRange(_))));
+    assert!(matches!(
+        Quantity::parse("1e99"),
+        Err(QuantityError::OutOfRange(_))
+    ));
     assert!(matches!(
         Quantity::parse("1e99999999999999999999999"),
         Err(QuantityError::OutOfRange(_))
@@ -152,7 +158,10 @@ fn arithmetic() {
     assert_eq!(q("2").saturating_mul(3), q("6"));
     let refs = [q("1"), q("2")];
     assert_eq!(refs.iter().sum::<Quantity>(), q("3"));
-    assert_eq!("250m".parse::<Quantity>().unwrap(), Quantity::from_milli(250));
+    assert_eq!(
+        "250m".parse::<Quantity>().unwrap(),
+        Quantity::from_milli(250)
+    );
 }
 
 proptest! {

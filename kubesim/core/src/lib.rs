@@ -1,1 +1,31 @@
-//! placeholder
+//! The pure core of a simulated Kubernetes member cluster, in the spirit of
+//! KWOK: no sockets and no clocks, only functions over objects in their
+//! Kubernetes JSON form (`serde_json::Value`) and a caller-supplied time.
+//!
+//! * [`schedule`] places a pod on a node within allocatable capacity,
+//!   honoring readiness, cordons, taints, tolerations and node selectors.
+//! * [`reconcile`] plans the pod creations and deletions that move a
+//!   Deployment, StatefulSet, DaemonSet or Job toward its spec.
+//! * [`advance_pod`] plays the kubelet: bound pods start after a delay and
+//!   Job pods complete after a run time.
+//! * [`workload_status`] computes workload status the way the controllers
+//!   write it.
+
+mod json;
+mod nodes;
+mod pod_state;
+mod pods;
+mod reconcile;
+mod resources;
+mod schedule;
+mod status;
+#[cfg(test)]
+mod test_support;
+
+pub use cceone_kube_quantity::Quantity;
+pub use nodes::{node_is_ready, node_schedulable, node_schedulable_for};
+pub use pod_state::{advance_pod, pod_unschedulable_status, unschedulable_status};
+pub use reconcile::{Action, reconcile};
+pub use resources::{DEFAULT_MAX_PODS, Resources, node_allocatable, pod_requests};
+pub use schedule::{Unschedulable, schedule};
+pub use status::workload_status;

@@ -1,0 +1,274 @@
+//! Status of `apps/v1` workloads: Deployment (with the `Available` and
+//! `Progressing` conditions and the progress deadline), StatefulSet and
+//! DaemonSet.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Map, Value, json};
+
+use super::count;
+use crate::json::{
+    Cond, CondStyle, at, format_time, generation, i64_at, label, merge_condition, name, parse_time,
+    put_nonzero, str_at,
+};
+use crate::pods::{is_active, is_available, is_ready, is_running_and_ready, is_terminal};
+use crate::reconcile::{current_hash, fenceposts, ordinal, replicas, target_node, update_revision};
+use crate::reconcile::{daemon_pod_template, node_should_run};
+
+/// `spec.minReadySeconds`.
+fn min_ready_seconds(workload: &Value) -> i64 {
+    i64_at(workload, &["spec", "minReadySeconds"]).unwrap_or(0)
+}
+
+/// A status map starting with `observedGeneration` (omitted when zero).
+fn status_with_generation(workload: &Value) -> Map<String, Value> {
+    let mut status = Map::new();
+    put_nonzero(
+        &mut status,
+        "observedGeneration",
+        generation(workload).unwrap_or(0),
+    );
+    status
+}
+
+/// Deployment status: replica counts and the `Available` / `Progressing`
+/// conditions, following the deployment controller.
+pub(super) fn deployment_status(deploy: &Value, owned: &[Value], now: Timestamp) -> Value {
+    let desired = replicas(deploy);
+    let hash = current_hash(deploy);
+    let min_ready = min_ready_seconds(deploy);
+    let active: Vec<&Value> = owned.iter().filter(|p| is_active(p)).collect();
+    let total = count(active.len());
+    let updated = count(
+        active
+            .iter()
+            .filter(|p| label(p, "pod-template-hash") == Some(hash.as_str()))
+            .count(),
+    );
+    let ready = count(active.iter().filter(|p| is_ready(p)).count());
+    let available = count(
+        active
+            .iter()
+            .filter(|p| is_available(p, min_ready, now))
+            .count(),
+    );
+    let unavailable = (desired - available).max(0);
+    let max_unavailable = if desired == 0 {
+        0
+    } else {
+        fenceposts(deploy, desired).1.min(desired)
+    };
+
+    let previous = deploy.get("status");
+    let mut status = status_with_generation(deploy);
+    put_nonzero(&mut status, "replicas", total);
+    put_nonzero(&mut status, "updatedReplicas", updated);
+    put_nonzero(&mut status, "readyReplicas", ready);
+    put_nonzero(&mut status, "availableReplicas", available);
+    put_nonzero(&mut status, "unavailableReplicas", unavailable);
+
+    let available_cond = if available >= desired - max_unavailable {
+        Cond {
+            kind: "Available",
+            status: "True",
+            reason: "MinimumReplicasAvailable",
+            message: "Deployment has minimum availability.",
+        }
+    } else {
+        Cond {
+            kind: "Available",
+            status: "False",
+            reason: "MinimumReplicasUnavailable",
+            message: "Deployment does not have minimum availability.",
+        }
+    };
+    let available_cond = merge_condition(previous, &available_cond, CondStyle::Update, now);
+
+    let rs = format!("{}-{hash}", name(deploy));
+    let complete = updated == desired && total == desired && available == desired;
+    let progressing = if complete {
+        let message = format!("ReplicaSet \"{rs}\" has successfully progressed.");
+        let cond = Cond {
+            kind: "Progressing",
+            status: "True",
+            reason: "NewReplicaSetAvailable",
+            message: &message,
+        };
+        merge_condition(previous, &cond, CondStyle::Update, now)
+    } else {
+        rollout_condition(
+            deploy,
+            &rs,
+            [updated, ready, available, total - updated],
+            now,
+        )
+    };
+    status.insert("conditions".into(), json!([available_cond, progressing]));
+    Value::Object(status)
+}
+
+/// The `Progressing` condition of a rollout in flight: refreshed whenever
+/// progress is made (more updated/ready/available pods, fewer old ones, a new
+/// generation), `ProgressDeadlineExceeded` once none is made for
+/// `spec.progressDeadlineSeconds` (default 600).
+fn rollout_condition(deploy: &Value, rs: &str, counts: [i64; 4], now: Timestamp) -> Value {
+    let previous = deploy.get("status");
+    let old = previous
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| str_at(c, &["type"]) == Some("Progressing"))
+        });
+    let prev_count = |k: &str| {
+        previous
+            .and_then(|s| s.get(k))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    };
+    let [updated, ready, available, old_pods] = counts;
+    let new_generation = generation(deploy)
+        != previous
+            .and_then(|s| s.get("observedGeneration"))
+            .and_then(Value::as_i64);
+    let progress = updated > prev_count("updatedReplicas")
+        || ready > prev_count("readyReplicas")
+        || available > prev_count("availableReplicas")
+        || old_pods < prev_count("replicas") - prev_count("updatedReplicas")
+        || new_generation;
+    let old_reason = old.and_then(|c| str_at(c, &["reason"]));
+    let now_s = format_time(now);
+    if let Some(old) = old.filter(|_| !progress && old_reason == Some("ReplicaSetUpdated")) {
+        let deadline = i64_at(deploy, &["spec", "progressDeadlineSeconds"]).unwrap_or(600);
+        let last = parse_time(old.get("lastUpdateTime"));
+        let expired = last
+            .and_then(|t| t.checked_add(SignedDuration::from_secs(deadline)).ok())
+            .is_some_and(|due| now >= due);
+        if !expired {
+            return old.clone();
+        }
+        return json!({
+            "type": "Progressing",
+            "status": "False",
+            "lastUpdateTime": now_s,
+            "lastTransitionTime": now_s,
+            "reason": "ProgressDeadlineExceeded",
+            "message": format!("ReplicaSet \"{rs}\" has timed out progressing."),
+        });
+    }
+    if let Some(old) = old.filter(|_| !progress && old_reason == Some("ProgressDeadlineExceeded")) {
+        return old.clone();
+    }
+    let transition = old
+        .filter(|c| str_at(c, &["status"]) == Some("True"))
+        .and_then(|c| c.get("lastTransitionTime").cloned())
+        .unwrap_or_else(|| json!(now_s));
+    json!({
+        "type": "Progressing",
+        "status": "True",
+        "lastUpdateTime": now_s,
+        "lastTransitionTime": transition,
+        "reason": "ReplicaSetUpdated",
+        "message": format!("ReplicaSet \"{rs}\" is progressing."),
+    })
+}
+
+/// StatefulSet status: replica counts by readiness and revision.
+pub(super) fn statefulset_status(sts: &Value, owned: &[Value], now: Timestamp) -> Value {
+    let sts_name = name(sts);
+    let members: Vec<&Value> = owned
+        .iter()
+        .filter(|p| ordinal(sts_name, p).is_some() && !is_terminal(p))
+        .collect();
+    let live: Vec<&Value> = members.iter().copied().filter(|p| is_active(p)).collect();
+    let update_rev = update_revision(sts);
+    let with_rev = |rev: &str| {
+        count(
+            live.iter()
+                .filter(|p| label(p, "controller-revision-hash") == Some(rev))
+                .count(),
+        )
+    };
+    let updated = with_rev(&update_rev);
+    let desired = replicas(sts);
+    let previous_current = at(sts, &["status", "currentRevision"]).and_then(Value::as_str);
+    let current_rev = match previous_current {
+        Some(rev) if !(updated == desired && count(live.len()) == desired) => rev.to_owned(),
+        _ => update_rev.clone(),
+    };
+    let min_ready = min_ready_seconds(sts);
+    let ready = count(members.iter().filter(|p| is_running_and_ready(p)).count());
+    let available = count(
+        members
+            .iter()
+            .filter(|p| is_running_and_ready(p) && is_available(p, min_ready, now))
+            .count(),
+    );
+    let mut status = status_with_generation(sts);
+    status.insert("replicas".into(), json!(count(members.len())));
+    put_nonzero(&mut status, "readyReplicas", ready);
+    put_nonzero(&mut status, "currentReplicas", with_rev(&current_rev));
+    put_nonzero(&mut status, "updatedReplicas", updated);
+    status.insert("currentRevision".into(), json!(current_rev));
+    status.insert("updateRevision".into(), json!(update_rev));
+    status.insert("collisionCount".into(), json!(0));
+    status.insert("availableReplicas".into(), json!(available));
+    Value::Object(status)
+}
+
+/// DaemonSet status: per-node scheduling, readiness and update counts.
+pub(super) fn daemonset_status(
+    ds: &Value,
+    owned: &[Value],
+    nodes: &[Value],
+    now: Timestamp,
+) -> Value {
+    let template = daemon_pod_template(ds);
+    let hash = crate::json::template_hash(at(ds, &["spec", "template"]));
+    let min_ready = min_ready_seconds(ds);
+    let mut by_node: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for pod in owned.iter().filter(|p| is_active(p)) {
+        if let Some(node) = target_node(pod) {
+            by_node.entry(node).or_default().push(pod);
+        }
+    }
+    let (mut desired, mut current, mut misscheduled) = (0, 0, 0);
+    let (mut ready, mut available, mut updated) = (0, 0, 0);
+    for node in nodes {
+        let pods = by_node.get(name(node)).map(Vec::as_slice).unwrap_or(&[]);
+        let should_run = node_should_run(&template, node);
+        if !should_run {
+            if !pods.is_empty() {
+                misscheduled += 1;
+            }
+            continue;
+        }
+        desired += 1;
+        if pods.is_empty() {
+            continue;
+        }
+        current += 1;
+        if pods.iter().any(|p| is_ready(p)) {
+            ready += 1;
+        }
+        if pods.iter().any(|p| is_available(p, min_ready, now)) {
+            available += 1;
+        }
+        if pods
+            .iter()
+            .any(|p| label(p, "controller-revision-hash") == Some(hash.as_str()))
+        {
+            updated += 1;
+        }
+    }
+    let mut status = status_with_generation(ds);
+    status.insert("currentNumberScheduled".into(), json!(current));
+    status.insert("numberMisscheduled".into(), json!(misscheduled));
+    status.insert("desiredNumberScheduled".into(), json!(desired));
+    status.insert("numberReady".into(), json!(ready));
+    put_nonzero(&mut status, "updatedNumberScheduled", updated);
+    put_nonzero(&mut status, "numberAvailable", available);
+    put_nonzero(&mut status, "numberUnavailable", desired - available);
+    Value::Object(status)
+}
