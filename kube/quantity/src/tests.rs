@@ -164,6 +164,15 @@ fn arithmetic() {
     );
 }
 
+#[test]
+fn extremes_round_trip() {
+    for nanos in [i128::MIN, i128::MIN + 1, i128::MAX, -1, 1] {
+        let quantity = Quantity::from_nanos(nanos);
+        assert_eq!(q(&quantity.to_string()), quantity, "{nanos}");
+    }
+    assert!(Quantity::parse("170141183460469231731687303715884105728n").is_err());
+}
+
 proptest! {
     #[test]
     fn decimal_round_trip(nanos in any::<i128>()) {

@@ -332,6 +332,9 @@ async fn handle_inner(
 }
 
 fn decode_json_or_yaml(raw: &[u8]) -> ApiResult<Value> {
+    if raw.starts_with(PROTOBUF_MAGIC) {
+        return decode_protobuf(raw);
+    }
     if raw.is_empty() {
         return Err(ApiError::BadRequest("the request body is empty".into()));
     }
@@ -343,6 +346,22 @@ fn decode_json_or_yaml(raw: &[u8]) -> ApiResult<Value> {
             ))
         }),
     }
+}
+
+/// The envelope prefix of Kubernetes protobuf bodies (`k8s\0`).
+const PROTOBUF_MAGIC: &[u8] = b"k8s\x00";
+
+/// Built-in clients (`kubectl create namespace ...`) send protobuf; decode the kinds they send.
+fn decode_protobuf(raw: &[u8]) -> ApiResult<Value> {
+    if let Some(dir) = std::env::var_os("CCEONE_KUBEAPI_DUMP_PROTOBUF") {
+        let path = std::path::Path::new(&dir).join(format!("{}.pb", uuid::Uuid::new_v4().simple()));
+        if let Err(e) = std::fs::write(&path, raw) {
+            tracing::warn!(error = %e, "could not dump a protobuf body");
+        }
+    }
+    cceone_kube_protobuf::decode(raw).map_err(|e| {
+        ApiError::UnsupportedMediaType(format!("the protobuf body could not be decoded ({e}); send application/json instead"))
+    })
 }
 
 fn decode_patch(kind: PatchKind, raw: &[u8]) -> ApiResult<Value> {
