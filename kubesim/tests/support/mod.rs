@@ -1,0 +1,190 @@
+//! Test support: start the real `cceone-kubesim` binary on a free port with its own data
+//! directory, wait until it serves, drive it with the real `kubectl` and with kube-rs, restart or
+//! `kill -9` it, and wait on conditions with deadlines.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running simulator process.
+pub struct Sim {
+    child: Option<Child>,
+    /// Its data directory (kept across restarts).
+    pub dir: tempfile::TempDir,
+    /// The admin kubeconfig it wrote.
+    pub kubeconfig: PathBuf,
+    /// The port it listens on (reused by restarts).
+    pub port: u16,
+    args: Vec<String>,
+}
+
+fn kubeconfig_port(path: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: "))?;
+    server.rsplit(':').next()?.trim().parse().ok()
+}
+
+impl Sim {
+    /// Start with extra flags (e.g. `["--nodes", "2"]`).
+    pub fn start(extra: &[&str]) -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("admin.kubeconfig");
+        let mut sim = Sim { child: None, dir, kubeconfig, port: 0, args: extra.iter().map(|s| s.to_string()).collect() };
+        sim.spawn("127.0.0.1:0");
+        sim
+    }
+
+    fn spawn(&mut self, listen: &str) {
+        let _ = std::fs::remove_file(&self.kubeconfig);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("sim.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_cceone-kubesim"))
+            .args(["--listen", listen, "--data-dir"])
+            .arg(self.dir.path().join("data"))
+            .arg("--kubeconfig-out")
+            .arg(&self.kubeconfig)
+            .args(&self.args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(port) = kubeconfig_port(&self.kubeconfig) {
+                self.port = port;
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("simulator exited early ({status}); log:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "simulator did not serve within 30s; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The simulator's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sim.log")).unwrap_or_default()
+    }
+
+    /// `kill -9` the process (no chance to flush anything).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stop gracefully (SIGINT, as Ctrl-C).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while c.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same port with the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        let listen = format!("127.0.0.1:{}", self.port);
+        self.spawn(&listen);
+    }
+
+    /// Start again after a crash (the process must already be gone).
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        let listen = format!("127.0.0.1:{}", self.port);
+        self.spawn(&listen);
+    }
+
+    /// Run the real kubectl against this simulator.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_stdin(args, None)
+    }
+
+    /// Run kubectl with `stdin` piped in.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(kubectl_bin())
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl must be installed (see .ci/run)");
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// kubectl that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A kube-rs client from the written kubeconfig.
+    pub async fn client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+        kube::Client::try_from(cfg).unwrap()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The kubectl to use (`KUBECTL` overrides).
+pub fn kubectl_bin() -> String {
+    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into())
+}
+
+/// Wait until `f` returns Some, or panic with `what` after `timeout`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Async flavour of [`eventually`].
+pub async fn eventually_async<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
