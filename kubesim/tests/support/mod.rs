@@ -1,7 +1,7 @@
 //! Test support: start the real `cceone-kubesim` binary on a free port with its own data
 //! directory, wait until it serves, drive it with the real `kubectl` and with kube-rs, restart or
 //! `kill -9` it, and wait on conditions with deadlines.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
