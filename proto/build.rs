@@ -1,0 +1,8 @@
+//! Compile the tunnel protocol with protox (pure Rust; no system protoc needed).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=cceone/tunnel/v1/tunnel.proto");
+    let fds = protox::compile(["cceone/tunnel/v1/tunnel.proto"], ["."])?;
+    prost_build::Config::new().compile_fds(fds)?;
+    Ok(())
+}
