@@ -110,6 +110,7 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
             set_default(obj, "/spec/backoffLimit", json!(6));
             set_default(obj, "/spec/completionMode", json!("NonIndexed"));
             set_default(obj, "/spec/suspend", json!(false));
+            generate_job_selector(obj);
             if let Some(spec) = obj.pointer_mut("/spec/template/spec") {
                 set_default(spec, "/restartPolicy", json!("Never"));
                 default_pod_spec(spec);
@@ -215,12 +216,78 @@ fn validate_selector(obj: &Value, causes: &mut Vec<Cause>) {
     }
     let labels = obj.pointer("/spec/template/metadata/labels");
     if !selector.matches_labels(labels) {
-        causes.push(Cause::invalid(
-            "spec.template.metadata.labels",
-            labels.unwrap_or(&Value::Null),
-            "`selector` does not match template `labels`",
-        ));
+        causes.push(Cause {
+            reason: "FieldValueInvalid".into(),
+            message: format!(
+                "Invalid value: {}: `selector` does not match template `labels`",
+                go_string_map(labels)
+            ),
+            field: "spec.template.metadata.labels".into(),
+        });
     }
+}
+
+/// A label map as Go's `%#v` prints a `map[string]string` (sorted keys), which is how
+/// kube-apiserver shows the bad value: `map[string]string{"app":"a", "tier":"b"}`.
+fn go_string_map(labels: Option<&Value>) -> String {
+    let Some(map) = labels.and_then(Value::as_object) else {
+        return "map[string]string(nil)".into();
+    };
+    let mut pairs: Vec<(&String, String)> = map
+        .iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
+        .collect();
+    pairs.sort();
+    let cells: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), Value::from(v.as_str())))
+        .collect();
+    format!("map[string]string{{{}}}", cells.join(", "))
+}
+
+/// What the Job strategy does on create unless `spec.manualSelector` is true: label the pod
+/// template with the job's name and uid and select on `batch.kubernetes.io/controller-uid`.
+fn generate_job_selector(obj: &mut Value) {
+    if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true)
+        || obj.pointer("/spec/selector").is_some()
+    {
+        return;
+    }
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .map(String::from);
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .map(String::from);
+    let (Some(name), Some(uid)) = (name, uid) else {
+        return;
+    };
+    for (key, value) in [
+        ("job-name", &name),
+        ("batch.kubernetes.io~1job-name", &name),
+        ("controller-uid", &uid),
+        ("batch.kubernetes.io~1controller-uid", &uid),
+    ] {
+        set_default(
+            obj,
+            &format!("/spec/template/metadata/labels/{key}"),
+            json!(value),
+        );
+    }
+    set_default(
+        obj,
+        "/spec/selector",
+        json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
+    );
 }
 
 fn validate_pod_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
@@ -296,6 +363,28 @@ mod tests {
         validate("apps", "Deployment", &d, &mut causes);
         assert_eq!(causes.len(), 1);
         assert_eq!(causes[0].field, "spec.template.metadata.labels");
+        assert_eq!(
+            causes[0].message,
+            "Invalid value: map[string]string{\"app\":\"b\"}: `selector` does not match template `labels`"
+        );
+    }
+
+    #[test]
+    fn job_selector_is_generated_from_the_uid() {
+        let mut j = json!({"metadata": {"name": "x", "uid": "u1"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}});
+        apply_defaults("batch", "Job", &mut j);
+        assert_eq!(
+            j["spec"]["selector"],
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u1"}})
+        );
+        assert_eq!(
+            j["spec"]["template"]["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+            "x"
+        );
+        let mut causes = vec![];
+        validate("batch", "Job", &j, &mut causes);
+        assert!(causes.is_empty(), "{causes:?}");
     }
 
     #[test]

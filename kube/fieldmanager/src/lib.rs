@@ -42,8 +42,9 @@ pub struct Conflict {
 }
 
 impl Conflict {
-    /// The owning manager as kube prints it: `"kubectl" with subresource "status" using apps/v1
-    /// at 2024-01-02T03:04:05Z` (apiVersion and time only for `Update` entries).
+    /// The owning manager as kube prints it: `"kubectl" with subresource "status" using apps/v1`
+    /// (apiVersion only for `Update` entries). kube builds the text from the manager identifier,
+    /// which never carries the entry's time, so the time is not printed.
     pub fn manager_description(&self) -> String {
         let mut out = quote(&self.manager);
         if let Some(subresource) = &self.subresource {
@@ -51,9 +52,6 @@ impl Conflict {
         }
         if self.operation == managed::UPDATE {
             out = format!("{out} using {}", self.api_version);
-            if let Some(time) = &self.time {
-                out = format!("{out} at {time}");
-            }
         }
         out
     }

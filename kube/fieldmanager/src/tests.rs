@@ -187,9 +187,7 @@ fn update_then_apply_conflicts_and_force_takes_over() {
     );
     assert_eq!(
         err.to_string(),
-        format!(
-            "Apply failed with 1 conflict: conflict with \"B\" using apps/v1 at {T1}: .spec.replicas"
-        )
+        "Apply failed with 1 conflict: conflict with \"B\" using apps/v1: .spec.replicas"
     );
 
     let forced = apply(Some(&scaled), &deployment(3, nginx()), "A", true, T2, None).unwrap();

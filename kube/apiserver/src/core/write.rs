@@ -257,6 +257,23 @@ impl Core {
         if sub == Some("scale") {
             return Box::pin(self.patch_scale(res, ns, name, kind, patch, opts)).await;
         }
+        self.patch_object(res, ns, name, sub, kind, patch, opts)
+            .await
+    }
+
+    /// [`Core::patch`] on the object itself; `sub` is `Some("scale")` when a `scale` write
+    /// lands here, so its managed-fields entry names that subresource as kube's does.
+    #[allow(clippy::too_many_arguments)]
+    async fn patch_object(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        kind: PatchKind,
+        patch: &Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
         if kind == PatchKind::Apply {
             check_type(res, patch)?;
             if meta::name(patch).is_some_and(|n| n != name) {
@@ -399,14 +416,7 @@ impl Core {
                     }
                 }
             }
-            Some(other) => {
-                return Err(ApiError::NotFound {
-                    resource: res.qualified(),
-                    name: other.into(),
-                    message: format!("the server could not find the requested resource ({other})"),
-                });
-            }
-            None => {
+            None | Some("scale") => {
                 if res.has_status {
                     match old.get("status") {
                         Some(s) => new["status"] = s.clone(),
@@ -417,6 +427,13 @@ impl Core {
                         }
                     }
                 }
+            }
+            Some(other) => {
+                return Err(ApiError::NotFound {
+                    resource: res.qualified(),
+                    name: other.into(),
+                    message: format!("the server could not find the requested resource ({other})"),
+                });
             }
         }
         let old_md = old.get("metadata").cloned().unwrap_or_default();
@@ -648,8 +665,16 @@ impl Core {
             ));
         }
         let patch = nested_patch(&spec.spec_replicas, replicas);
-        let updated =
-            Box::pin(self.patch(res, ns, name, None, PatchKind::Merge, &patch, opts)).await?;
+        let updated = Box::pin(self.patch_object(
+            res,
+            ns,
+            name,
+            Some("scale"),
+            PatchKind::Merge,
+            &patch,
+            opts,
+        ))
+        .await?;
         scale_of(res, &updated)
     }
 }
