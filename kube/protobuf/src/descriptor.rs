@@ -97,26 +97,58 @@ impl Message {
 
 /// Maps a type keyword of the [`message!`] syntax to a [`Ty`].
 macro_rules! ty {
-    (str) => { $crate::descriptor::Ty::Str };
-    (bool) => { $crate::descriptor::Ty::Bool };
-    (i32) => { $crate::descriptor::Ty::I32 };
-    (i64) => { $crate::descriptor::Ty::I64 };
-    (bytes) => { $crate::descriptor::Ty::Bytes };
-    (time) => { $crate::descriptor::Ty::Time };
-    (mtime) => { $crate::descriptor::Ty::MicroTime };
-    (qty) => { $crate::descriptor::Ty::Quantity };
-    (ios) => { $crate::descriptor::Ty::IntOrString };
-    (raw) => { $crate::descriptor::Ty::RawJson };
-    (msg($target:path)) => { $crate::descriptor::Ty::Msg(&$target) };
+    (str) => {
+        $crate::descriptor::Ty::Str
+    };
+    (bool) => {
+        $crate::descriptor::Ty::Bool
+    };
+    (i32) => {
+        $crate::descriptor::Ty::I32
+    };
+    (i64) => {
+        $crate::descriptor::Ty::I64
+    };
+    (bytes) => {
+        $crate::descriptor::Ty::Bytes
+    };
+    (time) => {
+        $crate::descriptor::Ty::Time
+    };
+    (mtime) => {
+        $crate::descriptor::Ty::MicroTime
+    };
+    (qty) => {
+        $crate::descriptor::Ty::Quantity
+    };
+    (ios) => {
+        $crate::descriptor::Ty::IntOrString
+    };
+    (raw) => {
+        $crate::descriptor::Ty::RawJson
+    };
+    (msg($target:path)) => {
+        $crate::descriptor::Ty::Msg(&$target)
+    };
 }
 
 /// Maps a flag keyword of the [`message!`] syntax to its bit.
 macro_rules! flag {
-    (list) => { $crate::descriptor::LIST };
-    (map) => { $crate::descriptor::MAP };
-    (omit) => { $crate::descriptor::OMIT };
-    (ptr) => { $crate::descriptor::PTR };
-    (inline) => { $crate::descriptor::INLINE };
+    (list) => {
+        $crate::descriptor::LIST
+    };
+    (map) => {
+        $crate::descriptor::MAP
+    };
+    (omit) => {
+        $crate::descriptor::OMIT
+    };
+    (ptr) => {
+        $crate::descriptor::PTR
+    };
+    (inline) => {
+        $crate::descriptor::INLINE
+    };
 }
 
 /// Declares a `pub(crate) static NAME: Message`.
@@ -125,7 +157,9 @@ macro_rules! flag {
 /// fields in ascending number order. Types: `str bool i32 i64 bytes time mtime qty ios raw
 /// msg(PATH)`; flags: `list map omit ptr inline` (see the constants of this module).
 macro_rules! message {
-    ($id:ident = $name:literal { $( $num:literal $json:literal $ty:ident $(($target:path))? $($flag:ident)* ; )* }) => {
+    ($id:ident = $name:literal {
+        $( $num:literal $json:literal $ty:ident $(($target:path))? $($flag:ident)* ; )*
+    }) => {
         #[doc = concat!("The descriptor of `", $name, "`.")]
         pub(crate) static $id: $crate::descriptor::Message = $crate::descriptor::Message {
             name: $name,

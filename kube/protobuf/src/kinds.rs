@@ -50,13 +50,7 @@ static KINDS: &[(&str, &[&Message])] = &[
             &apps_v1::CONTROLLER_REVISION,
         ],
     ),
-    (
-        "batch/v1",
-        &[
-            &batch_v1::JOB,
-            &batch_v1::CRON_JOB,
-        ],
-    ),
+    ("batch/v1", &[&batch_v1::JOB, &batch_v1::CRON_JOB]),
     (
         "rbac.authorization.k8s.io/v1",
         &[
@@ -78,23 +72,10 @@ static KINDS: &[(&str, &[&Message])] = &[
     ),
     (
         "policy/v1",
-        &[
-            &policy_v1::POD_DISRUPTION_BUDGET,
-            &policy_v1::EVICTION,
-        ],
+        &[&policy_v1::POD_DISRUPTION_BUDGET, &policy_v1::EVICTION],
     ),
-    (
-        "scheduling.k8s.io/v1",
-        &[
-            &scheduling_v1::PRIORITY_CLASS,
-        ],
-    ),
-    (
-        "coordination.k8s.io/v1",
-        &[
-            &coordination_v1::LEASE,
-        ],
-    ),
+    ("scheduling.k8s.io/v1", &[&scheduling_v1::PRIORITY_CLASS]),
+    ("coordination.k8s.io/v1", &[&coordination_v1::LEASE]),
     // DeleteOptions bodies are sent with either group.
     ("v1", &[&meta_v1::DELETE_OPTIONS]),
     ("meta.k8s.io/v1", &[&meta_v1::DELETE_OPTIONS]),

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
-use crate::{MAX_DEPTH, ProtoError};
 use crate::descriptor::{Field, INLINE, LIST, MAP, Message, OMIT, PTR, Ty};
 use crate::wire::{Reader, WireType};
+use crate::{MAX_DEPTH, ProtoError};
 
 /// What the wire held for one field of a message.
 enum Slot {
@@ -46,11 +46,11 @@ pub(crate) fn message(
     let mut r = Reader::new(buf);
     while !r.is_empty() {
         let (num, wire) = r.tag()?;
-        match msg.field(num) {
-            Some((i, field)) => {
-                let slot = slots.get_mut(i).ok_or(ProtoError::Truncated)?;
-                read_field(msg, field, wire, &mut r, slot, depth)?;
-            }
+        match msg
+            .field(num)
+            .and_then(|(i, f)| Some((slots.get_mut(i)?, f)))
+        {
+            Some((slot, field)) => read_field(msg, field, wire, &mut r, slot, depth)?,
             // Unknown fields (newer API versions) are skipped.
             None => r.skip(wire)?,
         }

@@ -127,7 +127,9 @@ pub(crate) fn int_or_string(buf: &[u8]) -> Result<Value, String> {
     match kind {
         0 => Ok(Value::from(int_val)),
         1 => Ok(Value::String(str_val)),
-        other => Err(format!("IntOrString type {other} is neither 0 (int) nor 1 (string)")),
+        other => Err(format!(
+            "IntOrString type {other} is neither 0 (int) nor 1 (string)"
+        )),
     }
 }
 
@@ -165,8 +167,14 @@ mod tests {
             0x08, 0x80, 0xf2, 0xd6, 0xca, 0x06, 0x10, 0x95, 0x9a, 0xef, 0x3a,
         ];
         assert_eq!(time(&buf, false).unwrap(), json!("2026-01-01T00:00:00Z"));
-        assert_eq!(time(&buf, true).unwrap(), json!("2026-01-01T00:00:00.123456Z"));
-        assert_eq!(time(&[0x08, 0x00], false).unwrap(), json!("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            time(&buf, true).unwrap(),
+            json!("2026-01-01T00:00:00.123456Z")
+        );
+        assert_eq!(
+            time(&[0x08, 0x00], false).unwrap(),
+            json!("1970-01-01T00:00:00Z")
+        );
         let far = [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
         assert!(time(&far, false).is_err());
     }
@@ -174,7 +182,10 @@ mod tests {
     #[test]
     fn quantities() {
         assert_eq!(quantity(&[]).unwrap(), json!("0"));
-        assert_eq!(quantity(&[0x0a, 3, b'1', b'0', b'0']).unwrap(), json!("100"));
+        assert_eq!(
+            quantity(&[0x0a, 3, b'1', b'0', b'0']).unwrap(),
+            json!("100")
+        );
         assert!(quantity(&[0x0a, 1, 0xff]).is_err());
     }
 

@@ -151,10 +151,22 @@ mod tests {
     fn overlong_and_truncated_varints_fail() {
         let mut bytes = vec![0xff; 9];
         bytes.push(0x02);
-        assert!(matches!(Reader::new(&bytes).varint(), Err(ProtoError::VarintOverflow)));
-        assert!(matches!(Reader::new(&[0xff; 11]).varint(), Err(ProtoError::VarintOverflow)));
-        assert!(matches!(Reader::new(&[0x80, 0x80]).varint(), Err(ProtoError::Truncated)));
-        assert!(matches!(Reader::new(&[]).varint(), Err(ProtoError::Truncated)));
+        assert!(matches!(
+            Reader::new(&bytes).varint(),
+            Err(ProtoError::VarintOverflow)
+        ));
+        assert!(matches!(
+            Reader::new(&[0xff; 11]).varint(),
+            Err(ProtoError::VarintOverflow)
+        ));
+        assert!(matches!(
+            Reader::new(&[0x80, 0x80]).varint(),
+            Err(ProtoError::Truncated)
+        ));
+        assert!(matches!(
+            Reader::new(&[]).varint(),
+            Err(ProtoError::Truncated)
+        ));
     }
 
     #[test]
@@ -163,8 +175,14 @@ mod tests {
         assert_eq!(r.fixed64().unwrap(), 0x8000_0000_0000_0001);
         assert_eq!(r.fixed32().unwrap(), 2);
         assert!(r.is_empty());
-        assert!(matches!(Reader::new(&[1, 2, 3]).fixed32(), Err(ProtoError::Truncated)));
-        assert!(matches!(Reader::new(&[1; 7]).fixed64(), Err(ProtoError::Truncated)));
+        assert!(matches!(
+            Reader::new(&[1, 2, 3]).fixed32(),
+            Err(ProtoError::Truncated)
+        ));
+        assert!(matches!(
+            Reader::new(&[1; 7]).fixed64(),
+            Err(ProtoError::Truncated)
+        ));
     }
 
     #[test]
@@ -173,9 +191,15 @@ mod tests {
         assert_eq!(r.bytes().unwrap(), b"abc");
         assert_eq!(r.bytes().unwrap(), b"");
         assert!(r.is_empty());
-        assert!(matches!(Reader::new(&[4, b'a']).bytes(), Err(ProtoError::Truncated)));
+        assert!(matches!(
+            Reader::new(&[4, b'a']).bytes(),
+            Err(ProtoError::Truncated)
+        ));
         let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
-        assert!(matches!(Reader::new(&huge).bytes(), Err(ProtoError::Truncated)));
+        assert!(matches!(
+            Reader::new(&huge).bytes(),
+            Err(ProtoError::Truncated)
+        ));
     }
 
     #[test]
@@ -186,16 +210,30 @@ mod tests {
         assert_eq!(r.tag().unwrap(), (3, WireType::I64));
         assert_eq!(r.tag().unwrap(), (4, WireType::I32));
         assert_eq!(r.tag().unwrap(), (16, WireType::Varint));
-        assert!(matches!(Reader::new(&[0x02]).tag(), Err(ProtoError::InvalidTag(2))));
-        assert!(matches!(Reader::new(&[0x0b]).tag(), Err(ProtoError::UnsupportedWireType(3))));
-        assert!(matches!(Reader::new(&[0x0e]).tag(), Err(ProtoError::UnsupportedWireType(6))));
+        assert!(matches!(
+            Reader::new(&[0x02]).tag(),
+            Err(ProtoError::InvalidTag(2))
+        ));
+        assert!(matches!(
+            Reader::new(&[0x0b]).tag(),
+            Err(ProtoError::UnsupportedWireType(3))
+        ));
+        assert!(matches!(
+            Reader::new(&[0x0e]).tag(),
+            Err(ProtoError::UnsupportedWireType(6))
+        ));
         let too_big = [0xf8, 0xff, 0xff, 0xff, 0x7f];
-        assert!(matches!(Reader::new(&too_big).tag(), Err(ProtoError::InvalidTag(_))));
+        assert!(matches!(
+            Reader::new(&too_big).tag(),
+            Err(ProtoError::InvalidTag(_))
+        ));
     }
 
     #[test]
     fn skipping() {
-        let mut r = Reader::new(&[0x96, 0x01, 2, b'h', b'i', 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9]);
+        let mut r = Reader::new(&[
+            0x96, 0x01, 2, b'h', b'i', 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9,
+        ]);
         r.skip(WireType::Varint).unwrap();
         r.skip(WireType::Len).unwrap();
         r.skip(WireType::I64).unwrap();

@@ -99,7 +99,10 @@ fn times_drop_nanoseconds_and_print_utc() {
     let metadata = [meta("ns"), len(9, &time)].concat();
     let got = decode(&envelope("v1", "Namespace", &len(1, &metadata))).unwrap();
     assert_eq!(got["metadata"]["deletionTimestamp"], "2026-01-01T00:00:00Z");
-    assert_eq!(got["metadata"]["creationTimestamp"], serde_json::Value::Null);
+    assert_eq!(
+        got["metadata"]["creationTimestamp"],
+        serde_json::Value::Null
+    );
 }
 
 #[test]
@@ -175,7 +178,10 @@ fn repeated_sub_messages_merge() {
 #[test]
 fn envelope_errors() {
     assert!(matches!(decode(b"{}"), Err(ProtoError::MissingMagic)));
-    assert!(matches!(decode(b"k8s\x00"), Err(ProtoError::MissingTypeMeta)));
+    assert!(matches!(
+        decode(b"k8s\x00"),
+        Err(ProtoError::MissingTypeMeta)
+    ));
     let err = decode(&envelope("example.com/v1", "Widget", &[])).unwrap_err();
     assert!(matches!(err, ProtoError::UnknownKind { .. }));
     assert!(err.to_string().contains("example.com/v1") && err.to_string().contains("Widget"));
@@ -186,7 +192,10 @@ fn envelope_errors() {
 
     let mut json_inside = envelope("v1", "Namespace", &[]);
     json_inside.extend(s(4, "application/json"));
-    assert!(matches!(decode(&json_inside), Err(ProtoError::ContentType(_))));
+    assert!(matches!(
+        decode(&json_inside),
+        Err(ProtoError::ContentType(_))
+    ));
 }
 
 #[test]
@@ -211,8 +220,15 @@ fn malformed_objects_are_errors() {
     // IntOrString with an impossible type.
     let spec = len(1, &int(1, 7));
     assert!(matches!(
-        decode(&envelope("policy/v1", "PodDisruptionBudget", &len(2, &spec))),
-        Err(ProtoError::InvalidValue { field: "minAvailable", .. })
+        decode(&envelope(
+            "policy/v1",
+            "PodDisruptionBudget",
+            &len(2, &spec)
+        )),
+        Err(ProtoError::InvalidValue {
+            field: "minAvailable",
+            ..
+        })
     ));
 }
 

@@ -102,7 +102,10 @@ fn fixture_bodies() -> Vec<Vec<u8>> {
         .filter(|p| p.extension().is_some_and(|e| e == "pb"))
         .collect();
     paths.sort();
-    paths.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
+    paths
+        .into_iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect()
 }
 
 proptest! {
@@ -114,7 +117,9 @@ proptest! {
     }
 
     #[test]
-    fn random_bytes_after_the_magic_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+    fn random_bytes_after_the_magic_never_panic(
+        bytes in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
         let mut body = b"k8s\x00".to_vec();
         body.extend(bytes);
         let _ = decode(&body);

@@ -1,7 +1,8 @@
-//! Descriptors of the `apps/v1` messages: Deployment, StatefulSet, DaemonSet, ReplicaSet, ControllerRevision and their parts.
+//! Descriptors of the `apps/v1` messages: Deployment, StatefulSet, DaemonSet, ReplicaSet,
+//! ControllerRevision and their parts.
 //!
-//! Field numbers are those of k8s.io/api's `apps/v1` protobuf definitions; the flags follow the
-//! Go struct tags (see [`crate::descriptor`]).
+//! Field numbers are those of k8s.io/api's `apps/v1` protobuf definitions; the flags follow the Go
+//! struct tags (see [`crate::descriptor`]).
 
 use super::{core_v1, meta_v1};
 
@@ -90,7 +91,8 @@ message! { STATEFUL_SET_CONDITION = "StatefulSetCondition" {
 message! { STATEFUL_SET_ORDINALS = "StatefulSetOrdinals" {
     1 "start" i32;
 }}
-message! { STATEFUL_SET_PERSISTENT_VOLUME_CLAIM_RETENTION_POLICY = "StatefulSetPersistentVolumeClaimRetentionPolicy" {
+message! { STATEFUL_SET_PERSISTENT_VOLUME_CLAIM_RETENTION_POLICY =
+    "StatefulSetPersistentVolumeClaimRetentionPolicy" {
     1 "whenDeleted" str omit; 2 "whenScaled" str omit;
 }}
 message! { STATEFUL_SET_SPEC = "StatefulSetSpec" {
@@ -100,7 +102,8 @@ message! { STATEFUL_SET_SPEC = "StatefulSetSpec" {
     5 "serviceName" str; 6 "podManagementPolicy" str omit;
     7 "updateStrategy" msg(STATEFUL_SET_UPDATE_STRATEGY) omit;
     8 "revisionHistoryLimit" i32 omit ptr; 9 "minReadySeconds" i32 omit;
-    10 "persistentVolumeClaimRetentionPolicy" msg(STATEFUL_SET_PERSISTENT_VOLUME_CLAIM_RETENTION_POLICY) omit ptr;
+    10 "persistentVolumeClaimRetentionPolicy"
+        msg(STATEFUL_SET_PERSISTENT_VOLUME_CLAIM_RETENTION_POLICY) omit ptr;
     11 "ordinals" msg(STATEFUL_SET_ORDINALS) omit ptr;
 }}
 message! { STATEFUL_SET_STATUS = "StatefulSetStatus" {

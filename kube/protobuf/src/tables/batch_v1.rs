@@ -1,7 +1,7 @@
 //! Descriptors of the `batch/v1` messages: Job, CronJob and their parts.
 //!
-//! Field numbers are those of k8s.io/api's `batch/v1` protobuf definitions; the flags follow the
-//! Go struct tags (see [`crate::descriptor`]).
+//! Field numbers are those of k8s.io/api's `batch/v1` protobuf definitions; the flags follow the Go
+//! struct tags (see [`crate::descriptor`]).
 
 use super::{core_v1, meta_v1};
 

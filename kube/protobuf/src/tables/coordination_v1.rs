@@ -1,9 +1,9 @@
 //! Descriptors of the `coordination.k8s.io/v1` messages: Lease and their parts.
 //!
-//! Field numbers are those of k8s.io/api's `coordination/v1` protobuf definitions; the flags follow the
-//! Go struct tags (see [`crate::descriptor`]).
+//! Field numbers are those of k8s.io/api's `coordination/v1` protobuf definitions; the flags follow
+//! the Go struct tags (see [`crate::descriptor`]).
 
-use super::{meta_v1};
+use super::meta_v1;
 
 message! { LEASE = "Lease" {
     1 "metadata" msg(meta_v1::OBJECT_META) omit; 2 "spec" msg(LEASE_SPEC) omit;

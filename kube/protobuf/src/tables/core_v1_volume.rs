@@ -4,7 +4,7 @@
 //! Field numbers are those of k8s.io/api's `core/v1` protobuf definitions; the flags follow the
 //! Go struct tags (see [`crate::descriptor`]).
 
-use super::{meta_v1};
+use super::meta_v1;
 
 message! { AWS_ELASTIC_BLOCK_STORE_VOLUME_SOURCE = "AWSElasticBlockStoreVolumeSource" {
     1 "volumeID" str; 2 "fsType" str omit; 3 "partition" i32 omit; 4 "readOnly" bool omit;

@@ -1,8 +1,8 @@
 //! Descriptors of the `meta.k8s.io/v1` messages that API objects embed (ObjectMeta, LabelSelector,
 //! Condition, ...) and of DeleteOptions.
 //!
-//! Field numbers are those of k8s.io/apimachinery's `pkg/apis/meta/v1` protobuf definitions;
-//! the flags follow the Go struct tags (see [`crate::descriptor`]).
+//! Field numbers are those of k8s.io/apimachinery's `pkg/apis/meta/v1` protobuf definitions; the
+//! flags follow the Go struct tags (see [`crate::descriptor`]).
 
 message! { CONDITION = "Condition" {
     1 "type" str; 2 "status" str; 3 "observedGeneration" i64 omit; 4 "lastTransitionTime" time;

@@ -1,7 +1,8 @@
-//! Descriptors of the `networking.k8s.io/v1` messages: Ingress, IngressClass, NetworkPolicy, IPAddress, ServiceCIDR and their parts.
+//! Descriptors of the `networking.k8s.io/v1` messages: Ingress, IngressClass, NetworkPolicy,
+//! IPAddress, ServiceCIDR and their parts.
 //!
-//! Field numbers are those of k8s.io/api's `networking/v1` protobuf definitions; the flags follow the
-//! Go struct tags (see [`crate::descriptor`]).
+//! Field numbers are those of k8s.io/api's `networking/v1` protobuf definitions; the flags follow
+//! the Go struct tags (see [`crate::descriptor`]).
 
 use super::{core_v1, meta_v1};
 

@@ -3,7 +3,7 @@
 //! Field numbers are those of k8s.io/api's `policy/v1` protobuf definitions; the flags follow the
 //! Go struct tags (see [`crate::descriptor`]).
 
-use super::{meta_v1};
+use super::meta_v1;
 
 message! { EVICTION = "Eviction" {
     1 "metadata" msg(meta_v1::OBJECT_META) omit;

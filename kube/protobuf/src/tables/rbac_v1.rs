@@ -1,9 +1,10 @@
-//! Descriptors of the `rbac.authorization.k8s.io/v1` messages: Role, ClusterRole, RoleBinding, ClusterRoleBinding and their parts.
+//! Descriptors of the `rbac.authorization.k8s.io/v1` messages: Role, ClusterRole, RoleBinding,
+//! ClusterRoleBinding and their parts.
 //!
-//! Field numbers are those of k8s.io/api's `rbac/v1` protobuf definitions; the flags follow the
-//! Go struct tags (see [`crate::descriptor`]).
+//! Field numbers are those of k8s.io/api's `rbac/v1` protobuf definitions; the flags follow the Go
+//! struct tags (see [`crate::descriptor`]).
 
-use super::{meta_v1};
+use super::meta_v1;
 
 message! { AGGREGATION_RULE = "AggregationRule" {
     1 "clusterRoleSelectors" msg(meta_v1::LABEL_SELECTOR) list omit;
