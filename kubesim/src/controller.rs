@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cceone_kube_apiserver::core::{DeleteOptions, ListOptions, PatchKind, WatchOptions, WriteOptions};
+use cceone_kube_apiserver::core::{
+    DeleteOptions, ListOptions, PatchKind, WatchOptions, WriteOptions,
+};
 use cceone_kube_apiserver::resource::ResourceInfo;
 use cceone_kube_apiserver::{ApiError, Core, meta};
 use cceone_kubesim_core::Action;
@@ -26,14 +28,26 @@ pub struct ControllerConfig {
 
 impl Default for ControllerConfig {
     fn default() -> Self {
-        ControllerConfig { start_delay: Duration::from_millis(200), job_run: Duration::from_secs(1), resync: Duration::from_secs(5) }
+        ControllerConfig {
+            start_delay: Duration::from_millis(200),
+            job_run: Duration::from_secs(1),
+            resync: Duration::from_secs(5),
+        }
     }
 }
 
-const WORKLOADS: &[(&str, &str)] = &[("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets"), ("batch", "jobs")];
+const WORKLOADS: &[(&str, &str)] = &[
+    ("apps", "deployments"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+];
 
 fn opts(manager: &str) -> WriteOptions {
-    WriteOptions { field_manager: Some(manager.into()), ..Default::default() }
+    WriteOptions {
+        field_manager: Some(manager.into()),
+        ..Default::default()
+    }
 }
 
 /// Run the controllers until the task is dropped.
@@ -52,7 +66,11 @@ pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
                 true
             }
         };
-        let wait = if busy { Duration::from_millis(50) } else { cfg.resync };
+        let wait = if busy {
+            Duration::from_millis(50)
+        } else {
+            cfg.resync
+        };
         tokio::select! {
             _ = wake.notified() => tokio::time::sleep(Duration::from_millis(10)).await,
             _ = tokio::time::sleep(wait) => {}
@@ -63,14 +81,19 @@ pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
 async fn watch_for_changes(core: Arc<Core>, res: Arc<ResourceInfo>, wake: Arc<Notify>) {
     loop {
         let rv = core.store.current_revision().to_string();
-        let opts = WatchOptions { resource_version: Some(rv), ..Default::default() };
+        let opts = WatchOptions {
+            resource_version: Some(rv),
+            ..Default::default()
+        };
         match core.watch(&res, None, opts).await {
             Ok(mut rx) => {
                 while rx.recv().await.is_some() {
                     wake.notify_one();
                 }
             }
-            Err(e) => tracing::debug!(resource = %res.qualified(), error = %e, "simulator watch failed"),
+            Err(e) => {
+                tracing::debug!(resource = %res.qualified(), error = %e, "simulator watch failed")
+            }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -78,28 +101,43 @@ async fn watch_for_changes(core: Arc<Core>, res: Arc<ResourceInfo>, wake: Arc<No
 
 async fn list(core: &Core, res: &ResourceInfo) -> Result<Vec<Value>, ApiError> {
     let page = core.list(res, None, &ListOptions::default()).await?;
-    Ok(page.items.iter().filter_map(|b| serde_json::from_slice(b).ok()).collect())
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|b| serde_json::from_slice(b).ok())
+        .collect())
 }
 
-fn owned_by<'a>(pods: &'a [Value], uid: &str) -> Vec<Value> {
+fn owned_by(pods: &[Value], uid: &str) -> Vec<Value> {
     pods.iter()
         .filter(|p| {
-            p.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|refs| {
-                refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid) && r.get("controller") == Some(&json!(true)))
-            })
+            p.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| {
+                    refs.iter().any(|r| {
+                        r.get("uid").and_then(Value::as_str) == Some(uid)
+                            && r.get("controller") == Some(&json!(true))
+                    })
+                })
         })
         .cloned()
         .collect()
 }
 
 fn terminal(pod: &Value) -> bool {
-    matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"))
+    matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 fn without_times(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(k, _)| !matches!(k.as_str(), "lastUpdateTime" | "lastHeartbeatTime")).map(|(k, v)| (k.clone(), without_times(v))).collect(),
+            m.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "lastUpdateTime" | "lastHeartbeatTime"))
+                .map(|(k, v)| (k.clone(), without_times(v)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(without_times).collect()),
         other => other.clone(),
@@ -133,17 +171,25 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError
             match action {
                 Action::CreatePod(pod) => {
                     let ns = meta::namespace(&pod).map(String::from);
-                    match core.create(&pods_res, ns.as_deref(), pod, &opts("kube-controller-manager")).await {
+                    match core
+                        .create(
+                            &pods_res,
+                            ns.as_deref(),
+                            pod,
+                            &opts("kube-controller-manager"),
+                        )
+                        .await
+                    {
                         Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
                         Err(e) => tracing::warn!(error = %e, "creating a pod failed"),
                     }
                 }
                 Action::DeletePod { namespace, name } => {
                     let d = DeleteOptions::default();
-                    if let Err(e) = core.delete(&pods_res, Some(&namespace), &name, &d).await {
-                        if e.code() != 404 {
-                            tracing::warn!(error = %e, "deleting a pod failed");
-                        }
+                    if let Err(e) = core.delete(&pods_res, Some(&namespace), &name, &d).await
+                        && e.code() != 404
+                    {
+                        tracing::warn!(error = %e, "deleting a pod failed");
                     }
                 }
             }
@@ -155,22 +201,58 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError
 
     // Scheduler: bind pending pods within capacity.
     let now = jiff::Timestamp::now();
-    let mut bound: Vec<Value> = pods.iter().filter(|p| p.pointer("/spec/nodeName").is_some() && !terminal(p)).cloned().collect();
-    for pod in pods.iter_mut().filter(|p| p.pointer("/spec/nodeName").is_none() && !terminal(p) && !meta::is_deleting(p)) {
-        let (Some(name), ns) = (meta::name(pod).map(String::from), meta::namespace(pod).map(String::from)) else { continue };
+    let mut bound: Vec<Value> = pods
+        .iter()
+        .filter(|p| p.pointer("/spec/nodeName").is_some() && !terminal(p))
+        .cloned()
+        .collect();
+    for pod in pods
+        .iter_mut()
+        .filter(|p| p.pointer("/spec/nodeName").is_none() && !terminal(p) && !meta::is_deleting(p))
+    {
+        let (Some(name), ns) = (
+            meta::name(pod).map(String::from),
+            meta::namespace(pod).map(String::from),
+        ) else {
+            continue;
+        };
         match cceone_kubesim_core::schedule(pod, &nodes, &bound) {
             Ok(node) => {
                 let patch = json!({"spec": {"nodeName": node}});
-                if let Ok(p) = core.patch(&pods_res, ns.as_deref(), &name, None, PatchKind::Merge, &patch, &opts("kube-scheduler")).await {
+                if let Ok(p) = core
+                    .patch(
+                        &pods_res,
+                        ns.as_deref(),
+                        &name,
+                        None,
+                        PatchKind::Merge,
+                        &patch,
+                        &opts("kube-scheduler"),
+                    )
+                    .await
+                {
                     bound.push(p.clone());
                     *pod = p;
                     changed = true;
                 }
             }
             Err(u) => {
-                if let Some(status) = cceone_kubesim_core::pod_unschedulable_status(pod, &u.message, now) {
+                if let Some(status) =
+                    cceone_kubesim_core::pod_unschedulable_status(pod, &u.message, now)
+                {
                     let patch = json!({"status": status});
-                    if let Ok(p) = core.patch(&pods_res, ns.as_deref(), &name, Some("status"), PatchKind::Merge, &patch, &opts("kube-scheduler")).await {
+                    if let Ok(p) = core
+                        .patch(
+                            &pods_res,
+                            ns.as_deref(),
+                            &name,
+                            Some("status"),
+                            PatchKind::Merge,
+                            &patch,
+                            &opts("kube-scheduler"),
+                        )
+                        .await
+                    {
                         *pod = p;
                     }
                 }
@@ -183,20 +265,49 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError
     let start = jiff::SignedDuration::try_from(cfg.start_delay).unwrap_or_default();
     let job_run = jiff::SignedDuration::try_from(cfg.job_run).unwrap_or_default();
     for pod in pods.iter_mut() {
-        let Some(node_name) = pod.pointer("/spec/nodeName").and_then(Value::as_str).map(String::from) else { continue };
-        let node = nodes.iter().find(|n| meta::name(n) == Some(node_name.as_str()));
+        let Some(node_name) = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .map(String::from)
+        else {
+            continue;
+        };
+        let node = nodes
+            .iter()
+            .find(|n| meta::name(n) == Some(node_name.as_str()));
         if let Some(status) = cceone_kubesim_core::advance_pod(pod, node, now, start, job_run) {
-            let (Some(name), ns) = (meta::name(pod).map(String::from), meta::namespace(pod).map(String::from)) else { continue };
+            let (Some(name), ns) = (
+                meta::name(pod).map(String::from),
+                meta::namespace(pod).map(String::from),
+            ) else {
+                continue;
+            };
             let patch = json!({"status": status});
-            match core.patch(&pods_res, ns.as_deref(), &name, Some("status"), PatchKind::Merge, &patch, &opts("kubelet")).await {
+            match core
+                .patch(
+                    &pods_res,
+                    ns.as_deref(),
+                    &name,
+                    Some("status"),
+                    PatchKind::Merge,
+                    &patch,
+                    &opts("kubelet"),
+                )
+                .await
+            {
                 Ok(p) => *pod = p,
-                Err(e) if e.code() != 404 => tracing::debug!(error = %e, "pod status update failed"),
+                Err(e) if e.code() != 404 => {
+                    tracing::debug!(error = %e, "pod status update failed")
+                }
                 Err(_) => {}
             }
             changed = true;
         }
         let phase = pod.pointer("/status/phase").and_then(Value::as_str);
-        let job_pod = pod.pointer("/metadata/labels/job-name").is_some() || pod.pointer("/metadata/labels/batch.kubernetes.io~1job-name").is_some();
+        let job_pod = pod.pointer("/metadata/labels/job-name").is_some()
+            || pod
+                .pointer("/metadata/labels/batch.kubernetes.io~1job-name")
+                .is_some();
         if phase == Some("Pending") || (phase == Some("Running") && job_pod) {
             pending_timers = true;
         }
@@ -208,10 +319,22 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError
         let owned = owned_by(&pods, uid);
         let status = cceone_kubesim_core::workload_status(w, &owned, &nodes, now);
         if without_times(&status) != without_times(w.get("status").unwrap_or(&Value::Null)) {
-            let (Some(name), ns) = (meta::name(w), meta::namespace(w)) else { continue };
+            let (Some(name), ns) = (meta::name(w), meta::namespace(w)) else {
+                continue;
+            };
             let mut new = w.clone();
             new["status"] = status;
-            match core.update(res, ns, name, Some("status"), new, &opts("kube-controller-manager")).await {
+            match core
+                .update(
+                    res,
+                    ns,
+                    name,
+                    Some("status"),
+                    new,
+                    &opts("kube-controller-manager"),
+                )
+                .await
+            {
                 Ok(_) | Err(ApiError::Conflict { .. }) | Err(ApiError::NotFound { .. }) => {}
                 Err(e) => tracing::warn!(error = %e, "workload status update failed"),
             }

@@ -112,18 +112,32 @@ impl Simulator {
 }
 
 /// `/admin/nodes/<name>` with `{"ready": bool}` flips a node's readiness.
-async fn admin(core: Arc<Core>, method: http_method::Method, path: String, body: Option<Value>) -> Option<(u16, Value)> {
+async fn admin(
+    core: Arc<Core>,
+    method: http_method::Method,
+    path: String,
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
     let name = path.strip_prefix("/nodes/")?;
     if method == http_method::Method::GET {
         let nodes = core.resource("", "v1", "nodes").ok()?;
         return Some(match core.get(&nodes, None, name).await {
-            Ok(n) => (200, json!({"name": name, "ready": cceone_kubesim_core::node_is_ready(&n)})),
+            Ok(n) => (
+                200,
+                json!({"name": name, "ready": cceone_kubesim_core::node_is_ready(&n)}),
+            ),
             Err(e) => (e.code(), e.to_status()),
         });
     }
-    let ready = body.as_ref().and_then(|b| b.get("ready")).and_then(Value::as_bool);
+    let ready = body
+        .as_ref()
+        .and_then(|b| b.get("ready"))
+        .and_then(Value::as_bool);
     let Some(ready) = ready else {
-        return Some((400, json!({"error": "body must be {\"ready\": true|false}"})));
+        return Some((
+            400,
+            json!({"error": "body must be {\"ready\": true|false}"}),
+        ));
     };
     tracing::info!(node = name, ready, "node readiness fault");
     Some(match nodes::set_ready(&core, name, ready).await {

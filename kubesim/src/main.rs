@@ -60,21 +60,34 @@ struct Args {
 }
 
 fn check_quantity(what: &str, q: &str) -> anyhow::Result<()> {
-    cceone_kube_quantity::Quantity::parse(q).map(|_| ()).with_context(|| format!("--{what} {q:?} is not a Kubernetes quantity"))
+    cceone_kube_quantity::Quantity::parse(q)
+        .map(|_| ())
+        .with_context(|| format!("--{what} {q:?} is not a Kubernetes quantity"))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let args = Args::parse();
     check_quantity("node-cpu", &args.node_cpu)?;
     check_quantity("node-memory", &args.node_memory)?;
-    anyhow::ensure!(args.not_ready_nodes <= args.nodes, "--not-ready-nodes cannot exceed --nodes");
+    anyhow::ensure!(
+        args.not_ready_nodes <= args.nodes,
+        "--not-ready-nodes cannot exceed --nodes"
+    );
     let mut sims = Vec::new();
     for i in 0..args.clusters.max(1) {
-        let suffix = |p: &PathBuf| if args.clusters > 1 { PathBuf::from(format!("{}-{i}", p.display())) } else { p.clone() };
+        let suffix = |p: &PathBuf| {
+            if args.clusters > 1 {
+                PathBuf::from(format!("{}-{i}", p.display()))
+            } else {
+                p.clone()
+            }
+        };
         let mut listen = args.listen;
         if args.clusters > 1 && listen.port() != 0 {
             listen.set_port(listen.port() + i as u16);
@@ -100,17 +113,30 @@ async fn main() -> anyhow::Result<()> {
             lease_interval: Duration::from_secs(args.lease_interval_secs.max(1)),
             fsync: !args.no_fsync,
         };
-        let sim = Simulator::start(cfg).await.context("starting the simulated cluster")?;
-        let name = if args.clusters > 1 { format!("kubesim-{i}") } else { "kubesim".to_string() };
+        let sim = Simulator::start(cfg)
+            .await
+            .context("starting the simulated cluster")?;
+        let name = if args.clusters > 1 {
+            format!("kubesim-{i}")
+        } else {
+            "kubesim".to_string()
+        };
         if let Some(out) = args.kubeconfig_out.as_ref().map(suffix) {
             let tmp = out.with_extension("tmp");
-            std::fs::write(&tmp, sim.server().admin_kubeconfig(&name)).with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::write(&tmp, sim.server().admin_kubeconfig(&name))
+                .with_context(|| format!("writing {}", tmp.display()))?;
             std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
         }
-        tracing::info!(cluster = name, url = sim.server().url(), "simulated cluster ready");
+        tracing::info!(
+            cluster = name,
+            url = sim.server().url(),
+            "simulated cluster ready"
+        );
         sims.push(sim);
     }
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     tracing::info!("shutting down");
     for s in sims {
         s.shutdown().await;

@@ -41,11 +41,13 @@ fn conditions(ready: bool) -> Value {
     let (status, reason, message) = if ready {
         ("True", "KubeletReady", "kubelet is posting ready status")
     } else {
-        ("False", "KubeletNotReady", "container runtime network not ready: simulated fault")
+        (
+            "False",
+            "KubeletNotReady",
+            "container runtime network not ready: simulated fault",
+        )
     };
-    let ok = |ty: &str, reason: &str, msg: &str| {
-        json!({"type": ty, "status": "False", "reason": reason, "message": msg, "lastHeartbeatTime": t, "lastTransitionTime": t})
-    };
+    let ok = |ty: &str, reason: &str, msg: &str| json!({"type": ty, "status": "False", "reason": reason, "message": msg, "lastHeartbeatTime": t, "lastTransitionTime": t});
     json!([
         ok("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
         ok("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -65,7 +67,13 @@ fn taints(ready: bool, is_virtual: bool) -> Value {
     json!(t)
 }
 
-fn node_object(name: &str, index: usize, shape: &NodeShape, ready: bool, is_virtual: bool) -> Value {
+fn node_object(
+    name: &str,
+    index: usize,
+    shape: &NodeShape,
+    ready: bool,
+    is_virtual: bool,
+) -> Value {
     let capacity = json!({"cpu": shape.cpu, "memory": shape.memory, "pods": shape.pods.to_string(), "ephemeral-storage": "100Gi"});
     let mut labels = json!({
         "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
@@ -99,7 +107,10 @@ fn node_object(name: &str, index: usize, shape: &NodeShape, ready: bool, is_virt
 }
 
 fn opts(manager: &str) -> WriteOptions {
-    WriteOptions { field_manager: Some(manager.into()), ..Default::default() }
+    WriteOptions {
+        field_manager: Some(manager.into()),
+        ..Default::default()
+    }
 }
 
 /// Create the nodes (those already present from an earlier run are kept as they are).
@@ -108,7 +119,11 @@ pub async fn seed(core: &Arc<Core>, shape: &NodeShape) -> Result<(), ApiError> {
     let total = shape.nodes + shape.virtual_nodes;
     for i in 0..total {
         let is_virtual = i >= shape.nodes;
-        let name = if is_virtual { format!("sim-virtual-node-{}", i - shape.nodes) } else { node_name(i) };
+        let name = if is_virtual {
+            format!("sim-virtual-node-{}", i - shape.nodes)
+        } else {
+            node_name(i)
+        };
         let ready = is_virtual || i >= shape.not_ready;
         let obj = node_object(&name, i, shape, ready, is_virtual);
         match core.create(&nodes, None, obj, &opts("kubelet")).await {
@@ -123,26 +138,58 @@ pub async fn seed(core: &Arc<Core>, shape: &NodeShape) -> Result<(), ApiError> {
 pub async fn set_ready(core: &Arc<Core>, name: &str, ready: bool) -> Result<Value, ApiError> {
     let nodes = core.resource("", "v1", "nodes")?;
     let node = core.get(&nodes, None, name).await?;
-    let is_virtual = node.pointer("/metadata/labels/type").and_then(Value::as_str) == Some("virtual-kubelet");
+    let is_virtual = node
+        .pointer("/metadata/labels/type")
+        .and_then(Value::as_str)
+        == Some("virtual-kubelet");
     let status_patch = json!({"status": {"conditions": conditions(ready)}});
-    core.patch(&nodes, None, name, Some("status"), PatchKind::Merge, &status_patch, &opts("kubelet")).await?;
+    core.patch(
+        &nodes,
+        None,
+        name,
+        Some("status"),
+        PatchKind::Merge,
+        &status_patch,
+        &opts("kubelet"),
+    )
+    .await?;
     let spec_patch = json!({"spec": {"taints": taints(ready, is_virtual)}});
-    core.patch(&nodes, None, name, None, PatchKind::Merge, &spec_patch, &opts("node-lifecycle-controller")).await
+    core.patch(
+        &nodes,
+        None,
+        name,
+        None,
+        PatchKind::Merge,
+        &spec_patch,
+        &opts("node-lifecycle-controller"),
+    )
+    .await
 }
 
 /// Renew every node's Lease in `kube-node-lease` each `interval`, as kubelets do.
 pub async fn renew_leases(core: Arc<Core>, interval: Duration) {
-    let (Ok(leases), Ok(nodes)) = (core.resource("coordination.k8s.io", "v1", "leases"), core.resource("", "v1", "nodes")) else {
+    let (Ok(leases), Ok(nodes)) = (
+        core.resource("coordination.k8s.io", "v1", "leases"),
+        core.resource("", "v1", "nodes"),
+    ) else {
         return;
     };
     let mut tick = tokio::time::interval(interval);
     loop {
         tick.tick().await;
-        let Ok(page) = core.list(&nodes, None, &Default::default()).await else { continue };
-        let now_micro = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let Ok(page) = core.list(&nodes, None, &Default::default()).await else {
+            continue;
+        };
+        let now_micro = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string();
         for item in page.items {
-            let Ok(node) = serde_json::from_slice::<Value>(&item) else { continue };
-            let Some(name) = node.pointer("/metadata/name").and_then(Value::as_str) else { continue };
+            let Ok(node) = serde_json::from_slice::<Value>(&item) else {
+                continue;
+            };
+            let Some(name) = node.pointer("/metadata/name").and_then(Value::as_str) else {
+                continue;
+            };
             if !cceone_kubesim_core::node_is_ready(&node) {
                 continue; // a NotReady kubelet stops renewing
             }
@@ -152,8 +199,21 @@ pub async fn renew_leases(core: Arc<Core>, interval: Duration) {
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now_micro},
             });
             let ns = Some("kube-node-lease");
-            let res = match core.patch(&leases, ns, name, None, PatchKind::Merge, &json!({"spec": {"renewTime": now_micro}}), &opts("kubelet")).await {
-                Err(ApiError::NotFound { .. }) => core.create(&leases, ns, lease, &opts("kubelet")).await,
+            let res = match core
+                .patch(
+                    &leases,
+                    ns,
+                    name,
+                    None,
+                    PatchKind::Merge,
+                    &json!({"spec": {"renewTime": now_micro}}),
+                    &opts("kubelet"),
+                )
+                .await
+            {
+                Err(ApiError::NotFound { .. }) => {
+                    core.create(&leases, ns, lease, &opts("kubelet")).await
+                }
                 other => other,
             };
             if let Err(e) = res {

@@ -15,13 +15,24 @@ pub struct Backoff {
 impl Backoff {
     /// A backoff starting at `base`, never above `cap`.
     pub fn new(base: Duration, cap: Duration) -> Backoff {
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
-        Backoff { base, cap, attempt: 0, seed: seed ^ u64::from(std::process::id()).rotate_left(32) }
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            | 1;
+        Backoff {
+            base,
+            cap,
+            attempt: 0,
+            seed: seed ^ u64::from(std::process::id()).rotate_left(32),
+        }
     }
 
     /// The ceiling of the next delay.
     pub fn ceiling(&self) -> Duration {
-        let exp = self.base.saturating_mul(1u32.checked_shl(self.attempt.min(30)).unwrap_or(u32::MAX));
+        let exp = self
+            .base
+            .saturating_mul(1u32.checked_shl(self.attempt.min(30)).unwrap_or(u32::MAX));
         exp.min(self.cap)
     }
 

@@ -54,7 +54,10 @@ pub struct HubConn {
 impl HubConn {
     /// Take over a TLS connection the agent dialed (ALPN already checked): become its HTTP/2
     /// client.
-    pub async fn over_tls(tls: tokio_rustls::server::TlsStream<TcpStream>, peer: SocketAddr) -> Result<HubConn, TunnelError> {
+    pub async fn over_tls(
+        tls: tokio_rustls::server::TlsStream<TcpStream>,
+        peer: SocketAddr,
+    ) -> Result<HubConn, TunnelError> {
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONN_WINDOW)
@@ -77,7 +80,12 @@ impl HubConn {
             }
             let _ = done.send(true);
         });
-        Ok(HubConn { inner: HubInner::H2(send), closed, close_tx, peer })
+        Ok(HubConn {
+            inner: HubInner::H2(send),
+            closed,
+            close_tx,
+            peer,
+        })
     }
 
     /// Wrap an accepted QUIC connection.
@@ -91,7 +99,12 @@ impl HubConn {
             let _ = watcher.closed().await;
             let _ = done.send(true);
         });
-        HubConn { inner: HubInner::Quic(conn), closed, close_tx, peer }
+        HubConn {
+            inner: HubInner::Quic(conn),
+            closed,
+            close_tx,
+            peer,
+        }
     }
 
     /// The transport in use.
@@ -123,7 +136,10 @@ impl HubConn {
                 Ok(Stream::h2_hub(tx, resp))
             }
             HubInner::Quic(c) => {
-                let (tx, rx) = c.open_bi().await.map_err(|e| TunnelError::Closed(format!("quic open: {e}")))?;
+                let (tx, rx) = c
+                    .open_bi()
+                    .await
+                    .map_err(|e| TunnelError::Closed(format!("quic open: {e}")))?;
                 Ok(Stream::quic(tx, rx))
             }
         }
@@ -201,7 +217,9 @@ impl std::str::FromStr for TransportChoice {
             "grpc" | "tcp" => Ok(TransportChoice::Grpc),
             "quic" => Ok(TransportChoice::Quic),
             "auto" => Ok(TransportChoice::Auto),
-            other => Err(format!("unknown transport {other:?} (want grpc, quic or auto)")),
+            other => Err(format!(
+                "unknown transport {other:?} (want grpc, quic or auto)"
+            )),
         }
     }
 }
@@ -223,7 +241,10 @@ pub struct DialConfig {
 
 impl std::fmt::Debug for DialConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DialConfig").field("endpoint", &self.endpoint).field("transport", &self.transport).finish_non_exhaustive()
+        f.debug_struct("DialConfig")
+            .field("endpoint", &self.endpoint)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
     }
 }
 
@@ -245,7 +266,12 @@ pub async fn dial(cfg: &DialConfig) -> Result<AgentConn, TunnelError> {
                 .map_err(|_| TunnelError::Dial(format!("QUIC handshake with {addr} timed out")))?
         }
         TransportChoice::Auto => {
-            match tokio::time::timeout(cfg.quic_timeout, dial_quic(addr, Arc::clone(&tls), &cfg.server_name)).await {
+            match tokio::time::timeout(
+                cfg.quic_timeout,
+                dial_quic(addr, Arc::clone(&tls), &cfg.server_name),
+            )
+            .await
+            {
                 Ok(Ok(c)) => Ok(c),
                 Ok(Err(TunnelError::Refused(m))) => Err(TunnelError::Refused(m)),
                 outcome => {
@@ -262,21 +288,37 @@ pub async fn dial(cfg: &DialConfig) -> Result<AgentConn, TunnelError> {
 }
 
 fn server_name(name: &str) -> Result<rustls::pki_types::ServerName<'static>, TunnelError> {
-    rustls::pki_types::ServerName::try_from(name.to_string()).map_err(|e| TunnelError::Dial(format!("bad server name {name}: {e}")))
+    rustls::pki_types::ServerName::try_from(name.to_string())
+        .map_err(|e| TunnelError::Dial(format!("bad server name {name}: {e}")))
 }
 
-async fn dial_tcp(addr: SocketAddr, tls: Arc<rustls::ClientConfig>, name: &str) -> Result<AgentConn, TunnelError> {
-    let tcp = TcpStream::connect(addr).await.map_err(|e| TunnelError::Dial(format!("connecting to {addr}: {e}")))?;
+async fn dial_tcp(
+    addr: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+    name: &str,
+) -> Result<AgentConn, TunnelError> {
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| TunnelError::Dial(format!("connecting to {addr}: {e}")))?;
     let _ = tcp.set_nodelay(true);
     let connector = tokio_rustls::TlsConnector::from(tls);
-    let stream = connector.connect(server_name(name)?, tcp).await.map_err(|e| TunnelError::Refused(format!("TLS with {addr}: {e}")))?;
+    let stream = connector
+        .connect(server_name(name)?, tcp)
+        .await
+        .map_err(|e| TunnelError::Refused(format!("TLS with {addr}: {e}")))?;
     let mut conn = h2::server::Builder::new()
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONN_WINDOW)
         .max_send_buffer_size(256 * 1024)
         .handshake::<_, Bytes>(stream)
         .await
-        .map_err(|e| if e.is_io() { TunnelError::Refused(format!("hub closed the tunnel: {e}")) } else { TunnelError::H2(e) })?;
+        .map_err(|e| {
+            if e.is_io() {
+                TunnelError::Refused(format!("hub closed the tunnel: {e}"))
+            } else {
+                TunnelError::H2(e)
+            }
+        })?;
     let (tx, rx) = mpsc::channel(64);
     let (stop, mut stopped) = watch::channel(false);
     tokio::spawn(async move {
@@ -288,7 +330,10 @@ async fn dial_tcp(addr: SocketAddr, tls: Arc<rustls::ClientConfig>, name: &str) 
             match next {
                 Some(Ok((req, mut respond))) => {
                     let body = req.into_body();
-                    let resp = http::Response::builder().status(200).header("content-type", "application/grpc").body(());
+                    let resp = http::Response::builder()
+                        .status(200)
+                        .header("content-type", "application/grpc")
+                        .body(());
                     let Ok(resp) = resp else { continue };
                     match respond.send_response(resp, false) {
                         Ok(send) => {
@@ -307,7 +352,12 @@ async fn dial_tcp(addr: SocketAddr, tls: Arc<rustls::ClientConfig>, name: &str) 
             }
         }
     });
-    Ok(AgentConn { incoming: Mutex::new(rx), transport: Transport::Grpc, stop, quic: None })
+    Ok(AgentConn {
+        incoming: Mutex::new(rx),
+        transport: Transport::Grpc,
+        stop,
+        quic: None,
+    })
 }
 
 /// QUIC transport parameters shared by both ends.
@@ -323,16 +373,29 @@ pub fn quic_transport() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
-async fn dial_quic(addr: SocketAddr, tls: Arc<rustls::ClientConfig>, name: &str) -> Result<AgentConn, TunnelError> {
-    let quic_tls = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| TunnelError::Dial(format!("QUIC TLS config: {e}")))?;
+async fn dial_quic(
+    addr: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+    name: &str,
+) -> Result<AgentConn, TunnelError> {
+    let quic_tls = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+        .map_err(|e| TunnelError::Dial(format!("QUIC TLS config: {e}")))?;
     let mut client = quinn::ClientConfig::new(Arc::new(quic_tls));
     client.transport_config(quic_transport());
-    let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
-    let mut endpoint = quinn::Endpoint::client(bind).map_err(|e| TunnelError::Dial(format!("QUIC socket: {e}")))?;
+    let bind: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let mut endpoint = quinn::Endpoint::client(bind)
+        .map_err(|e| TunnelError::Dial(format!("QUIC socket: {e}")))?;
     endpoint.set_default_client_config(client);
-    let connecting = endpoint.connect(addr, name).map_err(|e| TunnelError::Dial(format!("QUIC connect: {e}")))?;
+    let connecting = endpoint
+        .connect(addr, name)
+        .map_err(|e| TunnelError::Dial(format!("QUIC connect: {e}")))?;
     let conn = connecting.await.map_err(|e| match e {
-        quinn::ConnectionError::ConnectionClosed(_) | quinn::ConnectionError::ApplicationClosed(_) => {
+        quinn::ConnectionError::ConnectionClosed(_)
+        | quinn::ConnectionError::ApplicationClosed(_) => {
             TunnelError::Refused(format!("hub refused the QUIC tunnel: {e}"))
         }
         other => TunnelError::Dial(format!("QUIC handshake with {addr}: {other}")),
@@ -359,5 +422,10 @@ async fn dial_quic(addr: SocketAddr, tls: Arc<rustls::ClientConfig>, name: &str)
             }
         }
     });
-    Ok(AgentConn { incoming: Mutex::new(rx), transport: Transport::Quic, stop, quic: Some((conn, endpoint)) })
+    Ok(AgentConn {
+        incoming: Mutex::new(rx),
+        transport: Transport::Quic,
+        stop,
+        quic: Some((conn, endpoint)),
+    })
 }

@@ -64,7 +64,11 @@ impl Decoder {
 
     /// Call when the peer finished the stream: leftover bytes are a truncated frame.
     pub fn finish(&self) -> Result<(), FrameError> {
-        if self.buf.is_empty() { Ok(()) } else { Err(FrameError::Truncated(self.buf.len())) }
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(FrameError::Truncated(self.buf.len()))
+        }
     }
 }
 

@@ -41,15 +41,33 @@ pub struct Stream {
 
 impl Stream {
     pub(crate) fn h2_hub(tx: h2::SendStream<Bytes>, resp: h2::client::ResponseFuture) -> Stream {
-        Stream { tx: Sender::H2(tx), rx: Receiver { inner: RecvInner::H2Pending(resp), decoder: Decoder::default() } }
+        Stream {
+            tx: Sender::H2(tx),
+            rx: Receiver {
+                inner: RecvInner::H2Pending(resp),
+                decoder: Decoder::default(),
+            },
+        }
     }
 
     pub(crate) fn h2_agent(tx: h2::SendStream<Bytes>, rx: h2::RecvStream) -> Stream {
-        Stream { tx: Sender::H2(tx), rx: Receiver { inner: RecvInner::H2(rx), decoder: Decoder::default() } }
+        Stream {
+            tx: Sender::H2(tx),
+            rx: Receiver {
+                inner: RecvInner::H2(rx),
+                decoder: Decoder::default(),
+            },
+        }
     }
 
     pub(crate) fn quic(tx: quinn::SendStream, rx: quinn::RecvStream) -> Stream {
-        Stream { tx: Sender::Quic(tx), rx: Receiver { inner: RecvInner::Quic(rx), decoder: Decoder::default() } }
+        Stream {
+            tx: Sender::Quic(tx),
+            rx: Receiver {
+                inner: RecvInner::Quic(rx),
+                decoder: Decoder::default(),
+            },
+        }
     }
 
     /// Send one message.
@@ -82,7 +100,9 @@ impl Sender {
                     let cap = match poll_fn(|cx| s.poll_capacity(cx)).await {
                         Some(Ok(c)) => c,
                         Some(Err(e)) => return Err(TunnelError::H2(e)),
-                        None => return Err(TunnelError::Closed("stream reset while sending".into())),
+                        None => {
+                            return Err(TunnelError::Closed("stream reset while sending".into()));
+                        }
                     };
                     if cap == 0 {
                         continue;
@@ -92,7 +112,10 @@ impl Sender {
                 }
                 Ok(())
             }
-            Sender::Quic(s) => s.write_all(&data).await.map_err(|e| TunnelError::Closed(format!("quic write: {e}"))),
+            Sender::Quic(s) => s
+                .write_all(&data)
+                .await
+                .map_err(|e| TunnelError::Closed(format!("quic write: {e}"))),
         }
     }
 
@@ -100,7 +123,9 @@ impl Sender {
     pub fn finish(&mut self) -> Result<(), TunnelError> {
         match self {
             Sender::H2(s) => s.send_data(Bytes::new(), true).map_err(TunnelError::H2),
-            Sender::Quic(s) => s.finish().map_err(|e| TunnelError::Closed(format!("quic finish: {e}"))),
+            Sender::Quic(s) => s
+                .finish()
+                .map_err(|e| TunnelError::Closed(format!("quic finish: {e}"))),
         }
     }
 
@@ -138,7 +163,10 @@ impl Receiver {
                 RecvInner::H2Pending(fut) => {
                     let resp = fut.await.map_err(TunnelError::H2)?;
                     if resp.status() != http::StatusCode::OK {
-                        return Err(TunnelError::Closed(format!("agent refused the stream: {}", resp.status())));
+                        return Err(TunnelError::Closed(format!(
+                            "agent refused the stream: {}",
+                            resp.status()
+                        )));
                     }
                     self.inner = RecvInner::H2(resp.into_body());
                 }

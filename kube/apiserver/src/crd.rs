@@ -40,7 +40,7 @@ pub fn validate(crd: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
             causes.push(Cause::invalid(
                 "metadata.name",
                 &json!(name),
-                &format!("must be spec.names.plural+\".\"+spec.group"),
+                "must be spec.names.plural+\".\"+spec.group",
             ));
         }
     }
@@ -89,15 +89,15 @@ pub fn set_status(crd: &mut Value) {
         .pointer("/spec/names")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    if names.get("singular").is_none() {
-        if let Some(k) = names.get("kind").and_then(Value::as_str) {
-            names["singular"] = json!(k.to_lowercase());
-        }
+    if names.get("singular").is_none()
+        && let Some(k) = names.get("kind").and_then(Value::as_str)
+    {
+        names["singular"] = json!(k.to_lowercase());
     }
-    if names.get("listKind").is_none() {
-        if let Some(k) = names.get("kind").and_then(Value::as_str) {
-            names["listKind"] = json!(format!("{k}List"));
-        }
+    if names.get("listKind").is_none()
+        && let Some(k) = names.get("kind").and_then(Value::as_str)
+    {
+        names["listKind"] = json!(format!("{k}List"));
     }
     let stored: Vec<Value> = crd
         .pointer("/spec/versions")

@@ -10,7 +10,11 @@ fn set_default(obj: &mut Value, pointer: &str, value: Value) {
     if obj.pointer(pointer).is_some() {
         return;
     }
-    let mut parts: Vec<String> = pointer.split('/').skip(1).map(|p| p.replace("~1", "/").replace("~0", "~")).collect();
+    let mut parts: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|p| p.replace("~1", "/").replace("~0", "~"))
+        .collect();
     let Some(last) = parts.pop() else { return };
     let mut cur = obj;
     for p in parts {
@@ -174,21 +178,22 @@ pub fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Cause>) {
         let pointer = format!("/{}", path.replace('.', "/"));
         validate_pod_spec(obj.pointer(&pointer), path, causes);
     }
-    if let Some(r) = obj.pointer("/spec/replicas") {
-        if !r.as_i64().is_some_and(|n| n >= 0) && !r.is_null() {
-            causes.push(Cause::invalid(
-                "spec.replicas",
-                r,
-                "must be greater than or equal to 0",
-            ));
-        }
+    if let Some(r) = obj.pointer("/spec/replicas")
+        && r.as_i64().is_none_or(|n| n < 0)
+        && !r.is_null()
+    {
+        causes.push(Cause::invalid(
+            "spec.replicas",
+            r,
+            "must be greater than or equal to 0",
+        ));
     }
-    if (group, kind) == ("", "Service") {
-        if let Some(t) = obj.pointer("/spec/type").and_then(Value::as_str) {
-            let ok = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
-            if !ok.contains(&t) {
-                causes.push(Cause::not_supported("spec.type", &json!(t), &ok));
-            }
+    if (group, kind) == ("", "Service")
+        && let Some(t) = obj.pointer("/spec/type").and_then(Value::as_str)
+    {
+        let ok = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
+        if !ok.contains(&t) {
+            causes.push(Cause::not_supported("spec.type", &json!(t), &ok));
         }
     }
 }

@@ -27,16 +27,15 @@ pub async fn run(core: Arc<Core>) {
         }
     };
     // Namespaces terminating when we start still need emptying.
-    if let Ok(nss) = core.resource("", "v1", "namespaces") {
-        if let Ok(page) = core.list(&nss, None, &ListOptions::default()).await {
-            for item in page.items {
-                if let Ok(ns) = serde_json::from_slice::<Value>(&item) {
-                    if meta::is_deleting(&ns) {
-                        if let Some(name) = meta::name(&ns) {
-                            empty_namespace(&core, name).await;
-                        }
-                    }
-                }
+    if let Ok(nss) = core.resource("", "v1", "namespaces")
+        && let Ok(page) = core.list(&nss, None, &ListOptions::default()).await
+    {
+        for item in page.items {
+            if let Ok(ns) = serde_json::from_slice::<Value>(&item)
+                && meta::is_deleting(&ns)
+                && let Some(name) = meta::name(&ns)
+            {
+                empty_namespace(&core, name).await;
             }
         }
     }
@@ -169,10 +168,10 @@ async fn delete_quietly(
         propagation: propagation.map(String::from),
         ..Default::default()
     };
-    if let Err(e) = core.delete(res, meta::namespace(obj), name, &opts).await {
-        if e.code() != 404 {
-            tracing::warn!(resource = %res.qualified(), name, error = %e, "garbage collector could not delete");
-        }
+    if let Err(e) = core.delete(res, meta::namespace(obj), name, &opts).await
+        && e.code() != 404
+    {
+        tracing::warn!(resource = %res.qualified(), name, error = %e, "garbage collector could not delete");
     }
 }
 
@@ -244,8 +243,8 @@ async fn remove_finalizer(core: &Arc<Core>, res: &Arc<ResourceInfo>, obj: &Value
         .filter(|f| f != finalizer)
         .collect();
     let patch = json!({"metadata": {"finalizers": if rest.is_empty() { Value::Null } else { json!(rest) }}});
-    if let Some(name) = meta::name(obj) {
-        if let Err(e) = core
+    if let Some(name) = meta::name(obj)
+        && let Err(e) = core
             .patch(
                 res,
                 meta::namespace(obj),
@@ -256,11 +255,9 @@ async fn remove_finalizer(core: &Arc<Core>, res: &Arc<ResourceInfo>, obj: &Value
                 &gc_opts(),
             )
             .await
-        {
-            if e.code() != 404 {
-                tracing::warn!(name, error = %e, "garbage collector could not remove finalizer");
-            }
-        }
+        && e.code() != 404
+    {
+        tracing::warn!(name, error = %e, "garbage collector could not remove finalizer");
     }
 }
 

@@ -230,10 +230,10 @@ fn load_or_make_token(dir: Option<&std::path::Path>) -> std::io::Result<String> 
         return Ok(uuid::Uuid::new_v4().simple().to_string());
     };
     let path = dir.join("pki").join("admin.token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        if !t.trim().is_empty() {
-            return Ok(t.trim().to_string());
-        }
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_string());
     }
     std::fs::create_dir_all(dir.join("pki"))?;
     let t = uuid::Uuid::new_v4().simple().to_string();

@@ -97,38 +97,38 @@ fn walk(v: &mut Value, schema: &Value, path: &str, strict: bool, causes: &mut Ve
             return;
         }
     }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(v) {
-            let names: Vec<String> = options
-                .iter()
-                .map(|o| {
-                    o.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| o.to_string())
-                })
-                .collect();
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            causes.push(Cause::not_supported(path, v, &names));
-        }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(v)
+    {
+        let names: Vec<String> = options
+            .iter()
+            .map(|o| {
+                o.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| o.to_string())
+            })
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        causes.push(Cause::not_supported(path, v, &names));
     }
     if let Some(n) = v.as_f64() {
-        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-            if n < min {
-                causes.push(Cause::invalid(
-                    path,
-                    v,
-                    &format!("{path} in body should be greater than or equal to {min}"),
-                ));
-            }
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+            && n < min
+        {
+            causes.push(Cause::invalid(
+                path,
+                v,
+                &format!("{path} in body should be greater than or equal to {min}"),
+            ));
         }
-        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-            if n > max {
-                causes.push(Cause::invalid(
-                    path,
-                    v,
-                    &format!("{path} in body should be less than or equal to {max}"),
-                ));
-            }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+            && n > max
+        {
+            causes.push(Cause::invalid(
+                path,
+                v,
+                &format!("{path} in body should be less than or equal to {max}"),
+            ));
         }
     }
     if let Some(s) = v.as_str() {
@@ -252,7 +252,7 @@ mod tests {
         assert!(obj.get("extra").is_none());
         assert!(obj["spec"].get("junk").is_none());
         let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(fields, vec!["spec.size", "spec.mode"]);
+        assert_eq!(fields, vec!["spec.mode", "spec.size"]);
         let mut obj = json!({"spec": {"mode": "A"}});
         let mut causes = vec![];
         prune_and_validate(&mut obj, &schema, true, &mut causes);

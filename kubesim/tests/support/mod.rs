@@ -21,7 +21,9 @@ pub struct Sim {
 
 fn kubeconfig_port(path: &Path) -> Option<u16> {
     let text = std::fs::read_to_string(path).ok()?;
-    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: "))?;
+    let server = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))?;
     server.rsplit(':').next()?.trim().parse().ok()
 }
 
@@ -30,14 +32,24 @@ impl Sim {
     pub fn start(extra: &[&str]) -> Sim {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("admin.kubeconfig");
-        let mut sim = Sim { child: None, dir, kubeconfig, port: 0, args: extra.iter().map(|s| s.to_string()).collect() };
+        let mut sim = Sim {
+            child: None,
+            dir,
+            kubeconfig,
+            port: 0,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+        };
         sim.spawn("127.0.0.1:0");
         sim
     }
 
     fn spawn(&mut self, listen: &str) {
         let _ = std::fs::remove_file(&self.kubeconfig);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("sim.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("sim.log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_cceone-kubesim"))
             .args(["--listen", listen, "--data-dir"])
             .arg(self.dir.path().join("data"))
@@ -59,7 +71,11 @@ impl Sim {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("simulator exited early ({status}); log:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "simulator did not serve within 30s; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "simulator did not serve within 30s; log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -80,7 +96,9 @@ impl Sim {
     /// Stop gracefully (SIGINT, as Ctrl-C).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &c.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while c.try_wait().unwrap().is_none() {
                 if Instant::now() > deadline {
@@ -119,13 +137,22 @@ impl Sim {
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("kubectl must be installed (see .ci/run)");
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         child.wait_with_output().unwrap()
     }
@@ -145,7 +172,9 @@ impl Sim {
     /// A kube-rs client from the written kubeconfig.
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
         kube::Client::try_from(cfg).unwrap()
     }
 }
@@ -168,7 +197,10 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -184,7 +216,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -61,12 +61,12 @@ impl DeleteOptions {
         if let Some(p) = propagation_q {
             o.propagation = Some(p.to_string());
         }
-        if let Some(p) = &o.propagation {
-            if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-                return Err(ApiError::BadRequest(format!(
-                    "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
-                )));
-            }
+        if let Some(p) = &o.propagation
+            && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+        {
+            return Err(ApiError::BadRequest(format!(
+                "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
         }
         Ok(o)
     }

@@ -143,10 +143,10 @@ impl Core {
                     }
                     Some(Ok(ev)) => classify(&core, &res, &opts, &ev),
                 };
-                if let Some(item) = item {
-                    if tx.send(item).await.is_err() {
-                        return;
-                    }
+                if let Some(item) = item
+                    && tx.send(item).await.is_err()
+                {
+                    return;
                 }
             }
         });

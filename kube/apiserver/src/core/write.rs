@@ -68,13 +68,13 @@ fn check_type(res: &ResourceInfo, obj: &Value) -> ApiResult<()> {
             "the body of the request is not a JSON object".into(),
         ));
     }
-    if let Some(kind) = obj.get("kind").and_then(Value::as_str) {
-        if kind != res.kind {
-            return Err(ApiError::BadRequest(format!(
-                "the kind of the object ({kind}) does not match the kind of the resource ({})",
-                res.kind
-            )));
-        }
+    if let Some(kind) = obj.get("kind").and_then(Value::as_str)
+        && kind != res.kind
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the kind of the object ({kind}) does not match the kind of the resource ({})",
+            res.kind
+        )));
     }
     if let Some(av) = obj.get("apiVersion").and_then(Value::as_str) {
         let (group, _) = av.rsplit_once('/').unwrap_or(("", av));
@@ -163,10 +163,9 @@ impl Core {
                 "Node" | "PersistentVolume" | "CustomResourceDefinition"
             )
             && !(res.group.is_empty() && res.kind == "Namespace")
+            && let Some(m) = obj.as_object_mut()
         {
-            if let Some(m) = obj.as_object_mut() {
-                m.remove("status");
-            }
+            m.remove("status");
         }
         self.prepare_common(res, None, &mut obj, opts)?;
         cceone_kube_fieldmanager::record_update(None, &mut obj, opts.manager(), &now, None);
@@ -208,12 +207,12 @@ impl Core {
     ) -> ApiResult<Value> {
         check_type(res, &obj)?;
         store_version(res, &mut obj);
-        if let Some(body_name) = meta::name(&obj) {
-            if body_name != name {
-                return Err(ApiError::BadRequest(format!(
-                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
-                )));
-            }
+        if let Some(body_name) = meta::name(&obj)
+            && body_name != name
+        {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
         }
         self.place_namespace(res, ns, &mut obj)?;
         let wanted_rv = parse_rv(meta::resource_version(&obj))?;
@@ -374,10 +373,10 @@ impl Core {
         if obj.get("spec").is_some() || res.custom {
             meta::metadata_mut(&mut obj).insert("generation".into(), json!(1));
         }
-        if res.has_status {
-            if let Some(m) = obj.as_object_mut() {
-                m.remove("status");
-            }
+        if res.has_status
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
         }
         self.prepare_common(res, None, &mut obj, opts)?;
         if let Some(m) = managed {
@@ -410,10 +409,8 @@ impl Core {
                         }
                     }
                 }
-                if !record {
-                    if let Some(m) = managed {
-                        meta::metadata_mut(new).insert("managedFields".into(), m);
-                    }
+                if !record && let Some(m) = managed {
+                    meta::metadata_mut(new).insert("managedFields".into(), m);
                 }
             }
             None | Some("scale") => {
@@ -497,10 +494,10 @@ impl Core {
         crate::defaults::apply_defaults(&res.group, &res.kind, obj);
         let dns_label =
             res.group.is_empty() && matches!(res.kind.as_str(), "Namespace" | "Service");
-        if let Some(c) = meta::validate_name("metadata.name", &name, dns_label) {
-            if old.is_none() {
-                causes.push(c);
-            }
+        if let Some(c) = meta::validate_name("metadata.name", &name, dns_label)
+            && old.is_none()
+        {
+            causes.push(c);
         }
         meta::validate_labels(obj, &mut causes);
         crate::defaults::validate(&res.group, &res.kind, obj, &mut causes);
@@ -653,7 +650,7 @@ impl Core {
             message: "the server could not find the requested resource".into(),
         })?;
         let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-        if !replicas.as_i64().is_some_and(|n| n >= 0) {
+        if replicas.as_i64().is_none_or(|n| n < 0) {
             return Err(ApiError::invalid(
                 "Scale",
                 name,

@@ -10,10 +10,13 @@ use parking_lot::Mutex;
 
 use crate::core::Core;
 
+/// Requests and total seconds, by verb and HTTP code.
+type RequestCounts = BTreeMap<(&'static str, u16), (u64, f64)>;
+
 /// Request counters and latency sums.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), (u64, f64)>>,
+    requests: Mutex<RequestCounts>,
     /// Open watch streams.
     pub watches: AtomicI64,
 }

@@ -289,10 +289,10 @@ async fn admin(state: &Arc<State>, req: Request<Incoming>, rest: String) -> Resp
             Err(e) => util::error_response(&e.into()),
         };
     }
-    if let Some(hook) = &state.admin {
-        if let Some((code, v)) = hook(method, rest, body).await {
-            return json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &v);
-        }
+    if let Some(hook) = &state.admin
+        && let Some((code, v)) = hook(method, rest, body).await
+    {
+        return json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &v);
     }
     util::error_response(&ApiError::NotFound {
         resource: String::new(),

@@ -360,7 +360,9 @@ fn decode_protobuf(raw: &[u8]) -> ApiResult<Value> {
         }
     }
     cceone_kube_protobuf::decode(raw).map_err(|e| {
-        ApiError::UnsupportedMediaType(format!("the protobuf body could not be decoded ({e}); send application/json instead"))
+        ApiError::UnsupportedMediaType(format!(
+            "the protobuf body could not be decoded ({e}); send application/json instead"
+        ))
     })
 }
 

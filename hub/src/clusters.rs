@@ -1,0 +1,239 @@
+//! The hub's view of RegisteredClusters in the federation API: a live cache (for revocation and
+//! admission), status writes (phase transitions with the operation log, cluster status reports),
+//! and the sweeper that marks clusters Disconnected or AccessTimeout.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cceone_platform::phase::{self, SessionEvent};
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::watcher;
+use parking_lot::RwLock;
+use serde_json::{Value, json};
+
+/// What the hub needs to know of one registered cluster.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterInfo {
+    /// `spec.revoked`.
+    pub revoked: bool,
+    /// `spec.unsubscribed`.
+    pub unsubscribed: bool,
+    /// `status.phase`.
+    pub phase: String,
+    /// `metadata.creationTimestamp`.
+    pub created: Option<jiff::Timestamp>,
+}
+
+impl ClusterInfo {
+    fn of(obj: &DynamicObject) -> ClusterInfo {
+        let b = |p: &str| {
+            obj.data
+                .pointer(p)
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        ClusterInfo {
+            revoked: b("/spec/revoked"),
+            unsubscribed: b("/spec/unsubscribed"),
+            phase: obj
+                .data
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("Pending")
+                .to_string(),
+            created: obj
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .and_then(|t| t.0.to_string().parse().ok()),
+        }
+    }
+
+    /// Whether an agent of this cluster may hold a tunnel.
+    pub fn admits_tunnel(&self) -> bool {
+        !self.revoked && !self.unsubscribed && self.phase != "Unsubscribed"
+    }
+}
+
+/// The registered clusters, kept current by a watch.
+#[derive(Clone)]
+pub struct Clusters {
+    api: Api<DynamicObject>,
+    cache: Arc<RwLock<HashMap<String, ClusterInfo>>>,
+    synced: Arc<tokio::sync::Notify>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+}
+
+const MANAGER: &str = "cceone-hub";
+
+impl Clusters {
+    /// A cache over the federation API.
+    pub fn new(client: &kube::Client) -> Clusters {
+        Clusters {
+            api: cceone_platform::registered_clusters(client),
+            cache: Arc::default(),
+            synced: Arc::default(),
+            ready: Arc::default(),
+        }
+    }
+
+    /// Look a cluster up.
+    pub fn get(&self, name: &str) -> Option<ClusterInfo> {
+        self.cache.read().get(name).cloned()
+    }
+
+    /// Whether the first list has been loaded.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Wait for the first list (bounded).
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, async {
+            while !self.is_ready() {
+                self.synced.notified().await;
+            }
+        })
+        .await;
+    }
+
+    /// Watch RegisteredClusters forever; `on_change` is told about revoked/unsubscribed clusters.
+    pub async fn run(self, on_revoked: impl Fn(&str, &'static str) + Send + Sync + 'static) {
+        let mut stream = watcher(self.api.clone(), watcher::Config::default()).boxed();
+        let mut init: HashMap<String, ClusterInfo> = HashMap::new();
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(watcher::Event::Init) => init.clear(),
+                Ok(watcher::Event::InitApply(o)) => {
+                    if let Some(n) = o.metadata.name.clone() {
+                        init.insert(n, ClusterInfo::of(&o));
+                    }
+                }
+                Ok(watcher::Event::InitDone) => {
+                    *self.cache.write() = std::mem::take(&mut init);
+                    self.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+                    self.synced.notify_waiters();
+                    let closing: Vec<(String, &'static str)> = self
+                        .cache
+                        .read()
+                        .iter()
+                        .filter(|(_, i)| !i.admits_tunnel())
+                        .map(|(n, i)| {
+                            (
+                                n.clone(),
+                                if i.revoked { "revoked" } else { "unsubscribed" },
+                            )
+                        })
+                        .collect();
+                    for (n, why) in closing {
+                        on_revoked(&n, why);
+                    }
+                }
+                Ok(watcher::Event::Apply(o)) => {
+                    let Some(n) = o.metadata.name.clone() else {
+                        continue;
+                    };
+                    let info = ClusterInfo::of(&o);
+                    let was = self.cache.write().insert(n.clone(), info.clone());
+                    if !info.admits_tunnel() && was.is_none_or(|w| w.admits_tunnel()) {
+                        on_revoked(
+                            &n,
+                            if info.revoked {
+                                "revoked"
+                            } else {
+                                "unsubscribed"
+                            },
+                        );
+                    }
+                }
+                Ok(watcher::Event::Delete(o)) => {
+                    if let Some(n) = o.metadata.name.clone() {
+                        self.cache.write().remove(&n);
+                        on_revoked(&n, "deleted");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "watching registered clusters failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Record a session event: phase transition plus operation log.
+    pub async fn record(&self, name: &str, ev: SessionEvent) {
+        let status = match self.api.get_status(name).await {
+            Ok(o) => o.data.get("status").cloned().unwrap_or_else(|| json!({})),
+            Err(e) => {
+                tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
+                return;
+            }
+        };
+        let Some(patch) = phase::status_patch(&status, &ev) else {
+            return;
+        };
+        self.patch_status(name, patch).await;
+    }
+
+    /// Merge `status` fields into the cluster's status.
+    pub async fn patch_status(&self, name: &str, status: Value) {
+        let body = json!({"status": status});
+        let pp = PatchParams {
+            field_manager: Some(MANAGER.into()),
+            ..Default::default()
+        };
+        if let Err(e) = self.api.patch_status(name, &pp, &Patch::Merge(&body)).await {
+            tracing::warn!(cluster = name, error = %e, "writing cluster status failed");
+        }
+    }
+
+    /// Every cluster name with its info.
+    pub fn snapshot(&self) -> Vec<(String, ClusterInfo)> {
+        self.cache
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Status fields from an agent's ClusterStatus report.
+pub(crate) fn status_fields(s: &cceone_proto::v1::ClusterStatus) -> Value {
+    let map = |m: &std::collections::HashMap<String, String>| -> Value {
+        Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+    };
+    let res = s.resources.clone().unwrap_or_default();
+    let nodes = s.nodes.unwrap_or_default();
+    json!({
+        "kubernetesVersion": s.kubernetes_version,
+        "vcpus": s.vcpus,
+        "nodeSummary": {"total": nodes.total, "ready": nodes.ready},
+        "resourceSummary": {"capacity": map(&res.capacity), "allocatable": map(&res.allocatable), "allocated": map(&res.allocated)},
+        "apiEnablements": s.api_enablements.iter().map(|a| json!({
+            "groupVersion": a.group_version,
+            "resources": a.resources.iter().map(|r| json!({"name": r.name, "kind": r.kind})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+impl Clusters {
+    /// Append one entry to a cluster's operation log.
+    pub async fn append_operation(&self, name: &str, op: phase::Operation) {
+        let status = match self.api.get_status(name).await {
+            Ok(o) => o.data.get("status").cloned().unwrap_or_else(|| json!({})),
+            Err(e) => {
+                tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
+                return;
+            }
+        };
+        let mut ops: Vec<Value> = status
+            .get("operations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        phase::append_operation(&mut ops, &op, phase::MAX_OPERATIONS);
+        self.patch_status(name, json!({"operations": ops})).await;
+    }
+}

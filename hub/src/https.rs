@@ -1,0 +1,421 @@
+//! Plain HTTPS on the hub's port (connections without the tunnel ALPN): health and metrics,
+//! agent registration, and the cluster proxy that carries any Kubernetes API request through a
+//! cluster's tunnel, streaming included, with the caller's identity as impersonation headers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use cceone_proto::v1::{self, stream_open};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
+use hyper::body::{Frame, Incoming};
+use serde_json::{Value, json};
+
+use crate::Hub;
+
+pub(crate) type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn json_resp(code: StatusCode, v: &Value) -> Response<Body> {
+    let mut r = Response::new(full(serde_json::to_vec(v).unwrap_or_default()));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// A Kubernetes `Status` error, so kubectl prints it well.
+fn status(code: StatusCode, reason: &str, message: &str) -> Response<Body> {
+    json_resp(
+        code,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": reason, "message": message, "code": code.as_u16()}),
+    )
+}
+
+fn text(code: StatusCode, s: &str) -> Response<Body> {
+    let mut r = Response::new(full(s.to_string()));
+    *r.status_mut() = code;
+    r
+}
+
+/// Who called, from the TLS client certificate (a user certificate issued by the hub CA).
+#[derive(Debug, Clone)]
+pub(crate) struct CertUser {
+    pub(crate) name: String,
+    pub(crate) groups: Vec<String>,
+}
+
+/// Serve one HTTPS connection.
+pub(crate) async fn serve<IO>(hub: Arc<Hub>, io: IO, cert_user: Option<CertUser>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let hub = Arc::clone(&hub);
+        let cert_user = cert_user.clone();
+        async move { Ok::<_, Infallible>(route(hub, req, cert_user).await) }
+    });
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    if let Err(e) = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
+        .await
+    {
+        tracing::debug!(error = %e, "https connection ended with an error");
+    }
+}
+
+async fn route(
+    hub: Arc<Hub>,
+    req: Request<Incoming>,
+    cert_user: Option<CertUser>,
+) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    match (req.method().clone(), path.as_str()) {
+        (_, "/healthz" | "/livez") => text(StatusCode::OK, "ok"),
+        (_, "/readyz") => {
+            if hub.clusters.is_ready() {
+                text(StatusCode::OK, "ok")
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "registered clusters not loaded yet",
+                )
+            }
+        }
+        (_, "/metrics") => {
+            let mut m = hub.metrics.render();
+            m.push_str(&format!("# HELP cceone_hub_sessions Live agent sessions.\n# TYPE cceone_hub_sessions gauge\ncceone_hub_sessions {}\n", hub.sessions.len()));
+            text(StatusCode::OK, &m)
+        }
+        (http::Method::POST, "/v1/register") => register(&hub, req).await,
+        (_, p) if p.starts_with("/clusters/") => proxy(hub, req, cert_user).await,
+        _ => status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the hub serves /v1/register, /clusters/<name>/proxy/..., /healthz, /readyz and /metrics",
+        ),
+    }
+}
+
+async fn read_limited(body: Incoming, limit: usize) -> Result<Bytes, String> {
+    let limited = http_body_util::Limited::new(body, limit);
+    limited
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| e.to_string())
+}
+
+async fn register(hub: &Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
+    let body = match read_limited(req.into_body(), 64 * 1024).await {
+        Ok(b) => b,
+        Err(e) => {
+            return status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("reading the body: {e}"),
+            );
+        }
+    };
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            hub.metrics.refuse("malformed_registration");
+            return status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("registration body is not JSON: {e}"),
+            );
+        }
+    };
+    let (Some(token), Some(csr)) = (
+        v.get("token").and_then(Value::as_str),
+        v.get("csrPem").and_then(Value::as_str),
+    ) else {
+        hub.metrics.refuse("malformed_registration");
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "registration needs token and csrPem",
+        );
+    };
+    let cluster =
+        match cceone_platform::token::redeem(&hub.client, token, jiff::Timestamp::now()).await {
+            Ok(c) => c,
+            Err(e) => {
+                let reason = e.reason();
+                hub.metrics.refuse(reason);
+                tracing::warn!(reason, error = %e, "registration refused");
+                return status(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized",
+                    &format!("bootstrap token refused: {e}"),
+                );
+            }
+        };
+    if hub
+        .clusters
+        .get(&cluster)
+        .is_some_and(|c| !c.admits_tunnel())
+    {
+        hub.metrics.refuse("revoked");
+        return status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!("cluster {cluster} is revoked or unsubscribed"),
+        );
+    }
+    match hub
+        .ca
+        .sign_cluster_csr(csr, &cluster, hub.cfg.cert_validity)
+    {
+        Ok((cert, not_after)) => {
+            hub.metrics.registrations.fetch_add(1, Ordering::Relaxed);
+            let agent_version = v.get("agentVersion").and_then(Value::as_str).unwrap_or("");
+            tracing::info!(cluster, agent_version, "agent registered");
+            let at = jiff::Timestamp::now();
+            let op = cceone_platform::phase::Operation::new(
+                at,
+                "Register",
+                "AgentRegistered",
+                "the agent redeemed its bootstrap token and received a client certificate",
+            );
+            hub.clusters.append_operation(&cluster, op).await;
+            json_resp(
+                StatusCode::OK,
+                &json!({"clusterName": cluster, "certificatePem": cert, "caPem": hub.ca.ca_pem(), "notAfter": not_after}),
+            )
+        }
+        Err(e) => {
+            hub.metrics.refuse("bad_csr");
+            status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("the CSR was refused: {e}"),
+            )
+        }
+    }
+}
+
+/// Headers the proxy never forwards: credentials, impersonation (set from the caller's verified
+/// identity instead) and hop-by-hop headers.
+fn forwardable(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    !(n == "authorization"
+        || n.starts_with("impersonate-")
+        || matches!(
+            n.as_str(),
+            "connection"
+                | "keep-alive"
+                | "proxy-connection"
+                | "transfer-encoding"
+                | "upgrade"
+                | "te"
+                | "trailer"
+                | "host"
+                | "content-length"
+        ))
+}
+
+async fn proxy(
+    hub: Arc<Hub>,
+    req: Request<Incoming>,
+    cert_user: Option<CertUser>,
+) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let rest = path.trim_start_matches("/clusters/");
+    let (cluster, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let Some(member_path) = tail.strip_prefix("proxy") else {
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "use /clusters/<name>/proxy/<kubernetes API path>",
+        );
+    };
+    let member_path = if member_path.is_empty() {
+        "/".to_string()
+    } else {
+        member_path.to_string()
+    };
+    let member_path = match req.uri().query() {
+        Some(q) => format!("{member_path}?{q}"),
+        None => member_path,
+    };
+    let bearer = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|s| s.trim().to_string());
+    let (user, groups) = match (bearer, cert_user) {
+        (Some(t), _) => match hub.proxy_tokens.verify(&t, cluster) {
+            Some(x) => x,
+            None => {
+                hub.metrics.refuse("bad_proxy_token");
+                tracing::warn!(
+                    cluster,
+                    "proxy request with an unknown, expired, revoked or foreign token"
+                );
+                return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+            }
+        },
+        (None, Some(u)) => (u.name, u.groups),
+        (None, None) => {
+            hub.metrics.refuse("no_credentials");
+            return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+        }
+    };
+    let Some(session) = hub.sessions.get(cluster) else {
+        return status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            &format!("cluster {cluster} is not connected to the hub"),
+        );
+    };
+    hub.metrics.proxy_requests.fetch_add(1, Ordering::Relaxed);
+    let headers: Vec<v1::Header> = req
+        .headers()
+        .iter()
+        .filter(|(n, _)| forwardable(n.as_str()))
+        .filter_map(|(n, v)| {
+            v.to_str().ok().map(|v| v1::Header {
+                name: n.as_str().to_string(),
+                value: v.to_string(),
+            })
+        })
+        .collect();
+    let method = req.method().to_string();
+    let has_body = !matches!(
+        req.method(),
+        &http::Method::GET | &http::Method::HEAD | &http::Method::OPTIONS
+    );
+    let mut stream = match session.conn.open().await {
+        Ok(s) => s,
+        Err(e) => {
+            return status(
+                StatusCode::BAD_GATEWAY,
+                "ServiceUnavailable",
+                &format!("opening a tunnel stream to {cluster}: {e}"),
+            );
+        }
+    };
+    let open = v1::StreamOpen {
+        kind: Some(stream_open::Kind::Proxy(v1::ProxyRequest {
+            method,
+            path: member_path,
+            headers,
+            user,
+            groups,
+            has_body,
+        })),
+    };
+    if let Err(e) = stream.send(&open).await {
+        return status(
+            StatusCode::BAD_GATEWAY,
+            "ServiceUnavailable",
+            &format!("tunnel to {cluster}: {e}"),
+        );
+    }
+    let (mut tx, mut rx) = stream.split();
+    if has_body {
+        let mut body = req.into_body();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Ok(data) = frame.into_data()
+                && tx
+                    .send(&v1::ProxyChunk {
+                        data: data.to_vec(),
+                        end: false,
+                    })
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+        let _ = tx
+            .send(&v1::ProxyChunk {
+                data: Vec::new(),
+                end: true,
+            })
+            .await;
+    }
+    let head = match rx.recv::<v1::ProxyResponse>().await {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            return status(
+                StatusCode::BAD_GATEWAY,
+                "ServiceUnavailable",
+                &format!("{cluster} closed the proxy stream"),
+            );
+        }
+        Err(e) => {
+            return status(
+                StatusCode::BAD_GATEWAY,
+                "ServiceUnavailable",
+                &format!("tunnel to {cluster}: {e}"),
+            );
+        }
+    };
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
+    let metrics = Arc::clone(&hub);
+    tokio::spawn(async move {
+        let _keep = tx; // dropping the sender would not cancel; the stream ends with the body
+        loop {
+            match rx.recv::<v1::ProxyChunk>().await {
+                Ok(Some(c)) => {
+                    if !c.data.is_empty() {
+                        metrics
+                            .metrics
+                            .proxy_bytes
+                            .fetch_add(c.data.len() as u64, Ordering::Relaxed);
+                        if body_tx
+                            .send(Ok(Frame::data(Bytes::from(c.data))))
+                            .await
+                            .is_err()
+                        {
+                            return; // the caller went away
+                        }
+                    }
+                    if c.end {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = body_tx
+                        .send(Err(std::io::Error::other(e.to_string())))
+                        .await;
+                    return;
+                }
+            }
+        }
+    });
+    let mut resp = Response::new(
+        StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx)).boxed_unsync(),
+    );
+    *resp.status_mut() =
+        StatusCode::from_u16(head.status as u16).unwrap_or(StatusCode::BAD_GATEWAY);
+    for h in head.headers {
+        if !forwardable(&h.name) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(h.name.as_bytes()),
+            http::HeaderValue::from_str(&h.value),
+        ) {
+            resp.headers_mut().append(n, v);
+        }
+    }
+    resp
+}

@@ -1,0 +1,294 @@
+//! `cceone-hub`: the gateway member clusters dial out to, on one port (default 9443) for TLS over
+//! TCP and QUIC over UDP. It registers clusters (one-time bootstrap token + CSR → a client
+//! certificate naming the cluster), holds one tunnel per cluster, records each cluster's phase,
+//! operation log and status (vCPU count, nodes, capacity) in the federation API, and proxies
+//! Kubernetes API requests into member clusters through their tunnels.
+
+mod clusters;
+mod https;
+mod metrics;
+mod proxytokens;
+mod server;
+mod session;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cceone_platform::ca::HubCa;
+use cceone_platform::phase::SessionEvent;
+
+pub use clusters::{ClusterInfo, Clusters};
+pub use metrics::Metrics;
+pub use session::Sessions;
+
+/// How the hub runs.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// TCP and UDP listen address.
+    pub listen: SocketAddr,
+    /// Where the CA and serving certificate live.
+    pub data_dir: PathBuf,
+    /// Endpoint agents should dial (host:port), published for `cceonectl`.
+    pub public_endpoint: String,
+    /// Endpoint over a private network, if any.
+    pub private_endpoint: Option<String>,
+    /// Extra names for the serving certificate.
+    pub hostnames: Vec<String>,
+    /// How often agents send heartbeats.
+    pub heartbeat_interval: Duration,
+    /// No message for this long closes a tunnel (Disconnected).
+    pub heartbeat_grace: Duration,
+    /// How often `lastHeartbeatTime` is written to the API (writes are costly at scale).
+    pub heartbeat_record_every: Duration,
+    /// How often agents resend status unchanged.
+    pub status_resync: Duration,
+    /// A Pending cluster with no agent after this long turns AccessTimeout.
+    pub access_timeout: Duration,
+    /// Validity of agent certificates.
+    pub cert_validity: Duration,
+    /// Concurrent handshakes admitted at once.
+    pub max_handshakes: usize,
+    /// Highest protocol version offered (tests lower it to act as an older hub).
+    pub max_protocol_version: u32,
+}
+
+impl HubConfig {
+    /// Defaults for a hub listening on `listen` with state in `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> HubConfig {
+        HubConfig {
+            listen,
+            data_dir,
+            public_endpoint: String::new(),
+            private_endpoint: None,
+            hostnames: Vec::new(),
+            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_grace: Duration::from_secs(15),
+            heartbeat_record_every: Duration::from_secs(30),
+            status_resync: Duration::from_secs(300),
+            access_timeout: Duration::from_secs(600),
+            cert_validity: Duration::from_secs(365 * 24 * 3600),
+            max_handshakes: 256,
+            max_protocol_version: cceone_proto::MAX_VERSION,
+        }
+    }
+}
+
+/// Shared hub state.
+pub struct Hub {
+    cfg: HubConfig,
+    client: kube::Client,
+    ca: HubCa,
+    clusters: Clusters,
+    sessions: Sessions,
+    metrics: Metrics,
+    proxy_tokens: proxytokens::ProxyTokens,
+    admission: Arc<tokio::sync::Semaphore>,
+}
+
+/// A failure to start the hub.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// Platform API or CA failure.
+    #[error(transparent)]
+    Platform(#[from] cceone_platform::PlatformError),
+    /// TLS configuration failure.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// Binding a socket failed.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running hub.
+pub struct RunningHub {
+    /// The shared state.
+    pub hub: Arc<Hub>,
+    /// The bound address (TCP and UDP).
+    pub addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningHub {
+    /// Stop serving (tunnels close; agents reconnect to the next hub).
+    pub fn shutdown(self) {
+        for name in self.hub.sessions.names() {
+            self.hub.sessions.close(&name, "shutdown");
+        }
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Hub {
+    /// The live sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The CA in PEM.
+    pub fn ca_pem(&self) -> &str {
+        self.ca.ca_pem()
+    }
+}
+
+fn server_tls(ca: &HubCa, names: &[String]) -> Result<rustls::ServerConfig, HubError> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let (cert_pem, key_pem) = ca.serving_cert(names)?;
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| HubError::Tls(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| HubError::Tls(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca.ca_pem().as_bytes()) {
+        roots
+            .add(c.map_err(|e| HubError::Tls(e.to_string()))?)
+            .map_err(|e| HubError::Tls(e.to_string()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::clone(&provider),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| HubError::Tls(e.to_string()))?;
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HubError::Tls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| HubError::Tls(e.to_string()))?;
+    Ok(cfg)
+}
+
+/// Start the hub: CA, CRDs, published hub info, listeners and background tasks.
+pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, HubError> {
+    let ca = HubCa::load_or_generate(&cfg.data_dir.join("ca"))?;
+    cceone_platform::ensure_system_namespace(&client).await?;
+    cceone_platform::ensure_crds(&client, "cceone-hub").await?;
+    let tcp = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| HubError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = tcp.local_addr().map_err(|source| HubError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let mut names = cfg.hostnames.clone();
+    for ep in std::iter::once(&cfg.public_endpoint).chain(cfg.private_endpoint.iter()) {
+        if let Some((host, _)) = ep.rsplit_once(':') {
+            names.push(host.trim_matches(['[', ']']).to_string());
+        }
+    }
+    let mut tls = server_tls(&ca, &names)?;
+    let mut quic_tls = tls.clone();
+    tls.alpn_protocols = vec![
+        cceone_tunnel::ALPN.to_vec(),
+        b"h2".to_vec(),
+        b"http/1.1".to_vec(),
+    ];
+    quic_tls.alpn_protocols = vec![cceone_tunnel::ALPN.to_vec()];
+    quic_tls.max_early_data_size = 0;
+    let quic_crypto = quinn::crypto::rustls::QuicServerConfig::try_from(quic_tls)
+        .map_err(|e| HubError::Tls(e.to_string()))?;
+    let mut quic_cfg = quinn::ServerConfig::with_crypto(Arc::new(quic_crypto));
+    quic_cfg.transport_config(cceone_tunnel::quic_transport());
+    let endpoint = quinn::Endpoint::server(quic_cfg, addr)
+        .map_err(|source| HubError::Bind { addr, source })?;
+    let public_endpoint = if cfg.public_endpoint.is_empty() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        cfg.public_endpoint.clone()
+    };
+    let info = cceone_platform::hubinfo::HubInfo {
+        public_endpoint: public_endpoint.clone(),
+        private_endpoint: cfg.private_endpoint.clone(),
+        ca_bundle: ca.ca_pem().to_string(),
+    };
+    cceone_platform::hubinfo::publish(&client, &info).await?;
+    let hub = Arc::new(Hub {
+        admission: Arc::new(tokio::sync::Semaphore::new(cfg.max_handshakes.max(1))),
+        clusters: Clusters::new(&client),
+        proxy_tokens: proxytokens::ProxyTokens::default(),
+        sessions: Sessions::default(),
+        metrics: Metrics::default(),
+        cfg,
+        client: client.clone(),
+        ca,
+    });
+    let mut tasks = Vec::new();
+    let revoker = Arc::clone(&hub);
+    tasks.push(tokio::spawn(hub.clusters.clone().run(move |name, why| {
+        tracing::info!(
+            cluster = name,
+            why,
+            "closing the tunnel of a cluster that may no longer connect"
+        );
+        revoker.sessions.close(name, why);
+    })));
+    tasks.push(tokio::spawn(hub.proxy_tokens.clone().run(client)));
+    hub.clusters.wait_ready(Duration::from_secs(10)).await;
+    tasks.push(tokio::spawn(server::serve_tcp(
+        Arc::clone(&hub),
+        tcp,
+        Arc::new(tls),
+    )));
+    tasks.push(tokio::spawn(server::serve_quic(Arc::clone(&hub), endpoint)));
+    tasks.push(tokio::spawn(sweep(Arc::clone(&hub))));
+    tracing::info!(%addr, public_endpoint, "hub serving (TLS/TCP and QUIC)");
+    Ok(RunningHub { hub, addr, tasks })
+}
+
+/// Mark clusters Disconnected when they show Running with no tunnel here, and AccessTimeout when
+/// no agent came in time.
+async fn sweep(hub: Arc<Hub>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let started = jiff::Timestamp::now();
+    loop {
+        tick.tick().await;
+        let now = jiff::Timestamp::now();
+        let up_for = now.duration_since(started).unsigned_abs();
+        for (name, info) in hub.clusters.snapshot() {
+            let connected = hub.sessions.get(&name).is_some();
+            if info.phase == "Running" && !connected && up_for > hub.cfg.heartbeat_grace {
+                hub.clusters
+                    .record(
+                        &name,
+                        SessionEvent::Disconnected {
+                            reason: "no tunnel at the hub within the grace period".into(),
+                            at: now,
+                        },
+                    )
+                    .await;
+            }
+            if matches!(info.phase.as_str(), "Pending" | "Creating") && !connected {
+                let age = info
+                    .created
+                    .map(|c| now.duration_since(c).unsigned_abs())
+                    .unwrap_or_default();
+                if age > hub.cfg.access_timeout {
+                    hub.clusters
+                        .record(&name, SessionEvent::AccessDeadlinePassed { at: now })
+                        .await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `cceone-hub`: parse flags, connect to the federation API, run until Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// The gateway member clusters dial out to.
+#[derive(Debug, Parser)]
+#[command(name = "cceone-hub", version)]
+struct Args {
+    /// Kubeconfig of the federation API (where registered clusters live); in-cluster when absent.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// TCP and UDP listen address.
+    #[arg(long, default_value = "0.0.0.0:9443")]
+    listen: std::net::SocketAddr,
+    /// Directory for the CA and certificates.
+    #[arg(long, default_value = "./data/hub")]
+    data_dir: PathBuf,
+    /// Endpoint agents dial (host:port); defaults to 127.0.0.1:<port>.
+    #[arg(long, default_value = "")]
+    public_endpoint: String,
+    /// Endpoint over a private network.
+    #[arg(long)]
+    private_endpoint: Option<String>,
+    /// Extra DNS names or IPs for the serving certificate.
+    #[arg(long = "hostname")]
+    hostnames: Vec<String>,
+    /// Seconds between agent heartbeats.
+    #[arg(long, default_value_t = 5)]
+    heartbeat_interval_secs: u64,
+    /// Seconds without a message before a tunnel is closed as Disconnected.
+    #[arg(long, default_value_t = 15)]
+    heartbeat_grace_secs: u64,
+    /// Seconds a Pending cluster may wait for its agent before AccessTimeout.
+    #[arg(long, default_value_t = 600)]
+    access_timeout_secs: u64,
+    /// Validity of agent certificates, in seconds.
+    #[arg(long, default_value_t = 365 * 24 * 3600)]
+    cert_validity_secs: u64,
+    /// Concurrent handshakes admitted.
+    #[arg(long, default_value_t = 256)]
+    max_handshakes: usize,
+    /// Highest tunnel protocol version to offer.
+    #[arg(long, default_value_t = cceone_proto::MAX_VERSION)]
+    max_protocol_version: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let json = std::env::var("CCEONE_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let a = Args::parse();
+    let client = match &a.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .context("kubeconfig")?;
+            kube::Client::try_from(cfg).context("building the client")?
+        }
+        None => kube::Client::try_default()
+            .await
+            .context("in-cluster configuration")?,
+    };
+    let mut cfg = cceone_hub::HubConfig::new(a.listen, a.data_dir);
+    cfg.public_endpoint = a.public_endpoint;
+    cfg.private_endpoint = a.private_endpoint;
+    cfg.hostnames = a.hostnames;
+    cfg.heartbeat_interval = Duration::from_secs(a.heartbeat_interval_secs.max(1));
+    cfg.heartbeat_grace = Duration::from_secs(a.heartbeat_grace_secs.max(2));
+    cfg.access_timeout = Duration::from_secs(a.access_timeout_secs);
+    cfg.cert_validity = Duration::from_secs(a.cert_validity_secs.max(60));
+    cfg.max_handshakes = a.max_handshakes;
+    cfg.max_protocol_version = a.max_protocol_version;
+    let hub = cceone_hub::start(cfg, client)
+        .await
+        .context("starting the hub")?;
+    tracing::info!(addr = %hub.addr, "ready");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    hub.shutdown();
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! The hub's listeners on one port: TLS over TCP (the tunnel ALPN becomes an agent session,
+//! anything else is HTTPS) and QUIC over UDP. An admission limit on concurrent handshakes keeps
+//! a reconnect storm from flattening the hub.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use tokio::net::TcpListener;
+
+use crate::Hub;
+use crate::https::CertUser;
+
+/// Whose certificate is this: an agent's (cluster name) or a user's.
+enum Peer {
+    Cluster(String, Option<i64>),
+    User(CertUser),
+    Anonymous,
+    Unknown,
+}
+
+fn not_after(der: &[u8]) -> Option<i64> {
+    let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(c.validity().not_after.timestamp())
+}
+
+fn classify(certs: Option<&[CertificateDer<'static>]>) -> Peer {
+    let Some(first) = certs.and_then(|c| c.first()) else {
+        return Peer::Anonymous;
+    };
+    if let Some(cluster) = cceone_platform::ca::cluster_of_cert(first.as_ref()) {
+        return Peer::Cluster(cluster, not_after(first.as_ref()));
+    }
+    let Ok((_, c)) = x509_parser::parse_x509_certificate(first.as_ref()) else {
+        return Peer::Unknown;
+    };
+    let name = c
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|n| n.as_str().ok())
+        .map(String::from);
+    let groups = c
+        .subject()
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok().map(String::from))
+        .collect();
+    match name {
+        Some(name) => Peer::User(CertUser { name, groups }),
+        None => Peer::Unknown,
+    }
+}
+
+/// Check a tunnel's identity; Some(cluster) when it may hold a session.
+fn admit_tunnel(
+    hub: &Hub,
+    peer: Peer,
+    addr: std::net::SocketAddr,
+) -> Option<(String, Option<i64>)> {
+    match peer {
+        Peer::Cluster(name, na) => match hub.clusters.get(&name) {
+            Some(info) if info.admits_tunnel() => Some((name, na)),
+            Some(_) => {
+                hub.metrics.refuse("revoked");
+                tracing::warn!(cluster = name, %addr, "tunnel refused: the cluster is revoked or unsubscribed");
+                None
+            }
+            None => {
+                hub.metrics.refuse("unknown_cluster");
+                tracing::warn!(cluster = name, %addr, "tunnel refused: no such registered cluster");
+                None
+            }
+        },
+        _ => {
+            hub.metrics.refuse("no_cluster_certificate");
+            tracing::warn!(%addr, "tunnel refused: no cluster client certificate");
+            None
+        }
+    }
+}
+
+/// Accept TLS/TCP connections forever.
+pub(crate) async fn serve_tcp(
+    hub: Arc<Hub>,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (tcp, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let hub = Arc::clone(&hub);
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            hub.metrics
+                .admission_waiting
+                .fetch_add(1, Ordering::Relaxed);
+            let permit = Arc::clone(&hub.admission).acquire_owned().await;
+            hub.metrics
+                .admission_waiting
+                .fetch_sub(1, Ordering::Relaxed);
+            let Ok(_permit) = permit else { return };
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        hub.metrics.refuse("tls_handshake");
+                        tracing::info!(%addr, error = %e, "TLS handshake refused");
+                        return;
+                    }
+                    Err(_) => {
+                        hub.metrics.refuse("tls_timeout");
+                        return;
+                    }
+                };
+            let (_, session) = tls.get_ref();
+            let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+            let peer = classify(session.peer_certificates());
+            if alpn.as_deref() == Some(cceone_tunnel::ALPN) {
+                let Some((cluster, na)) = admit_tunnel(&hub, peer, addr) else {
+                    return;
+                };
+                let conn = match cceone_tunnel::HubConn::over_tls(tls, addr).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::info!(%addr, cluster, error = %e, "tunnel setup failed");
+                        return;
+                    }
+                };
+                drop(_permit);
+                crate::session::run(hub, cluster, conn, na).await;
+            } else {
+                drop(_permit);
+                let user = match peer {
+                    Peer::User(u) => Some(u),
+                    _ => None,
+                };
+                crate::https::serve(hub, tls, user).await;
+            }
+        });
+    }
+}
+
+/// Accept QUIC connections forever.
+pub(crate) async fn serve_quic(hub: Arc<Hub>, endpoint: quinn::Endpoint) {
+    while let Some(incoming) = endpoint.accept().await {
+        let hub = Arc::clone(&hub);
+        tokio::spawn(async move {
+            let addr = incoming.remote_address();
+            hub.metrics
+                .admission_waiting
+                .fetch_add(1, Ordering::Relaxed);
+            let permit = Arc::clone(&hub.admission).acquire_owned().await;
+            hub.metrics
+                .admission_waiting
+                .fetch_sub(1, Ordering::Relaxed);
+            let Ok(permit) = permit else { return };
+            let conn = match tokio::time::timeout(Duration::from_secs(10), async { incoming.await })
+                .await
+            {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    hub.metrics.refuse("quic_handshake");
+                    tracing::info!(%addr, error = %e, "QUIC handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    hub.metrics.refuse("tls_timeout");
+                    return;
+                }
+            };
+            let certs = conn
+                .peer_identity()
+                .and_then(|id| id.downcast::<Vec<CertificateDer<'static>>>().ok());
+            let peer = classify(certs.as_deref().map(Vec::as_slice));
+            let Some((cluster, na)) = admit_tunnel(&hub, peer, addr) else {
+                conn.close(quinn::VarInt::from_u32(403), b"tunnel refused");
+                return;
+            };
+            drop(permit);
+            let hub_conn = cceone_tunnel::HubConn::over_quic(conn);
+            crate::session::run(hub, cluster, hub_conn, na).await;
+        });
+    }
+}

@@ -1,0 +1,360 @@
+//! Agent sessions: one active tunnel per cluster. A session opens the control stream, negotiates
+//! the protocol version, then relays heartbeats, status reports and certificate rotation until
+//! the tunnel closes, a heartbeat is missed, or the cluster is revoked.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cceone_platform::phase::{SessionEvent, Transport as PhaseTransport};
+use cceone_proto::v1::{self, agent_message, hub_message, stream_open};
+use cceone_tunnel::{HubConn, Transport, TunnelError};
+use parking_lot::Mutex;
+use serde_json::json;
+
+use crate::Hub;
+
+/// A live session.
+#[derive(Clone)]
+pub struct SessionHandle {
+    /// Unique per session, so a replaced session does not remove its successor.
+    pub id: u64,
+    /// The tunnel.
+    pub conn: HubConn,
+    /// Negotiated protocol version.
+    pub version: u32,
+    /// Why the hub closed it, if it did.
+    pub closed_because: Arc<Mutex<Option<&'static str>>>,
+    /// Outgoing control messages.
+    pub control: tokio::sync::mpsc::Sender<v1::HubMessage>,
+}
+
+/// All live sessions by cluster name.
+#[derive(Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, SessionHandle>>,
+    next_id: AtomicU64,
+}
+
+impl Sessions {
+    /// The tunnel of a cluster, when connected.
+    pub fn get(&self, cluster: &str) -> Option<SessionHandle> {
+        self.map.lock().get(cluster).cloned()
+    }
+
+    /// How many sessions are live.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    /// Whether there are no sessions.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Names of connected clusters.
+    pub fn names(&self) -> Vec<String> {
+        self.map.lock().keys().cloned().collect()
+    }
+
+    /// Close a cluster's tunnel (revoked, unsubscribed, deleted, shutting down).
+    pub fn close(&self, cluster: &str, why: &'static str) {
+        if let Some(s) = self.map.lock().get(cluster) {
+            *s.closed_because.lock() = Some(why);
+            let _ = s.control.try_send(v1::HubMessage {
+                msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
+                    reason: why.into(),
+                })),
+            });
+            let conn = s.conn.clone();
+            tokio::spawn(async move {
+                // Let the goodbye go out, then cut the connection.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                conn.close(why);
+            });
+        }
+    }
+
+    fn insert(&self, cluster: &str, s: SessionHandle) -> Option<SessionHandle> {
+        self.map.lock().insert(cluster.to_string(), s)
+    }
+
+    fn remove_if(&self, cluster: &str, id: u64) -> bool {
+        let mut m = self.map.lock();
+        if m.get(cluster).is_some_and(|s| s.id == id) {
+            m.remove(cluster);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn phase_transport(t: Transport) -> PhaseTransport {
+    match t {
+        Transport::Grpc => PhaseTransport::Grpc,
+        Transport::Quic => PhaseTransport::Quic,
+    }
+}
+
+/// Run one agent's session until it ends.
+pub(crate) async fn run(
+    hub: Arc<Hub>,
+    cluster: String,
+    conn: HubConn,
+    cert_not_after: Option<i64>,
+) {
+    let transport = conn.transport();
+    match serve(Arc::clone(&hub), &cluster, conn.clone(), cert_not_after).await {
+        Ok(()) => {}
+        Err(e) => {
+            tracing::info!(cluster, transport = transport.as_str(), error = %e, "session ended")
+        }
+    }
+    conn.close("session ended");
+}
+
+async fn serve(
+    hub: Arc<Hub>,
+    cluster: &str,
+    conn: HubConn,
+    cert_not_after: Option<i64>,
+) -> Result<(), TunnelError> {
+    let transport = conn.transport();
+    let mut control = conn.open().await?;
+    let open = v1::StreamOpen {
+        kind: Some(stream_open::Kind::Control(v1::ControlOpen {
+            hub_max_version: cceone_proto::MAX_VERSION,
+        })),
+    };
+    control.send(&open).await?;
+    let hello =
+        match tokio::time::timeout(Duration::from_secs(10), control.recv::<v1::AgentMessage>())
+            .await
+        {
+            Ok(Ok(Some(v1::AgentMessage {
+                msg: Some(agent_message::Msg::Hello(h)),
+            }))) => h,
+            Ok(Ok(_)) => {
+                return Err(TunnelError::Protocol(
+                    "the first control message must be Hello".into(),
+                ));
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(TunnelError::Protocol("no Hello within 10s".into())),
+        };
+    let max = hub.cfg.max_protocol_version.min(cceone_proto::MAX_VERSION);
+    let Some(version) = cceone_proto::negotiate(
+        hello.min_version,
+        hello.max_version,
+        cceone_proto::MIN_VERSION,
+        max,
+    ) else {
+        hub.metrics.refuse("protocol_version");
+        let bye = v1::HubMessage {
+            msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
+                reason: format!(
+                    "no common protocol version (agent {}..={}, hub {}..={max})",
+                    hello.min_version,
+                    hello.max_version,
+                    cceone_proto::MIN_VERSION
+                ),
+            })),
+        };
+        let _ = control.send(&bye).await;
+        return Err(TunnelError::Protocol("no common protocol version".into()));
+    };
+    let ack = v1::HelloAck {
+        version,
+        hub_version: env!("CARGO_PKG_VERSION").into(),
+        heartbeat_interval_ms: hub.cfg.heartbeat_interval.as_millis() as u32,
+        status_resync_ms: hub.cfg.status_resync.as_millis() as u32,
+        capabilities: vec!["proxy".into(), "csr".into()],
+    };
+    control
+        .send(&v1::HubMessage {
+            msg: Some(hub_message::Msg::HelloAck(ack)),
+        })
+        .await?;
+    let (mut tx, mut rx) = control.split();
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<v1::HubMessage>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = out_rx.recv().await {
+            if tx.send(&m).await.is_err() {
+                break;
+            }
+        }
+    });
+    let id = hub.sessions.next_id.fetch_add(1, Ordering::Relaxed);
+    let closed_because: Arc<Mutex<Option<&'static str>>> = Arc::default();
+    let handle = SessionHandle {
+        id,
+        conn: conn.clone(),
+        version,
+        closed_because: Arc::clone(&closed_because),
+        control: out_tx.clone(),
+    };
+    if let Some(old) = hub.sessions.insert(cluster, handle) {
+        *old.closed_because.lock() = Some("replaced");
+        let _ = old.control.try_send(v1::HubMessage {
+            msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
+                reason: "replaced by a newer connection".into(),
+            })),
+        });
+        old.conn.close("replaced by a newer connection");
+    }
+    let gauge = match transport {
+        Transport::Grpc => &hub.metrics.tunnels_grpc,
+        Transport::Quic => &hub.metrics.tunnels_quic,
+    };
+    gauge.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(cluster, transport = transport.as_str(), version, agent = %hello.agent_id, peer = %conn.peer(), "agent connected");
+    let now = jiff::Timestamp::now();
+    hub.clusters
+        .record(
+            cluster,
+            SessionEvent::Connected {
+                transport: phase_transport(transport),
+                agent_id: hello.agent_id.clone(),
+                at: now,
+            },
+        )
+        .await;
+    let mut fields = json!({
+        "transport": transport.as_str(),
+        "protocolVersion": version,
+        "agentVersion": hello.agent_version,
+        "agentId": hello.agent_id,
+        "lastHeartbeatTime": cceone_platform::phase::rfc3339(now),
+    });
+    if let Some(na) = cert_not_after.and_then(|s| jiff::Timestamp::from_second(s).ok()) {
+        fields["certificateNotAfter"] = json!(cceone_platform::phase::rfc3339(na));
+    }
+    hub.clusters.patch_status(cluster, fields).await;
+
+    let grace = hub.cfg.heartbeat_grace;
+    let mut last_heartbeat_write = Instant::now();
+    let outcome: SessionEvent = loop {
+        let msg = tokio::select! {
+            m = tokio::time::timeout(grace, rx.recv::<v1::AgentMessage>()) => m,
+            _ = conn.closed() => break SessionEvent::Disconnected { reason: "the tunnel connection closed".into(), at: jiff::Timestamp::now() },
+        };
+        let msg = match msg {
+            Err(_) => {
+                tracing::warn!(
+                    cluster,
+                    "no heartbeat within the grace period; closing the tunnel"
+                );
+                break SessionEvent::HeartbeatMissed {
+                    at: jiff::Timestamp::now(),
+                };
+            }
+            Ok(Err(e)) => {
+                if matches!(e, TunnelError::Frame(_) | TunnelError::Decode(_)) {
+                    hub.metrics.refuse("malformed_frame");
+                    tracing::warn!(cluster, error = %e, "malformed control frame; closing this tunnel");
+                }
+                break SessionEvent::Disconnected {
+                    reason: format!("control stream failed: {e}"),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+            Ok(Ok(None)) => {
+                break SessionEvent::Disconnected {
+                    reason: "the agent closed the tunnel".into(),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+            Ok(Ok(Some(m))) => m,
+        };
+        match msg.msg {
+            Some(agent_message::Msg::Heartbeat(hb)) => {
+                hub.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
+                let _ = out_tx.try_send(v1::HubMessage {
+                    msg: Some(hub_message::Msg::Heartbeat(hb)),
+                });
+                if last_heartbeat_write.elapsed() >= hub.cfg.heartbeat_record_every {
+                    last_heartbeat_write = Instant::now();
+                    let t = cceone_platform::phase::rfc3339(jiff::Timestamp::now());
+                    hub.clusters
+                        .patch_status(cluster, json!({"lastHeartbeatTime": t}))
+                        .await;
+                }
+            }
+            Some(agent_message::Msg::Status(s)) => {
+                hub.metrics.status_reports.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(cluster, vcpus = %s.vcpus, "status report");
+                hub.clusters
+                    .patch_status(cluster, crate::clusters::status_fields(&s))
+                    .await;
+            }
+            Some(agent_message::Msg::Csr(req)) => {
+                // The subject comes from this session's verified identity, never from the CSR.
+                match hub
+                    .ca
+                    .sign_cluster_csr(&req.csr_pem, cluster, hub.cfg.cert_validity)
+                {
+                    Ok((cert, not_after)) => {
+                        tracing::info!(cluster, not_after, "rotated the agent certificate");
+                        let issued = v1::CertificateIssued {
+                            certificate_pem: cert,
+                            ca_pem: hub.ca.ca_pem().to_string(),
+                            not_after_unix: not_after,
+                        };
+                        let _ = out_tx
+                            .send(v1::HubMessage {
+                                msg: Some(hub_message::Msg::Certificate(issued)),
+                            })
+                            .await;
+                        if let Ok(t) = jiff::Timestamp::from_second(not_after) {
+                            hub.clusters.patch_status(cluster, json!({"certificateNotAfter": cceone_platform::phase::rfc3339(t)})).await;
+                        }
+                    }
+                    Err(e) => {
+                        hub.metrics.refuse("bad_csr");
+                        tracing::warn!(cluster, error = %e, "refused a rotation CSR");
+                    }
+                }
+            }
+            Some(agent_message::Msg::WorkStatus(_)) | Some(agent_message::Msg::Inventory(_)) => {
+                tracing::debug!(
+                    cluster,
+                    "work message (the Work relay is not enabled on this hub)"
+                );
+            }
+            Some(agent_message::Msg::Hello(_)) | None => {
+                hub.metrics.refuse("protocol");
+                break SessionEvent::Disconnected {
+                    reason: "protocol violation: unexpected control message".into(),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+        }
+    };
+    writer.abort();
+    gauge.fetch_sub(1, Ordering::Relaxed);
+    let removed = hub.sessions.remove_if(cluster, id);
+    conn.close("session ended");
+    let why = *closed_because.lock();
+    match why {
+        Some("replaced") => {}
+        Some("revoked") => {
+            hub.clusters
+                .record(
+                    cluster,
+                    SessionEvent::Revoked {
+                        at: jiff::Timestamp::now(),
+                    },
+                )
+                .await
+        }
+        Some("shutdown") => {}
+        _ if removed => {
+            tracing::info!(cluster, ?outcome, "agent disconnected");
+            hub.clusters.record(cluster, outcome).await;
+        }
+        _ => {}
+    }
+    Ok(())
+}
