@@ -4,7 +4,8 @@
 //! numbers are for a reader to compare between runs and machines.
 //!
 //! `cargo bench -p cceone-kube-apiserver --bench apiserver` (about 2-3 minutes on 2 cores);
-//! `BENCH_QUICK=1` shrinks every size for a CI smoke run (well under 30 s).
+//! `BENCH_QUICK=1` shrinks every size for a CI smoke run (well under 30 s); `BENCH_SECTIONS=3,4`
+//! runs only the listed sections.
 //!
 //! Everything (server, clients, watchers) shares one process and its cores, so client-side work
 //! (TLS, JSON decoding in kube-rs) is part of every figure, as it is for a co-located client.
@@ -60,7 +61,7 @@ fn scale() -> Scale {
     } else {
         Scale {
             quick,
-            cell: Duration::from_millis(2500),
+            cell: Duration::from_secs(4),
             list_objects: 10_000,
             list_runs: 20,
             watch: &[(10, 2000), (100, 1000), (1000, 200)],
@@ -223,6 +224,7 @@ async fn load(core: &Arc<Core>, ns: &str, ids: std::ops::Range<usize>) -> Res<()
 /// One client's measurements: latencies of every call, and how many of them failed.
 type ClientRun = (Vec<Duration>, usize);
 
+/// Runs `work` once per client concurrently until `dur` has passed; throughput counts successes.
 async fn run_clients<F, Fut>(apis: &[Api<ConfigMap>], dur: Duration, work: F) -> Stats
 where
     F: Fn(usize, Api<ConfigMap>, Instant) -> Fut,

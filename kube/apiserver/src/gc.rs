@@ -16,14 +16,26 @@ use crate::resource::ResourceInfo;
 
 const MANAGER: &str = "garbage-collector";
 
-/// Run the collector until the store's watch ends.
+/// Run the collector until the store closes; a watch that falls behind is restarted.
 pub async fn run(core: Arc<Core>) {
+    while let Restart::Yes = run_once(&core).await {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+enum Restart {
+    Yes,
+    No,
+}
+
+async fn run_once(core: &Arc<Core>) -> Restart {
+    let core = Arc::clone(core);
     let start = core.store.current_revision();
     let mut stream = match core.store.watch("/", start) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "garbage collector cannot watch the store");
-            return;
+            return Restart::No;
         }
     };
     // Namespaces terminating when we start still need emptying.
@@ -53,10 +65,10 @@ pub async fn run(core: Arc<Core>) {
         for ev in batch {
             let ev = match ev {
                 Ok(ev) => ev,
+                Err(cceone_kube_store::StoreError::Closed) => return Restart::No,
                 Err(e) => {
                     tracing::warn!(error = %e, "garbage collector fell behind; restarting its watch");
-                    Box::pin(run_again(Arc::clone(&core))).await;
-                    return;
+                    return Restart::Yes;
                 }
             };
             let Ok(obj) = serde_json::from_slice::<Value>(&ev.kv.value) else {
@@ -107,10 +119,7 @@ pub async fn run(core: Arc<Core>) {
             }
         }
     }
-}
-
-async fn run_again(core: Arc<Core>) {
-    run(core).await
+    Restart::No
 }
 
 /// Every object (with its resource) whose ownerReferences name `uid`.

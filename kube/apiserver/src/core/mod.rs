@@ -167,7 +167,13 @@ impl Core {
         let limit = opts.limit.filter(|l| *l > 0);
         let page = self
             .store
-            .list(&prefix, start_after.as_deref(), limit, Some(&filter))
+            .list(
+                &prefix,
+                start_after.as_deref(),
+                limit,
+                (label.is_some() || field.is_some())
+                    .then_some(&filter as cceone_kube_store::Filter<'_>),
+            )
             .await?;
         let continue_token = match (page.more, page.items.last()) {
             (true, Some(last)) => Some(encode_continue(page.revision, &last.key)),
