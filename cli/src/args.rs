@@ -1,0 +1,328 @@
+//! The command line, parsed once by clap into typed values (durations, labels, enums), so the
+//! commands never see raw strings they would have to re-check.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The platform admin's command line.
+#[derive(Debug, Parser)]
+#[command(name = "cceonectl", version, about)]
+pub(crate) struct Cli {
+    /// Kubeconfig of the federation API (default: $KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, global = true)]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub(crate) context: Option<String>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Registered member clusters.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Register a cluster and print its agent manifests (or settings).
+    Register(RegisterArgs),
+    /// List registered clusters.
+    List(ListArgs),
+    /// Revoke a cluster: its certificate is refused and its tunnel closed.
+    Revoke {
+        /// The cluster.
+        name: String,
+    },
+    /// Unsubscribe a cluster (refused while it has delete protection).
+    Unsubscribe {
+        /// The cluster.
+        name: String,
+    },
+    /// Turn delete protection on (or off with --off).
+    Protect {
+        /// The cluster.
+        name: String,
+        /// Turn protection off.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Issue a fresh one-time bootstrap token for a cluster and print it.
+    Token {
+        /// The cluster.
+        name: String,
+        /// How long the token stays valid (e.g. 30m, 1h, 2h30m).
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        ttl: Duration,
+    },
+    /// Issue a kubeconfig that reaches the cluster through the hub's proxy.
+    Kubeconfig(KubeconfigArgs),
+    /// Revoke a kubeconfig issued by `cluster kubeconfig` (by the id it printed).
+    RevokeKubeconfig {
+        /// The token id.
+        id: String,
+    },
+}
+
+/// Where a cluster runs (`spec.type`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum TypeArg {
+    /// A ctyun cloud cluster.
+    Ctyun,
+    /// A cluster in your own data centre.
+    Local,
+    /// A cluster on another cloud.
+    ThirdParty,
+}
+
+impl TypeArg {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TypeArg::Ctyun => "ctyun",
+            TypeArg::Local => "local",
+            TypeArg::ThirdParty => "third-party",
+        }
+    }
+}
+
+/// Which hub endpoint the agent (or kubeconfig) uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EndpointArg {
+    /// The hub's public endpoint.
+    Public,
+    /// The hub's private endpoint.
+    Private,
+}
+
+/// Output of `register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    /// Kubernetes manifests for `kubectl apply -f`.
+    Yaml,
+    /// KEY=value lines for running the agent binary outside a cluster.
+    Env,
+}
+
+/// Tunnel transport of the agent.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum TransportArg {
+    /// QUIC, falling back to TCP when UDP is blocked.
+    Auto,
+    /// gRPC over TLS/TCP.
+    Grpc,
+    /// QUIC over UDP.
+    Quic,
+}
+
+impl TransportArg {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TransportArg::Auto => "auto",
+            TransportArg::Grpc => "grpc",
+            TransportArg::Quic => "quic",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RegisterArgs {
+    /// The cluster's name (a DNS-1123 label).
+    pub(crate) name: String,
+    /// Where the cluster runs.
+    #[arg(long = "type", value_enum)]
+    pub(crate) cluster_type: TypeArg,
+    /// Cloud or infrastructure provider.
+    #[arg(long)]
+    pub(crate) provider: Option<String>,
+    /// Region.
+    #[arg(long)]
+    pub(crate) region: Option<String>,
+    /// Zone.
+    #[arg(long)]
+    pub(crate) zone: Option<String>,
+    /// Fleet to put the cluster in.
+    #[arg(long)]
+    pub(crate) fleet: Option<String>,
+    /// A label key=value (repeatable).
+    #[arg(long = "label", value_parser = parse_label)]
+    pub(crate) labels: Vec<(String, String)>,
+    /// Refuse unsubscribing until protection is turned off.
+    #[arg(long)]
+    pub(crate) delete_protection: bool,
+    /// Which hub endpoint the agent dials.
+    #[arg(long, value_enum, default_value = "public")]
+    pub(crate) endpoint: EndpointArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub(crate) format: FormatArg,
+    /// How long the bootstrap token stays valid (e.g. 30m, 1h).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub(crate) token_ttl: Duration,
+    /// Agent transport.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) transport: TransportArg,
+    /// Agent image (default cceone/cluster-agent:<version>).
+    #[arg(long)]
+    pub(crate) image: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Output format: the table (default), `wide` (adds zone, transport, protection), json,
+    /// yaml.
+    #[arg(short = 'o', long, value_enum)]
+    pub(crate) output: Option<ListFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ListFormat {
+    /// The table with the priority-1 columns too.
+    Wide,
+    /// The list as JSON.
+    Json,
+    /// The list as YAML.
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KubeconfigArgs {
+    /// The cluster.
+    pub(crate) name: String,
+    /// User the member cluster sees (impersonated).
+    #[arg(long, default_value = "admin")]
+    pub(crate) user: String,
+    /// Group the member cluster sees (repeatable; default system:masters, i.e. cluster admin).
+    #[arg(long = "group")]
+    pub(crate) groups: Vec<String>,
+    /// Expire the kubeconfig after this long (default: never; revoke it instead).
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) ttl: Option<Duration>,
+    /// Which hub endpoint the kubeconfig points at.
+    #[arg(long, value_enum, default_value = "public")]
+    pub(crate) endpoint: EndpointArg,
+}
+
+/// A positive duration such as `90s`, `30m`, `1h`, `2h30m` or ISO 8601 `PT1H`.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a duration like 30m or 1h ({e})"))?;
+    let d = Duration::try_from(d).map_err(|_| format!("{s:?} must not be negative"))?;
+    if d.is_zero() {
+        return Err(format!("{s:?} must be positive"));
+    }
+    Ok(d)
+}
+
+/// `key=value` with a Kubernetes label key (optional DNS prefix `/` name) and value.
+pub(crate) fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not key=value"))?;
+    let name_ok = |n: &str, max: usize| {
+        n.len() <= max
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && n.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+    };
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        p.len() <= 253
+            && p.split('.')
+                .all(|part| name_ok(part, 63) && !part.contains('_'))
+    });
+    if !prefix_ok || !name_ok(name, 63) {
+        return Err(format!(
+            "label key {key:?} is not a valid Kubernetes label key"
+        ));
+    }
+    if !value.is_empty() && !name_ok(value, 63) {
+        return Err(format!(
+            "label value {value:?} is not a valid Kubernetes label value"
+        ));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2h30m"), Ok(Duration::from_secs(9000)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("PT1H"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "0s", "-1h", "soon", "1 fortnight"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(parse_label("env=dev"), Ok(("env".into(), "dev".into())));
+        assert_eq!(
+            parse_label("cceone.io/tier=a_b-c.d"),
+            Ok(("cceone.io/tier".into(), "a_b-c.d".into()))
+        );
+        assert_eq!(parse_label("empty="), Ok(("empty".into(), String::new())));
+        for bad in [
+            "env",
+            "=x",
+            "-a=b",
+            "a=b c",
+            "a/b/c=d",
+            "a=-x",
+            &format!("{}=x", "k".repeat(64)),
+        ] {
+            assert!(parse_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn command_line_parses() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "cceonectl",
+            "--kubeconfig",
+            "/k",
+            "cluster",
+            "register",
+            "demo",
+            "--type",
+            "third-party",
+            "--label",
+            "env=dev",
+            "--label",
+            "a=b",
+            "--format",
+            "env",
+            "--token-ttl",
+            "10m",
+        ])
+        .unwrap();
+        let Command::Cluster(ClusterCommand::Register(r)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(r.cluster_type.as_str(), "third-party");
+        assert_eq!(r.labels.len(), 2);
+        assert_eq!(r.format, FormatArg::Env);
+        assert_eq!(r.token_ttl, Duration::from_secs(600));
+        assert!(
+            Cli::try_parse_from(["cceonectl", "cluster", "register", "demo", "--type", "mars"])
+                .is_err()
+        );
+        assert!(Cli::try_parse_from(["cceonectl", "cluster", "register", "demo"]).is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! `cceonectl`: the platform admin's command line against the federation API: register member
+//! clusters and print their agent manifests, list them, revoke or unsubscribe them, and issue
+//! bootstrap tokens and proxy kubeconfigs.
+
+mod args;
+mod cluster;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::args::{Cli, ClusterCommand, Command};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = client(&cli).await?;
+    let Command::Cluster(cmd) = cli.command;
+    match cmd {
+        ClusterCommand::Register(a) => cluster::register(&client, a).await,
+        ClusterCommand::List(a) => cluster::list(&client, a).await,
+        ClusterCommand::Revoke { name } => cluster::revoke(&client, &name).await,
+        ClusterCommand::Unsubscribe { name } => cluster::unsubscribe(&client, &name).await,
+        ClusterCommand::Protect { name, off } => cluster::protect(&client, &name, !off).await,
+        ClusterCommand::Token { name, ttl } => cluster::token(&client, &name, ttl).await,
+        ClusterCommand::Kubeconfig(a) => cluster::kubeconfig(&client, a).await,
+        ClusterCommand::RevokeKubeconfig { id } => cluster::revoke_kubeconfig(&client, &id).await,
+    }
+}
+
+/// A client of the federation API from `--kubeconfig`/`--context`, else the usual inference
+/// (`$KUBECONFIG`, `~/.kube/config`, in-cluster).
+async fn client(cli: &Cli) -> anyhow::Result<kube::Client> {
+    let opts = KubeConfigOptions {
+        context: cli.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match (&cli.kubeconfig, &cli.context) {
+        (Some(path), _) => {
+            let kc = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .with_context(|| format!("using kubeconfig {}", path.display()))?
+        }
+        (None, Some(_)) => kube::Config::from_kubeconfig(&opts)
+            .await
+            .context("loading kubeconfig")?,
+        (None, None) => kube::Config::infer()
+            .await
+            .context("finding a kubeconfig")?,
+    };
+    kube::Client::try_from(config).context("creating the API client")
+}
+
+/// Write to stdout; a closed pipe (`| head`) ends output quietly instead of panicking.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
+    }
+}

@@ -1,0 +1,191 @@
+//! How to reach the hub, as the hub publishes it for `cceonectl`: the ConfigMap
+//! `cceone-hub-info` in [`SYSTEM_NAMESPACE`] with `publicEndpoint`, `privateEndpoint`
+//! (`host:port`) and `caBundle` (PEM).
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use crate::{PlatformError, SYSTEM_NAMESPACE, ensure_system_namespace};
+
+/// The ConfigMap's name.
+pub const CONFIGMAP_NAME: &str = "cceone-hub-info";
+/// The field manager [`publish`] applies with.
+pub const FIELD_MANAGER: &str = "cceone-hub";
+
+/// How agents and users reach the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubInfo {
+    /// `host:port` reachable from anywhere (the default agent variant).
+    pub public_endpoint: String,
+    /// `host:port` reachable over a private network, when the hub has one.
+    pub private_endpoint: Option<String>,
+    /// The hub CA certificate(s), PEM.
+    pub ca_bundle: String,
+}
+
+impl HubInfo {
+    /// Check the endpoints are `host:port` and the bundle looks like PEM.
+    pub fn validate(&self) -> Result<(), PlatformError> {
+        validate_endpoint(&self.public_endpoint)?;
+        if let Some(p) = &self.private_endpoint {
+            validate_endpoint(p)?;
+        }
+        if !self.ca_bundle.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(PlatformError::InvalidInput(
+                "caBundle is not a PEM certificate".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The ConfigMap holding this info (pure).
+    pub fn to_configmap(&self) -> Result<ConfigMap, PlatformError> {
+        let mut data = json!({"publicEndpoint": self.public_endpoint, "caBundle": self.ca_bundle});
+        if let Some(p) = &self.private_endpoint {
+            data["privateEndpoint"] = json!(p);
+        }
+        Ok(serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": CONFIGMAP_NAME, "namespace": SYSTEM_NAMESPACE},
+            "data": data,
+        }))?)
+    }
+
+    /// Read the info back from its ConfigMap (pure).
+    pub fn from_configmap(cm: &ConfigMap) -> Result<HubInfo, PlatformError> {
+        let get = |k: &str| {
+            cm.data
+                .as_ref()
+                .and_then(|d| d.get(k))
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+        };
+        let missing = |k: &str| PlatformError::InvalidObject {
+            what: format!("ConfigMap {SYSTEM_NAMESPACE}/{CONFIGMAP_NAME}"),
+            reason: format!("{k} is missing"),
+        };
+        let info = HubInfo {
+            public_endpoint: get("publicEndpoint").ok_or_else(|| missing("publicEndpoint"))?,
+            private_endpoint: get("privateEndpoint"),
+            ca_bundle: get("caBundle").ok_or_else(|| missing("caBundle"))?,
+        };
+        info.validate().map_err(|e| PlatformError::InvalidObject {
+            what: format!("ConfigMap {SYSTEM_NAMESPACE}/{CONFIGMAP_NAME}"),
+            reason: e.to_string(),
+        })?;
+        Ok(info)
+    }
+}
+
+/// Check `host:port`: a non-empty host (name, IPv4, or bracketed IPv6) and a port 1-65535.
+pub fn validate_endpoint(endpoint: &str) -> Result<(), PlatformError> {
+    let bad = || PlatformError::InvalidInput(format!("endpoint {endpoint:?} is not host:port"));
+    let (host, port) = endpoint.rsplit_once(':').ok_or_else(bad)?;
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p != 0);
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    };
+    if port_ok && host_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// Publish `info` (server-side apply as [`FIELD_MANAGER`]), creating the system namespace
+/// when needed.
+pub async fn publish(client: &kube::Client, info: &HubInfo) -> Result<(), PlatformError> {
+    info.validate()?;
+    ensure_system_namespace(client).await?;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(CONFIGMAP_NAME, &params, &Patch::Apply(info.to_configmap()?))
+        .await
+        .map_err(|e| PlatformError::api("publishing hub info", e))?;
+    Ok(())
+}
+
+/// Read the published hub info. [`PlatformError::NotFound`] means no hub has published yet.
+pub async fn read(client: &kube::Client) -> Result<HubInfo, PlatformError> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let cm = api
+        .get_opt(CONFIGMAP_NAME)
+        .await
+        .map_err(|e| PlatformError::api("reading hub info", e))?
+        .ok_or_else(|| {
+            PlatformError::NotFound(format!(
+                "ConfigMap {SYSTEM_NAMESPACE}/{CONFIGMAP_NAME} (the hub publishes it when it starts)"
+            ))
+        })?;
+    HubInfo::from_configmap(&cm)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn endpoints() {
+        for good in [
+            "hub.example.com:9443",
+            "10.0.0.1:9443",
+            "[::1]:9443",
+            "localhost:1",
+        ] {
+            assert!(validate_endpoint(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "hub",
+            "hub:",
+            ":9443",
+            "hub:0",
+            "hub:70000",
+            "::1:9443",
+            "a b:1",
+            "h/x:1",
+        ] {
+            assert!(validate_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn configmap_round_trip() {
+        let info = HubInfo {
+            public_endpoint: "hub.example.com:9443".into(),
+            private_endpoint: Some("10.0.0.1:9443".into()),
+            ca_bundle: PEM.into(),
+        };
+        let cm = info.to_configmap().unwrap();
+        assert_eq!(HubInfo::from_configmap(&cm).unwrap(), info);
+        let public_only = HubInfo {
+            private_endpoint: None,
+            ..info
+        };
+        let cm = public_only.to_configmap().unwrap();
+        assert!(!cm.data.as_ref().unwrap().contains_key("privateEndpoint"));
+        assert_eq!(HubInfo::from_configmap(&cm).unwrap(), public_only);
+        let mut broken = cm.clone();
+        broken.data.as_mut().unwrap().remove("caBundle");
+        assert!(HubInfo::from_configmap(&broken).is_err());
+        let mut not_pem = cm;
+        not_pem
+            .data
+            .as_mut()
+            .unwrap()
+            .insert("caBundle".into(), "hello".into());
+        assert!(HubInfo::from_configmap(&not_pem).is_err());
+    }
+}

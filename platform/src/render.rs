@@ -1,0 +1,289 @@
+//! The agent's manifests for one registered cluster, and the same settings as `KEY=value`
+//! environment lines for running the agent binary outside a cluster.
+//!
+//! The YAML holds a ServiceAccount, a ClusterRole and its binding, the config Secret
+//! `cceone-agent-config` (one key per `ENV_*` name; the Deployment loads it with `envFrom`) and
+//! the Deployment `cceone-cluster-agent` in `kube-system` (two replicas, one leader). The
+//! checked-in template `manifests/agent.yaml` is this output with `${PLACEHOLDERS}`.
+//!
+//! Values are single-line: the CA bundle's newlines are written as the two characters `\n` (and
+//! a backslash as `\\`), in the YAML as in the env lines, so a value survives `envsubst`,
+//! `docker --env-file` and `env $(cat file)`. The agent reads every value through
+//! [`unescape_env_value`], which also leaves real newlines alone.
+
+use serde_json::{Value, json};
+
+use crate::PlatformError;
+use crate::hubinfo::validate_endpoint;
+
+/// The hub's `host:port` the agent dials (the public endpoint).
+pub const ENV_HUB_ENDPOINT: &str = "CCEONE_HUB_ENDPOINT";
+/// The hub's private `host:port`; when set (the private variant) the agent dials it instead.
+pub const ENV_HUB_PRIVATE_ENDPOINT: &str = "CCEONE_HUB_PRIVATE_ENDPOINT";
+/// The registered cluster's name.
+pub const ENV_CLUSTER_NAME: &str = "CCEONE_CLUSTER_NAME";
+/// The hub CA bundle, PEM, escaped as described in the module docs.
+pub const ENV_HUB_CA: &str = "CCEONE_HUB_CA";
+/// The one-time bootstrap token.
+pub const ENV_BOOTSTRAP_TOKEN: &str = "CCEONE_BOOTSTRAP_TOKEN";
+/// `auto`, `grpc` or `quic`.
+pub const ENV_TRANSPORT: &str = "CCEONE_TRANSPORT";
+/// This replica's id (the pod name, from the downward API).
+pub const ENV_AGENT_ID: &str = "CCEONE_AGENT_ID";
+/// The Secret in the member cluster that keeps the agent's issued certificate.
+pub const ENV_IDENTITY_SECRET: &str = "CCEONE_IDENTITY_SECRET";
+/// Where the agent serves `/healthz` and `/readyz`.
+pub const ENV_HEALTH_ADDR: &str = "CCEONE_HEALTH_ADDR";
+
+/// Default of [`ENV_IDENTITY_SECRET`].
+pub const DEFAULT_IDENTITY_SECRET: &str = "cceone-agent-identity";
+/// Default of [`ENV_HEALTH_ADDR`].
+pub const DEFAULT_HEALTH_ADDR: &str = "0.0.0.0:8080";
+/// Namespace the agent runs in.
+pub const AGENT_NAMESPACE: &str = "kube-system";
+/// Name of the agent's Deployment, ServiceAccount, ClusterRole(Binding) and `app` label.
+pub const AGENT_NAME: &str = "cceone-cluster-agent";
+/// Name of the agent's config Secret.
+pub const CONFIG_SECRET: &str = "cceone-agent-config";
+/// Transports the agent accepts.
+pub const TRANSPORTS: [&str; 3] = ["auto", "grpc", "quic"];
+
+const HEALTH_PORT: u16 = 8080;
+
+/// The agent image for this build: `cceone/cluster-agent:<crate version>`.
+pub fn default_image() -> String {
+    format!("cceone/cluster-agent:{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What one cluster's agent needs to join. `Debug` masks the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AgentSettings {
+    /// The hub's public `host:port`.
+    pub hub_endpoint: String,
+    /// The hub's private `host:port`, set for the private-endpoint variant only.
+    pub hub_private_endpoint: Option<String>,
+    /// The registered cluster's name.
+    pub cluster_name: String,
+    /// The hub CA bundle (PEM, real newlines).
+    pub ca_bundle: String,
+    /// The one-time bootstrap token.
+    pub bootstrap_token: String,
+    /// `auto`, `grpc` or `quic`.
+    pub transport: String,
+}
+
+impl AgentSettings {
+    /// Check endpoints, cluster name and transport (placeholders would fail this; rendering
+    /// itself does not check).
+    pub fn validate(&self) -> Result<(), PlatformError> {
+        validate_endpoint(&self.hub_endpoint)?;
+        if let Some(p) = &self.hub_private_endpoint {
+            validate_endpoint(p)?;
+        }
+        crate::validate_cluster_name(&self.cluster_name)?;
+        if !TRANSPORTS.contains(&self.transport.as_str()) {
+            return Err(PlatformError::InvalidInput(format!(
+                "transport {:?} is not one of auto, grpc, quic",
+                self.transport
+            )));
+        }
+        Ok(())
+    }
+
+    /// The cluster-specific settings as (env name, escaped value), in a fixed order; the
+    /// private endpoint only when set.
+    pub fn env_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![(ENV_HUB_ENDPOINT, self.hub_endpoint.clone())];
+        if let Some(p) = &self.hub_private_endpoint {
+            pairs.push((ENV_HUB_PRIVATE_ENDPOINT, p.clone()));
+        }
+        pairs.extend([
+            (ENV_CLUSTER_NAME, self.cluster_name.clone()),
+            (ENV_HUB_CA, escape_env_value(&self.ca_bundle)),
+            (ENV_BOOTSTRAP_TOKEN, self.bootstrap_token.clone()),
+            (ENV_TRANSPORT, self.transport.clone()),
+        ]);
+        pairs
+    }
+}
+
+impl std::fmt::Debug for AgentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentSettings")
+            .field("hub_endpoint", &self.hub_endpoint)
+            .field("hub_private_endpoint", &self.hub_private_endpoint)
+            .field("cluster_name", &self.cluster_name)
+            .field(
+                "ca_bundle",
+                &format_args!("<{} bytes>", self.ca_bundle.len()),
+            )
+            .field("bootstrap_token", &"<masked>")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+/// Make a value single-line: `\` → `\\`, newline → `\n`, carriage returns dropped.
+pub fn escape_env_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 32);
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Undo [`escape_env_value`]: `\n` → newline, `\\` → `\`; any other backslash and real
+/// newlines are kept as they are.
+pub fn unescape_env_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some('n')) => {
+                out.push('\n');
+                chars.next();
+            }
+            ('\\', Some('\\')) => {
+                out.push('\\');
+                chars.next();
+            }
+            (c, _) => out.push(c),
+        }
+    }
+    out
+}
+
+fn labels() -> Value {
+    json!({"app": AGENT_NAME, "app.kubernetes.io/part-of": "cceone"})
+}
+
+/// The agent's objects, in apply order.
+pub fn agent_documents(s: &AgentSettings, image: &str) -> Vec<Value> {
+    let mut config: serde_json::Map<String, Value> = s
+        .env_pairs()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v)))
+        .collect();
+    config.insert(ENV_IDENTITY_SECRET.into(), json!(DEFAULT_IDENTITY_SECRET));
+    config.insert(ENV_HEALTH_ADDR.into(), json!(DEFAULT_HEALTH_ADDR));
+    let meta = |name: &str, namespaced: bool| {
+        let mut m = json!({"name": name, "labels": labels()});
+        if namespaced {
+            m["namespace"] = json!(AGENT_NAMESPACE);
+        }
+        m
+    };
+    let all = [
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ];
+    let probe = |path: &str, delay: u32, period: u32| {
+        json!({"httpGet": {"path": path, "port": "health"},
+               "initialDelaySeconds": delay, "periodSeconds": period, "failureThreshold": 3})
+    };
+    vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(AGENT_NAME, true)}),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": meta(AGENT_NAME, false),
+            "rules": [
+                // Reads for status, writes for applying Works and keeping its Lease and identity.
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": all},
+                // Proxied requests run as the caller, so the member's RBAC decides.
+                {"apiGroups": [""], "resources": ["users", "groups", "serviceaccounts"],
+                 "verbs": ["impersonate"]},
+                {"nonResourceURLs": ["*"], "verbs": ["get"]},
+            ],
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": meta(AGENT_NAME, false),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": AGENT_NAME},
+            "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME,
+                          "namespace": AGENT_NAMESPACE}],
+        }),
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta(CONFIG_SECRET, true),
+            "type": "Opaque",
+            "stringData": config,
+        }),
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta(AGENT_NAME, true),
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": AGENT_NAME}},
+                "template": {
+                    "metadata": {"labels": labels()},
+                    "spec": {
+                        "serviceAccountName": AGENT_NAME,
+                        "affinity": {"podAntiAffinity": {
+                            "preferredDuringSchedulingIgnoredDuringExecution": [{
+                                "weight": 100,
+                                "podAffinityTerm": {
+                                    "topologyKey": "kubernetes.io/hostname",
+                                    "labelSelector": {"matchLabels": {"app": AGENT_NAME}},
+                                },
+                            }],
+                        }},
+                        "containers": [{
+                            "name": "agent",
+                            "image": image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "envFrom": [{"secretRef": {"name": CONFIG_SECRET}}],
+                            "env": [{"name": ENV_AGENT_ID,
+                                     "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                            "ports": [{"name": "health", "containerPort": HEALTH_PORT,
+                                       "protocol": "TCP"}],
+                            "livenessProbe": probe("/healthz", 5, 10),
+                            "readinessProbe": probe("/readyz", 2, 5),
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "32Mi"},
+                                "limits": {"memory": "128Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": false,
+                                "readOnlyRootFilesystem": true,
+                                "runAsNonRoot": true,
+                                "runAsUser": 65532,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }],
+                    },
+                },
+            },
+        }),
+    ]
+}
+
+/// The agent manifests as one multi-document YAML.
+pub fn agent_yaml(s: &AgentSettings, image: &str) -> String {
+    agent_documents(s, image)
+        .iter()
+        // Serialising a JSON value to YAML cannot fail (string keys only).
+        .filter_map(|d| serde_yaml::to_string(d).ok())
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// The settings as `KEY=value` lines (no quoting; values are single-line, see module docs).
+pub fn agent_env(s: &AgentSettings) -> String {
+    s.env_pairs()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
