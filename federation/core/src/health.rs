@@ -1,0 +1,288 @@
+//! Cluster health and failover (Karmada `pkg/controllers/cluster`): the `Ready` condition from
+//! heartbeats with a grace period, the scheduling taints that follow it, the NoExecute taints
+//! that trigger failover, the taint manager's eviction decision for a binding, and graceful
+//! eviction tasks.
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use crate::json::{arr, find_condition, format_time, int, parse_time, s};
+use crate::names::{TAINT_NOT_READY, TAINT_UNREACHABLE};
+use crate::selector::tolerates;
+
+/// The cluster's `Ready` condition and its full new `spec.taints`.
+///
+/// While the cluster reports (the last report, or the controller's start when it has seen none
+/// yet — the caller's `last_report`, falling back to the cluster's creation — is within
+/// `grace` of `now`), `Ready` is True (reason `ClusterReady`), unless the reporter itself set it
+/// False, which stands. Past the grace period it turns Unknown (`ClusterStatusUnknown`, or
+/// `ClusterStatusNeverUpdated` for a cluster that never reported). The taints follow
+/// `taintClusterByCondition`: False adds `cluster.karmada.io/not-ready:NoSchedule`, Unknown
+/// `cluster.karmada.io/unreachable:NoSchedule` (each removing the other), True removes both;
+/// a cluster that has not reported yet carries `not-ready`. Other taints are kept; added ones
+/// get `timeAdded: now`. The condition's `lastTransitionTime` only moves when its status does.
+pub fn cluster_conditions(
+    cluster: &Value,
+    last_report: Option<Timestamp>,
+    now: Timestamp,
+    grace: SignedDuration,
+) -> (Value, Vec<Value>) {
+    let current = find_condition(arr(cluster, "/status/conditions"), "Ready");
+    let reference = last_report
+        .or_else(|| parse_time(s(cluster, "/metadata/creationTimestamp")))
+        .unwrap_or(now);
+    let stale = reference
+        .checked_add(grace)
+        .is_ok_and(|deadline| now > deadline);
+    let keep_time = |status: &str| {
+        current
+            .filter(|c| s(c, "/status") == status)
+            .map(|c| s(c, "/lastTransitionTime").to_string())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| format_time(now))
+    };
+    let condition = |status: &str, reason: &str, message: &str| {
+        json!({
+            "type": "Ready",
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": keep_time(status),
+        })
+    };
+    let never = last_report.is_none() && current.is_none();
+    let ready = if stale {
+        match current {
+            None => condition(
+                "Unknown",
+                "ClusterStatusNeverUpdated",
+                "Cluster status controller never posted cluster status.",
+            ),
+            Some(c) if s(c, "/status") == "Unknown" => c.clone(),
+            Some(_) => condition(
+                "Unknown",
+                "ClusterStatusUnknown",
+                "Cluster status controller stopped posting cluster status.",
+            ),
+        }
+    } else if never {
+        condition(
+            "Unknown",
+            "ClusterStatusNeverUpdated",
+            "Cluster status controller never posted cluster status.",
+        )
+    } else {
+        match current {
+            Some(c) if s(c, "/status") == "False" => c.clone(),
+            _ => condition(
+                "True",
+                "ClusterReady",
+                "cluster is healthy and ready to accept workloads",
+            ),
+        }
+    };
+    let not_ready = taint(TAINT_NOT_READY, "NoSchedule");
+    let unreachable = taint(TAINT_UNREACHABLE, "NoSchedule");
+    let taints = arr(cluster, "/spec/taints");
+    let new = match s(&ready, "/status") {
+        _ if never && !stale => update_taints(taints, &[not_ready], &[], now),
+        "False" => update_taints(taints, &[not_ready], &[unreachable], now),
+        "Unknown" => update_taints(taints, &[unreachable], &[not_ready], now),
+        _ => update_taints(taints, &[], &[not_ready, unreachable], now),
+    };
+    (ready, new)
+}
+
+/// NoExecute taints for failover, as Karmada's cluster controller added them before
+/// ClusterTaintPolicy (`--failover-eviction-timeout`): once `Ready` has been False (Unknown)
+/// for `eviction_timeout` since its last transition, `not-ready:NoExecute`
+/// (`unreachable:NoExecute`) is added and the other removed; a Ready cluster loses both.
+/// Returns the full new `spec.taints`.
+pub fn failover_taints(
+    cluster: &Value,
+    now: Timestamp,
+    eviction_timeout: SignedDuration,
+) -> Vec<Value> {
+    let taints = arr(cluster, "/spec/taints");
+    let not_ready = taint(TAINT_NOT_READY, "NoExecute");
+    let unreachable = taint(TAINT_UNREACHABLE, "NoExecute");
+    let Some(ready) = find_condition(arr(cluster, "/status/conditions"), "Ready") else {
+        return taints.to_vec();
+    };
+    let since = parse_time(s(ready, "/lastTransitionTime")).unwrap_or(now);
+    let due = since.checked_add(eviction_timeout).is_ok_and(|t| now >= t);
+    match s(ready, "/status") {
+        "True" => update_taints(taints, &[], &[not_ready, unreachable], now),
+        "False" if due => update_taints(taints, &[not_ready], &[unreachable], now),
+        "Unknown" if due => update_taints(taints, &[unreachable], &[not_ready], now),
+        _ => taints.to_vec(),
+    }
+}
+
+fn taint(key: &str, effect: &str) -> Value {
+    json!({"key": key, "effect": effect})
+}
+
+/// `Taint.MatchTaint`: same key and effect.
+fn same_taint(a: &Value, b: &Value) -> bool {
+    s(a, "/key") == s(b, "/key") && s(a, "/effect") == s(b, "/effect")
+}
+
+/// `SetCurrentClusterTaints`.
+fn update_taints(taints: &[Value], add: &[Value], remove: &[Value], now: Timestamp) -> Vec<Value> {
+    let mut out: Vec<Value> = taints
+        .iter()
+        .filter(|t| !remove.iter().any(|r| same_taint(t, r)))
+        .cloned()
+        .collect();
+    for a in add {
+        if !taints.iter().any(|t| same_taint(t, a)) {
+            let mut t = a.clone();
+            if let Some(m) = t.as_object_mut() {
+                m.insert("timeAdded".into(), json!(format_time(now)));
+            }
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// The taint manager's decision for one binding on one cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// No NoExecute taint, or all tolerated forever.
+    Never,
+    /// An untolerated NoExecute taint, or the toleration time is up.
+    Now,
+    /// Tolerated until this moment.
+    At(Timestamp),
+}
+
+/// `needEviction`: compares the cluster's NoExecute taints with the binding's applied
+/// `clusterTolerations`.
+pub fn eviction(tolerations: &[Value], cluster_taints: &[Value], now: Timestamp) -> Eviction {
+    let no_execute: Vec<&Value> = cluster_taints
+        .iter()
+        .filter(|t| s(t, "/effect") == "NoExecute")
+        .collect();
+    if no_execute.is_empty() {
+        return Eviction::Never;
+    }
+    let mut used = Vec::new();
+    for t in &no_execute {
+        match tolerations.iter().find(|tol| tolerates(tol, t)) {
+            Some(tol) => used.push(tol),
+            None => return Eviction::Now,
+        }
+    }
+    let mut earliest: Option<Timestamp> = None;
+    for tol in used {
+        let Some(secs) = int(tol, "/tolerationSeconds") else {
+            continue;
+        };
+        for t in &no_execute {
+            let Some(added) = parse_time(s(t, "/timeAdded")) else {
+                continue;
+            };
+            if tolerates(tol, t)
+                && let Ok(at) = added.checked_add(SignedDuration::from_secs(secs))
+            {
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
+            }
+        }
+    }
+    match earliest {
+        None => Eviction::Never,
+        Some(at) if at < now => Eviction::Now,
+        Some(at) => Eviction::At(at),
+    }
+}
+
+/// `GracefulEvictCluster` as the taint manager calls it: removes `cluster` from
+/// `spec.clusters` and records a graceful eviction task (purge mode from
+/// `spec.failover.cluster.purgeMode`, default `Gracefully`; producer `TaintManager`, reason
+/// `TaintUntolerated`). Returns whether the binding targeted the cluster.
+pub fn evict_cluster(binding_spec: &mut Value, cluster: &str, now: Timestamp) -> bool {
+    let purge = match s(binding_spec, "/failover/cluster/purgeMode") {
+        "" => "Gracefully".to_string(),
+        p => p.to_string(),
+    };
+    let Some(spec) = binding_spec.as_object_mut() else {
+        return false;
+    };
+    let Some(clusters) = spec.get_mut("clusters").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let Some(i) = clusters.iter().position(|c| s(c, "/name") == cluster) else {
+        return false;
+    };
+    let removed = clusters.remove(i);
+    let tasks = spec
+        .entry("gracefulEvictionTasks")
+        .or_insert_with(|| json!([]));
+    if let Some(tasks) = tasks.as_array_mut()
+        && !tasks.iter().any(|t| s(t, "/fromCluster") == cluster)
+    {
+        let mut task = json!({
+            "fromCluster": cluster,
+            "purgeMode": purge,
+            "reason": "TaintUntolerated",
+            "producer": "TaintManager",
+            "creationTimestamp": format_time(now),
+        });
+        if let Some(r) = int(&removed, "/replicas").filter(|r| *r > 0) {
+            task["replicas"] = json!(r);
+        }
+        tasks.push(task);
+    }
+    true
+}
+
+/// `assessEvictionTasks`: the graceful eviction tasks to keep and the clusters whose tasks are
+/// done (their Works may go). A task ends when suppression says so, when its grace period
+/// (`gracePeriodSeconds`, else `default_timeout`) has passed since its creation, or once the
+/// binding is scheduled and every target cluster reports a Healthy resource.
+pub fn assess_eviction_tasks(
+    binding: &Value,
+    now: Timestamp,
+    default_timeout: SignedDuration,
+) -> (Vec<Value>, Vec<String>) {
+    let scheduled = find_condition(arr(binding, "/status/conditions"), "Scheduled")
+        .is_some_and(|c| s(c, "/status") == "True");
+    let items = arr(binding, "/status/aggregatedStatus");
+    let all_healthy = arr(binding, "/spec/clusters").iter().all(|t| {
+        items
+            .iter()
+            .find(|i| s(i, "/clusterName") == s(t, "/name"))
+            .is_some_and(|i| s(i, "/health") == "Healthy")
+    });
+    let mut kept = Vec::new();
+    let mut done = Vec::new();
+    for task in arr(binding, "/spec/gracefulEvictionTasks") {
+        let Some(created) = parse_time(s(task, "/creationTimestamp")) else {
+            let mut t = task.clone();
+            t["creationTimestamp"] = json!(format_time(now));
+            kept.push(t);
+            continue;
+        };
+        let keep = match task.get("suppressDeletion").and_then(Value::as_bool) {
+            Some(suppress) => suppress,
+            None => {
+                let timeout = int(task, "/gracePeriodSeconds")
+                    .map_or(default_timeout, SignedDuration::from_secs);
+                let expired = created.checked_add(timeout).is_ok_and(|t| now > t);
+                !(expired || (scheduled && all_healthy))
+            }
+        };
+        if keep {
+            kept.push(task.clone());
+        } else {
+            done.push(s(task, "/fromCluster").to_string());
+        }
+    }
+    (kept, done)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

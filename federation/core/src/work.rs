@@ -1,0 +1,263 @@
+//! Works (Karmada `pkg/controllers/binding/common.go` `ensureWork` and
+//! `pkg/controllers/ctrlutil/work.go`): one `work.karmada.io/v1alpha1` Work per target
+//! cluster, in the cluster's execution space `karmada-es-<cluster>`, holding the template
+//! revised to the cluster's replicas, overridden for the cluster, labelled and annotated for
+//! the way back, and pruned of fields the member must not receive.
+
+use serde_json::{Map, Value, json};
+
+use crate::json::{int, obj, present, s};
+use crate::names;
+use crate::overrides::{OverrideError, apply_overrides_detailed};
+use crate::scheduler::TargetCluster;
+
+/// The namespace holding a cluster's Works.
+pub fn execution_space(cluster: &str) -> String {
+    format!("{}{cluster}", names::EXECUTION_SPACE_PREFIX)
+}
+
+/// The cluster an execution space belongs to.
+pub fn cluster_of(execution_space: &str) -> Option<&str> {
+    execution_space.strip_prefix(names::EXECUTION_SPACE_PREFIX)
+}
+
+/// `names.GenerateWorkName`: `<name>-<hash>`, the hash being the FNV-1a of
+/// `[<namespace>-]<name>-<kind>` (lower case, `:` in the name as `.`) written in decimal and
+/// mapped onto `rand.SafeEncodeString`'s alphabet.
+pub fn work_name(kind: &str, name: &str, namespace: &str) -> String {
+    let name = name.replace(':', ".").to_lowercase();
+    let key = if namespace.is_empty() {
+        format!("{name}-{kind}")
+    } else {
+        format!("{namespace}-{name}-{kind}")
+    }
+    .to_lowercase();
+    let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let encoded: String = hash
+        .to_string()
+        .bytes()
+        .map(|b| char::from(ALPHANUMS[usize::from(b) % ALPHANUMS.len()]))
+        .collect();
+    format!("{name}-{encoded}")
+}
+
+/// Builds the Work of a binding for one target cluster: the template with its replicas set to
+/// the cluster's share (workloads only), the cluster's overrides applied (`override_policies`:
+/// OverridePolicies and ClusterOverridePolicies), the binding's permanent id, names and the
+/// template generation recorded on the manifest, `karmada.io/managed: "true"`, the conflict
+/// resolution (`work.karmada.io/conflict-resolution`, the template's own annotation first),
+/// the status and server-set metadata pruned; the Work carries the applied-overrides
+/// annotations, `suspendDispatching` when the binding's suspension covers the cluster, and
+/// `preserveResourcesOnDeletion`.
+pub fn build_work(
+    binding: &Value,
+    template: &Value,
+    target: &TargetCluster,
+    cluster: &Value,
+    override_policies: &[Value],
+) -> Result<Value, OverrideError> {
+    let spec = binding.get("spec").unwrap_or(&Value::Null);
+    let mut manifest = template.clone();
+    let workload = int(spec, "/replicas").unwrap_or(0) > 0 || present(spec, "/replicaRequirements");
+    if workload {
+        crate::interpret::revise_replicas(&mut manifest, target.replicas.unwrap_or(0));
+    }
+    let outcome = apply_overrides_detailed(&manifest, cluster, override_policies)?;
+    let mut manifest = outcome.manifest.clone();
+
+    let namespaced = s(binding, "/kind") != "ClusterResourceBinding";
+    let (id_label, binding_name) = if namespaced {
+        (names::RB_PERMANENT_ID_LABEL, s(binding, "/metadata/name"))
+    } else {
+        (names::CRB_PERMANENT_ID_LABEL, s(binding, "/metadata/name"))
+    };
+    let id = obj(binding, "/metadata/labels")
+        .and_then(|l| l.get(id_label))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut work_labels = Map::new();
+    work_labels.insert(id_label.into(), json!(id));
+    let mut work_annotations = Map::new();
+    if namespaced {
+        work_annotations.insert(
+            names::RB_NAMESPACE_ANNOTATION.into(),
+            json!(s(binding, "/metadata/namespace")),
+        );
+        work_annotations.insert(names::RB_NAME_ANNOTATION.into(), json!(binding_name));
+    } else {
+        work_annotations.insert(names::CRB_NAME_ANNOTATION.into(), json!(binding_name));
+    }
+    let in_template = obj(template, "/metadata/annotations")
+        .and_then(|a| a.get(names::CONFLICT_RESOLUTION_ANNOTATION))
+        .and_then(Value::as_str)
+        .filter(|v| matches!(*v, "overwrite" | "abort"));
+    let conflict = in_template.unwrap_or(if s(spec, "/conflictResolution") == "Overwrite" {
+        "overwrite"
+    } else {
+        "abort"
+    });
+    work_annotations.insert(
+        names::CONFLICT_RESOLUTION_ANNOTATION.into(),
+        json!(conflict),
+    );
+    for (k, v) in outcome.annotations() {
+        work_annotations.insert(k.into(), json!(v));
+    }
+
+    let kind = s(&manifest, "/kind").to_string();
+    let name = s(&manifest, "/metadata/name").to_string();
+    let ns = s(&manifest, "/metadata/namespace").to_string();
+    let work_name = work_name(&kind, &name, &ns);
+    let work_ns = execution_space(&target.name);
+    let uid = s(template, "/metadata/uid").to_string();
+    let generation = int(template, "/metadata/generation").unwrap_or(0);
+
+    if let Some(meta) = manifest
+        .as_object_mut()
+        .and_then(|m| crate::json::child_obj(m, "metadata"))
+    {
+        if let Some(labels) = crate::json::child_obj(meta, "labels") {
+            labels.insert(id_label.into(), json!(id));
+            labels.insert(names::MANAGED_BY_KARMADA_LABEL.into(), json!("true"));
+        }
+        if let Some(ann) = crate::json::child_obj(meta, "annotations") {
+            if generation > 0 {
+                ann.insert(
+                    names::RESOURCE_TEMPLATE_GENERATION_ANNOTATION.into(),
+                    json!(generation.to_string()),
+                );
+            }
+            for (k, v) in &work_annotations {
+                if k.starts_with("resourcebinding.karmada.io/")
+                    || k.starts_with("clusterresourcebinding.karmada.io/")
+                    || k == names::CONFLICT_RESOLUTION_ANNOTATION
+                {
+                    ann.insert(k.clone(), v.clone());
+                }
+            }
+            ann.insert(names::RESOURCE_TEMPLATE_UID_ANNOTATION.into(), json!(uid));
+            ann.insert(names::WORK_NAME_ANNOTATION.into(), json!(work_name));
+            ann.insert(names::WORK_NAMESPACE_ANNOTATION.into(), json!(work_ns));
+            // Deployment revision annotations belong to the member's own controller.
+            ann.remove("deployment.kubernetes.io/revision");
+            ann.remove("deployment.kubernetes.io/revision-history");
+        }
+        for field in [
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+            "resourceVersion",
+            "selfLink",
+            "uid",
+            "ownerReferences",
+            "finalizers",
+        ] {
+            meta.remove(field);
+        }
+    }
+    prune(&mut manifest);
+
+    let suspended = spec
+        .pointer("/suspension/dispatching")
+        .and_then(Value::as_bool)
+        == Some(true)
+        || crate::json::strings(spec, "/suspension/dispatchingOnClusters/clusterNames")
+            .contains(&target.name.as_str());
+    let mut work_spec = Map::new();
+    work_spec.insert("workload".into(), json!({"manifests": [manifest]}));
+    if suspended {
+        work_spec.insert("suspendDispatching".into(), json!(true));
+    }
+    if spec
+        .get("preserveResourcesOnDeletion")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        work_spec.insert("preserveResourcesOnDeletion".into(), json!(true));
+    }
+    Ok(json!({
+        "apiVersion": "work.karmada.io/v1alpha1",
+        "kind": "Work",
+        "metadata": {
+            "name": work_name,
+            "namespace": work_ns,
+            "finalizers": [names::EXECUTION_FINALIZER],
+            "labels": work_labels,
+            "annotations": work_annotations,
+        },
+        "spec": work_spec,
+    }))
+}
+
+/// `RemoveIrrelevantFields`' kind-specific part plus the status: a Service's allocated
+/// cluster IPs, a Job's generated selector labels and TTL.
+fn prune(manifest: &mut Value) {
+    let kind = s(manifest, "/kind").to_string();
+    let Some(m) = manifest.as_object_mut() else {
+        return;
+    };
+    m.remove("status");
+    match kind.as_str() {
+        "Service" => {
+            if let Some(spec) = m.get_mut("spec").and_then(Value::as_object_mut)
+                && spec
+                    .get("clusterIP")
+                    .and_then(Value::as_str)
+                    .is_some_and(|ip| ip != "None")
+            {
+                spec.remove("clusterIP");
+                spec.remove("clusterIPs");
+            }
+        }
+        "Job" => {
+            let Some(spec) = m.get_mut("spec") else {
+                return;
+            };
+            if let Some(o) = spec.as_object_mut() {
+                o.remove("ttlSecondsAfterFinished");
+            }
+            if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+                return;
+            }
+            for ptr in ["/selector/matchLabels", "/template/metadata/labels"] {
+                if let Some(labels) = spec.pointer_mut(ptr).and_then(Value::as_object_mut) {
+                    for k in [
+                        "controller-uid",
+                        "job-name",
+                        "batch.kubernetes.io/controller-uid",
+                        "batch.kubernetes.io/job-name",
+                    ] {
+                        labels.remove(k);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(execution_space("member1"), "karmada-es-member1");
+        assert_eq!(cluster_of("karmada-es-member1"), Some("member1"));
+        // As Karmada's docs show it: `karmada-es-member1   nginx-687f7fb96f`.
+        let n = work_name("Deployment", "nginx", "default");
+        assert_eq!(n, "nginx-687f7fb96f");
+        assert_eq!(n, work_name("Deployment", "NGINX", "default"));
+        assert!(
+            n["nginx-".len()..]
+                .bytes()
+                .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+        );
+    }
+}
