@@ -492,6 +492,12 @@ impl Core {
             crate::schema::prune_and_validate(obj, schema, opts.strict, &mut causes);
         }
         crate::defaults::apply_defaults(&res.group, &res.kind, obj);
+        if causes.is_empty() {
+            let hooks: Vec<super::Admission> = self.admission.read().clone();
+            for hook in hooks {
+                causes.extend(hook(res, old, obj));
+            }
+        }
         let dns_label =
             res.group.is_empty() && matches!(res.kind.as_str(), "Namespace" | "Service");
         if let Some(c) = meta::validate_name("metadata.name", &name, dns_label)
