@@ -10,6 +10,7 @@ mod metrics;
 mod proxytokens;
 mod server;
 mod session;
+mod works;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

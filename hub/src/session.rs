@@ -234,6 +234,7 @@ async fn serve(
     hub.clusters.patch_status(cluster, fields).await;
 
     let grace = hub.cfg.heartbeat_grace;
+    let mut relay: crate::works::RelayHandle = None;
     let mut last_heartbeat_write = Instant::now();
     let outcome: SessionEvent = loop {
         let msg = tokio::select! {
@@ -317,11 +318,15 @@ async fn serve(
                     }
                 }
             }
+            Some(agent_message::Msg::Inventory(inv)) if version >= 2 => {
+                tracing::info!(cluster, held = inv.works.len(), "agent inventory received; relaying works");
+                crate::works::start(&hub.client, cluster, inv, &out_tx, &mut relay);
+            }
+            Some(agent_message::Msg::WorkStatus(ws)) if version >= 2 => {
+                crate::works::write_status(&hub.client, cluster, &ws).await;
+            }
             Some(agent_message::Msg::WorkStatus(_)) | Some(agent_message::Msg::Inventory(_)) => {
-                tracing::debug!(
-                    cluster,
-                    "work message (the Work relay is not enabled on this hub)"
-                );
+                tracing::debug!(cluster, version, "work message on a protocol version without the Work relay; ignored");
             }
             Some(agent_message::Msg::Hello(_)) | None => {
                 hub.metrics.refuse("protocol");
@@ -332,6 +337,7 @@ async fn serve(
             }
         }
     };
+    crate::works::stop(&mut relay);
     writer.abort();
     gauge.fetch_sub(1, Ordering::Relaxed);
     let removed = hub.sessions.remove_if(cluster, id);
