@@ -171,10 +171,21 @@ impl Clusters {
                 return;
             }
         };
+        // status_patch answers the whole merge patch ({"status": {...}}).
         let Some(patch) = phase::status_patch(&status, &ev) else {
             return;
         };
-        self.patch_status(name, patch).await;
+        let pp = PatchParams {
+            field_manager: Some(MANAGER.into()),
+            ..Default::default()
+        };
+        if let Err(e) = self
+            .api
+            .patch_status(name, &pp, &Patch::Merge(&patch))
+            .await
+        {
+            tracing::warn!(cluster = name, error = %e, "writing cluster phase failed");
+        }
     }
 
     /// Merge `status` fields into the cluster's status.

@@ -319,14 +319,22 @@ async fn serve(
                 }
             }
             Some(agent_message::Msg::Inventory(inv)) if version >= 2 => {
-                tracing::info!(cluster, held = inv.works.len(), "agent inventory received; relaying works");
+                tracing::info!(
+                    cluster,
+                    held = inv.works.len(),
+                    "agent inventory received; relaying works"
+                );
                 crate::works::start(&hub.client, cluster, inv, &out_tx, &mut relay);
             }
             Some(agent_message::Msg::WorkStatus(ws)) if version >= 2 => {
                 crate::works::write_status(&hub.client, cluster, &ws).await;
             }
             Some(agent_message::Msg::WorkStatus(_)) | Some(agent_message::Msg::Inventory(_)) => {
-                tracing::debug!(cluster, version, "work message on a protocol version without the Work relay; ignored");
+                tracing::debug!(
+                    cluster,
+                    version,
+                    "work message on a protocol version without the Work relay; ignored"
+                );
             }
             Some(agent_message::Msg::Hello(_)) | None => {
                 hub.metrics.refuse("protocol");

@@ -19,19 +19,32 @@ pub(crate) fn execution_namespace(cluster: &str) -> String {
 }
 
 fn work_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("work.karmada.io", "v1alpha1", "Work"), "works")
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("work.karmada.io", "v1alpha1", "Work"),
+        "works",
+    )
 }
 
 fn delivery(w: &DynamicObject) -> Option<v1::WorkDelivery> {
-    let manifests = w.data.pointer("/spec/workload/manifests").and_then(Value::as_array)?;
+    let manifests = w
+        .data
+        .pointer("/spec/workload/manifests")
+        .and_then(Value::as_array)?;
     Some(v1::WorkDelivery {
         namespace: w.metadata.namespace.clone().unwrap_or_default(),
         name: w.metadata.name.clone()?,
         uid: w.metadata.uid.clone().unwrap_or_default(),
         resource_version: w.metadata.resource_version.clone().unwrap_or_default(),
         generation: w.metadata.generation.unwrap_or(0),
-        manifests: manifests.iter().map(|m| serde_json::to_vec(m).unwrap_or_default()).collect(),
-        preserve_resources_on_deletion: w.data.pointer("/spec/preserveResourcesOnDeletion").and_then(Value::as_bool).unwrap_or(false),
+        manifests: manifests
+            .iter()
+            .map(|m| serde_json::to_vec(m).unwrap_or_default())
+            .collect(),
+        preserve_resources_on_deletion: w
+            .data
+            .pointer("/spec/preserveResourcesOnDeletion")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -41,20 +54,39 @@ fn send(control: &mpsc::Sender<v1::HubMessage>, m: hub_message::Msg) -> bool {
 }
 
 /// Relay a cluster's Works until the session ends (the task is aborted then).
-pub(crate) async fn relay(client: kube::Client, cluster: String, inventory: v1::WorkInventory, control: mpsc::Sender<v1::HubMessage>) {
+pub(crate) async fn relay(
+    client: kube::Client,
+    cluster: String,
+    inventory: v1::WorkInventory,
+    control: mpsc::Sender<v1::HubMessage>,
+) {
     let ns = execution_namespace(&cluster);
     let api: Api<DynamicObject> = Api::namespaced_with(client, &ns, &work_resource());
     // What the agent holds: name -> (uid, generation).
-    let mut held: HashMap<String, (String, i64)> =
-        inventory.works.into_iter().filter(|w| w.namespace == ns).map(|w| (w.name, (w.uid, w.generation))).collect();
+    let mut held: HashMap<String, (String, i64)> = inventory
+        .works
+        .into_iter()
+        .filter(|w| w.namespace == ns)
+        .map(|w| (w.name, (w.uid, w.generation)))
+        .collect();
     let mut seen_in_init: Vec<String> = Vec::new();
     let mut stream = watcher(api, watcher::Config::default()).boxed();
     while let Some(ev) = stream.next().await {
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
-                tracing::warn!(cluster, error = %e, "watching works failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // Without the federation's Work CRD (a bare platform API) this keeps failing;
+                // say so once in a while, not every second.
+                let not_served = e
+                    .to_string()
+                    .contains("could not find the requested resource");
+                if not_served {
+                    tracing::debug!(cluster, "works are not served by this API; the relay waits");
+                } else {
+                    tracing::warn!(cluster, error = %e, "watching works failed; retrying");
+                }
+                let pause = if not_served { 10 } else { 1 };
+                tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
                 continue;
             }
         };
@@ -80,20 +112,31 @@ pub(crate) async fn relay(client: kube::Client, cluster: String, inventory: v1::
                     .collect();
                 for (name, uid) in gone {
                     held.remove(&name);
-                    let del = v1::WorkDeletion { namespace: ns.clone(), name, uid, preserve_resources_on_deletion: false };
+                    let del = v1::WorkDeletion {
+                        namespace: ns.clone(),
+                        name,
+                        uid,
+                        preserve_resources_on_deletion: false,
+                    };
                     if !send(&control, hub_message::Msg::WorkDeleted(del)) {
                         return;
                     }
                 }
             }
             watcher::Event::Delete(w) => {
-                let Some(name) = w.metadata.name.clone() else { continue };
+                let Some(name) = w.metadata.name.clone() else {
+                    continue;
+                };
                 held.remove(&name);
                 let del = v1::WorkDeletion {
                     namespace: ns.clone(),
                     name,
                     uid: w.metadata.uid.clone().unwrap_or_default(),
-                    preserve_resources_on_deletion: w.data.pointer("/spec/preserveResourcesOnDeletion").and_then(Value::as_bool).unwrap_or(false),
+                    preserve_resources_on_deletion: w
+                        .data
+                        .pointer("/spec/preserveResourcesOnDeletion")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                 };
                 if !send(&control, hub_message::Msg::WorkDeleted(del)) {
                     return;
@@ -109,7 +152,8 @@ pub(crate) async fn write_status(client: &kube::Client, cluster: &str, s: &v1::W
         tracing::warn!(cluster, namespace = %s.namespace, "work status for another cluster's namespace ignored");
         return;
     }
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &s.namespace, &work_resource());
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &s.namespace, &work_resource());
     let current = match api.get_status(&s.name).await {
         Ok(w) => w,
         Err(e) => {
@@ -120,10 +164,21 @@ pub(crate) async fn write_status(client: &kube::Client, cluster: &str, s: &v1::W
     if current.metadata.uid.as_deref() != Some(s.uid.as_str()) {
         return;
     }
-    let (status, reason) = if s.applied { ("True", "AppliedSuccessful") } else { ("False", "AppliedFailed") };
-    let previous = current.data.pointer("/status/conditions").and_then(Value::as_array).and_then(|cs| cs.iter().find(|c| c.get("type") == Some(&json!("Applied")))).cloned();
+    let (status, reason) = if s.applied {
+        ("True", "AppliedSuccessful")
+    } else {
+        ("False", "AppliedFailed")
+    };
+    let previous = current
+        .data
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c.get("type") == Some(&json!("Applied"))))
+        .cloned();
     let since = match &previous {
-        Some(p) if p.get("status") == Some(&json!(status)) => p.get("lastTransitionTime").cloned().unwrap_or(json!(now())),
+        Some(p) if p.get("status") == Some(&json!(status)) => {
+            p.get("lastTransitionTime").cloned().unwrap_or(json!(now()))
+        }
         _ => json!(now()),
     };
     let manifests: Vec<Value> = s
@@ -146,7 +201,10 @@ pub(crate) async fn write_status(client: &kube::Client, cluster: &str, s: &v1::W
         "conditions": [{"type": "Applied", "status": status, "reason": reason, "message": s.message, "lastTransitionTime": since, "observedGeneration": s.generation}],
         "manifestStatuses": manifests,
     }});
-    let pp = PatchParams { field_manager: Some("cceone-hub".into()), ..Default::default() };
+    let pp = PatchParams {
+        field_manager: Some("cceone-hub".into()),
+        ..Default::default()
+    };
     if let Err(e) = api.patch_status(&s.name, &pp, &Patch::Merge(&body)).await {
         tracing::warn!(cluster, work = %s.name, error = %e, "writing work status failed");
     }
@@ -160,11 +218,22 @@ fn now() -> String {
 pub(crate) type RelayHandle = Option<tokio::task::JoinHandle<()>>;
 
 /// Start the relay for a session once the agent's inventory is in (only once per session).
-pub(crate) fn start(client: &kube::Client, cluster: &str, inventory: v1::WorkInventory, control: &mpsc::Sender<v1::HubMessage>, slot: &mut RelayHandle) {
+pub(crate) fn start(
+    client: &kube::Client,
+    cluster: &str,
+    inventory: v1::WorkInventory,
+    control: &mpsc::Sender<v1::HubMessage>,
+    slot: &mut RelayHandle,
+) {
     if slot.is_some() {
         return;
     }
-    *slot = Some(tokio::spawn(relay(client.clone(), cluster.to_string(), inventory, control.clone())));
+    *slot = Some(tokio::spawn(relay(
+        client.clone(),
+        cluster.to_string(),
+        inventory,
+        control.clone(),
+    )));
 }
 
 /// Stop a session's relay.
@@ -173,4 +242,3 @@ pub(crate) fn stop(slot: &mut RelayHandle) {
         h.abort();
     }
 }
-

@@ -1,0 +1,139 @@
+//! Proxied API requests from the hub: each arrives on its own tunnel stream, is sent to the
+//! member's API server with the agent's own credentials plus impersonation of the original
+//! caller (so the member's RBAC decides), and the response streams back chunk by chunk (watches
+//! and `logs -f` included).
+
+use bytes::Bytes;
+use cceone_proto::v1;
+use cceone_tunnel::{Receiver, Sender, TunnelError};
+use http_body_util::BodyExt;
+
+/// The largest request body the agent forwards.
+const MAX_REQUEST_BODY: usize = 8 * 1024 * 1024;
+
+/// Request headers never forwarded to the member (the agent authenticates itself).
+fn forwardable(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    !(n == "authorization"
+        || n.starts_with("impersonate-")
+        || matches!(
+            n.as_str(),
+            "host"
+                | "connection"
+                | "content-length"
+                | "transfer-encoding"
+                | "upgrade"
+                | "te"
+                | "keep-alive"
+        ))
+}
+
+async fn fail(tx: &mut Sender, code: u32, message: &str) -> Result<(), TunnelError> {
+    let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": "ServiceUnavailable", "code": code});
+    tx.send(&v1::ProxyResponse {
+        status: code,
+        headers: vec![v1::Header {
+            name: "content-type".into(),
+            value: "application/json".into(),
+        }],
+    })
+    .await?;
+    tx.send(&v1::ProxyChunk {
+        data: serde_json::to_vec(&status).unwrap_or_default(),
+        end: true,
+    })
+    .await?;
+    tx.finish()
+}
+
+/// Serve one proxied request.
+pub async fn serve(
+    client: kube::Client,
+    req: v1::ProxyRequest,
+    mut tx: Sender,
+    mut rx: Receiver,
+) -> Result<(), TunnelError> {
+    let mut body = Vec::new();
+    if req.has_body {
+        loop {
+            match rx.recv::<v1::ProxyChunk>().await? {
+                Some(c) => {
+                    if body.len() + c.data.len() > MAX_REQUEST_BODY {
+                        return fail(&mut tx, 413, "request body too large for the tunnel proxy")
+                            .await;
+                    }
+                    body.extend_from_slice(&c.data);
+                    if c.end {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+    let mut builder = http::Request::builder()
+        .method(req.method.as_str())
+        .uri(req.path.as_str());
+    for h in req.headers.iter().filter(|h| forwardable(&h.name)) {
+        builder = builder.header(h.name.as_str(), h.value.as_str());
+    }
+    if !req.user.is_empty() {
+        builder = builder.header("Impersonate-User", req.user.as_str());
+        for g in &req.groups {
+            builder = builder.header("Impersonate-Group", g.as_str());
+        }
+    }
+    let request = match builder.body(kube::client::Body::from(body)) {
+        Ok(r) => r,
+        Err(e) => return fail(&mut tx, 400, &format!("bad proxied request: {e}")).await,
+    };
+    let response = match client.send(request).await {
+        Ok(r) => r,
+        Err(e) => return fail(&mut tx, 502, &format!("the member API server failed: {e}")).await,
+    };
+    let headers = response
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| {
+            v.to_str().ok().map(|v| v1::Header {
+                name: n.as_str().to_string(),
+                value: v.to_string(),
+            })
+        })
+        .collect();
+    tx.send(&v1::ProxyResponse {
+        status: u32::from(response.status().as_u16()),
+        headers,
+    })
+    .await?;
+    let mut body = response.into_body();
+    loop {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let data: Bytes = data;
+                    if !data.is_empty() {
+                        // An error here means the caller went away: dropping the body ends the
+                        // member request (a watch stops).
+                        tx.send(&v1::ProxyChunk {
+                            data: data.to_vec(),
+                            end: false,
+                        })
+                        .await?;
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "member response body failed");
+                break;
+            }
+            None => break,
+        }
+    }
+    tx.send(&v1::ProxyChunk {
+        data: Vec::new(),
+        end: true,
+    })
+    .await?;
+    tx.finish()
+}

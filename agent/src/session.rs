@@ -1,0 +1,352 @@
+//! One tunnel session as the agent sees it: answer the hub's control stream (version
+//! negotiation, heartbeats, status when it changes and at a slow resync, certificate rotation)
+//! and serve every other stream the hub opens as a proxied API request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cceone_proto::v1::{self, agent_message, hub_message, stream_open};
+use cceone_tunnel::{AgentConn, TunnelError};
+use tokio::sync::watch;
+
+use crate::identity::{self, Identity};
+use crate::status::ClusterStatusSnapshot;
+
+/// What a session needs from the agent.
+#[derive(Clone)]
+pub struct SessionContext {
+    /// The member cluster.
+    pub client: kube::Client,
+    /// The agent's settings.
+    pub cfg: crate::config::Config,
+    /// Status snapshots, updated when the cluster changes.
+    pub status: watch::Receiver<ClusterStatusSnapshot>,
+    /// The current identity (replaced on rotation).
+    pub identity: Arc<tokio::sync::Mutex<Identity>>,
+    /// Metrics.
+    pub metrics: Arc<crate::health::AgentMetrics>,
+    /// The Works this agent holds (kept across sessions).
+    pub works: Arc<crate::works::Works>,
+}
+
+enum WorkCmd {
+    Apply(v1::WorkDelivery),
+    Delete(v1::WorkDeletion),
+}
+
+/// Apply Works in order and report their status as it changes, off the control loop so a slow
+/// apply never delays a heartbeat.
+fn spawn_work_worker(
+    works: Arc<crate::works::Works>,
+    out: tokio::sync::mpsc::Sender<v1::AgentMessage>,
+) -> (
+    tokio::sync::mpsc::Sender<WorkCmd>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<WorkCmd>(1024);
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut first = true;
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(WorkCmd::Apply(d)) => works.apply(d).await,
+                    Some(WorkCmd::Delete(d)) => works.delete(d).await,
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    for ws in works.changed_statuses(first).await {
+                        if out.send(msg(agent_message::Msg::WorkStatus(ws))).await.is_err() {
+                            return;
+                        }
+                    }
+                    first = false;
+                }
+            }
+        }
+    });
+    (tx, task)
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub enum SessionEnd {
+    /// The hub said goodbye (revoked, replaced, shutting down).
+    Goodbye(String),
+    /// The connection failed.
+    Lost(TunnelError),
+    /// A new certificate arrived; reconnect with it.
+    Rotated,
+}
+
+fn to_proto(s: &ClusterStatusSnapshot) -> v1::ClusterStatus {
+    let q = |m: &std::collections::BTreeMap<String, cceone_kube_quantity::Quantity>| -> std::collections::HashMap<String, String> {
+        m.iter().map(|(k, v)| (k.clone(), if k == "memory" { v.format_binary() } else { v.to_string() })).collect()
+    };
+    v1::ClusterStatus {
+        kubernetes_version: s.kubernetes_version.clone(),
+        api_enablements: s
+            .api_enablements
+            .iter()
+            .map(|a| v1::ApiEnablement {
+                group_version: a.0.clone(),
+                resources: a
+                    .1
+                    .iter()
+                    .map(|(name, kind)| v1::ApiResource {
+                        name: name.clone(),
+                        kind: kind.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        nodes: Some(v1::NodeSummary {
+            total: s.nodes_total,
+            ready: s.nodes_ready,
+        }),
+        resources: Some(v1::ResourceSummary {
+            capacity: q(&s.capacity),
+            allocatable: q(&s.allocatable),
+            allocated: q(&s.allocated),
+        }),
+        vcpus: s.vcpus.to_string(),
+        observed_unix_ms: jiff::Timestamp::now().as_millisecond(),
+    }
+}
+
+fn msg(m: agent_message::Msg) -> v1::AgentMessage {
+    v1::AgentMessage { msg: Some(m) }
+}
+
+/// Run a session on an established tunnel until it ends.
+pub async fn run(conn: AgentConn, mut ctx: SessionContext) -> SessionEnd {
+    let Some(mut control) = tokio::time::timeout(Duration::from_secs(15), conn.accept())
+        .await
+        .ok()
+        .flatten()
+    else {
+        return SessionEnd::Lost(TunnelError::Protocol(
+            "the hub opened no control stream".into(),
+        ));
+    };
+    match control.recv::<v1::StreamOpen>().await {
+        Ok(Some(v1::StreamOpen {
+            kind: Some(stream_open::Kind::Control(_)),
+        })) => {}
+        Ok(_) => {
+            return SessionEnd::Lost(TunnelError::Protocol(
+                "the first stream was not the control stream".into(),
+            ));
+        }
+        Err(e) => return SessionEnd::Lost(e),
+    }
+    let max_version = ctx.cfg.protocol_max.unwrap_or(cceone_proto::MAX_VERSION);
+    let hello = v1::Hello {
+        max_version,
+        min_version: cceone_proto::MIN_VERSION,
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        agent_id: ctx.cfg.agent_id.clone(),
+        capabilities: vec!["proxy".into(), "csr".into()],
+    };
+    if let Err(e) = control.send(&msg(agent_message::Msg::Hello(hello))).await {
+        return SessionEnd::Lost(e);
+    }
+    let ack = match control.recv::<v1::HubMessage>().await {
+        Ok(Some(v1::HubMessage {
+            msg: Some(hub_message::Msg::HelloAck(a)),
+        })) => a,
+        Ok(Some(v1::HubMessage {
+            msg: Some(hub_message::Msg::Goodbye(g)),
+        })) => return SessionEnd::Goodbye(g.reason),
+        Ok(_) => return SessionEnd::Lost(TunnelError::Protocol("expected HelloAck".into())),
+        Err(e) => return SessionEnd::Lost(e),
+    };
+    tracing::info!(transport = conn.transport().as_str(), version = ack.version, hub = %ack.hub_version, "tunnel established");
+    ctx.metrics
+        .tunnel_connected
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let conn = Arc::new(conn);
+    let acceptor = {
+        let conn = Arc::clone(&conn);
+        let client = ctx.client.clone();
+        tokio::spawn(async move {
+            while let Some(mut stream) = conn.accept().await {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    match stream.recv::<v1::StreamOpen>().await {
+                        Ok(Some(v1::StreamOpen {
+                            kind: Some(stream_open::Kind::Proxy(req)),
+                        })) => {
+                            let (tx, rx) = stream.split();
+                            let (method, path) = (req.method.clone(), req.path.clone());
+                            if let Err(e) = crate::proxy::serve(client, req, tx, rx).await {
+                                tracing::debug!(%method, %path, error = %e, "proxied request ended early");
+                            }
+                        }
+                        Ok(_) => tracing::warn!("unexpected stream from the hub; ignoring it"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "malformed stream opening from the hub")
+                        }
+                    }
+                });
+            }
+        })
+    };
+    let (work_out_tx, mut work_out_rx) = tokio::sync::mpsc::channel::<v1::AgentMessage>(256);
+    let work_worker =
+        (ack.version >= 2).then(|| spawn_work_worker(Arc::clone(&ctx.works), work_out_tx));
+    if ack.version >= 2 {
+        let inv = ctx.works.inventory().await;
+        if let Err(e) = control.send(&msg(agent_message::Msg::Inventory(inv))).await {
+            acceptor.abort();
+            return SessionEnd::Lost(e);
+        }
+    }
+    let work_tx = work_worker.as_ref().map(|(tx, _)| tx.clone());
+    let end = control_loop(&mut control, &mut ctx, &ack, work_tx, &mut work_out_rx).await;
+    if let Some((_, task)) = work_worker {
+        task.abort();
+    }
+    acceptor.abort();
+    conn.close();
+    ctx.metrics
+        .tunnel_connected
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    end
+}
+
+async fn control_loop(
+    control: &mut cceone_tunnel::Stream,
+    ctx: &mut SessionContext,
+    ack: &v1::HelloAck,
+    work_tx: Option<tokio::sync::mpsc::Sender<WorkCmd>>,
+    work_out: &mut tokio::sync::mpsc::Receiver<v1::AgentMessage>,
+) -> SessionEnd {
+    let hb_every = Duration::from_millis(u64::from(ack.heartbeat_interval_ms.max(200)));
+    let resync_every = Duration::from_millis(u64::from(ack.status_resync_ms.max(1000)));
+    let mut heartbeat = tokio::time::interval(hb_every);
+    let mut resync = tokio::time::interval(resync_every);
+    let mut rotation_check = tokio::time::interval(Duration::from_secs(30));
+    let mut seq = 0u64;
+    let mut pending_key: Option<String> = None;
+    let status_now = to_proto(&ctx.status.borrow_and_update());
+    if let Err(e) = control
+        .send(&msg(agent_message::Msg::Status(status_now)))
+        .await
+    {
+        return SessionEnd::Lost(e);
+    }
+    ctx.metrics
+        .status_sends_total
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    loop {
+        let out = tokio::select! {
+            _ = heartbeat.tick() => {
+                seq += 1;
+                Some(msg(agent_message::Msg::Heartbeat(v1::Heartbeat { seq, sent_unix_ms: jiff::Timestamp::now().as_millisecond() })))
+            }
+            changed = ctx.status.changed() => {
+                if changed.is_err() {
+                    return SessionEnd::Lost(TunnelError::Closed("status collector stopped".into()));
+                }
+                ctx.metrics.status_sends_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(msg(agent_message::Msg::Status(to_proto(&ctx.status.borrow_and_update()))))
+            }
+            Some(m) = work_out.recv() => Some(m),
+            _ = resync.tick() => {
+                ctx.metrics.status_sends_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(msg(agent_message::Msg::Status(to_proto(&ctx.status.borrow()))))
+            }
+            _ = rotation_check.tick() => {
+                let id = ctx.identity.lock().await;
+                if pending_key.is_none() && id.needs_rotation(identity::now_unix()) {
+                    match Identity::new_key_and_csr(&id.cluster_name) {
+                        Ok((key, csr)) => {
+                            tracing::info!("certificate past two thirds of its validity; asking the hub for a new one");
+                            pending_key = Some(key);
+                            Some(msg(agent_message::Msg::Csr(v1::CsrRequest { csr_pem: csr })))
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not make a rotation CSR");
+                            None
+                        }
+                    }
+                } else {
+                    None
+                }
+            }
+            incoming = control.recv::<v1::HubMessage>() => {
+                match incoming {
+                    Ok(Some(m)) => match m.msg {
+                        Some(hub_message::Msg::Heartbeat(_)) | Some(hub_message::Msg::HelloAck(_)) | None => None,
+                        Some(hub_message::Msg::Goodbye(g)) => return SessionEnd::Goodbye(g.reason),
+                        Some(hub_message::Msg::StatusRequest(_)) => Some(msg(agent_message::Msg::Status(to_proto(&ctx.status.borrow())))),
+                        Some(hub_message::Msg::Certificate(c)) => {
+                            let Some(key) = pending_key.take() else { continue };
+                            let mut id = ctx.identity.lock().await;
+                            let new = Identity {
+                                cluster_name: id.cluster_name.clone(),
+                                key_pem: crate::config::MaskedString::new(key),
+                                cert_pem: c.certificate_pem,
+                                ca_pem: c.ca_pem,
+                                not_before: identity::now_unix(),
+                                not_after: c.not_after_unix,
+                            };
+                            if let Err(e) = identity::store(&ctx.client, &ctx.cfg, &new).await {
+                                tracing::warn!(error = %e, "could not keep the rotated certificate; staying on the old one");
+                                continue;
+                            }
+                            *id = new;
+                            tracing::info!("certificate rotated; reconnecting with it");
+                            return SessionEnd::Rotated;
+                        }
+                        Some(hub_message::Msg::Work(d)) => {
+                            if let Some(tx) = &work_tx {
+                                let _ = tx.send(WorkCmd::Apply(d)).await;
+                            }
+                            None
+                        }
+                        Some(hub_message::Msg::WorkDeleted(d)) => {
+                            if let Some(tx) = &work_tx {
+                                let _ = tx.send(WorkCmd::Delete(d)).await;
+                            }
+                            None
+                        }
+                    },
+                    Ok(None) => return SessionEnd::Lost(TunnelError::Closed("the hub closed the control stream".into())),
+                    Err(e) => return SessionEnd::Lost(e),
+                }
+            }
+        };
+        if let Some(m) = out {
+            if let Err(e) = control.send(&m).await {
+                return SessionEnd::Lost(e);
+            }
+        }
+    }
+}
+
+/// TLS client configuration for the tunnel from an identity: trust the hub CA, present the
+/// cluster certificate.
+pub fn tls_config(id: &Identity) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(id.ca_pem.as_bytes()) {
+        roots
+            .add(c.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let certs = CertificateDer::pem_slice_iter(id.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let key =
+        PrivateKeyDer::from_pem_slice(id.key_pem.expose().as_bytes()).map_err(|e| e.to_string())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(cfg))
+}

@@ -1,0 +1,384 @@
+//! The Work applier: applies the manifests of each Work the hub delivers to the member cluster
+//! with server-side apply, removes what a deleted Work held (unless
+//! `preserveResourcesOnDeletion`), and reports each Work's manifest status and health. It keeps
+//! what it holds across tunnel sessions, so after a reconnect the hub resends only what changed
+//! and nothing is applied twice for one Work generation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cceone_proto::v1;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
+use kube::discovery::Scope;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+/// Field manager of everything the agent applies.
+pub const MANAGER: &str = "cceone-cluster-agent";
+/// Label on every object the agent applied.
+pub const MANAGED_LABEL: &str = "cceone.io/managed-by";
+/// Annotation naming the Work an object came from.
+pub const WORK_ANNOTATION: &str = "cceone.io/work";
+
+#[derive(Debug, Clone)]
+struct ObjRef {
+    resource: ApiResource,
+    namespaced: bool,
+    namespace: Option<String>,
+    name: String,
+    ordinal: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    uid: String,
+    generation: i64,
+    resource_version: String,
+    preserve: bool,
+    objects: Vec<ObjRef>,
+    applied: bool,
+    message: String,
+    last_sent: Option<Vec<u8>>,
+}
+
+/// The Works this agent holds, shared by every session.
+pub struct Works {
+    client: kube::Client,
+    held: Mutex<HashMap<(String, String), Held>>,
+    resources: Mutex<HashMap<GroupVersionKind, (ApiResource, bool)>>,
+    applies: AtomicU64,
+}
+
+impl Works {
+    /// An empty applier for the member cluster behind `client`.
+    pub fn new(client: kube::Client) -> Arc<Works> {
+        Arc::new(Works {
+            client,
+            held: Mutex::default(),
+            resources: Mutex::default(),
+            applies: AtomicU64::new(0),
+        })
+    }
+
+    /// How many manifests have been applied since start.
+    pub fn applies(&self) -> u64 {
+        self.applies.load(Ordering::Relaxed)
+    }
+
+    /// What the agent holds, for the hub after a (re)connect.
+    pub async fn inventory(&self) -> v1::WorkInventory {
+        let held = self.held.lock().await;
+        v1::WorkInventory {
+            works: held
+                .iter()
+                .map(|((ns, name), h)| v1::WorkRef {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                    uid: h.uid.clone(),
+                    resource_version: h.resource_version.clone(),
+                    generation: h.generation,
+                })
+                .collect(),
+        }
+    }
+
+    async fn resource_for(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<(ApiResource, bool), String> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        if let Some(r) = self.resources.lock().await.get(&gvk) {
+            return Ok(r.clone());
+        }
+        let (ar, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|e| format!("{api_version} {kind} is not served by the member: {e}"))?;
+        let r = (ar, caps.scope == Scope::Namespaced);
+        self.resources.lock().await.insert(gvk, r.clone());
+        Ok(r)
+    }
+
+    async fn ensure_namespace(&self, ns: &str) {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        if api.get_opt(ns).await.ok().flatten().is_some() {
+            return;
+        }
+        let obj: k8s_openapi::api::core::v1::Namespace =
+            match serde_json::from_value(json!({"metadata": {"name": ns}})) {
+                Ok(o) => o,
+                Err(_) => return,
+            };
+        let _ = api.create(&PostParams::default(), &obj).await;
+    }
+
+    /// Apply a delivered Work (once per generation).
+    pub async fn apply(&self, d: v1::WorkDelivery) {
+        let key = (d.namespace.clone(), d.name.clone());
+        if self
+            .held
+            .lock()
+            .await
+            .get(&key)
+            .is_some_and(|h| h.uid == d.uid && h.generation == d.generation && h.applied)
+        {
+            return;
+        }
+        let work_ref = format!("{}/{}", d.namespace, d.name);
+        let mut objects = Vec::new();
+        let mut errors = Vec::new();
+        for (ordinal, raw) in d.manifests.iter().enumerate() {
+            let mut m: Value = match serde_json::from_slice(raw) {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push(format!("manifest {ordinal} is not JSON: {e}"));
+                    continue;
+                }
+            };
+            let (Some(api_version), Some(kind), Some(name)) = (
+                m.get("apiVersion")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                m.get("kind").and_then(Value::as_str).map(String::from),
+                m.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+            ) else {
+                errors.push(format!(
+                    "manifest {ordinal} lacks apiVersion, kind or metadata.name"
+                ));
+                continue;
+            };
+            let (resource, namespaced) = match self.resource_for(&api_version, &kind).await {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let namespace = namespaced.then(|| {
+                m.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_string()
+            });
+            clean(&mut m, &work_ref);
+            let api: Api<DynamicObject> = match &namespace {
+                Some(ns) => {
+                    self.ensure_namespace(ns).await;
+                    Api::namespaced_with(self.client.clone(), ns, &resource)
+                }
+                None => Api::all_with(self.client.clone(), &resource),
+            };
+            match api
+                .patch(
+                    &name,
+                    &PatchParams::apply(MANAGER).force(),
+                    &Patch::Apply(&m),
+                )
+                .await
+            {
+                Ok(_) => {
+                    self.applies.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => errors.push(format!("applying {kind} {name}: {e}")),
+            }
+            objects.push(ObjRef {
+                resource,
+                namespaced,
+                namespace,
+                name,
+                ordinal,
+            });
+        }
+        let mut held = self.held.lock().await;
+        let previous = held.remove(&key);
+        // Objects the previous generation held that this one does not: remove them.
+        if let Some(prev) = previous.filter(|p| p.uid == d.uid) {
+            for old in prev.objects.iter().filter(|o| {
+                !objects.iter().any(|n| {
+                    n.name == o.name
+                        && n.namespace == o.namespace
+                        && n.resource.kind == o.resource.kind
+                })
+            }) {
+                self.delete_object(old).await;
+            }
+        }
+        tracing::info!(work = %work_ref, generation = d.generation, manifests = objects.len(), errors = errors.len(), "work applied");
+        held.insert(
+            key,
+            Held {
+                uid: d.uid,
+                generation: d.generation,
+                resource_version: d.resource_version,
+                preserve: d.preserve_resources_on_deletion,
+                objects,
+                applied: errors.is_empty(),
+                message: if errors.is_empty() {
+                    "Manifest has been successfully applied".into()
+                } else {
+                    errors.join("; ")
+                },
+                last_sent: None,
+            },
+        );
+    }
+
+    async fn delete_object(&self, o: &ObjRef) {
+        let api: Api<DynamicObject> = match (&o.namespace, o.namespaced) {
+            (Some(ns), true) => Api::namespaced_with(self.client.clone(), ns, &o.resource),
+            _ => Api::all_with(self.client.clone(), &o.resource),
+        };
+        match api.delete(&o.name, &DeleteParams::background()).await {
+            Ok(_) => {
+                tracing::info!(kind = %o.resource.kind, name = %o.name, "removed an object its work no longer holds")
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
+                tracing::warn!(kind = %o.resource.kind, name = %o.name, error = %e, "removing an object failed")
+            }
+        }
+    }
+
+    /// A Work went away: remove what it held unless it preserves its resources.
+    pub async fn delete(&self, d: v1::WorkDeletion) {
+        let removed = self
+            .held
+            .lock()
+            .await
+            .remove(&(d.namespace.clone(), d.name.clone()));
+        let Some(h) = removed else { return };
+        if h.preserve || d.preserve_resources_on_deletion {
+            tracing::info!(work = %d.name, "work deleted; its resources are preserved");
+            return;
+        }
+        for o in &h.objects {
+            self.delete_object(o).await;
+        }
+    }
+
+    /// The status of every held Work that changed since it was last reported.
+    pub async fn changed_statuses(&self, resend_all: bool) -> Vec<v1::WorkStatus> {
+        let snapshot: Vec<((String, String), Held)> = self
+            .held
+            .lock()
+            .await
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for ((ns, name), h) in snapshot {
+            let mut manifests = Vec::new();
+            for o in &h.objects {
+                let api: Api<DynamicObject> = match (&o.namespace, o.namespaced) {
+                    (Some(n), true) => Api::namespaced_with(self.client.clone(), n, &o.resource),
+                    _ => Api::all_with(self.client.clone(), &o.resource),
+                };
+                let live = api.get_opt(&o.name).await.ok().flatten();
+                let (status, health) = match &live {
+                    Some(obj) => (
+                        obj.data.get("status").cloned().unwrap_or(Value::Null),
+                        health(&o.resource.kind, obj),
+                    ),
+                    None => (Value::Null, "Unknown"),
+                };
+                let identifier = json!({
+                    "ordinal": o.ordinal, "group": o.resource.group, "version": o.resource.version,
+                    "kind": o.resource.kind, "resource": o.resource.plural,
+                    "namespace": o.namespace.clone().unwrap_or_default(), "name": o.name,
+                });
+                manifests.push(v1::ManifestStatus {
+                    identifier: serde_json::to_vec(&identifier).unwrap_or_default(),
+                    status: serde_json::to_vec(&status).unwrap_or_default(),
+                    health: health.into(),
+                });
+            }
+            let ws = v1::WorkStatus {
+                namespace: ns.clone(),
+                name: name.clone(),
+                uid: h.uid.clone(),
+                resource_version: h.resource_version.clone(),
+                applied: h.applied,
+                message: h.message.clone(),
+                manifests,
+                generation: h.generation,
+            };
+            let fingerprint = prost::Message::encode_to_vec(&ws);
+            if !resend_all && h.last_sent.as_deref() == Some(fingerprint.as_slice()) {
+                continue;
+            }
+            if let Some(entry) = self.held.lock().await.get_mut(&(ns, name)) {
+                if entry.uid == h.uid && entry.generation == h.generation {
+                    entry.last_sent = Some(fingerprint);
+                }
+            }
+            out.push(ws);
+        }
+        out
+    }
+}
+
+/// Strip what the member must not receive and mark the object as ours.
+fn clean(m: &mut Value, work_ref: &str) {
+    if let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "managedFields",
+            "generation",
+            "selfLink",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "ownerReferences",
+            "finalizers",
+        ] {
+            md.remove(k);
+        }
+        let labels = md.entry("labels").or_insert_with(|| json!({}));
+        if let Some(l) = labels.as_object_mut() {
+            l.insert(MANAGED_LABEL.into(), json!(MANAGER));
+        }
+        let ann = md.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(a) = ann.as_object_mut() {
+            a.insert(WORK_ANNOTATION.into(), json!(work_ref));
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    if let Some(o) = m.as_object_mut() {
+        o.remove("status");
+    }
+}
+
+/// Health as Karmada's default interpreter judges the common workloads.
+fn health(kind: &str, obj: &DynamicObject) -> &'static str {
+    let n = |p: &str| obj.data.pointer(p).and_then(Value::as_i64);
+    let generation = obj.metadata.generation.unwrap_or(0);
+    let observed = n("/status/observedGeneration").unwrap_or(0);
+    let healthy = match kind {
+        "Deployment" | "StatefulSet" => {
+            let want = n("/spec/replicas").unwrap_or(1);
+            let ready_field = if kind == "Deployment" {
+                "/status/availableReplicas"
+            } else {
+                "/status/readyReplicas"
+            };
+            observed >= generation
+                && n("/status/updatedReplicas").unwrap_or(0) == want
+                && n(ready_field).unwrap_or(0) == want
+        }
+        "DaemonSet" => {
+            observed >= generation
+                && n("/status/numberAvailable").unwrap_or(0)
+                    == n("/status/desiredNumberScheduled").unwrap_or(0)
+        }
+        "Job" => n("/status/succeeded").unwrap_or(0) >= n("/spec/completions").unwrap_or(1),
+        _ => true,
+    };
+    if healthy { "Healthy" } else { "Unhealthy" }
+}
