@@ -1,0 +1,263 @@
+//! `cceone up`: the embedded default. One process runs the federation (API server and
+//! controllers), the hub, and N simulated member clusters, each with its own agent dialing the
+//! hub over a real tunnel — the same parts, talking over the same sockets, as a real deployment.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+/// What `cceone up` runs.
+#[derive(Debug, Clone)]
+pub struct UpConfig {
+    /// State directory (kept across restarts).
+    pub data_dir: PathBuf,
+    /// Number of simulated member clusters (`member1`..`memberN`).
+    pub clusters: usize,
+    /// The hub's TCP and UDP address.
+    pub hub_listen: SocketAddr,
+    /// The federation API's address.
+    pub federation_listen: SocketAddr,
+    /// Nodes per simulated cluster.
+    pub nodes_per_cluster: usize,
+    /// CPU per node (a quantity).
+    pub node_cpu: String,
+    /// Memory per node.
+    pub node_memory: String,
+    /// NotReady nodes per cluster.
+    pub not_ready_nodes: usize,
+    /// Extra virtual-kubelet nodes per cluster.
+    pub virtual_nodes: usize,
+}
+
+/// Cluster shapes: varied regions and providers, as a real fleet would have.
+const PLACES: &[(&str, &str, &str, &str)] = &[
+    ("ctyun", "ctyun", "cn-east-1", "cn-east-1a"),
+    ("ctyun", "ctyun", "cn-north-1", "cn-north-1b"),
+    ("third-party", "aws", "ap-southeast-1", "ap-southeast-1a"),
+    ("local", "idc", "cn-south-1", "cn-south-1a"),
+    ("third-party", "azure", "eu-west-1", "eu-west-1c"),
+];
+
+/// The running pieces.
+pub struct Up {
+    federation: cceone_federation::Federation,
+    hub: cceone_hub::RunningHub,
+    members: Vec<cceone_kubesim::Simulator>,
+    agents: Vec<tokio::task::JoinHandle<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    /// Where the admin kubeconfig was written.
+    pub admin_kubeconfig: PathBuf,
+}
+
+impl Up {
+    /// Stop everything (agents first, so their Leases are released).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for a in self.agents {
+            let _ = tokio::time::timeout(Duration::from_secs(5), a).await;
+        }
+        self.hub.shutdown();
+        for m in self.members {
+            m.shutdown().await;
+        }
+        self.federation.shutdown().await;
+    }
+}
+
+async fn client_from(kubeconfig: &str) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).context("parsing a kubeconfig")?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .context("kubeconfig")?;
+    kube::Client::try_from(cfg).context("building a client")
+}
+
+/// Create the RegisteredCluster (Pending) unless it exists; true when it was created.
+async fn ensure_registered(
+    client: &kube::Client,
+    name: &str,
+    index: usize,
+) -> anyhow::Result<bool> {
+    let api = cceone_platform::registered_clusters(client);
+    if api.get_opt(name).await?.is_some() {
+        return Ok(false);
+    }
+    let (ty, provider, region, zone) = PLACES[index % PLACES.len()];
+    let obj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": format!("{}/{}", cceone_platform::GROUP, cceone_platform::VERSION),
+        "kind": "RegisteredCluster",
+        "metadata": {"name": name, "labels": {"cceone.io/simulated": "true", "topology.kubernetes.io/region": region}},
+        "spec": {"type": ty, "provider": provider, "region": region, "zone": zone},
+    }))?;
+    api.create(&PostParams::default(), &obj)
+        .await
+        .with_context(|| format!("registering {name}"))?;
+    let op = cceone_platform::phase::Operation::new(
+        jiff::Timestamp::now(),
+        "Register",
+        "Registered",
+        "registered by cceone up",
+    );
+    let status = json!({"status": {"phase": "Pending", "operations": [op.to_json()]}});
+    let pp = PatchParams {
+        field_manager: Some("cceone-up".into()),
+        ..Default::default()
+    };
+    api.patch_status(name, &pp, &Patch::Merge(&status)).await?;
+    Ok(true)
+}
+
+/// Start everything and wait until every member cluster is Ready in the federation.
+pub async fn up(cfg: UpConfig) -> anyhow::Result<Up> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    let admin_kubeconfig = cfg.data_dir.join("admin.kubeconfig");
+    let _ = std::fs::remove_file(&admin_kubeconfig);
+    tracing::info!(data_dir = %cfg.data_dir.display(), clusters = cfg.clusters, "starting the federation");
+    let federation = cceone_federation::start(cceone_federation::FederationConfig::new(
+        cfg.federation_listen,
+        Some(cfg.data_dir.join("federation")),
+    ))
+    .await
+    .context("starting the federation")?;
+    let fed_kc = federation.admin_kubeconfig();
+    let fed = client_from(&fed_kc).await?;
+    tracing::info!(
+        url = federation.url(),
+        "federation API serving; starting the hub"
+    );
+    let hub_cfg = cceone_hub::HubConfig::new(cfg.hub_listen, cfg.data_dir.join("hub"));
+    let hub = cceone_hub::start(hub_cfg, fed.clone())
+        .await
+        .context("starting the hub")?;
+    let hub_endpoint = format!("127.0.0.1:{}", hub.addr.port());
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut members = Vec::new();
+    let mut agents = Vec::new();
+    for i in 1..=cfg.clusters {
+        let name = format!("member{i}");
+        let sim = cceone_kubesim::Simulator::start(cceone_kubesim::SimConfig {
+            data_dir: Some(cfg.data_dir.join("members").join(&name)),
+            nodes: cceone_kubesim::NodeShape {
+                nodes: cfg.nodes_per_cluster,
+                cpu: cfg.node_cpu.clone(),
+                memory: cfg.node_memory.clone(),
+                pods: 110,
+                not_ready: cfg.not_ready_nodes,
+                virtual_nodes: cfg.virtual_nodes,
+                kubelet_version: "v1.32.0".into(),
+            },
+            ..cceone_kubesim::SimConfig::default()
+        })
+        .await
+        .with_context(|| format!("starting simulated cluster {name}"))?;
+        let member = client_from(&sim.server().admin_kubeconfig(&name)).await?;
+        let created = ensure_registered(&fed, &name, i - 1).await?;
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("CCEONE_HUB_ENDPOINT".into(), hub_endpoint.clone());
+        env.insert("CCEONE_CLUSTER_NAME".into(), name.clone());
+        env.insert("CCEONE_HUB_CA".into(), hub.hub.ca_pem().to_string());
+        env.insert("CCEONE_TRANSPORT".into(), "auto".into());
+        env.insert("CCEONE_AGENT_ID".into(), format!("{name}-agent"));
+        env.insert("CCEONE_HEALTH_ADDR".into(), "127.0.0.1:0".into());
+        if created || !identity_exists(&member).await {
+            let token =
+                cceone_platform::token::issue(&fed, &name, Duration::from_secs(3600)).await?;
+            env.insert("CCEONE_BOOTSTRAP_TOKEN".into(), token);
+        }
+        let agent_cfg = cceone_cluster_agent::Config::from_env(&env)
+            .map_err(|e| anyhow::anyhow!("agent settings for {name}: {e}"))?;
+        let mut stop_agent = stop_rx.clone();
+        let cluster = name.clone();
+        agents.push(tokio::spawn(async move {
+            let agent = cceone_cluster_agent::Agent::new(agent_cfg, member);
+            let shutdown = async move {
+                let _ = stop_agent.wait_for(|s| *s).await;
+            };
+            if let Err(e) = agent.run(shutdown).await {
+                tracing::error!(cluster, error = %e, "agent stopped");
+            }
+        }));
+        tracing::info!(
+            cluster = name,
+            url = sim.server().url(),
+            "simulated member cluster started"
+        );
+        members.push(sim);
+    }
+    wait_ready(&fed, cfg.clusters).await?;
+    let tmp = admin_kubeconfig.with_extension("tmp");
+    std::fs::write(&tmp, &fed_kc).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &admin_kubeconfig)
+        .with_context(|| format!("writing {}", admin_kubeconfig.display()))?;
+    Ok(Up {
+        federation,
+        hub,
+        members,
+        agents,
+        stop,
+        admin_kubeconfig,
+    })
+}
+
+async fn identity_exists(member: &kube::Client) -> bool {
+    let api: Api<k8s_openapi_secret::Secret> = Api::namespaced(member.clone(), "kube-system");
+    api.get_opt("cceone-agent-identity")
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+mod k8s_openapi_secret {
+    pub(crate) use k8s_openapi::api::core::v1::Secret;
+}
+
+/// Wait until `n` Karmada Clusters report Ready=True.
+async fn wait_ready(fed: &kube::Client, n: usize) -> anyhow::Result<()> {
+    let ar = kube::api::ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk("cluster.karmada.io", "v1alpha1", "Cluster"),
+        "clusters",
+    );
+    let api: Api<DynamicObject> = Api::all_with(fed.clone(), &ar);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut last_report = tokio::time::Instant::now();
+    loop {
+        let ready = match api.list(&Default::default()).await {
+            Ok(list) => list
+                .items
+                .iter()
+                .filter(|c| {
+                    c.data
+                        .pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .is_some_and(|cs| {
+                            cs.iter().any(|x| {
+                                x.get("type") == Some(&json!("Ready"))
+                                    && x.get("status") == Some(&json!("True"))
+                            })
+                        })
+                })
+                .count(),
+            Err(_) => 0,
+        };
+        if ready >= n {
+            return Ok(());
+        }
+        if last_report.elapsed() > Duration::from_secs(5) {
+            tracing::info!(ready, want = n, "waiting for member clusters to join");
+            last_report = tokio::time::Instant::now();
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "only {ready} of {n} clusters became Ready within 120s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,113 @@
+//! Admission for the federation's kinds, as Karmada's webhooks do it: policies are defaulted
+//! (and PropagationPolicies get their permanent id) and then validated, each failure a field
+//! cause the API server answers with `422 Invalid`; Clusters, bindings and Works get their
+//! schema defaults.
+
+use std::sync::Arc;
+
+use cceone_federation_core::{crds, names, validate};
+use cceone_kube_apiserver::core::Admission;
+use cceone_kube_apiserver::resource::ResourceInfo;
+use cceone_kube_apiserver::Cause;
+use serde_json::{Value, json};
+
+use crate::json::label;
+
+/// federation-core's cause as the API server's.
+fn cause(c: validate::Cause) -> Cause {
+    Cause {
+        reason: c.reason,
+        message: c.message,
+        field: c.field,
+    }
+}
+
+/// A PropagationPolicy's permanent id is set once; an update that drops the label keeps the
+/// old one (as `kubectl replace` of a policy written without it would).
+fn keep_permanent_id(old: Option<&Value>, obj: &mut Value) {
+    let Some(old) = old else { return };
+    for key in [names::PP_PERMANENT_ID_LABEL, names::CPP_PERMANENT_ID_LABEL] {
+        if let Some(id) = label(old, key)
+            && label(obj, key).is_none()
+        {
+            crate::json::set(obj, &["metadata", "labels", key], json!(id));
+        }
+    }
+}
+
+/// Admit (default and validate) one write of a policy.
+fn admit_policy(old: Option<&Value>, obj: &mut Value) -> Vec<Cause> {
+    validate::default_policy(obj);
+    keep_permanent_id(old, obj);
+    validate::set_permanent_id(obj, &uuid::Uuid::new_v4().to_string());
+    let mut causes = validate::validate(obj);
+    if let Some(old) = old {
+        causes.extend(validate::validate_update(old, obj));
+    }
+    causes.into_iter().map(cause).collect()
+}
+
+/// The admission hook to register with the API server.
+pub(crate) fn hook() -> Admission {
+    Arc::new(
+        |res: &ResourceInfo, old: Option<&Value>, obj: &mut Value| -> Vec<Cause> {
+            match res.group.as_str() {
+                "policy.karmada.io" => admit_policy(old, obj),
+                "cluster.karmada.io" | "work.karmada.io" => {
+                    crds::default_object(obj);
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn pp(weight: i64) -> Value {
+        json!({
+            "apiVersion": "policy.karmada.io/v1alpha1",
+            "kind": "PropagationPolicy",
+            "metadata": {"name": "p", "namespace": "default"},
+            "spec": {
+                "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "nginx"}],
+                "placement": {"replicaScheduling": {
+                    "replicaSchedulingType": "Divided",
+                    "replicaDivisionPreference": "Weighted",
+                    "weightPreference": {"staticWeightList": [
+                        {"targetCluster": {"clusterNames": ["m1"]}, "weight": weight}]}}},
+            },
+        })
+    }
+
+    #[test]
+    fn a_valid_policy_is_defaulted_and_given_a_permanent_id() {
+        let mut obj = pp(1);
+        assert!(admit_policy(None, &mut obj).is_empty());
+        assert_eq!(obj["spec"]["conflictResolution"], "Abort");
+        assert_eq!(
+            obj["spec"]["resourceSelectors"][0]["namespace"],
+            "default"
+        );
+        let id = label(&obj, names::PP_PERMANENT_ID_LABEL).unwrap().to_string();
+        // An update without the label keeps the id.
+        let mut update = pp(2);
+        assert!(admit_policy(Some(&obj), &mut update).is_empty());
+        assert_eq!(label(&update, names::PP_PERMANENT_ID_LABEL), Some(id.as_str()));
+    }
+
+    #[test]
+    fn a_zero_weight_names_its_field() {
+        let mut obj = pp(0);
+        let causes = admit_policy(None, &mut obj);
+        assert!(
+            causes.iter().any(|c| c.field
+                == "spec.placement.replicaScheduling.weightPreference.staticWeightList[0].weight"),
+            "{causes:?}"
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! The binding controller: a binding's template, revised to each target cluster's replicas and
+//! overridden by the OverridePolicies and ClusterOverridePolicies that apply there, becomes one
+//! Work per target cluster in its execution space. Works of clusters no longer targeted go
+//! (those of a graceful eviction stay until it ends); a binding being deleted loses its Works,
+//! then its finalizer. An override change re-renders the Works it touches.
+//!
+//! After dispatching it settles graceful evictions ([`super::eviction`]).
+//!
+//! Works are written without Karmada's `karmada.io/execution-controller` finalizer: the hub
+//! relays a Work's deletion to the agent when the Work disappears, so nothing would remove it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cceone_federation_core::interpret::get_replicas;
+use cceone_federation_core::scheduler::spec_clusters;
+use cceone_federation_core::work::{build_work, execution_space, work_name};
+use cceone_federation_core::{crds, names};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::eviction::settle_tasks;
+use crate::error::Error;
+use crate::json::{arr, deleting, merge_diff, obj, s, set};
+use crate::resources::{self, TemplateKey};
+use crate::runtime::{ObjKey, Requeue};
+use crate::templates::Lookup;
+
+/// How soon to try again when a template kind is not watched yet or an override failed.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Annotations the binding controller owns on a Work (removed when no longer computed).
+const OWNED_ANNOTATIONS: &[&str] = &[
+    names::APPLIED_OVERRIDES_ANNOTATION,
+    names::APPLIED_CLUSTER_OVERRIDES_ANNOTATION,
+];
+
+/// A Work as the binding controller writes it: without the execution finalizer, and with the
+/// schema defaults the API server would add, so that comparing with the stored Work is exact.
+fn finish(mut work: Value) -> Value {
+    if let Some(meta) = work.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("finalizers");
+    }
+    crds::default_object(&mut work);
+    work
+}
+
+/// What of a Work the binding controller compares and writes.
+fn projection(work: &Value) -> Value {
+    json!({
+        "metadata": {
+            "labels": work.pointer("/metadata/labels"),
+            "annotations": work.pointer("/metadata/annotations"),
+        },
+        "spec": work.get("spec"),
+    })
+}
+
+/// The live Work with the controller's labels, annotations and spec from `desired`.
+fn merged(live: &Value, desired: &Value) -> Value {
+    let mut labels = obj(live, "/metadata/labels").cloned().unwrap_or_default();
+    labels.extend(obj(desired, "/metadata/labels").cloned().unwrap_or_default());
+    let mut annotations = obj(live, "/metadata/annotations")
+        .cloned()
+        .unwrap_or_default();
+    for k in OWNED_ANNOTATIONS {
+        annotations.remove(*k);
+    }
+    annotations.extend(
+        obj(desired, "/metadata/annotations")
+            .cloned()
+            .unwrap_or_default(),
+    );
+    json!({
+        "metadata": {"labels": labels, "annotations": annotations},
+        "spec": desired.get("spec"),
+    })
+}
+
+/// Create or update one Work; whether anything was (or is still to be) written.
+async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: &Value) -> Result<bool, Error> {
+    let war = resources::work();
+    match ctx.works.get(key) {
+        None => {
+            tracing::debug!(work = %key, "creating work");
+            ctx.writer.create(&war, desired).await?;
+            Ok(true)
+        }
+        Some(live) if deleting(&live) => Ok(true),
+        Some(live) => match merge_diff(&projection(&live), &merged(&live, desired)) {
+            None => Ok(false),
+            Some(mut patch) => {
+                let rv = json!(s(&live, "/metadata/resourceVersion"));
+                set(&mut patch, &["metadata", "resourceVersion"], rv);
+                tracing::debug!(work = %key, "updating work");
+                ctx.writer.merge_patch(&war, key, &patch, false).await?;
+                Ok(true)
+            }
+        },
+    }
+}
+
+/// Delete every Work of a binding not in `keep`.
+async fn prune(ctx: &Ctx, works: &[Arc<Value>], keep: &HashSet<ObjKey>) -> Result<(), Error> {
+    for w in works {
+        let Some(k) = ObjKey::of(w) else { continue };
+        if !keep.contains(&k) && !deleting(w) {
+            tracing::debug!(work = %k, "deleting work");
+            ctx.writer.delete(&resources::work(), &k).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The Work keys of the clusters a graceful eviction still holds on to.
+fn evicting(binding: &Value, works: &[Arc<Value>]) -> HashSet<ObjKey> {
+    let mut keep = HashSet::new();
+    for task in arr(binding, "/spec/gracefulEvictionTasks") {
+        if matches!(s(task, "/purgeMode"), "Immediately" | "Directly") {
+            continue;
+        }
+        let space = execution_space(s(task, "/fromCluster"));
+        keep.extend(
+            works
+                .iter()
+                .filter_map(|w| ObjKey::of(w))
+                .filter(|k| k.ns() == space),
+        );
+    }
+    keep
+}
+
+/// Whether the binding is up to date with its template and scheduled for its current spec,
+/// so that a template change is dispatched once, with its new schedule, rather than first with
+/// the old one. A template going or replaced waits for the detector too.
+fn current(binding: &Value, template: &Value) -> bool {
+    let uid = s(binding, "/spec/resource/uid");
+    let (replicas, _) = get_replicas(template);
+    let generation = binding.pointer("/metadata/generation").and_then(Value::as_i64);
+    let observed = binding
+        .pointer("/status/schedulerObservedGeneration")
+        .and_then(Value::as_i64);
+    !deleting(template)
+        && (uid.is_empty() || uid == s(template, "/metadata/uid"))
+        && binding.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)
+            == i64::from(replicas)
+        && observed >= generation
+}
+
+/// Dispatch one binding's Works.
+pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Error> {
+    let works = ctx.works.by_index(&resources::binding_index(&key));
+    let Some(binding) = ctx.binding(&key) else {
+        prune(&ctx, &works, &HashSet::new()).await?;
+        return Ok(None);
+    };
+    let bar = resources::binding_for(&key);
+    if deleting(&binding) {
+        prune(&ctx, &works, &HashSet::new()).await?;
+        let finalizer = if key.namespace.is_some() {
+            names::BINDING_FINALIZER
+        } else {
+            names::CLUSTER_BINDING_FINALIZER
+        };
+        let finalizers: Vec<&Value> = arr(&binding, "/metadata/finalizers")
+            .iter()
+            .filter(|f| f.as_str() != Some(finalizer))
+            .collect();
+        if finalizers.len() != arr(&binding, "/metadata/finalizers").len() {
+            let patch = json!({"metadata": {
+                "resourceVersion": s(&binding, "/metadata/resourceVersion"),
+                "finalizers": finalizers,
+            }});
+            match ctx.writer.merge_patch(&bar, &key, &patch, false).await {
+                Err(e) if e.is_not_found() => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        return Ok(None);
+    }
+    let Some(tkey) = TemplateKey::of_binding(&binding) else {
+        return Ok(None);
+    };
+    let template = match ctx.templates.get(&tkey) {
+        Lookup::Found(t) => t,
+        Lookup::Missing => return Ok(None),
+        Lookup::UnknownKind => return Ok(Some(RETRY)),
+    };
+    if !current(&binding, &template) {
+        // The detector or the scheduler has yet to catch up; their writes bring us back.
+        return Ok(None);
+    }
+    let mut overrides: Vec<Value> = if let Some(ns) = &key.namespace {
+        ctx.ops.list_ns(ns).iter().map(|p| (**p).clone()).collect()
+    } else {
+        Vec::new()
+    };
+    overrides.extend(ctx.cops.list().iter().map(|p| (**p).clone()));
+
+    let mut keep = HashSet::new();
+    let mut requeue = None;
+    let mut settled = true;
+    let (kind, name, ns) = (
+        s(&template, "/kind"),
+        s(&template, "/metadata/name"),
+        s(&template, "/metadata/namespace"),
+    );
+    for target in spec_clusters(binding.get("spec").unwrap_or(&Value::Null)) {
+        let wkey = ObjKey::new(&execution_space(&target.name), work_name(kind, name, ns));
+        let Some(cluster) = ctx.clusters.get(&ObjKey::cluster(&target.name)) else {
+            // The scheduler will move the binding off a cluster that is gone.
+            keep.insert(wkey);
+            settled = false;
+            continue;
+        };
+        match build_work(&binding, &template, &target, &cluster, &overrides) {
+            Ok(work) => {
+                let work = finish(work);
+                let wkey = ObjKey::of(&work).unwrap_or(wkey);
+                if ensure_work(&ctx, &wkey, &work).await? {
+                    settled = false;
+                }
+                keep.insert(wkey);
+            }
+            Err(e) => {
+                // Keep what the cluster has rather than dispatch a manifest without its overrides.
+                tracing::warn!(binding = %key, cluster = %target.name, error = %e, "overrides failed; work not updated");
+                keep.insert(wkey);
+                settled = false;
+                requeue = Some(RETRY * 5);
+            }
+        }
+    }
+
+    let mut binding = binding;
+    let (tasks, recheck) = settle_tasks(
+        &binding,
+        &works,
+        settled,
+        Timestamp::now(),
+        ctx.settings.graceful_eviction_timeout,
+    );
+    if let Some(tasks) = tasks {
+        tracing::info!(binding = %key, remaining = tasks.len(), "graceful eviction settled");
+        let tasks = (!tasks.is_empty()).then_some(Value::Array(tasks));
+        let patch = json!({
+            "metadata": {"resourceVersion": s(&binding, "/metadata/resourceVersion")},
+            "spec": {"gracefulEvictionTasks": tasks},
+        });
+        binding = Arc::new(ctx.writer.merge_patch(&bar, &key, &patch, false).await?);
+    }
+    keep.extend(evicting(&binding, &works));
+    prune(&ctx, &works, &keep).await?;
+    Ok(requeue.or(recheck))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_keeps_foreign_metadata_and_drops_stale_override_annotations() {
+        let live = json!({"metadata": {
+            "labels": {"a": "1"},
+            "annotations": {"x": "keep", names::APPLIED_OVERRIDES_ANNOTATION: "[old]"}},
+            "spec": {"workload": {"manifests": [{"kind": "Deployment"}]}}});
+        let desired = json!({"metadata": {"labels": {"b": "2"}, "annotations": {"y": "new"}},
+            "spec": {"workload": {"manifests": [{"kind": "Deployment", "spec": {"replicas": 2}}]}}});
+        let m = merged(&live, &desired);
+        assert_eq!(m["metadata"]["labels"], json!({"a": "1", "b": "2"}));
+        assert_eq!(m["metadata"]["annotations"], json!({"x": "keep", "y": "new"}));
+        let patch = merge_diff(&projection(&live), &m).unwrap();
+        assert_eq!(
+            patch["metadata"]["annotations"],
+            json!({names::APPLIED_OVERRIDES_ANNOTATION: null, "y": "new"})
+        );
+        assert_eq!(merge_diff(&projection(&m), &merged(&m, &desired)), None);
+    }
+
+    #[test]
+    fn finished_works_carry_no_finalizer() {
+        let w = finish(json!({"apiVersion": "work.karmada.io/v1alpha1", "kind": "Work",
+            "metadata": {"name": "w", "finalizers": [names::EXECUTION_FINALIZER]}, "spec": {}}));
+        assert!(w.pointer("/metadata/finalizers").is_none());
+    }
+}

@@ -1,0 +1,342 @@
+//! The cluster controller: every RegisteredCluster that has joined (an agent connected at
+//! least once) is a `cluster.karmada.io` Cluster of the same name in Pull mode, carrying the
+//! registration's provider, region, zone and labels, and the status the hub last recorded
+//! (version, API enablements, node and resource summaries). Its `Ready` condition follows the
+//! tunnel: True while Running, Unknown once Disconnected for longer than the grace period
+//! (with the `unreachable` NoSchedule taint), and the NoExecute taint that makes the scheduler
+//! move workloads away once it has been Unknown for the eviction timeout. Each Cluster also
+//! gets its execution space `karmada-es-<cluster>`, where its Works live.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cceone_federation_core::health::{cluster_conditions, failover_taints};
+use cceone_federation_core::work::execution_space;
+use cceone_platform::CLUSTER_LABEL;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Map, Value, json};
+
+use super::Ctx;
+use crate::error::Error;
+use crate::json::{arr, condition, deleting, label, merge_diff, obj, present, s, set};
+use crate::resources;
+use crate::runtime::{ObjKey, Requeue};
+
+/// Annotation on a Cluster listing the label keys copied from its RegisteredCluster, so a
+/// label removed there is removed here while labels admins put on the Cluster stay.
+const SYNCED_LABELS_ANNOTATION: &str = "platform.cceone.io/synced-labels";
+/// How often a cluster that is not connected is looked at again (its grace and eviction
+/// deadlines are measured from its last report).
+const RECHECK_DISCONNECTED: Duration = Duration::from_secs(1);
+
+/// Whether a registered cluster has ever joined: an agent connected at least once.
+pub(crate) fn joined(regc: &Value) -> bool {
+    present(regc, "/status/connectedSince")
+        || matches!(
+            s(regc, "/status/phase"),
+            "Running" | "Disconnected" | "Updating"
+        )
+}
+
+/// Whether the cluster's tunnel is up now.
+fn connected(regc: &Value) -> bool {
+    matches!(s(regc, "/status/phase"), "Running" | "Updating")
+}
+
+/// When the cluster last reported: now while connected, else when its tunnel went down (the
+/// hub's Ready condition), falling back to the last recorded heartbeat.
+fn last_report(regc: &Value, now: Timestamp) -> Option<Timestamp> {
+    if connected(regc) {
+        return Some(now);
+    }
+    let down = condition(regc, "Ready")
+        .filter(|c| s(c, "/status") != "True")
+        .map(|c| s(c, "/lastTransitionTime"));
+    [
+        down.unwrap_or(""),
+        s(regc, "/status/lastHeartbeatTime"),
+        s(regc, "/status/connectedSince"),
+    ]
+    .iter()
+    .find_map(|t| t.parse::<Timestamp>().ok())
+}
+
+/// The labels the Cluster should carry: its own, with the registration's copied over (and
+/// those copied before but since removed there dropped), plus the platform's cluster label.
+fn desired_labels(regc: &Value, live: Option<&Value>, name: &str) -> (Map<String, Value>, String) {
+    let mut labels = live
+        .and_then(|l| obj(l, "/metadata/labels"))
+        .cloned()
+        .unwrap_or_default();
+    let from_regc = obj(regc, "/metadata/labels").cloned().unwrap_or_default();
+    let previously = live
+        .and_then(|l| crate::json::annotation(l, SYNCED_LABELS_ANNOTATION))
+        .unwrap_or("");
+    for old in previously.split(',').filter(|k| !k.is_empty()) {
+        if !from_regc.contains_key(old) {
+            labels.remove(old);
+        }
+    }
+    let mut keys: Vec<&str> = from_regc.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let synced = keys.join(",");
+    labels.extend(from_regc);
+    labels.insert(CLUSTER_LABEL.into(), json!(name));
+    (labels, synced)
+}
+
+/// The Cluster's spec without taints: Pull mode and the registration's placement facts.
+fn desired_spec(regc: &Value, live: Option<&Value>) -> Map<String, Value> {
+    let mut spec = live
+        .and_then(|l| obj(l, "/spec"))
+        .cloned()
+        .unwrap_or_default();
+    spec.insert("syncMode".into(), json!("Pull"));
+    for (field, ptr) in [("provider", "/spec/provider"), ("region", "/spec/region")] {
+        match s(regc, ptr) {
+            "" => spec.remove(field),
+            v => spec.insert(field.into(), json!(v)),
+        };
+    }
+    match s(regc, "/spec/zone") {
+        "" => spec.remove("zones"),
+        z => spec.insert("zones".into(), json!([z])),
+    };
+    spec
+}
+
+/// The Cluster's status from the registration's (Karmada's field shapes), with `Ready`.
+fn desired_status(regc: &Value, live: &Value, ready: Value) -> Map<String, Value> {
+    let mut status = live
+        .get("status")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut set = |k: &str, v: Option<Value>| match v.filter(|v| !v.is_null()) {
+        Some(v) => {
+            status.insert(k.into(), v);
+        }
+        None => {
+            status.remove(k);
+        }
+    };
+    set(
+        "kubernetesVersion",
+        Some(s(regc, "/status/kubernetesVersion"))
+            .filter(|v| !v.is_empty())
+            .map(|v| json!(v)),
+    );
+    set(
+        "apiEnablements",
+        regc.pointer("/status/apiEnablements").cloned(),
+    );
+    set(
+        "nodeSummary",
+        regc.pointer("/status/nodeSummary").map(|n| {
+            json!({
+                "totalNum": n.get("total").and_then(Value::as_i64).unwrap_or(0),
+                "readyNum": n.get("ready").and_then(Value::as_i64).unwrap_or(0),
+            })
+        }),
+    );
+    set(
+        "resourceSummary",
+        regc.pointer("/status/resourceSummary").map(|r| {
+            let mut m = Map::new();
+            for part in ["allocatable", "allocated", "allocating"] {
+                if let Some(v) = r.get(part).filter(|v| v.is_object()) {
+                    m.insert(part.into(), v.clone());
+                }
+            }
+            Value::Object(m)
+        }),
+    );
+    let mut conditions: Vec<Value> = arr(live, "/status/conditions")
+        .iter()
+        .filter(|c| s(c, "/type") != "Ready")
+        .cloned()
+        .collect();
+    conditions.push(ready);
+    status.insert("conditions".into(), Value::Array(conditions));
+    status
+}
+
+fn signed(d: Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
+}
+
+/// Keep the Cluster of registered cluster `name` in step with it.
+pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Error> {
+    let key = ObjKey::cluster(&name);
+    let cluster_ar = resources::cluster();
+    let regc = ctx.registered.get(&key);
+    let live = ctx.clusters.get(&key);
+    let wanted = regc
+        .as_deref()
+        .filter(|r| !deleting(r) && s(r, "/status/phase") != "Unsubscribed" && joined(r));
+    let Some(regc) = wanted else {
+        let gone = regc
+            .as_deref()
+            .is_none_or(|r| deleting(r) || s(r, "/status/phase") == "Unsubscribed");
+        if gone
+            && let Some(live) = &live
+            && label(live, CLUSTER_LABEL) == Some(name.as_str())
+            && !deleting(live)
+        {
+            tracing::info!(cluster = %name, "registered cluster gone; removing its federation cluster");
+            ctx.writer.delete(&cluster_ar, &key).await?;
+            let es = ObjKey::cluster(execution_space(&name));
+            ctx.writer.delete(&resources::namespace(), &es).await?;
+        }
+        return Ok(None);
+    };
+
+    let es = execution_space(&name);
+    match ctx.namespaces.get(&ObjKey::cluster(&es)) {
+        Some(ns) if deleting(&ns) => return Ok(Some(RECHECK_DISCONNECTED)),
+        Some(_) => {}
+        None => {
+            let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": es}});
+            match ctx.writer.create(&resources::namespace(), &ns).await {
+                Ok(_) => {}
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    let (labels, synced) = desired_labels(regc, live.as_deref(), &name);
+    let live = match live {
+        Some(l) => l,
+        None => {
+            let spec = desired_spec(regc, None);
+            let obj = json!({
+                "apiVersion": "cluster.karmada.io/v1alpha1",
+                "kind": "Cluster",
+                "metadata": {
+                    "name": name,
+                    "labels": labels,
+                    "annotations": {SYNCED_LABELS_ANNOTATION: synced},
+                },
+                "spec": spec,
+            });
+            tracing::info!(cluster = %name, "registered cluster joined; creating its federation cluster");
+            Arc::new(ctx.writer.create(&cluster_ar, &obj).await?)
+        }
+    };
+    if deleting(&live) {
+        return Ok(Some(RECHECK_DISCONNECTED));
+    }
+
+    let now = Timestamp::now();
+    let (ready, taints) = cluster_conditions(
+        &live,
+        last_report(regc, now),
+        now,
+        signed(ctx.settings.cluster_grace),
+    );
+    let mut judged = (*live).clone();
+    set(&mut judged, &["spec", "taints"], Value::Array(taints));
+    set(&mut judged, &["status", "conditions"], json!([ready.clone()]));
+    let taints = failover_taints(&judged, now, signed(ctx.settings.eviction_timeout));
+
+    let mut spec = desired_spec(regc, Some(&live));
+    if taints.is_empty() {
+        spec.remove("taints");
+    } else {
+        spec.insert("taints".into(), Value::Array(taints));
+    }
+    let mut annotations = obj(&live, "/metadata/annotations")
+        .cloned()
+        .unwrap_or_default();
+    annotations.insert(SYNCED_LABELS_ANNOTATION.into(), json!(synced));
+    let project = |labels: Option<&Value>, annotations: Option<&Value>, spec: Option<&Value>| {
+        json!({"metadata": {"labels": labels, "annotations": annotations}, "spec": spec})
+    };
+    let current = project(
+        live.pointer("/metadata/labels"),
+        live.pointer("/metadata/annotations"),
+        live.get("spec"),
+    );
+    let desired = project(
+        Some(&Value::Object(labels)),
+        Some(&Value::Object(annotations)),
+        Some(&Value::Object(spec)),
+    );
+    let mut live = live;
+    if let Some(mut patch) = merge_diff(&current, &desired) {
+        let rv = json!(s(&live, "/metadata/resourceVersion"));
+        set(&mut patch, &["metadata", "resourceVersion"], rv);
+        live = Arc::new(ctx.writer.merge_patch(&cluster_ar, &key, &patch, false).await?);
+    }
+
+    let status = Value::Object(desired_status(regc, &live, ready));
+    let current = live.get("status").cloned().unwrap_or(json!({}));
+    if let Some(diff) = merge_diff(&current, &status) {
+        ctx.writer
+            .merge_patch(&cluster_ar, &key, &json!({"status": diff}), true)
+            .await?;
+    }
+    Ok((!connected(regc)).then_some(RECHECK_DISCONNECTED))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_has_joined_once_an_agent_connected() {
+        assert!(!joined(&json!({"status": {"phase": "Pending"}})));
+        assert!(joined(&json!({"status": {"phase": "Running"}})));
+        assert!(joined(
+            &json!({"status": {"phase": "AccessTimeout", "connectedSince": "2025-01-01T00:00:00Z"}})
+        ));
+    }
+
+    #[test]
+    fn last_report_is_now_while_connected_and_the_disconnect_time_after() {
+        let now: Timestamp = "2025-01-01T00:10:00Z".parse().unwrap();
+        assert_eq!(
+            last_report(&json!({"status": {"phase": "Running"}}), now),
+            Some(now)
+        );
+        let down = json!({"status": {"phase": "Disconnected",
+            "lastHeartbeatTime": "2025-01-01T00:01:00Z",
+            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2025-01-01T00:02:00Z"}]}});
+        assert_eq!(
+            last_report(&down, now),
+            Some("2025-01-01T00:02:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn labels_follow_the_registration_and_keep_the_admins() {
+        let regc = json!({"metadata": {"labels": {"env": "prod"}}});
+        let live = json!({"metadata": {
+            "labels": {"team": "a", "old": "x", "env": "dev"},
+            "annotations": {SYNCED_LABELS_ANNOTATION: "env,old"}}});
+        let (labels, synced) = desired_labels(&regc, Some(&live), "member1");
+        assert_eq!(
+            Value::Object(labels),
+            json!({"team": "a", "env": "prod", CLUSTER_LABEL: "member1"})
+        );
+        assert_eq!(synced, "env");
+    }
+
+    #[test]
+    fn status_takes_karmada_shapes() {
+        let regc = json!({"status": {"kubernetesVersion": "v1.32.0",
+            "nodeSummary": {"total": 3, "ready": 2},
+            "resourceSummary": {"capacity": {"cpu": "8"}, "allocatable": {"cpu": "7"}, "allocated": {"cpu": "1"}}}});
+        let ready = json!({"type": "Ready", "status": "True"});
+        let st = desired_status(&regc, &json!({}), ready);
+        assert_eq!(st["nodeSummary"], json!({"totalNum": 3, "readyNum": 2}));
+        assert_eq!(
+            st["resourceSummary"],
+            json!({"allocatable": {"cpu": "7"}, "allocated": {"cpu": "1"}})
+        );
+        assert_eq!(st["kubernetesVersion"], "v1.32.0");
+        assert_eq!(st["conditions"][0]["status"], "True");
+    }
+}

@@ -1,0 +1,402 @@
+//! The federation's controllers, each a kube-rs client of the federation API with its own work
+//! queue, sharing one set of watch-backed caches:
+//!
+//! - [`cluster`]: RegisteredCluster → Cluster (status, Ready, taints) and execution space;
+//! - [`detector`]: resource template × PropagationPolicy → ResourceBinding;
+//! - [`scheduler`]: binding → `spec.clusters` (and the taint manager's evictions);
+//! - [`binding`]: binding × OverridePolicies → one Work per target cluster;
+//! - [`status`]: Works → the binding's `aggregatedStatus` and the template's status.
+//!
+//! Every reconcile is level-triggered (it reads the caches, never the event) and writes only
+//! the difference between what it computes and what it found, so converged objects stay still.
+
+pub(crate) mod binding;
+pub(crate) mod cluster;
+pub(crate) mod detector;
+pub(crate) mod eviction;
+pub(crate) mod scheduler;
+pub(crate) mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cceone_federation_core::names;
+use serde_json::{Value, json};
+
+use crate::json::{arr, condition, s};
+use crate::resources::{self, TemplateKey};
+use crate::runtime::{Cache, ObjKey, Queue, Writer, queue};
+use crate::templates::Templates;
+
+/// Where a binding records the spec generation the scheduler has seen.
+const OBSERVED: &str = "/status/schedulerObservedGeneration";
+
+/// Timings and sizes of the controllers.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// How long a disconnected cluster stays Ready before it turns Unknown (and unreachable).
+    pub(crate) cluster_grace: Duration,
+    /// How long Ready stays False / Unknown before the NoExecute taint evicts workloads.
+    pub(crate) eviction_timeout: Duration,
+    /// How long a graceful eviction keeps the old cluster's Work at most.
+    pub(crate) graceful_eviction_timeout: Duration,
+    /// Workers per controller.
+    pub(crate) workers: usize,
+}
+
+/// What every reconcile reads and writes through.
+pub(crate) struct Ctx {
+    pub(crate) writer: Writer,
+    pub(crate) settings: Settings,
+    pub(crate) registered: Arc<Cache>,
+    pub(crate) clusters: Arc<Cache>,
+    pub(crate) namespaces: Arc<Cache>,
+    pub(crate) pps: Arc<Cache>,
+    pub(crate) cpps: Arc<Cache>,
+    pub(crate) ops: Arc<Cache>,
+    pub(crate) cops: Arc<Cache>,
+    pub(crate) rbs: Arc<Cache>,
+    pub(crate) crbs: Arc<Cache>,
+    pub(crate) works: Arc<Cache>,
+    pub(crate) templates: Arc<Templates>,
+}
+
+impl Ctx {
+    /// The binding with a key (ResourceBinding when namespaced, else ClusterResourceBinding).
+    pub(crate) fn binding(&self, key: &ObjKey) -> Option<Arc<Value>> {
+        if key.namespace.is_some() {
+            self.rbs.get(key)
+        } else {
+            self.crbs.get(key)
+        }
+    }
+
+    /// The keys of every binding.
+    pub(crate) fn binding_keys(&self) -> Vec<ObjKey> {
+        let mut keys = self.rbs.keys();
+        keys.extend(self.crbs.keys());
+        keys
+    }
+
+    /// Every Cluster, as plain values for the pure scheduling and override functions.
+    pub(crate) fn cluster_values(&self) -> Vec<Value> {
+        self.clusters.list().iter().map(|c| (**c).clone()).collect()
+    }
+
+    /// Whether every cache the controllers read has loaded.
+    async fn wait_synced(&self) {
+        for c in [
+            &self.registered,
+            &self.clusters,
+            &self.namespaces,
+            &self.pps,
+            &self.cpps,
+            &self.ops,
+            &self.cops,
+            &self.rbs,
+            &self.crbs,
+            &self.works,
+        ] {
+            c.wait_synced().await;
+        }
+        self.templates.wait_synced().await;
+    }
+}
+
+/// The queues of the controllers.
+struct Queues {
+    cluster: Arc<Queue<String>>,
+    detector: Arc<Queue<TemplateKey>>,
+    scheduler: Arc<Queue<ObjKey>>,
+    binding: Arc<Queue<ObjKey>>,
+    status: Arc<Queue<ObjKey>>,
+}
+
+/// The running controllers; dropping this stops them.
+pub(crate) struct Controllers {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    templates: Arc<Templates>,
+}
+
+impl Controllers {
+    /// Stop every controller and watch.
+    pub(crate) fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        self.templates.stop();
+    }
+}
+
+impl Drop for Controllers {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn name_of(v: &Value) -> String {
+    s(v, "/metadata/name").to_string()
+}
+
+fn either<'a>(old: Option<&'a Value>, new: Option<&'a Value>) -> Option<&'a Value> {
+    new.or(old)
+}
+
+/// Whether an object was created, deleted, had its spec changed (generation) or started
+/// terminating — the changes that matter to controllers that do not own its status.
+fn spec_changed(old: Option<&Value>, new: Option<&Value>) -> bool {
+    match (old, new) {
+        (Some(o), Some(n)) => {
+            o.pointer("/metadata/generation") != n.pointer("/metadata/generation")
+                || o.pointer("/metadata/deletionTimestamp")
+                    != n.pointer("/metadata/deletionTimestamp")
+                || o.pointer("/metadata/finalizers") != n.pointer("/metadata/finalizers")
+        }
+        _ => true,
+    }
+}
+
+/// What of a Cluster scheduling and overrides look at (not its resource summary, which
+/// changes all the time).
+fn cluster_projection(c: Option<&Value>) -> Value {
+    match c {
+        None => Value::Null,
+        Some(c) => json!({
+            "labels": c.pointer("/metadata/labels"),
+            "deleting": c.pointer("/metadata/deletionTimestamp"),
+            "spec": c.get("spec"),
+            "ready": condition(c, "Ready").map(|r| s(r, "/status")),
+            "apis": c.pointer("/status/apiEnablements"),
+        }),
+    }
+}
+
+/// Templates of the kinds a policy selects (in its namespace for a PropagationPolicy).
+fn templates_selected_by(templates: &Templates, policy: &Value) -> Vec<TemplateKey> {
+    let namespace = s(policy, "/metadata/namespace");
+    let mut out = Vec::new();
+    for cache in templates.caches() {
+        let ar = cache.resource();
+        let selected = arr(policy, "/spec/resourceSelectors")
+            .iter()
+            .any(|rs| s(rs, "/apiVersion") == ar.api_version && s(rs, "/kind") == ar.kind);
+        if !selected {
+            continue;
+        }
+        let keys = cache.keys();
+        out.extend(
+            keys.into_iter()
+                .filter(|k| namespace.is_empty() || k.ns() == namespace)
+                .map(|key| TemplateKey {
+                    api_version: ar.api_version.clone(),
+                    kind: ar.kind.clone(),
+                    key,
+                }),
+        );
+    }
+    out
+}
+
+/// Start the caches and controllers against the federation API behind `client`.
+pub(crate) fn start(client: kube::Client, settings: Settings) -> Controllers {
+    let works_index: crate::runtime::cache::Indexer = Box::new(|w: &Value| {
+        resources::work_owner(w)
+            .map(|k| vec![resources::binding_index(&k)])
+            .unwrap_or_default()
+    });
+    let ctx = Arc::new(Ctx {
+        writer: Writer::new(client.clone()),
+        settings: settings.clone(),
+        registered: Cache::new(cceone_platform::registered_cluster_resource(), None),
+        clusters: Cache::new(resources::cluster(), None),
+        namespaces: Cache::new(resources::namespace(), None),
+        pps: Cache::new(resources::propagation_policy(), None),
+        cpps: Cache::new(resources::cluster_propagation_policy(), None),
+        ops: Cache::new(resources::override_policy(), None),
+        cops: Cache::new(resources::cluster_override_policy(), None),
+        rbs: Cache::new(resources::resource_binding(), None),
+        crbs: Cache::new(resources::cluster_resource_binding(), None),
+        works: Cache::new(resources::work(), Some(works_index)),
+        templates: Templates::new(client.clone()),
+    });
+    let q = Queues {
+        cluster: Queue::new(),
+        detector: Queue::new(),
+        scheduler: Queue::new(),
+        binding: Queue::new(),
+        status: Queue::new(),
+    };
+    wire(&ctx, &q);
+
+    let mut tasks = Vec::new();
+    for cache in [
+        &ctx.registered,
+        &ctx.clusters,
+        &ctx.namespaces,
+        &ctx.pps,
+        &ctx.cpps,
+        &ctx.ops,
+        &ctx.cops,
+        &ctx.rbs,
+        &ctx.crbs,
+        &ctx.works,
+    ] {
+        let api = kube::Api::all_with(client.clone(), cache.resource());
+        tasks.push(tokio::spawn(Arc::clone(cache).run(api)));
+    }
+    tasks.push(tokio::spawn(Arc::clone(&ctx.templates).run()));
+
+    let workers = settings.workers;
+    macro_rules! controller {
+        ($name:literal, $queue:expr, $reconcile:path) => {{
+            let c = Arc::clone(&ctx);
+            let ready = Arc::clone(&ctx);
+            tasks.push(tokio::spawn(queue::run(
+                $name,
+                Arc::clone(&$queue),
+                workers,
+                async move { ready.wait_synced().await },
+                move |key| $reconcile(Arc::clone(&c), key),
+            )));
+        }};
+    }
+    controller!("cluster", q.cluster, cluster::reconcile);
+    controller!("detector", q.detector, detector::reconcile);
+    controller!("scheduler", q.scheduler, scheduler::reconcile);
+    controller!("binding", q.binding, binding::reconcile);
+    controller!("status", q.status, status::reconcile);
+    Controllers {
+        tasks,
+        templates: Arc::clone(&ctx.templates),
+    }
+}
+
+/// Map changes of each cache onto the keys of the controllers that care.
+fn wire(ctx: &Arc<Ctx>, q: &Queues) {
+    let cq = Arc::clone(&q.cluster);
+    ctx.registered.on_change(Arc::new(move |old, new| {
+        if let Some(o) = either(old, new) {
+            cq.add(name_of(o));
+        }
+    }));
+
+    let (cq, sq, bq) = (
+        Arc::clone(&q.cluster),
+        Arc::clone(&q.scheduler),
+        Arc::clone(&q.binding),
+    );
+    let weak = Arc::downgrade(ctx);
+    ctx.clusters.on_change(Arc::new(move |old, new| {
+        if let Some(o) = either(old, new) {
+            cq.add(name_of(o));
+        }
+        if cluster_projection(old) != cluster_projection(new)
+            && let Some(ctx) = weak.upgrade()
+        {
+            for key in ctx.binding_keys() {
+                sq.add(key.clone());
+                bq.add(key);
+            }
+        }
+    }));
+
+    let cq = Arc::clone(&q.cluster);
+    ctx.namespaces.on_change(Arc::new(move |old, new| {
+        if let Some(o) = either(old, new)
+            && let Some(cluster) = name_of(o).strip_prefix(names::EXECUTION_SPACE_PREFIX)
+        {
+            cq.add(cluster.to_string());
+        }
+    }));
+
+    for policies in [&ctx.pps, &ctx.cpps] {
+        let dq = Arc::clone(&q.detector);
+        let weak = Arc::downgrade(ctx);
+        policies.on_change(Arc::new(move |old, new| {
+            let Some(ctx) = weak.upgrade() else { return };
+            for p in [old, new].into_iter().flatten() {
+                for key in templates_selected_by(&ctx.templates, p) {
+                    dq.add(key);
+                }
+            }
+        }));
+    }
+
+    for overrides in [&ctx.ops, &ctx.cops] {
+        let bq = Arc::clone(&q.binding);
+        let weak = Arc::downgrade(ctx);
+        overrides.on_change(Arc::new(move |old, new| {
+            let Some(ctx) = weak.upgrade() else { return };
+            let Some(p) = either(old, new) else { return };
+            let ns = s(p, "/metadata/namespace");
+            for key in ctx.binding_keys() {
+                if ns.is_empty() || key.ns() == ns {
+                    bq.add(key);
+                }
+            }
+        }));
+    }
+
+    for bindings in [&ctx.rbs, &ctx.crbs] {
+        let (dq, sq, bq, stq) = (
+            Arc::clone(&q.detector),
+            Arc::clone(&q.scheduler),
+            Arc::clone(&q.binding),
+            Arc::clone(&q.status),
+        );
+        bindings.on_change(Arc::new(move |old, new| {
+            let Some(b) = either(old, new) else { return };
+            let Some(key) = ObjKey::of(b) else { return };
+            if spec_changed(old, new) {
+                if let Some(t) = TemplateKey::of_binding(b) {
+                    dq.add(t);
+                }
+                sq.add(key.clone());
+                bq.add(key.clone());
+                stq.add(key);
+            } else {
+                if old.and_then(|o| o.pointer(OBSERVED)) != new.and_then(|n| n.pointer(OBSERVED)) {
+                    // The scheduler caught up with the spec: the Works may be dispatched.
+                    bq.add(key.clone());
+                }
+                if !arr(b, "/spec/gracefulEvictionTasks").is_empty() {
+                    // A graceful eviction ends when the new placement reports healthy.
+                    bq.add(key);
+                }
+            }
+        }));
+    }
+
+    let (bq, stq) = (Arc::clone(&q.binding), Arc::clone(&q.status));
+    ctx.works.on_change(Arc::new(move |old, new| {
+        let Some(w) = either(old, new) else { return };
+        let Some(owner) = resources::work_owner(w) else {
+            return;
+        };
+        if spec_changed(old, new)
+            || old.and_then(|o| o.pointer("/metadata/labels"))
+                != new.and_then(|n| n.pointer("/metadata/labels"))
+            || old.and_then(|o| o.pointer("/metadata/annotations"))
+                != new.and_then(|n| n.pointer("/metadata/annotations"))
+        {
+            bq.add(owner.clone());
+        }
+        stq.add(owner);
+    }));
+
+    let (dq, bq, stq) = (
+        Arc::clone(&q.detector),
+        Arc::clone(&q.binding),
+        Arc::clone(&q.status),
+    );
+    ctx.templates.on_change(Arc::new(move |old, new| {
+        let Some(t) = either(old, new) else { return };
+        if let Some(key) = TemplateKey::of(t) {
+            dq.add(key);
+        }
+        if let Some(b) = resources::binding_of_template(t) {
+            bq.add(b.clone());
+            stq.add(b);
+        }
+    }));
+}

@@ -1,0 +1,69 @@
+//! The status controller: the Works of a binding, whose status the hub writes from what the
+//! agents report, become the binding's `aggregatedStatus` and `FullyApplied` condition, and
+//! the aggregated member statuses become the resource template's own status — so
+//! `kubectl get deployment nginx` on the federation shows `3/3` once the members run it.
+
+use std::sync::Arc;
+
+use cceone_federation_core::status::{aggregate, template_status};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::error::Error;
+use crate::json::{arr, deleting, merge_diff, s};
+use crate::resources::{self, TemplateKey};
+use crate::runtime::{ObjKey, Requeue};
+use crate::templates::Lookup;
+
+/// Aggregate one binding's status, then its template's.
+pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Error> {
+    let Some(mut binding) = ctx.binding(&key) else {
+        return Ok(None);
+    };
+    if deleting(&binding) {
+        return Ok(None);
+    }
+    let works: Vec<Value> = ctx
+        .works
+        .by_index(&resources::binding_index(&key))
+        .iter()
+        .map(|w| (**w).clone())
+        .collect();
+    let now = Timestamp::now();
+    let status = aggregate(&binding, &works, now);
+    let current = binding.get("status").cloned().unwrap_or(json!({}));
+    if let Some(diff) = merge_diff(&current, &status) {
+        let patch = json!({
+            "metadata": {"resourceVersion": s(&binding, "/metadata/resourceVersion")},
+            "status": diff,
+        });
+        let bar = resources::binding_for(&key);
+        binding = Arc::new(ctx.writer.merge_patch(&bar, &key, &patch, true).await?);
+    }
+
+    let Some(tkey) = TemplateKey::of_binding(&binding) else {
+        return Ok(None);
+    };
+    let Lookup::Found(template) = ctx.templates.get(&tkey) else {
+        return Ok(None);
+    };
+    let uid = s(&binding, "/spec/resource/uid");
+    if deleting(&template) || (!uid.is_empty() && uid != s(&template, "/metadata/uid")) {
+        return Ok(None);
+    }
+    let aggregated = arr(&binding, "/status/aggregatedStatus");
+    let Some(new) = template_status(&template, aggregated, now) else {
+        return Ok(None);
+    };
+    let old = template.get("status").cloned().unwrap_or(json!({}));
+    if let Some(diff) = merge_diff(&old, &new)
+        && let Some(cache) = ctx.templates.cache(&tkey.api_version, &tkey.kind)
+    {
+        tracing::debug!(template = %tkey.key, kind = %tkey.kind, "updating template status");
+        ctx.writer
+            .merge_patch(cache.resource(), &tkey.key, &json!({"status": diff}), true)
+            .await?;
+    }
+    Ok(None)
+}

@@ -1,0 +1,65 @@
+//! `cceone-federation`: parse flags, start the federation API and controllers, write the admin
+//! kubeconfig, run until Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// The Karmada-compatible federation control plane.
+#[derive(Debug, Parser)]
+#[command(name = "cceone-federation", version)]
+struct Args {
+    /// API server listen address.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: std::net::SocketAddr,
+    /// Directory for the store and certificates.
+    #[arg(long, default_value = "./data/federation")]
+    data_dir: PathBuf,
+    /// Where to write the admin kubeconfig once the API serves.
+    #[arg(long)]
+    kubeconfig_out: Option<PathBuf>,
+    /// Extra DNS names or IPs for the serving certificate.
+    #[arg(long = "hostname")]
+    hostnames: Vec<String>,
+    /// Seconds a disconnected cluster stays Ready before turning Unknown (unreachable).
+    #[arg(long, default_value_t = 15)]
+    cluster_grace_secs: u64,
+    /// Seconds a cluster stays Unknown before its workloads are moved (NoExecute taint).
+    #[arg(long, default_value_t = 30)]
+    eviction_timeout_secs: u64,
+    /// Workers per controller.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if std::env::var("CCEONE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let a = Args::parse();
+    let mut cfg = cceone_federation::FederationConfig::new(a.listen, Some(a.data_dir));
+    cfg.hostnames = a.hostnames;
+    cfg.cluster_grace = Duration::from_secs(a.cluster_grace_secs);
+    cfg.eviction_timeout = Duration::from_secs(a.eviction_timeout_secs);
+    cfg.workers = a.workers;
+    let fed = cceone_federation::start(cfg)
+        .await
+        .context("starting the federation")?;
+    if let Some(path) = &a.kubeconfig_out {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, fed.admin_kubeconfig())
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    tracing::info!(url = %fed.url(), "federation ready");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    fed.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Watch-backed caches of API objects (an informer, in client-go's words): a kube-rs watcher
+//! keeps a map of one resource's objects as JSON, an optional secondary index answers "which
+//! objects point at X", and handlers hear about every change with the object before and after.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::{WatchStreamExt, watcher};
+use parking_lot::RwLock;
+use serde_json::Value;
+
+use crate::json::s;
+
+/// Where an object lives: its namespace (none for cluster-scoped objects) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ObjKey {
+    /// The namespace; `None` for cluster-scoped objects.
+    pub(crate) namespace: Option<String>,
+    /// The name.
+    pub(crate) name: String,
+}
+
+impl ObjKey {
+    /// A cluster-scoped object's key.
+    pub(crate) fn cluster(name: impl Into<String>) -> ObjKey {
+        ObjKey {
+            namespace: None,
+            name: name.into(),
+        }
+    }
+
+    /// A key from an optional namespace (empty means none) and a name.
+    pub(crate) fn new(namespace: &str, name: impl Into<String>) -> ObjKey {
+        ObjKey {
+            namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
+            name: name.into(),
+        }
+    }
+
+    /// The key of an object, from its metadata.
+    pub(crate) fn of(obj: &Value) -> Option<ObjKey> {
+        let name = s(obj, "/metadata/name");
+        (!name.is_empty()).then(|| ObjKey::new(s(obj, "/metadata/namespace"), name))
+    }
+
+    /// The namespace as a string (empty for cluster-scoped objects).
+    pub(crate) fn ns(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for ObjKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{ns}/{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// Called with the object before and after a change (`None` before a create, after a delete).
+pub(crate) type Handler = Arc<dyn Fn(Option<&Value>, Option<&Value>) + Send + Sync>;
+
+/// Maps an object to the index values it is found under.
+pub(crate) type Indexer = Box<dyn Fn(&Value) -> Vec<String> + Send + Sync>;
+
+#[derive(Default)]
+struct Inner {
+    objects: BTreeMap<ObjKey, Arc<Value>>,
+    index: HashMap<String, BTreeSet<ObjKey>>,
+}
+
+/// The cached objects of one resource.
+pub(crate) struct Cache {
+    resource: ApiResource,
+    inner: RwLock<Inner>,
+    indexer: Option<Indexer>,
+    handlers: RwLock<Vec<Handler>>,
+    synced: tokio::sync::watch::Sender<bool>,
+}
+
+impl Cache {
+    /// An empty cache of `resource`, indexed by `indexer` when given.
+    pub(crate) fn new(resource: ApiResource, indexer: Option<Indexer>) -> Arc<Cache> {
+        Arc::new(Cache {
+            resource,
+            inner: RwLock::default(),
+            indexer,
+            handlers: RwLock::default(),
+            synced: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
+    /// The resource cached.
+    pub(crate) fn resource(&self) -> &ApiResource {
+        &self.resource
+    }
+
+    /// Add a change handler (before [`Cache::run`] starts, to hear the initial list).
+    pub(crate) fn on_change(&self, handler: Handler) {
+        self.handlers.write().push(handler);
+    }
+
+    /// One object.
+    pub(crate) fn get(&self, key: &ObjKey) -> Option<Arc<Value>> {
+        self.inner.read().objects.get(key).cloned()
+    }
+
+    /// Every object.
+    pub(crate) fn list(&self) -> Vec<Arc<Value>> {
+        self.inner.read().objects.values().cloned().collect()
+    }
+
+    /// Every key.
+    pub(crate) fn keys(&self) -> Vec<ObjKey> {
+        self.inner.read().objects.keys().cloned().collect()
+    }
+
+    /// The objects of one namespace.
+    pub(crate) fn list_ns(&self, namespace: &str) -> Vec<Arc<Value>> {
+        self.inner
+            .read()
+            .objects
+            .iter()
+            .filter(|(k, _)| k.ns() == namespace)
+            .map(|(_, v)| Arc::clone(v))
+            .collect()
+    }
+
+    /// The objects found under an index value.
+    pub(crate) fn by_index(&self, value: &str) -> Vec<Arc<Value>> {
+        let inner = self.inner.read();
+        inner
+            .index
+            .get(value)
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| inner.objects.get(k).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Wait until the first list has been loaded.
+    pub(crate) async fn wait_synced(&self) {
+        let mut rx = self.synced.subscribe();
+        // The sender lives as long as `self`, so this only ends once synced.
+        let _ = rx.wait_for(|synced| *synced).await;
+    }
+
+    /// Watch the resource through `api` forever, keeping the cache current.
+    pub(crate) async fn run(self: Arc<Self>, api: Api<DynamicObject>) {
+        let mut stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        let mut buffer: Option<BTreeMap<ObjKey, Arc<Value>>> = None;
+        while let Some(event) = stream.next().await {
+            match event {
+                Err(e) => {
+                    tracing::debug!(resource = %self.resource.plural, error = %e, "watch failed; retrying");
+                }
+                Ok(watcher::Event::Init) => buffer = Some(BTreeMap::new()),
+                Ok(watcher::Event::InitApply(obj)) => {
+                    if let Some((key, value)) = self.decode(obj) {
+                        buffer.get_or_insert_with(BTreeMap::new).insert(key, value);
+                    }
+                }
+                Ok(watcher::Event::InitDone) => {
+                    self.replace(buffer.take().unwrap_or_default());
+                    self.synced.send_replace(true);
+                }
+                Ok(watcher::Event::Apply(obj)) => {
+                    if let Some((key, value)) = self.decode(obj) {
+                        self.upsert(key, value);
+                    }
+                }
+                Ok(watcher::Event::Delete(obj)) => {
+                    if let Some((key, _)) = self.decode(obj) {
+                        self.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// An event's object as JSON with its `apiVersion` and `kind` filled in.
+    fn decode(&self, obj: DynamicObject) -> Option<(ObjKey, Arc<Value>)> {
+        let mut value = serde_json::to_value(&obj).ok()?;
+        if let Some(map) = value.as_object_mut() {
+            map.entry("apiVersion")
+                .or_insert_with(|| Value::String(self.resource.api_version.clone()));
+            map.entry("kind")
+                .or_insert_with(|| Value::String(self.resource.kind.clone()));
+        }
+        let key = ObjKey::of(&value)?;
+        Some((key, Arc::new(value)))
+    }
+
+    fn index_values(&self, value: &Value) -> Vec<String> {
+        self.indexer.as_ref().map(|f| f(value)).unwrap_or_default()
+    }
+
+    fn unindex(&self, inner: &mut Inner, key: &ObjKey, old: &Value) {
+        for v in self.index_values(old) {
+            if let Some(set) = inner.index.get_mut(&v) {
+                set.remove(key);
+                if set.is_empty() {
+                    inner.index.remove(&v);
+                }
+            }
+        }
+    }
+
+    fn upsert(&self, key: ObjKey, value: Arc<Value>) {
+        let old = {
+            let mut inner = self.inner.write();
+            let old = inner.objects.insert(key.clone(), Arc::clone(&value));
+            if let Some(old) = &old {
+                self.unindex(&mut inner, &key, old);
+            }
+            for v in self.index_values(&value) {
+                inner.index.entry(v).or_default().insert(key.clone());
+            }
+            old
+        };
+        if old.as_deref() != Some(&*value) {
+            self.notify(old.as_deref(), Some(&value));
+        }
+    }
+
+    fn remove(&self, key: &ObjKey) {
+        let old = {
+            let mut inner = self.inner.write();
+            let old = inner.objects.remove(key);
+            if let Some(old) = &old {
+                self.unindex(&mut inner, key, old);
+            }
+            old
+        };
+        if let Some(old) = old {
+            self.notify(Some(&old), None);
+        }
+    }
+
+    /// Swap in a fresh list, telling the handlers what changed since the last one.
+    fn replace(&self, fresh: BTreeMap<ObjKey, Arc<Value>>) {
+        let gone: Vec<ObjKey> = {
+            let inner = self.inner.read();
+            inner
+                .objects
+                .keys()
+                .filter(|k| !fresh.contains_key(*k))
+                .cloned()
+                .collect()
+        };
+        for key in gone {
+            self.remove(&key);
+        }
+        for (key, value) in fresh {
+            self.upsert(key, value);
+        }
+    }
+
+    fn notify(&self, old: Option<&Value>, new: Option<&Value>) {
+        let handlers: Vec<Handler> = self.handlers.read().clone();
+        for h in handlers {
+            h(old, new);
+        }
+    }
+}
