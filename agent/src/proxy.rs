@@ -55,19 +55,13 @@ pub async fn serve(
 ) -> Result<(), TunnelError> {
     let mut body = Vec::new();
     if req.has_body {
-        loop {
-            match rx.recv::<v1::ProxyChunk>().await? {
-                Some(c) => {
-                    if body.len() + c.data.len() > MAX_REQUEST_BODY {
-                        return fail(&mut tx, 413, "request body too large for the tunnel proxy")
-                            .await;
-                    }
-                    body.extend_from_slice(&c.data);
-                    if c.end {
-                        break;
-                    }
-                }
-                None => break,
+        while let Some(c) = rx.recv::<v1::ProxyChunk>().await? {
+            if body.len() + c.data.len() > MAX_REQUEST_BODY {
+                return fail(&mut tx, 413, "request body too large for the tunnel proxy").await;
+            }
+            body.extend_from_slice(&c.data);
+            if c.end {
+                break;
             }
         }
     }

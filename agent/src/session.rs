@@ -318,10 +318,10 @@ async fn control_loop(
                 }
             }
         };
-        if let Some(m) = out {
-            if let Err(e) = control.send(&m).await {
-                return SessionEnd::Lost(e);
-            }
+        if let Some(m) = out
+            && let Err(e) = control.send(&m).await
+        {
+            return SessionEnd::Lost(e);
         }
     }
 }

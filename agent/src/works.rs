@@ -312,10 +312,11 @@ impl Works {
             if !resend_all && h.last_sent.as_deref() == Some(fingerprint.as_slice()) {
                 continue;
             }
-            if let Some(entry) = self.held.lock().await.get_mut(&(ns, name)) {
-                if entry.uid == h.uid && entry.generation == h.generation {
-                    entry.last_sent = Some(fingerprint);
-                }
+            if let Some(entry) = self.held.lock().await.get_mut(&(ns, name))
+                && entry.uid == h.uid
+                && entry.generation == h.generation
+            {
+                entry.last_sent = Some(fingerprint);
             }
             out.push(ws);
         }

@@ -189,10 +189,10 @@ pub(crate) async fn write_status(client: &kube::Client, cluster: &str, s: &v1::W
                 "identifier": serde_json::from_slice::<Value>(&m.identifier).unwrap_or(Value::Null),
                 "health": m.health,
             });
-            if let Ok(st) = serde_json::from_slice::<Value>(&m.status) {
-                if !st.is_null() {
-                    v["status"] = st;
-                }
+            if let Ok(st) = serde_json::from_slice::<Value>(&m.status)
+                && !st.is_null()
+            {
+                v["status"] = st;
             }
             v
         })
