@@ -25,6 +25,8 @@ pub struct AgentMetrics {
     pub reconnects_total: AtomicU64,
     /// Cluster status messages sent to the hub.
     pub status_sends_total: AtomicU64,
+    /// Manifests applied to the member (once per Work generation).
+    pub works_applied_total: AtomicU64,
     /// This replica holds the leader Lease.
     pub leader: AtomicBool,
     /// The last leader-election round reached the member API server.
@@ -77,6 +79,12 @@ impl AgentMetrics {
             "cceone_agent_status_sends_total",
             "Cluster status messages sent to the hub.",
             self.status_sends_total.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "cceone_agent_works_applied_total",
+            "Work manifests applied to the member cluster.",
+            self.works_applied_total.load(Ordering::Relaxed),
         );
         gauge(
             &mut out,

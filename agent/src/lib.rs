@@ -251,7 +251,7 @@ pub async fn connect_loop(
         let _ = tokio::time::timeout(Duration::from_secs(30), status.changed()).await;
     }
     let identity = Arc::new(tokio::sync::Mutex::new(identity));
-    let works = works::Works::new(client.clone());
+    let works = works::Works::new(client.clone(), Arc::clone(&metrics));
     let mut backoff = Backoff::new();
     let transport = match cfg.transport {
         config::Transport::Auto => cceone_tunnel::TransportChoice::Auto,

@@ -50,16 +50,18 @@ pub struct Works {
     held: Mutex<HashMap<(String, String), Held>>,
     resources: Mutex<HashMap<GroupVersionKind, (ApiResource, bool)>>,
     applies: AtomicU64,
+    metrics: Arc<crate::health::AgentMetrics>,
 }
 
 impl Works {
     /// An empty applier for the member cluster behind `client`.
-    pub fn new(client: kube::Client) -> Arc<Works> {
+    pub fn new(client: kube::Client, metrics: Arc<crate::health::AgentMetrics>) -> Arc<Works> {
         Arc::new(Works {
             client,
             held: Mutex::default(),
             resources: Mutex::default(),
             applies: AtomicU64::new(0),
+            metrics,
         })
     }
 
@@ -184,6 +186,9 @@ impl Works {
             {
                 Ok(_) => {
                     self.applies.fetch_add(1, Ordering::Relaxed);
+                    self.metrics
+                        .works_applied_total
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => errors.push(format!("applying {kind} {name}: {e}")),
             }

@@ -157,7 +157,11 @@ pub async fn up(cfg: UpConfig) -> anyhow::Result<Up> {
         })
         .await
         .with_context(|| format!("starting simulated cluster {name}"))?;
-        let member = client_from(&sim.server().admin_kubeconfig(&name)).await?;
+        let member_kc = sim.server().admin_kubeconfig(&name);
+        let member = client_from(&member_kc).await?;
+        let members_dir = cfg.data_dir.join("members");
+        std::fs::write(members_dir.join(format!("{name}.kubeconfig")), &member_kc)
+            .with_context(|| format!("writing {name}'s kubeconfig"))?;
         let created = ensure_registered(&fed, &name, i - 1).await?;
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         env.insert("CCEONE_HUB_ENDPOINT".into(), hub_endpoint.clone());
@@ -175,12 +179,21 @@ pub async fn up(cfg: UpConfig) -> anyhow::Result<Up> {
             .map_err(|e| anyhow::anyhow!("agent settings for {name}: {e}"))?;
         let mut stop_agent = stop_rx.clone();
         let cluster = name.clone();
+        let health = cceone_cluster_agent::HealthServer::bind("127.0.0.1:0".parse()?)
+            .await
+            .context("binding an agent health port")?;
+        let health_addr = health.local_addr()?;
+        std::fs::write(
+            members_dir.join(format!("{name}.agent")),
+            format!("http://{health_addr}\n"),
+        )
+        .with_context(|| format!("writing {name}'s agent address"))?;
         agents.push(tokio::spawn(async move {
             let agent = cceone_cluster_agent::Agent::new(agent_cfg, member);
             let shutdown = async move {
                 let _ = stop_agent.wait_for(|s| *s).await;
             };
-            if let Err(e) = agent.run(shutdown).await {
+            if let Err(e) = agent.run_with(health, shutdown).await {
                 tracing::error!(cluster, error = %e, "agent stopped");
             }
         }));

@@ -1,0 +1,317 @@
+//! The federation end to end through `cceone up`: real kubectl against the federation API, Works
+//! relayed by the hub over the agents' tunnels into simulated member clusters. The seed's
+//! walk-through (nginx, OverridePolicy, PropagationPolicy 1:2), scaling, a policy edit, deletion,
+//! creation in either order, and no churn (each Work applied once per change).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::{Proc, eventually, free_port, root, run};
+
+struct Up {
+    _proc: Proc,
+    dir: tempfile::TempDir,
+}
+
+impl Up {
+    fn start(clusters: usize) -> Up {
+        let dir = tempfile::tempdir().unwrap();
+        let args: Vec<String> = vec![
+            "up".into(),
+            "--data-dir".into(),
+            dir.path().join("data").display().to_string(),
+            "--clusters".into(),
+            clusters.to_string(),
+            "--hub-listen".into(),
+            format!("127.0.0.1:{}", free_port()),
+            "--federation-listen".into(),
+            format!("127.0.0.1:{}", free_port()),
+        ];
+        let proc = Proc::start("cceone", "cceone", &args, &Default::default(), dir.path());
+        let up = Up { _proc: proc, dir };
+        let kc = up.kubeconfig();
+        eventually(
+            "cceone up ready (admin.kubeconfig)",
+            Duration::from_secs(120),
+            || kc.exists().then_some(()),
+        );
+        up
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("data").join("admin.kubeconfig")
+    }
+
+    fn member(&self, name: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("data")
+            .join("members")
+            .join(format!("{name}.kubeconfig"))
+    }
+
+    fn kubectl_at(kc: &Path, args: &[&str]) -> (bool, String) {
+        let kc = kc.display().to_string();
+        let mut all = vec!["--kubeconfig", kc.as_str()];
+        all.extend_from_slice(args);
+        let out = run("kubectl", &all);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    fn fed(&self, args: &[&str]) -> String {
+        let (ok, out) = Self::kubectl_at(&self.kubeconfig(), args);
+        assert!(ok, "kubectl {args:?}: {out}");
+        out
+    }
+
+    fn fed_get(&self, args: &[&str]) -> String {
+        Self::kubectl_at(&self.kubeconfig(), args).1
+    }
+
+    fn on_member(&self, member: &str, args: &[&str]) -> String {
+        Self::kubectl_at(&self.member(member), args).1
+    }
+
+    /// `cceone_agent_works_applied_total` of a member's agent.
+    fn applies(&self, member: &str) -> u64 {
+        let url = std::fs::read_to_string(
+            self.dir
+                .path()
+                .join("data")
+                .join("members")
+                .join(format!("{member}.agent")),
+        )
+        .unwrap();
+        let addr = url.trim().trim_start_matches("http://").to_string();
+        let text = http_get(&addr, "/metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix("cceone_agent_works_applied_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn member_deploy(up: &Up, member: &str) -> String {
+    up.on_member(member, &["get", "deploy", "nginx", "-o", "jsonpath={.spec.replicas} {.metadata.labels.cceone\\.propagationto} {.status.readyReplicas}"])
+}
+
+#[test]
+fn seed_walkthrough_scale_edit_delete_without_churn() {
+    let up = Up::start(3);
+    let clusters = up.fed(&["get", "cluster"]);
+    let header: Vec<&str> = clusters
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "VERSION", "MODE", "READY", "AGE"]);
+    for m in ["member1", "member2", "member3"] {
+        let row = clusters
+            .lines()
+            .find(|l| l.starts_with(m))
+            .unwrap_or_else(|| panic!("{m} missing:\n{clusters}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cells[..4], [m, "v1.32.0", "Pull", "True"]);
+    }
+
+    let manifest = root().join("examples").join("nginx.yaml");
+    let applied = up.fed(&["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(
+        applied.contains("deployment.apps/nginx created"),
+        "{applied}"
+    );
+    assert!(
+        applied.contains("overridepolicy.policy.karmada.io/example created"),
+        "{applied}"
+    );
+    assert!(
+        applied.contains("propagationpolicy.policy.karmada.io/example-policy created"),
+        "{applied}"
+    );
+
+    let clusters_of_rb = || {
+        up.fed_get(&[
+            "get",
+            "rb",
+            "nginx-deployment",
+            "-o",
+            "jsonpath={range .spec.clusters[*]}{.name}={.replicas} {end}",
+        ])
+    };
+    eventually("binding scheduled 1:2", Duration::from_secs(30), || {
+        (clusters_of_rb().trim() == "member1=1 member2=2").then_some(())
+    });
+    eventually("template 3/3", Duration::from_secs(60), || {
+        let t = up.fed_get(&["get", "deployment", "nginx"]);
+        t.lines()
+            .nth(1)
+            .is_some_and(|r| r.split_whitespace().nth(1) == Some("3/3"))
+            .then_some(())
+    });
+    let rb = up.fed(&["get", "rb"]);
+    let row: Vec<&str> = rb.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..3], ["nginx-deployment", "True", "True"], "{rb}");
+    assert_eq!(member_deploy(&up, "member1"), "1 member1 1");
+    assert_eq!(member_deploy(&up, "member2"), "2 member2 2");
+    assert!(
+        up.on_member("member3", &["get", "deploy", "nginx"])
+            .contains("NotFound")
+    );
+    let works = up.fed(&["get", "works", "-A"]);
+    assert_eq!(
+        works.lines().filter(|l| l.contains("nginx-")).count(),
+        2,
+        "{works}"
+    );
+    // Once per change: one apply each, and status updates do not cause more.
+    eventually("one apply per member", Duration::from_secs(10), || {
+        (up.applies("member1") == 1 && up.applies("member2") == 1).then_some(())
+    });
+
+    // Scale the template: 6 replicas at 1:2.
+    up.fed(&["scale", "deployment", "nginx", "--replicas=6"]);
+    eventually("members at 2 and 4", Duration::from_secs(60), || {
+        (member_deploy(&up, "member1") == "2 member1 2"
+            && member_deploy(&up, "member2") == "4 member2 4")
+            .then_some(())
+    });
+    eventually("template 6/6", Duration::from_secs(60), || {
+        up.fed_get(&[
+            "get",
+            "deployment",
+            "nginx",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ])
+        .trim()
+        .eq("6")
+        .then_some(())
+    });
+    assert_eq!((up.applies("member1"), up.applies("member2")), (2, 2));
+
+    // Edit the policy: move everything to member3.
+    up.fed(&["patch", "pp", "example-policy", "--type=merge", "-p", r#"{"spec":{"placement":{"clusterAffinity":{"clusterNames":["member3"]},"replicaScheduling":{"replicaSchedulingType":"Divided","replicaDivisionPreference":"Weighted","weightPreference":{"staticWeightList":[{"targetCluster":{"clusterNames":["member3"]},"weight":1}]}}}}}"#]);
+    eventually("workload moved to member3", Duration::from_secs(60), || {
+        let m3 = up.on_member(
+            "member3",
+            &["get", "deploy", "nginx", "-o", "jsonpath={.spec.replicas}"],
+        );
+        let gone1 = up
+            .on_member("member1", &["get", "deploy", "nginx"])
+            .contains("NotFound");
+        let gone2 = up
+            .on_member("member2", &["get", "deploy", "nginx"])
+            .contains("NotFound");
+        (m3.trim() == "6" && gone1 && gone2).then_some(())
+    });
+
+    // Delete the template: its binding, Works and member objects go.
+    up.fed(&["delete", "deployment", "nginx"]);
+    eventually(
+        "works and member objects gone",
+        Duration::from_secs(60),
+        || {
+            let works = up.fed_get(&["get", "works", "-A"]);
+            let m3 = up.on_member("member3", &["get", "deploy", "nginx"]);
+            (!works.contains("nginx-") && m3.contains("NotFound")).then_some(())
+        },
+    );
+}
+
+#[test]
+fn policy_first_then_template_and_invalid_policy_is_refused() {
+    let up = Up::start(2);
+    let pp = r#"
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata:
+  name: web
+spec:
+  resourceSelectors:
+    - apiVersion: apps/v1
+      kind: Deployment
+      name: web
+  placement:
+    clusterAffinity:
+      clusterNames: [member1, member2]
+    replicaScheduling:
+      replicaSchedulingType: Duplicated
+"#;
+    let pp_file = up.dir.path().join("pp.yaml");
+    std::fs::write(&pp_file, pp).unwrap();
+    up.fed(&["apply", "-f", pp_file.to_str().unwrap()]);
+    up.fed(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=2",
+    ]);
+    eventually(
+        "duplicated to both members",
+        Duration::from_secs(60),
+        || {
+            let a = up.on_member(
+                "member1",
+                &[
+                    "get",
+                    "deploy",
+                    "web",
+                    "-o",
+                    "jsonpath={.status.readyReplicas}",
+                ],
+            );
+            let b = up.on_member(
+                "member2",
+                &[
+                    "get",
+                    "deploy",
+                    "web",
+                    "-o",
+                    "jsonpath={.status.readyReplicas}",
+                ],
+            );
+            (a.trim() == "2" && b.trim() == "2").then_some(())
+        },
+    );
+
+    let bad = pp.replace("name: web\nspec:", "name: bad\nspec:").replace(
+        "replicaSchedulingType: Duplicated",
+        "replicaSchedulingType: Divided\n      replicaDivisionPreference: Weighted\n      weightPreference:\n        staticWeightList:\n          - targetCluster:\n              clusterNames: [member1]\n            weight: 0",
+    );
+    let bad_file = up.dir.path().join("bad.yaml");
+    std::fs::write(&bad_file, bad).unwrap();
+    let (ok, out) = Up::kubectl_at(
+        &up.kubeconfig(),
+        &["apply", "-f", bad_file.to_str().unwrap()],
+    );
+    assert!(!ok, "an invalid policy must be refused: {out}");
+    assert!(
+        out.contains("staticWeightList[0].weight"),
+        "the error must name the field: {out}"
+    );
+}
