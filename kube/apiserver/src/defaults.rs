@@ -162,13 +162,23 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         ("", "Secret") => {
             set_default(obj, "/type", json!("Opaque"));
             // stringData is write-only: merged into data (base64) as kube-apiserver does.
-            if let Some(Value::Object(sd)) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
+            if let Some(Value::Object(sd)) =
+                obj.as_object_mut().and_then(|m| m.remove("stringData"))
+            {
                 use base64::Engine as _;
-                let data = obj.as_object_mut().map(|m| m.entry("data").or_insert_with(|| json!({})));
+                let data = obj
+                    .as_object_mut()
+                    .map(|m| m.entry("data").or_insert_with(|| json!({})));
                 if let Some(Value::Object(d)) = data {
                     for (k, v) in sd {
-                        let text = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
-                        d.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(text)));
+                        let text = v
+                            .as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string());
+                        d.insert(
+                            k,
+                            json!(base64::engine::general_purpose::STANDARD.encode(text)),
+                        );
                     }
                 }
             }

@@ -58,14 +58,20 @@ pub struct Core {
 /// An admission hook, like a mutating plus validating webhook in one: it may default fields of
 /// `obj` (given the object before the write, if any) and returns the field causes that refuse
 /// the write (an empty list admits it).
-pub type Admission = Arc<dyn Fn(&ResourceInfo, Option<&Value>, &mut Value) -> Vec<crate::error::Cause> + Send + Sync>;
+pub type Admission = Arc<
+    dyn Fn(&ResourceInfo, Option<&Value>, &mut Value) -> Vec<crate::error::Cause> + Send + Sync,
+>;
 
 impl Core {
     /// A core over `store` with the built-in kinds registered, plus every CRD found in the store.
     pub async fn new(store: Arc<dyn Store>) -> ApiResult<Arc<Self>> {
         let registry = Arc::new(Registry::default());
         crate::builtin::register_builtins(&registry);
-        let core = Arc::new(Core { store, registry, admission: parking_lot::RwLock::new(Vec::new()) });
+        let core = Arc::new(Core {
+            store,
+            registry,
+            admission: parking_lot::RwLock::new(Vec::new()),
+        });
         let crds = core
             .registry
             .get("apiextensions.k8s.io", "v1", "customresourcedefinitions");
