@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use cceone_federation_core::{crds, names, validate};
+use cceone_kube_apiserver::Cause;
 use cceone_kube_apiserver::core::Admission;
 use cceone_kube_apiserver::resource::ResourceInfo;
-use cceone_kube_apiserver::Cause;
 use serde_json::{Value, json};
 
 use crate::json::label;
@@ -89,15 +89,17 @@ mod tests {
         let mut obj = pp(1);
         assert!(admit_policy(None, &mut obj).is_empty());
         assert_eq!(obj["spec"]["conflictResolution"], "Abort");
-        assert_eq!(
-            obj["spec"]["resourceSelectors"][0]["namespace"],
-            "default"
-        );
-        let id = label(&obj, names::PP_PERMANENT_ID_LABEL).unwrap().to_string();
+        assert_eq!(obj["spec"]["resourceSelectors"][0]["namespace"], "default");
+        let id = label(&obj, names::PP_PERMANENT_ID_LABEL)
+            .unwrap()
+            .to_string();
         // An update without the label keeps the id.
         let mut update = pp(2);
         assert!(admit_policy(Some(&obj), &mut update).is_empty());
-        assert_eq!(label(&update, names::PP_PERMANENT_ID_LABEL), Some(id.as_str()));
+        assert_eq!(
+            label(&update, names::PP_PERMANENT_ID_LABEL),
+            Some(id.as_str())
+        );
     }
 
     #[test]

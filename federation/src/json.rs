@@ -81,7 +81,9 @@ pub(crate) fn set(v: &mut Value, path: &[&str], value: Value) {
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
-        let Some(map) = cur.as_object_mut() else { return };
+        let Some(map) = cur.as_object_mut() else {
+            return;
+        };
         cur = map.entry(p.to_string()).or_insert(Value::Null);
     }
     if !cur.is_object() {
@@ -154,7 +156,10 @@ mod tests {
         let old = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2], "f": "x"});
         let new = json!({"a": 1, "b": {"c": 2, "g": 4}, "e": [1], "h": null});
         let patch = merge_diff(&old, &new).unwrap();
-        assert_eq!(patch, json!({"b": {"d": null, "g": 4}, "e": [1], "f": null}));
+        assert_eq!(
+            patch,
+            json!({"b": {"d": null, "g": 4}, "e": [1], "f": null})
+        );
         assert_eq!(merge_diff(&new, &new), None);
         assert_eq!(merge_diff(&json!(1), &json!(2)), Some(json!(2)));
     }

@@ -182,7 +182,10 @@ impl Templates {
             keep
         });
         for (key, (ar, namespaced)) in found {
-            if watched.get(&key).is_some_and(|w| w.namespaced == namespaced) {
+            if watched
+                .get(&key)
+                .is_some_and(|w| w.namespaced == namespaced)
+            {
                 continue;
             }
             if let Some(old) = watched.remove(&key) {
@@ -252,9 +255,19 @@ mod tests {
         assert!(propagatable(&ar("", "ConfigMap", "configmaps"), &all));
         assert!(propagatable(&ar("example.com", "Foo", "foos"), &all));
         assert!(!propagatable(&ar("work.karmada.io", "Work", "works"), &all));
-        assert!(!propagatable(&ar("platform.cceone.io", "RegisteredCluster", "registeredclusters"), &all));
+        assert!(!propagatable(
+            &ar(
+                "platform.cceone.io",
+                "RegisteredCluster",
+                "registeredclusters"
+            ),
+            &all
+        ));
         assert!(!propagatable(&ar("", "Event", "events"), &all));
         assert!(!propagatable(&ar("", "Node", "nodes"), &all));
-        assert!(!propagatable(&ar("apps", "Deployment", "deployments"), &caps(&["get"])));
+        assert!(!propagatable(
+            &ar("apps", "Deployment", "deployments"),
+            &caps(&["get"])
+        ));
     }
 }

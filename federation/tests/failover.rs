@@ -96,19 +96,27 @@ async fn a_lost_cluster_turns_unknown_and_its_replicas_move_to_the_healthy_one()
 
     // member1 powers off: the hub marks it Disconnected.
     fed.set_connected("member1", false).await;
-    let c = eventually("member1 Unknown with the unreachable taints", WAIT, || async {
-        let c = fed.get(&cluster(), None, "member1").await?;
-        let t = taints(&c);
-        (condition(&c, "Ready").as_deref() == Some("Unknown")
-            && t.contains(&("cluster.karmada.io/unreachable".into(), "NoSchedule".into()))
-            && t.contains(&("cluster.karmada.io/unreachable".into(), "NoExecute".into())))
-        .then_some(c)
-    })
+    let c = eventually(
+        "member1 Unknown with the unreachable taints",
+        WAIT,
+        || async {
+            let c = fed.get(&cluster(), None, "member1").await?;
+            let t = taints(&c);
+            (condition(&c, "Ready").as_deref() == Some("Unknown")
+                && t.contains(&("cluster.karmada.io/unreachable".into(), "NoSchedule".into()))
+                && t.contains(&("cluster.karmada.io/unreachable".into(), "NoExecute".into())))
+            .then_some(c)
+        },
+    )
     .await;
     assert_eq!(taints(&c).len(), 2, "{c}");
     let out = fed.kubectl(&["get", "cluster"]).await;
     println!("$ kubectl get cluster\n{out}");
-    assert!(out.lines().any(|l| l.starts_with("member1") && l.contains("Unknown")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("member1") && l.contains("Unknown")),
+        "{out}"
+    );
 
     // All replicas move to member2; member1's Work stays while the move is in flight.
     eventually("all 4 replicas on member2", WAIT, || async {
@@ -117,18 +125,27 @@ async fn a_lost_cluster_turns_unknown_and_its_replicas_move_to_the_healthy_one()
     .await;
     let works = eventually("member2's Work holds 4", WAIT, || async {
         let w = works_of(&fed, "web").await;
-        w.iter().any(|(c, r, _)| c == "member2" && *r == 4).then_some(w)
+        w.iter()
+            .any(|(c, r, _)| c == "member2" && *r == 4)
+            .then_some(w)
     })
     .await;
-    assert!(works.iter().any(|(c, _, _)| c == "member1"), "graceful: {works:?}");
+    assert!(
+        works.iter().any(|(c, _, _)| c == "member1"),
+        "graceful: {works:?}"
+    );
 
     // Once member2 reports the new placement healthy, the eviction ends and member1's Work goes.
     fed.report_works("member2").await;
-    eventually("member1's Work removed after the graceful eviction", WAIT, || async {
-        let w = works_of(&fed, "web").await;
-        let b = fed.get(&rb(), Some("default"), "web-deployment").await?;
-        (w.len() == 1 && b["spec"]["gracefulEvictionTasks"].is_null()).then_some(())
-    })
+    eventually(
+        "member1's Work removed after the graceful eviction",
+        WAIT,
+        || async {
+            let w = works_of(&fed, "web").await;
+            let b = fed.get(&rb(), Some("default"), "web-deployment").await?;
+            (w.len() == 1 && b["spec"]["gracefulEvictionTasks"].is_null()).then_some(())
+        },
+    )
     .await;
 
     // member1 comes back: Ready again, no taints; the replicas stay where they run.
@@ -152,7 +169,8 @@ async fn clusters_mirror_their_registration_and_go_with_it() {
         "metadata": {"name": "waiting"}, "spec": {"type": "local"}}))
     .unwrap();
     api.create(&Default::default(), &pending).await.unwrap();
-    fed.join_cluster("member1", "cn-east", json!({"env": "prod"})).await;
+    fed.join_cluster("member1", "cn-east", json!({"env": "prod"}))
+        .await;
 
     let c = eventually("member1 mirrored", WAIT, || async {
         let c = fed.get(&cluster(), None, "member1").await?;
@@ -176,7 +194,10 @@ async fn clusters_mirror_their_registration_and_go_with_it() {
     // Unregistering removes the member.
     api.delete("member1", &Default::default()).await.unwrap();
     eventually("member1 removed", WAIT, || async {
-        fed.get(&cluster(), None, "member1").await.is_none().then_some(())
+        fed.get(&cluster(), None, "member1")
+            .await
+            .is_none()
+            .then_some(())
     })
     .await;
     fed.stop().await;

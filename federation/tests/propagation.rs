@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Fed, condition, deployment, eventually, rb, targets, work, works_of};
+use support::{Fed, cluster, condition, deployment, eventually, rb, targets, work, works_of};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -96,10 +96,15 @@ async fn two_clusters() -> Fed {
 /// Wait until the binding of `nginx` targets exactly `want`.
 async fn wait_targets(fed: &Fed, want: &[(&str, i64)]) -> Value {
     let want: Vec<(String, i64)> = want.iter().map(|(n, r)| (n.to_string(), *r)).collect();
-    eventually(&format!("nginx-deployment targets {want:?}"), WAIT, || async {
-        let b = fed.get(&rb(), Some("default"), "nginx-deployment").await?;
-        (targets(&b) == want && condition(&b, "Scheduled").as_deref() == Some("True")).then_some(b)
-    })
+    eventually(
+        &format!("nginx-deployment targets {want:?}"),
+        WAIT,
+        || async {
+            let b = fed.get(&rb(), Some("default"), "nginx-deployment").await?;
+            (targets(&b) == want && condition(&b, "Scheduled").as_deref() == Some("True"))
+                .then_some(b)
+        },
+    )
     .await
 }
 
@@ -128,17 +133,34 @@ async fn seed_walkthrough() {
     })
     .await;
     println!("$ kubectl get cluster\n{clusters}");
-    let header: Vec<&str> = clusters.lines().next().unwrap().split_whitespace().collect();
+    let header: Vec<&str> = clusters
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
     assert_eq!(header, ["NAME", "VERSION", "MODE", "READY", "AGE"]);
 
-    fed.kubectl(&["create", "deployment", "nginx", "--image", "nginx", "--replicas=3"])
-        .await;
+    fed.kubectl(&[
+        "create",
+        "deployment",
+        "nginx",
+        "--image",
+        "nginx",
+        "--replicas=3",
+    ])
+    .await;
     let before = fed.kubectl(&["get", "deployment", "nginx"]).await;
     assert!(before.contains("0/3"), "{before}");
     fed.apply(OVERRIDE_POLICY).await;
     fed.apply(PROPAGATION_POLICY).await;
-    let pp = fed.kubectl(&["get", "propagationpolicy", "example-policy"]).await;
-    assert!(pp.contains("Abort") && pp.contains("CONFLICT-RESOLUTION"), "{pp}");
+    let pp = fed
+        .kubectl(&["get", "propagationpolicy", "example-policy"])
+        .await;
+    assert!(
+        pp.contains("Abort") && pp.contains("CONFLICT-RESOLUTION"),
+        "{pp}"
+    );
 
     wait_targets(&fed, &[("member1", 1), ("member2", 2)]).await;
     let works = wait_works(&fed, &[("member1", 1), ("member2", 2)]).await;
@@ -149,11 +171,15 @@ async fn seed_walkthrough() {
 
     assert_eq!(fed.report_works("member1").await, 1);
     assert_eq!(fed.report_works("member2").await, 1);
-    eventually("binding FullyApplied with both clusters aggregated", WAIT, || async {
-        let b = fed.get(&rb(), Some("default"), "nginx-deployment").await?;
-        let items = b["status"]["aggregatedStatus"].as_array()?.len();
-        (condition(&b, "FullyApplied").as_deref() == Some("True") && items == 2).then_some(())
-    })
+    eventually(
+        "binding FullyApplied with both clusters aggregated",
+        WAIT,
+        || async {
+            let b = fed.get(&rb(), Some("default"), "nginx-deployment").await?;
+            let items = b["status"]["aggregatedStatus"].as_array()?.len();
+            (condition(&b, "FullyApplied").as_deref() == Some("True") && items == 2).then_some(())
+        },
+    )
     .await;
     let deploy = eventually("the template shows 3/3", WAIT, || async {
         let out = fed.kubectl(&["get", "deployment", "nginx"]).await;
@@ -166,12 +192,19 @@ async fn seed_walkthrough() {
     println!("$ kubectl get rb nginx-deployment -o yaml\n{rb_yaml}");
     println!("$ kubectl get deployment nginx\n{deploy}");
     let rbs = fed.kubectl(&["get", "rb"]).await;
-    assert!(rbs.contains("SCHEDULED") && rbs.contains("FULLYAPPLIED"), "{rbs}");
+    assert!(
+        rbs.contains("SCHEDULED") && rbs.contains("FULLYAPPLIED"),
+        "{rbs}"
+    );
 
     // Converged: nothing keeps writing.
-    fed.assert_still(&work(), None, Duration::from_secs(2)).await;
+    fed.assert_still(&work(), None, Duration::from_secs(2))
+        .await;
     fed.assert_still(&rb(), None, Duration::from_secs(1)).await;
-    fed.assert_still(&deployment(), None, Duration::from_secs(1)).await;
+    fed.assert_still(&deployment(), None, Duration::from_secs(1))
+        .await;
+    fed.assert_still(&cluster(), None, Duration::from_secs(1))
+        .await;
 
     fed.kubectl(&["scale", "deployment", "nginx", "--replicas=6"])
         .await;
@@ -195,21 +228,34 @@ async fn policy_first_then_template_and_policy_edits_move_workloads() {
     let fed = two_clusters().await;
     fed.apply(OVERRIDE_POLICY).await;
     fed.apply(PROPAGATION_POLICY).await;
-    fed.kubectl(&["create", "deployment", "nginx", "--image", "nginx", "--replicas=3"])
-        .await;
+    fed.kubectl(&[
+        "create",
+        "deployment",
+        "nginx",
+        "--image",
+        "nginx",
+        "--replicas=3",
+    ])
+    .await;
     wait_targets(&fed, &[("member1", 1), ("member2", 2)]).await;
     wait_works(&fed, &[("member1", 1), ("member2", 2)]).await;
 
     // Only member2 now: everything moves there and member1's Work goes.
-    let edited = PROPAGATION_POLICY.replace("        - member1\n        - member2\n", "        - member2\n");
+    let edited = PROPAGATION_POLICY.replace(
+        "        - member1\n        - member2\n",
+        "        - member2\n",
+    );
     assert_ne!(edited, PROPAGATION_POLICY);
     fed.apply(&edited).await;
     wait_targets(&fed, &[("member2", 3)]).await;
     wait_works(&fed, &[("member2", 3)]).await;
 
     // An override edited after dispatch re-renders the Works.
-    fed.apply(&OVERRIDE_POLICY.replace("cceone.propagationto: member2", "cceone.propagationto: elsewhere"))
-        .await;
+    fed.apply(&OVERRIDE_POLICY.replace(
+        "cceone.propagationto: member2",
+        "cceone.propagationto: elsewhere",
+    ))
+    .await;
     eventually("the override change reaches the Work", WAIT, || async {
         let works = works_of(&fed, "nginx").await;
         (works.len() == 1 && works[0].2["cceone.propagationto"] == "elsewhere").then_some(())
@@ -231,15 +277,22 @@ async fn invalid_policies_are_refused_naming_the_field() {
     assert!(!out.ok, "a zero weight must be refused");
     println!("{}", out.stderr);
     assert!(
-        out.stderr
-            .contains("spec.placement.replicaScheduling.weightPreference.staticWeightList[0].weight"),
+        out.stderr.contains(
+            "spec.placement.replicaScheduling.weightPreference.staticWeightList[0].weight"
+        ),
         "{}",
         out.stderr
     );
 
     let no_selectors = "apiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata:\n  name: empty\nspec:\n  resourceSelectors: []\n  placement: {}\n";
-    let out = fed.kubectl_with(&["apply", "-f", "-"], Some(no_selectors)).await;
-    assert!(!out.ok && out.stderr.contains("spec.resourceSelectors"), "{}", out.stderr);
+    let out = fed
+        .kubectl_with(&["apply", "-f", "-"], Some(no_selectors))
+        .await;
+    assert!(
+        !out.ok && out.stderr.contains("spec.resourceSelectors"),
+        "{}",
+        out.stderr
+    );
 
     // The Status carries the field as a cause for API clients.
     let api = fed.api(
@@ -256,11 +309,131 @@ async fn invalid_policies_are_refused_naming_the_field() {
             assert_eq!(s.code, 422);
             let causes = s.details.map(|d| d.causes).unwrap_or_default();
             assert!(
-                causes.iter().any(|c| c.field.contains("staticWeightList[0].weight")),
+                causes
+                    .iter()
+                    .any(|c| c.field.contains("staticWeightList[0].weight")),
                 "{causes:?}"
             );
         }
         other => panic!("expected a Status, got {other}"),
     }
+    fed.stop().await;
+}
+
+const CLUSTER_WIDE: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: reader
+rules:
+  - apiGroups: [""]
+    resources: [pods]
+    verbs: [get, list]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: default
+data:
+  mode: fast
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterPropagationPolicy
+metadata:
+  name: everywhere
+spec:
+  resourceSelectors:
+    - apiVersion: rbac.authorization.k8s.io/v1
+      kind: ClusterRole
+      name: reader
+    - apiVersion: v1
+      kind: ConfigMap
+      name: settings
+    - apiVersion: example.com/v1
+      kind: Widget
+  placement:
+    clusterAffinity:
+      clusterNames: [member1, member2]
+"#;
+
+const WIDGET_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"#;
+
+/// The clusters holding a Work of a template named `name`.
+async fn clusters_holding(fed: &Fed, name: &str) -> Vec<String> {
+    works_of(fed, name)
+        .await
+        .into_iter()
+        .map(|(c, _, _)| c)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_policies_duplicate_cluster_scoped_templates_and_crd_instances() {
+    let fed = two_clusters().await;
+    let both = vec!["member1".to_string(), "member2".to_string()];
+    fed.apply(CLUSTER_WIDE).await;
+    for name in ["reader", "settings"] {
+        eventually(&format!("{name} on both clusters"), WAIT, || async {
+            (clusters_holding(&fed, name).await == both).then_some(())
+        })
+        .await;
+    }
+    let crb = fed
+        .kubectl(&["get", "crb", "reader-clusterrole", "-o", "json"])
+        .await;
+    let crb: Value = serde_json::from_str(&crb).unwrap();
+    assert_eq!(
+        targets(&crb),
+        [("member1".into(), 0), ("member2".into(), 0)]
+    );
+    assert_eq!(condition(&crb, "Scheduled").as_deref(), Some("True"));
+
+    // A kind that did not exist when the federation started is a template too.
+    fed.apply(WIDGET_CRD).await;
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gizmo\n  namespace: default\nspec:\n  size: 3\n";
+    eventually("the Widget kind is served", WAIT, || async {
+        fed.kubectl_with(&["apply", "-f", "-"], Some(widget))
+            .await
+            .ok
+            .then_some(())
+    })
+    .await;
+    eventually("gizmo on both clusters", WAIT, || async {
+        (clusters_holding(&fed, "gizmo").await == both).then_some(())
+    })
+    .await;
+
+    fed.kubectl(&["delete", "clusterpropagationpolicy", "everywhere"])
+        .await;
+    for name in ["reader", "settings", "gizmo"] {
+        eventually(&format!("{name} withdrawn"), WAIT, || async {
+            clusters_holding(&fed, name).await.is_empty().then_some(())
+        })
+        .await;
+    }
+    assert!(
+        fed.kubectl(&["get", "crb", "-o", "name"])
+            .await
+            .trim()
+            .is_empty()
+    );
     fed.stop().await;
 }

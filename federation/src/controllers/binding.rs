@@ -61,7 +61,11 @@ fn projection(work: &Value) -> Value {
 /// The live Work with the controller's labels, annotations and spec from `desired`.
 fn merged(live: &Value, desired: &Value) -> Value {
     let mut labels = obj(live, "/metadata/labels").cloned().unwrap_or_default();
-    labels.extend(obj(desired, "/metadata/labels").cloned().unwrap_or_default());
+    labels.extend(
+        obj(desired, "/metadata/labels")
+            .cloned()
+            .unwrap_or_default(),
+    );
     let mut annotations = obj(live, "/metadata/annotations")
         .cloned()
         .unwrap_or_default();
@@ -138,13 +142,18 @@ fn evicting(binding: &Value, works: &[Arc<Value>]) -> HashSet<ObjKey> {
 fn current(binding: &Value, template: &Value) -> bool {
     let uid = s(binding, "/spec/resource/uid");
     let (replicas, _) = get_replicas(template);
-    let generation = binding.pointer("/metadata/generation").and_then(Value::as_i64);
+    let generation = binding
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64);
     let observed = binding
         .pointer("/status/schedulerObservedGeneration")
         .and_then(Value::as_i64);
     !deleting(template)
         && (uid.is_empty() || uid == s(template, "/metadata/uid"))
-        && binding.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)
+        && binding
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
             == i64::from(replicas)
         && observed >= generation
 }
@@ -273,7 +282,10 @@ mod tests {
             "spec": {"workload": {"manifests": [{"kind": "Deployment", "spec": {"replicas": 2}}]}}});
         let m = merged(&live, &desired);
         assert_eq!(m["metadata"]["labels"], json!({"a": "1", "b": "2"}));
-        assert_eq!(m["metadata"]["annotations"], json!({"x": "keep", "y": "new"}));
+        assert_eq!(
+            m["metadata"]["annotations"],
+            json!({"x": "keep", "y": "new"})
+        );
         let patch = merge_diff(&projection(&live), &m).unwrap();
         assert_eq!(
             patch["metadata"]["annotations"],
@@ -284,8 +296,10 @@ mod tests {
 
     #[test]
     fn finished_works_carry_no_finalizer() {
-        let w = finish(json!({"apiVersion": "work.karmada.io/v1alpha1", "kind": "Work",
-            "metadata": {"name": "w", "finalizers": [names::EXECUTION_FINALIZER]}, "spec": {}}));
+        let w = finish(
+            json!({"apiVersion": "work.karmada.io/v1alpha1", "kind": "Work",
+            "metadata": {"name": "w", "finalizers": [names::EXECUTION_FINALIZER]}, "spec": {}}),
+        );
         assert!(w.pointer("/metadata/finalizers").is_none());
     }
 }

@@ -237,7 +237,11 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
     );
     let mut judged = (*live).clone();
     set(&mut judged, &["spec", "taints"], Value::Array(taints));
-    set(&mut judged, &["status", "conditions"], json!([ready.clone()]));
+    set(
+        &mut judged,
+        &["status", "conditions"],
+        json!([ready.clone()]),
+    );
     let taints = failover_taints(&judged, now, signed(ctx.settings.eviction_timeout));
 
     let mut spec = desired_spec(regc, Some(&live));
@@ -250,9 +254,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
         .cloned()
         .unwrap_or_default();
     annotations.insert(SYNCED_LABELS_ANNOTATION.into(), json!(synced));
-    let project = |labels: Option<&Value>, annotations: Option<&Value>, spec: Option<&Value>| {
-        json!({"metadata": {"labels": labels, "annotations": annotations}, "spec": spec})
-    };
+    let project = |labels: Option<&Value>, annotations: Option<&Value>, spec: Option<&Value>| json!({"metadata": {"labels": labels, "annotations": annotations}, "spec": spec});
     let current = project(
         live.pointer("/metadata/labels"),
         live.pointer("/metadata/annotations"),
@@ -267,7 +269,11 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
     if let Some(mut patch) = merge_diff(&current, &desired) {
         let rv = json!(s(&live, "/metadata/resourceVersion"));
         set(&mut patch, &["metadata", "resourceVersion"], rv);
-        live = Arc::new(ctx.writer.merge_patch(&cluster_ar, &key, &patch, false).await?);
+        live = Arc::new(
+            ctx.writer
+                .merge_patch(&cluster_ar, &key, &patch, false)
+                .await?,
+        );
     }
 
     let status = Value::Object(desired_status(regc, &live, ready));

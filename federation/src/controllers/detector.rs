@@ -114,9 +114,8 @@ fn template_is_cluster_scoped(template: &Value) -> bool {
 
 /// Whether a binding was made for this template (its `spec.resource`).
 fn binds(binding: &Value, key: &TemplateKey) -> bool {
-    TemplateKey::of_binding(binding).is_some_and(|t| {
-        t.api_version == key.api_version && t.kind == key.kind && t.key == key.key
-    })
+    TemplateKey::of_binding(binding)
+        .is_some_and(|t| t.api_version == key.api_version && t.kind == key.kind && t.key == key.key)
 }
 
 /// `labels`/`annotations` with the claim keys set to `claim` (the other kind's removed).
@@ -142,11 +141,11 @@ async fn claim_template(
     policy: Option<&Value>,
 ) -> Result<Arc<Value>, Error> {
     let (labels, annotations) = policy.map(claim_metadata).unwrap_or_default();
-    let project = |l: Map<String, Value>, a: Map<String, Value>| {
-        json!({"metadata": {"labels": l, "annotations": a}})
-    };
+    let project = |l: Map<String, Value>, a: Map<String, Value>| json!({"metadata": {"labels": l, "annotations": a}});
     let current = project(
-        obj(&template, "/metadata/labels").cloned().unwrap_or_default(),
+        obj(&template, "/metadata/labels")
+            .cloned()
+            .unwrap_or_default(),
         obj(&template, "/metadata/annotations")
             .cloned()
             .unwrap_or_default(),
@@ -191,7 +190,9 @@ fn merged(live: &Value, desired: &Value) -> Value {
     let labels = with_claim(
         obj(live, "/metadata/labels"),
         CLAIM_LABELS,
-        &obj(desired, "/metadata/labels").cloned().unwrap_or_default(),
+        &obj(desired, "/metadata/labels")
+            .cloned()
+            .unwrap_or_default(),
     );
     let annotations = with_claim(
         obj(live, "/metadata/annotations"),
@@ -215,7 +216,11 @@ fn merged(live: &Value, desired: &Value) -> Value {
             finalizers.push(f.clone());
         }
     }
-    set(&mut out, &["metadata", "finalizers"], Value::Array(finalizers));
+    set(
+        &mut out,
+        &["metadata", "finalizers"],
+        Value::Array(finalizers),
+    );
     for field in OWNED_SPEC_FIELDS {
         match desired.pointer(&format!("/spec/{field}")) {
             Some(v) if !v.is_null() => set(&mut out, &["spec", field], v.clone()),

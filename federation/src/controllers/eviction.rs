@@ -32,7 +32,11 @@ pub(crate) fn earliest(a: Requeue, b: Duration) -> Requeue {
 
 /// The binding's spec after evicting it from clusters whose NoExecute taints it does not
 /// tolerate, and when to look again (when a toleration runs out).
-pub(crate) fn evict_tainted(binding: &Value, clusters: &[Value], now: Timestamp) -> (Value, Requeue) {
+pub(crate) fn evict_tainted(
+    binding: &Value,
+    clusters: &[Value],
+    now: Timestamp,
+) -> (Value, Requeue) {
     let mut spec = binding.get("spec").cloned().unwrap_or(json!({}));
     let mut requeue = None;
     let tolerations = arr(binding, "/spec/placement/clusterTolerations").to_vec();
@@ -102,7 +106,8 @@ pub(crate) fn settle_tasks(
         return (None, None);
     }
     let timeout = SignedDuration::try_from(timeout).unwrap_or(SignedDuration::MAX);
-    let (kept, _done) = assess_eviction_tasks(&with_fresh_health(binding, works, settled), now, timeout);
+    let (kept, _done) =
+        assess_eviction_tasks(&with_fresh_health(binding, works, settled), now, timeout);
     let requeue = (!kept.is_empty()).then_some(TASK_RECHECK);
     ((kept.as_slice() != tasks).then_some(kept), requeue)
 }
@@ -126,7 +131,10 @@ mod tests {
             "placement": {"replicaScheduling": {"replicaSchedulingType": "Divided"}},
             "clusters": [{"name": "m1", "replicas": 1}, {"name": "m2", "replicas": 2}]}});
         let clusters = [
-            cluster("m1", json!([{"key": names::TAINT_UNREACHABLE, "effect": "NoExecute", "timeAdded": "2024-12-31T23:59:00Z"}])),
+            cluster(
+                "m1",
+                json!([{"key": names::TAINT_UNREACHABLE, "effect": "NoExecute", "timeAdded": "2024-12-31T23:59:00Z"}]),
+            ),
             cluster("m2", json!([])),
         ];
         let (spec, requeue) = evict_tainted(&binding, &clusters, now);
@@ -141,16 +149,24 @@ mod tests {
         let binding = json!({"metadata": {"name": "b"}, "spec": {
             "placement": {"clusterTolerations": [{"key": names::TAINT_UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]},
             "clusters": [{"name": "m1"}]}});
-        let clusters = [cluster("m1", json!([{"key": names::TAINT_UNREACHABLE, "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"}]))];
+        let clusters = [cluster(
+            "m1",
+            json!([{"key": names::TAINT_UNREACHABLE, "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"}]),
+        )];
         let (spec, requeue) = evict_tainted(&binding, &clusters, now);
         assert_eq!(spec["clusters"], json!([{"name": "m1"}]));
         let wait = requeue.unwrap();
-        assert!(wait >= Duration::from_secs(300) && wait < Duration::from_secs(301), "{wait:?}");
+        assert!(
+            wait >= Duration::from_secs(300) && wait < Duration::from_secs(301),
+            "{wait:?}"
+        );
     }
 
     fn work(ns: &str, generation: i64, observed: i64) -> Arc<Value> {
-        Arc::new(json!({"metadata": {"namespace": ns, "generation": generation},
-            "status": {"conditions": [{"type": "Applied", "status": "True", "observedGeneration": observed}]}}))
+        Arc::new(
+            json!({"metadata": {"namespace": ns, "generation": generation},
+            "status": {"conditions": [{"type": "Applied", "status": "True", "observedGeneration": observed}]}}),
+        )
     }
 
     #[test]
@@ -164,14 +180,22 @@ mod tests {
                 "aggregatedStatus": [{"clusterName": "m2", "health": "Healthy"}]}});
         let timeout = Duration::from_secs(600);
         // The Work of m2 was updated but not applied yet.
-        let (kept, requeue) = settle_tasks(&binding, &[work("karmada-es-m2", 2, 1)], true, now, timeout);
+        let (kept, requeue) =
+            settle_tasks(&binding, &[work("karmada-es-m2", 2, 1)], true, now, timeout);
         assert_eq!(kept, None);
         assert_eq!(requeue, Some(TASK_RECHECK));
         // Not settled: kept whatever the health says.
-        let (kept, _) = settle_tasks(&binding, &[work("karmada-es-m2", 2, 2)], false, now, timeout);
+        let (kept, _) = settle_tasks(
+            &binding,
+            &[work("karmada-es-m2", 2, 2)],
+            false,
+            now,
+            timeout,
+        );
         assert_eq!(kept, None);
         // Applied at its generation and healthy: the task ends.
-        let (kept, requeue) = settle_tasks(&binding, &[work("karmada-es-m2", 2, 2)], true, now, timeout);
+        let (kept, requeue) =
+            settle_tasks(&binding, &[work("karmada-es-m2", 2, 2)], true, now, timeout);
         assert_eq!(kept, Some(Vec::new()));
         assert_eq!(requeue, None);
         // Past the grace period it ends anyway.

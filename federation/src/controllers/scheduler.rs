@@ -63,19 +63,42 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     if needs_schedule(&want, &clusters) {
         let result = schedule_binding(&want, &clusters);
         condition = scheduled_condition(&result, now);
-        let placement = want.pointer("/spec/placement").cloned().unwrap_or(Value::Null);
+        let placement = want
+            .pointer("/spec/placement")
+            .cloned()
+            .unwrap_or(Value::Null);
         let applied = json!(applied_placement(&placement));
         match result {
             Ok(outcome) => {
                 scheduled_now = true;
-                set(&mut want, &["spec", "clusters"], serde_json::to_value(&outcome.clusters)?);
-                set(&mut want, &["metadata", "annotations", names::APPLIED_PLACEMENT_ANNOTATION], applied);
+                set(
+                    &mut want,
+                    &["spec", "clusters"],
+                    serde_json::to_value(&outcome.clusters)?,
+                );
+                set(
+                    &mut want,
+                    &[
+                        "metadata",
+                        "annotations",
+                        names::APPLIED_PLACEMENT_ANNOTATION,
+                    ],
+                    applied,
+                );
                 affinity = outcome.affinity_name;
             }
             Err(ScheduleError::NoClusterFit(msg)) => {
                 tracing::info!(binding = %key, reason = %msg, "no cluster fits");
                 set(&mut want, &["spec", "clusters"], json!([]));
-                set(&mut want, &["metadata", "annotations", names::APPLIED_PLACEMENT_ANNOTATION], applied);
+                set(
+                    &mut want,
+                    &[
+                        "metadata",
+                        "annotations",
+                        names::APPLIED_PLACEMENT_ANNOTATION,
+                    ],
+                    applied,
+                );
             }
             Err(e) => {
                 tracing::info!(binding = %key, reason = %e, "binding could not be scheduled");
@@ -103,14 +126,22 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     set_condition(&mut conditions, condition);
     set(&mut status, &["conditions"], Value::Array(conditions));
     if let Some(name) = affinity {
-        set(&mut status, &["schedulerObservingAffinityName"], json!(name));
+        set(
+            &mut status,
+            &["schedulerObservingAffinityName"],
+            json!(name),
+        );
     }
     if scheduled_now && (clusters_changed || s(&status, "/lastScheduledTime").is_empty()) {
         let t = Timestamp::from_second(now.as_second()).unwrap_or(now);
         set(&mut status, &["lastScheduledTime"], json!(t.to_string()));
     }
     if let Some(generation) = current.pointer("/metadata/generation") {
-        set(&mut status, &["schedulerObservedGeneration"], generation.clone());
+        set(
+            &mut status,
+            &["schedulerObservedGeneration"],
+            generation.clone(),
+        );
     }
     if let Some(diff) = merge_diff(&old_status, &status) {
         let patch = json!({

@@ -59,7 +59,8 @@ impl Writer {
             ..PatchParams::default()
         };
         let out = if status {
-            api.patch_status(&key.name, &pp, &Patch::Merge(patch)).await?
+            api.patch_status(&key.name, &pp, &Patch::Merge(patch))
+                .await?
         } else {
             api.patch(&key.name, &pp, &Patch::Merge(patch)).await?
         };

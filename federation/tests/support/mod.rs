@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use cceone_federation::{Federation, FederationConfig};
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use serde_json::{Value, json};
 
 /// A running federation and a kubeconfig file for `kubectl`.
@@ -159,7 +161,9 @@ impl Fed {
     pub async fn set_connected(&self, name: &str, up: bool) {
         let api = cceone_platform::registered_clusters(&self.client);
         let now = jiff::Timestamp::now();
-        let now = jiff::Timestamp::from_second(now.as_second()).unwrap().to_string();
+        let now = jiff::Timestamp::from_second(now.as_second())
+            .unwrap()
+            .to_string();
         let status = if up {
             json!({
                 "phase": "Running",
@@ -180,6 +184,10 @@ impl Fed {
                     {"groupVersion": "v1", "resources": [
                         {"name": "configmaps", "kind": "ConfigMap"},
                         {"name": "services", "kind": "Service"}]},
+                    {"groupVersion": "rbac.authorization.k8s.io/v1", "resources": [
+                        {"name": "clusterroles", "kind": "ClusterRole"}]},
+                    {"groupVersion": "example.com/v1", "resources": [
+                        {"name": "widgets", "kind": "Widget"}]},
                 ],
                 "conditions": [{"type": "Ready", "status": "True", "reason": "AgentConnected",
                     "message": "agent connected", "lastTransitionTime": now}],
@@ -219,10 +227,11 @@ impl Fed {
                         None => (String::new(), m["apiVersion"].as_str().unwrap().to_string()),
                     };
                     let r = m["spec"]["replicas"].as_i64().unwrap_or(1);
-                    let tgen: i64 = m["metadata"]["annotations"]["resourcetemplate.karmada.io/generation"]
-                        .as_str()
-                        .and_then(|g| g.parse().ok())
-                        .unwrap_or(0);
+                    let tgen: i64 =
+                        m["metadata"]["annotations"]["resourcetemplate.karmada.io/generation"]
+                            .as_str()
+                            .and_then(|g| g.parse().ok())
+                            .unwrap_or(0);
                     json!({
                         "identifier": {"ordinal": i, "group": group, "version": version,
                             "kind": m["kind"], "resource": "deployments",
@@ -292,7 +301,12 @@ pub fn work() -> ApiResource {
 
 /// `work.karmada.io/v1alpha2` ResourceBinding.
 pub fn rb() -> ApiResource {
-    ar("work.karmada.io", "v1alpha2", "ResourceBinding", "resourcebindings")
+    ar(
+        "work.karmada.io",
+        "v1alpha2",
+        "ResourceBinding",
+        "resourcebindings",
+    )
 }
 
 /// `cluster.karmada.io/v1alpha1` Cluster.

@@ -26,8 +26,18 @@ fn claimed_by(p: &Value) -> Value {
 #[test]
 fn the_best_policy_claims_an_unclaimed_template() {
     let t = deploy("nginx", json!({}));
-    let all = pp("all", json!({"apiVersion": "apps/v1", "kind": "Deployment"}), 0, "Never");
-    let named = pp("named", json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "nginx"}), 0, "Never");
+    let all = pp(
+        "all",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+        0,
+        "Never",
+    );
+    let named = pp(
+        "named",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "nginx"}),
+        0,
+        "Never",
+    );
     let pps = [all, named];
     let got = choose(&t, &pps, &[], None).unwrap();
     assert_eq!(s(got, "/metadata/name"), "named");
@@ -36,15 +46,42 @@ fn the_best_policy_claims_an_unclaimed_template() {
 #[test]
 fn a_claim_sticks_unless_preempted() {
     let t = deploy("nginx", json!({}));
-    let all = pp("all", json!({"apiVersion": "apps/v1", "kind": "Deployment"}), 0, "Never");
-    let named = pp("named", json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "nginx"}), 0, "Never");
+    let all = pp(
+        "all",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+        0,
+        "Never",
+    );
+    let named = pp(
+        "named",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "nginx"}),
+        0,
+        "Never",
+    );
     let pps = [all.clone(), named];
     let binding = claimed_by(&all);
-    assert_eq!(s(choose(&t, &pps, &[], Some(&binding)).unwrap(), "/metadata/name"), "all");
+    assert_eq!(
+        s(
+            choose(&t, &pps, &[], Some(&binding)).unwrap(),
+            "/metadata/name"
+        ),
+        "all"
+    );
 
-    let urgent = pp("urgent", json!({"apiVersion": "apps/v1", "kind": "Deployment"}), 5, "Always");
+    let urgent = pp(
+        "urgent",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+        5,
+        "Always",
+    );
     let pps = [all.clone(), urgent];
-    assert_eq!(s(choose(&t, &pps, &[], Some(&binding)).unwrap(), "/metadata/name"), "urgent");
+    assert_eq!(
+        s(
+            choose(&t, &pps, &[], Some(&binding)).unwrap(),
+            "/metadata/name"
+        ),
+        "urgent"
+    );
 }
 
 #[test]
@@ -53,17 +90,44 @@ fn a_propagation_policy_with_preemption_takes_over_from_a_cluster_policy() {
     let c = cpp("c", json!({"apiVersion": "apps/v1", "kind": "Deployment"}));
     let cpps = [c.clone()];
     let binding = claimed_by(&c);
-    let quiet = [pp("p", json!({"apiVersion": "apps/v1", "kind": "Deployment"}), 0, "Never")];
-    assert_eq!(s(choose(&t, &quiet, &cpps, Some(&binding)).unwrap(), "/metadata/name"), "c");
-    let loud = [pp("p", json!({"apiVersion": "apps/v1", "kind": "Deployment"}), 0, "Always")];
-    assert_eq!(s(choose(&t, &loud, &cpps, Some(&binding)).unwrap(), "/metadata/name"), "p");
+    let quiet = [pp(
+        "p",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+        0,
+        "Never",
+    )];
+    assert_eq!(
+        s(
+            choose(&t, &quiet, &cpps, Some(&binding)).unwrap(),
+            "/metadata/name"
+        ),
+        "c"
+    );
+    let loud = [pp(
+        "p",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+        0,
+        "Always",
+    )];
+    assert_eq!(
+        s(
+            choose(&t, &loud, &cpps, Some(&binding)).unwrap(),
+            "/metadata/name"
+        ),
+        "p"
+    );
 }
 
 #[test]
 fn a_claimer_that_stops_selecting_the_template_lets_go() {
     let t = deploy("nginx", json!({"app": "web"}));
-    let by_label = pp("l", json!({"apiVersion": "apps/v1", "kind": "Deployment",
-        "labelSelector": {"matchLabels": {"app": "db"}}}), 0, "Never");
+    let by_label = pp(
+        "l",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "labelSelector": {"matchLabels": {"app": "db"}}}),
+        0,
+        "Never",
+    );
     let binding = claimed_by(&by_label);
     assert!(choose(&t, &[by_label], &[], Some(&binding)).is_none());
 }
@@ -81,9 +145,24 @@ fn merged_owns_only_the_detectors_part() {
             "finalizers": [names::BINDING_FINALIZER]},
         "spec": {"replicas": 6}});
     let m = merged(&live, &desired);
-    assert_eq!(m["metadata"]["labels"], json!({"x": "1", names::PP_PERMANENT_ID_LABEL: "new"}));
-    assert_eq!(m["metadata"]["annotations"], json!({"keep": "me", names::PP_NAME_ANNOTATION: "p"}));
-    assert_eq!(m["metadata"]["finalizers"], json!(["other", names::BINDING_FINALIZER]));
-    assert_eq!(m["spec"], json!({"clusters": [{"name": "m1"}], "replicas": 6}));
-    assert_eq!(merge_diff(&projection(&m), &projection(&merged(&m, &desired))), None);
+    assert_eq!(
+        m["metadata"]["labels"],
+        json!({"x": "1", names::PP_PERMANENT_ID_LABEL: "new"})
+    );
+    assert_eq!(
+        m["metadata"]["annotations"],
+        json!({"keep": "me", names::PP_NAME_ANNOTATION: "p"})
+    );
+    assert_eq!(
+        m["metadata"]["finalizers"],
+        json!(["other", names::BINDING_FINALIZER])
+    );
+    assert_eq!(
+        m["spec"],
+        json!({"clusters": [{"name": "m1"}], "replicas": 6})
+    );
+    assert_eq!(
+        merge_diff(&projection(&m), &projection(&merged(&m, &desired))),
+        None
+    );
 }
