@@ -285,11 +285,18 @@ impl Works {
                     _ => Api::all_with(self.client.clone(), &o.resource),
                 };
                 let live = api.get_opt(&o.name).await.ok().flatten();
+                // Status and health as Karmada's default interpreter reflects them (with the
+                // generations the federation needs to call a rollout observed).
                 let (status, health) = match &live {
-                    Some(obj) => (
-                        obj.data.get("status").cloned().unwrap_or(Value::Null),
-                        health(&o.resource.kind, obj),
-                    ),
+                    Some(obj) => {
+                        let v = serde_json::to_value(obj).unwrap_or(Value::Null);
+                        let status = cceone_federation_core::interpret::reflect_status(&v)
+                            .unwrap_or(Value::Null);
+                        (
+                            status,
+                            cceone_federation_core::interpret::interpret_health(&v).as_str(),
+                        )
+                    }
                     None => (Value::Null, "Unknown"),
                 };
                 let identifier = json!({
@@ -359,32 +366,4 @@ fn clean(m: &mut Value, work_ref: &str) {
     if let Some(o) = m.as_object_mut() {
         o.remove("status");
     }
-}
-
-/// Health as Karmada's default interpreter judges the common workloads.
-fn health(kind: &str, obj: &DynamicObject) -> &'static str {
-    let n = |p: &str| obj.data.pointer(p).and_then(Value::as_i64);
-    let generation = obj.metadata.generation.unwrap_or(0);
-    let observed = n("/status/observedGeneration").unwrap_or(0);
-    let healthy = match kind {
-        "Deployment" | "StatefulSet" => {
-            let want = n("/spec/replicas").unwrap_or(1);
-            let ready_field = if kind == "Deployment" {
-                "/status/availableReplicas"
-            } else {
-                "/status/readyReplicas"
-            };
-            observed >= generation
-                && n("/status/updatedReplicas").unwrap_or(0) == want
-                && n(ready_field).unwrap_or(0) == want
-        }
-        "DaemonSet" => {
-            observed >= generation
-                && n("/status/numberAvailable").unwrap_or(0)
-                    == n("/status/desiredNumberScheduled").unwrap_or(0)
-        }
-        "Job" => n("/status/succeeded").unwrap_or(0) >= n("/spec/completions").unwrap_or(1),
-        _ => true,
-    };
-    if healthy { "Healthy" } else { "Unhealthy" }
 }

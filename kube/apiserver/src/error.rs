@@ -295,6 +295,7 @@ impl From<cceone_kube_store::StoreError> for ApiError {
                 resource: String::new(),
                 name: key,
             },
+            S::Closed => ApiError::Unavailable("the server is shutting down".into()),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::Internal(format!("storage error: {other}"))
