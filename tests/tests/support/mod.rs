@@ -32,6 +32,10 @@ pub fn bins() -> &'static PathBuf {
                 "cceone-cluster-agent",
                 "-p",
                 "cceonectl",
+                "-p",
+                "cceone",
+                "-p",
+                "cceone-federation",
             ])
             .current_dir(root())
             .status()
