@@ -225,6 +225,11 @@ async fn control_loop(
     let hb_every = Duration::from_millis(u64::from(ack.heartbeat_interval_ms.max(200)));
     let resync_every = Duration::from_millis(u64::from(ack.status_resync_ms.max(1000)));
     let mut heartbeat = tokio::time::interval(hb_every);
+    // The hub echoes every heartbeat. Hearing nothing for several intervals means the hub is
+    // gone without closing the connection (killed, or a QUIC path that went dark); without this
+    // a QUIC tunnel would wait for its 30 s idle timeout before reconnecting.
+    let hub_silence = (hb_every * 4).max(Duration::from_secs(3));
+    let mut last_heard = tokio::time::Instant::now();
     let mut resync = tokio::time::interval(resync_every);
     let mut rotation_check = tokio::time::interval(Duration::from_secs(30));
     let mut seq = 0u64;
@@ -275,7 +280,15 @@ async fn control_loop(
                     None
                 }
             }
+            _ = tokio::time::sleep_until(last_heard + hub_silence) => {
+                return SessionEnd::Lost(TunnelError::Closed(format!(
+                    "nothing from the hub for {hub_silence:?}"
+                )));
+            }
             incoming = control.recv::<v1::HubMessage>() => {
+                if matches!(incoming, Ok(Some(_))) {
+                    last_heard = tokio::time::Instant::now();
+                }
                 match incoming {
                     Ok(Some(m)) => match m.msg {
                         Some(hub_message::Msg::Heartbeat(_)) | Some(hub_message::Msg::HelloAck(_)) | None => None,

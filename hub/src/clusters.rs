@@ -64,9 +64,16 @@ pub struct Clusters {
     cache: Arc<RwLock<HashMap<String, ClusterInfo>>>,
     synced: Arc<tokio::sync::Notify>,
     ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Bounds the status writes in flight. kube-rs speaks HTTP/1.1 and opens a connection (a
+    /// TLS handshake, a file descriptor) per concurrent request, so a reconnect storm of
+    /// 10,000 agents would otherwise open thousands of connections to the federation API.
+    writes: Arc<tokio::sync::Semaphore>,
 }
 
 const MANAGER: &str = "cceone-hub";
+
+/// Status writes (each one GET and/or PATCH) in flight at once.
+const MAX_WRITES: usize = 64;
 
 impl Clusters {
     /// A cache over the federation API.
@@ -76,6 +83,7 @@ impl Clusters {
             cache: Arc::default(),
             synced: Arc::default(),
             ready: Arc::default(),
+            writes: Arc::new(tokio::sync::Semaphore::new(MAX_WRITES)),
         }
     }
 
@@ -164,6 +172,9 @@ impl Clusters {
 
     /// Record a session event: phase transition plus operation log.
     pub async fn record(&self, name: &str, ev: SessionEvent) {
+        let Ok(_permit) = self.writes.acquire().await else {
+            return;
+        };
         let status = match self.api.get_status(name).await {
             Ok(o) => o.data.get("status").cloned().unwrap_or_else(|| json!({})),
             Err(e) => {
@@ -190,6 +201,13 @@ impl Clusters {
 
     /// Merge `status` fields into the cluster's status.
     pub async fn patch_status(&self, name: &str, status: Value) {
+        let Ok(_permit) = self.writes.acquire().await else {
+            return;
+        };
+        self.patch_status_now(name, status).await;
+    }
+
+    async fn patch_status_now(&self, name: &str, status: Value) {
         let body = json!({"status": status});
         let pp = PatchParams {
             field_manager: Some(MANAGER.into()),
@@ -232,6 +250,9 @@ pub(crate) fn status_fields(s: &cceone_proto::v1::ClusterStatus) -> Value {
 impl Clusters {
     /// Append one entry to a cluster's operation log.
     pub async fn append_operation(&self, name: &str, op: phase::Operation) {
+        let Ok(_permit) = self.writes.acquire().await else {
+            return;
+        };
         let status = match self.api.get_status(name).await {
             Ok(o) => o.data.get("status").cloned().unwrap_or_else(|| json!({})),
             Err(e) => {
@@ -245,6 +266,7 @@ impl Clusters {
             .cloned()
             .unwrap_or_default();
         phase::append_operation(&mut ops, &op, phase::MAX_OPERATIONS);
-        self.patch_status(name, json!({"operations": ops})).await;
+        self.patch_status_now(name, json!({"operations": ops}))
+            .await;
     }
 }

@@ -117,7 +117,7 @@ async fn read_limited(body: Incoming, limit: usize) -> Result<Bytes, String> {
 }
 
 async fn register(hub: &Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
-    let body = match read_limited(req.into_body(), 64 * 1024).await {
+    let body = match read_limited(req.into_body(), crate::registration::MAX_BODY).await {
         Ok(b) => b,
         Err(e) => {
             return status(
@@ -127,42 +127,48 @@ async fn register(hub: &Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
             );
         }
     };
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let reg = match crate::registration::parse_registration(&body) {
+        Ok(r) => r,
         Err(e) => {
             hub.metrics.refuse("malformed_registration");
-            return status(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                &format!("registration body is not JSON: {e}"),
-            );
+            return status(StatusCode::BAD_REQUEST, "BadRequest", &e.to_string());
         }
     };
-    let (Some(token), Some(csr)) = (
-        v.get("token").and_then(Value::as_str),
-        v.get("csrPem").and_then(Value::as_str),
-    ) else {
-        hub.metrics.refuse("malformed_registration");
+    let (token, csr) = (reg.token.as_str(), reg.csr_pem.as_str());
+    // Check the CSR before redeeming: a token spent on an unusable CSR could not be used again.
+    if let Err(e) = cceone_platform::ca::check_csr(csr) {
+        hub.metrics.refuse("bad_csr");
         return status(
             StatusCode::BAD_REQUEST,
             "BadRequest",
-            "registration needs token and csrPem",
+            &format!("the CSR was refused: {e}"),
         );
+    }
+    let cluster = match cceone_platform::token::redeem(&hub.client, token, jiff::Timestamp::now())
+        .await
+    {
+        Ok(c) => c,
+        // The federation API failing says nothing about the token: the agent must retry,
+        // not give up as it does on a 401.
+        Err(e @ cceone_platform::TokenError::Api(_)) => {
+            tracing::warn!(error = %e, "registration failed: the federation API is unavailable");
+            return status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                &format!("checking the bootstrap token failed; retry: {e}"),
+            );
+        }
+        Err(e) => {
+            let reason = e.reason();
+            hub.metrics.refuse(reason);
+            tracing::warn!(reason, error = %e, "registration refused");
+            return status(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                &format!("bootstrap token refused: {e}"),
+            );
+        }
     };
-    let cluster =
-        match cceone_platform::token::redeem(&hub.client, token, jiff::Timestamp::now()).await {
-            Ok(c) => c,
-            Err(e) => {
-                let reason = e.reason();
-                hub.metrics.refuse(reason);
-                tracing::warn!(reason, error = %e, "registration refused");
-                return status(
-                    StatusCode::UNAUTHORIZED,
-                    "Unauthorized",
-                    &format!("bootstrap token refused: {e}"),
-                );
-            }
-        };
     if hub
         .clusters
         .get(&cluster)
@@ -181,7 +187,7 @@ async fn register(hub: &Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
     {
         Ok((cert, not_after)) => {
             hub.metrics.registrations.fetch_add(1, Ordering::Relaxed);
-            let agent_version = v.get("agentVersion").and_then(Value::as_str).unwrap_or("");
+            let agent_version = reg.agent_version.as_str();
             tracing::info!(cluster, agent_version, "agent registered");
             let at = jiff::Timestamp::now();
             let op = cceone_platform::phase::Operation::new(

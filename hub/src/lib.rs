@@ -8,6 +8,7 @@ mod clusters;
 mod https;
 mod metrics;
 mod proxytokens;
+mod registration;
 mod server;
 mod session;
 mod works;
@@ -22,6 +23,7 @@ use cceone_platform::phase::SessionEvent;
 
 pub use clusters::{ClusterInfo, Clusters};
 pub use metrics::Metrics;
+pub use registration::{Registration, RegistrationError, parse_registration};
 pub use session::Sessions;
 
 /// How the hub runs.
@@ -177,17 +179,86 @@ fn server_tls(ca: &HubCa, names: &[String]) -> Result<rustls::ServerConfig, HubE
     Ok(cfg)
 }
 
+/// Pending connections the kernel queues for the TCP listener. Tokio's default (1024) is
+/// overrun when thousands of agents reconnect at once after a hub restart; the dropped SYNs are
+/// retried by the kernel after 1, 3, 7, 15, 31, 63 s, which stretches a storm out for minutes.
+/// (The kernel caps it at `net.core.somaxconn`.)
+const LISTEN_BACKLOG: u32 = 16384;
+
+fn listen_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// The QUIC endpoint, with its stateless-reset key and connection-ID key derived from the CA
+/// key rather than random: a restarted hub (or another replica with the same CA) then
+/// recognises the connection IDs of connections it no longer knows and answers their packets
+/// with a valid stateless reset, so agents reconnect at once instead of after the 30 s idle
+/// timeout. Without a readable CA key both stay random.
+fn quic_endpoint(
+    server: quinn::ServerConfig,
+    addr: SocketAddr,
+    ca_dir: &std::path::Path,
+) -> std::io::Result<quinn::Endpoint> {
+    let mut endpoint_cfg = quinn::EndpointConfig::default();
+    if let Ok(ca_key) = std::fs::read(ca_dir.join("ca.key")) {
+        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &ca_key);
+        let reset = ring::hmac::sign(&master, b"cceone-hub QUIC stateless reset key v1");
+        endpoint_cfg.reset_key(Arc::new(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            reset.as_ref(),
+        )));
+        let cid = ring::hmac::sign(&master, b"cceone-hub QUIC connection ID key v1");
+        let mut cid_key = [0u8; 8];
+        cid_key.copy_from_slice(&cid.as_ref()[..8]);
+        let cid_key = u64::from_le_bytes(cid_key);
+        endpoint_cfg.cid_generator(move || {
+            Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+        });
+        // Resets are only sent for connection IDs that validate, and are smaller than the
+        // packet that caused them; after a restart with 10,000 QUIC agents the default (one
+        // reset per 20 ms) would take minutes to reach them all.
+        endpoint_cfg.min_reset_interval(std::time::Duration::from_millis(1));
+    }
+    let socket = std::net::UdpSocket::bind(addr)?;
+    // One socket carries every QUIC agent: with the default receive buffer (~208 KiB) a few
+    // thousand agents handshaking at once overflow it, the dropped packets time handshakes out,
+    // and the retries make it worse. The kernel caps this at net.core.rmem_max.
+    let state = quinn::udp::UdpSocketState::new((&socket).into())?;
+    if let Err(e) = state.set_recv_buffer_size((&socket).into(), QUIC_RECV_BUFFER) {
+        tracing::warn!(error = %e, "could not enlarge the QUIC socket's receive buffer");
+    }
+    let got = state.recv_buffer_size((&socket).into()).unwrap_or(0);
+    if got < QUIC_RECV_BUFFER {
+        tracing::warn!(
+            bytes = got,
+            wanted = QUIC_RECV_BUFFER,
+            "the QUIC socket's receive buffer is capped by net.core.rmem_max; raise it for many QUIC agents"
+        );
+    }
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| std::io::Error::other("no async runtime for QUIC"))?;
+    quinn::Endpoint::new(endpoint_cfg, Some(server), socket, runtime)
+}
+
+/// Receive buffer asked for the QUIC socket.
+const QUIC_RECV_BUFFER: usize = 8 << 20;
+
 /// Start the hub: CA, CRDs, published hub info, listeners and background tasks.
 pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, HubError> {
     let ca = HubCa::load_or_generate(&cfg.data_dir.join("ca"))?;
     cceone_platform::ensure_system_namespace(&client).await?;
     cceone_platform::ensure_crds(&client, "cceone-hub").await?;
-    let tcp = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|source| HubError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
+    let tcp = listen_tcp(cfg.listen).map_err(|source| HubError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
     let addr = tcp.local_addr().map_err(|source| HubError::Bind {
         addr: cfg.listen,
         source,
@@ -210,8 +281,8 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
     let quic_crypto = quinn::crypto::rustls::QuicServerConfig::try_from(quic_tls)
         .map_err(|e| HubError::Tls(e.to_string()))?;
     let mut quic_cfg = quinn::ServerConfig::with_crypto(Arc::new(quic_crypto));
-    quic_cfg.transport_config(cceone_tunnel::quic_transport());
-    let endpoint = quinn::Endpoint::server(quic_cfg, addr)
+    quic_cfg.transport_config(cceone_tunnel::hub_quic_transport());
+    let endpoint = quic_endpoint(quic_cfg, addr, &cfg.data_dir.join("ca"))
         .map_err(|source| HubError::Bind { addr, source })?;
     let public_endpoint = if cfg.public_endpoint.is_empty() {
         format!("127.0.0.1:{}", addr.port())

@@ -122,29 +122,45 @@ async fn serve(
     cert_not_after: Option<i64>,
 ) -> Result<(), TunnelError> {
     let transport = conn.transport();
+    let max = hub.cfg.max_protocol_version.min(cceone_proto::MAX_VERSION);
     let mut control = conn.open().await?;
     let open = v1::StreamOpen {
         kind: Some(stream_open::Kind::Control(v1::ControlOpen {
-            hub_max_version: cceone_proto::MAX_VERSION,
+            hub_max_version: max,
         })),
     };
     control.send(&open).await?;
-    let hello =
-        match tokio::time::timeout(Duration::from_secs(10), control.recv::<v1::AgentMessage>())
-            .await
-        {
-            Ok(Ok(Some(v1::AgentMessage {
-                msg: Some(agent_message::Msg::Hello(h)),
-            }))) => h,
-            Ok(Ok(_)) => {
-                return Err(TunnelError::Protocol(
-                    "the first control message must be Hello".into(),
-                ));
+    let hello = match tokio::time::timeout(
+        Duration::from_secs(10),
+        control.recv::<v1::AgentMessage>(),
+    )
+    .await
+    {
+        Ok(Ok(Some(v1::AgentMessage {
+            msg: Some(agent_message::Msg::Hello(h)),
+        }))) => h,
+        Ok(Ok(_)) => {
+            hub.metrics.refuse("protocol");
+            tracing::warn!(
+                cluster,
+                "the first control message was not Hello; closing this tunnel"
+            );
+            return Err(TunnelError::Protocol(
+                "the first control message must be Hello".into(),
+            ));
+        }
+        Ok(Err(e)) => {
+            if matches!(e, TunnelError::Frame(_) | TunnelError::Decode(_)) {
+                hub.metrics.refuse("malformed_frame");
+                tracing::warn!(cluster, error = %e, "malformed control frame before Hello; closing this tunnel");
             }
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(TunnelError::Protocol("no Hello within 10s".into())),
-        };
-    let max = hub.cfg.max_protocol_version.min(cceone_proto::MAX_VERSION);
+            return Err(e);
+        }
+        Err(_) => {
+            hub.metrics.refuse("hello_timeout");
+            return Err(TunnelError::Protocol("no Hello within 10s".into()));
+        }
+    };
     let Some(version) = cceone_proto::negotiate(
         hello.min_version,
         hello.max_version,

@@ -275,6 +275,14 @@ fn write_file(path: &Path, content: &str, mode: u32) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Check that `csr_pem` is a well-formed, correctly self-signed CSR, as
+/// [`HubCa::sign_cluster_csr`] requires (without signing anything).
+pub fn check_csr(csr_pem: &str) -> Result<(), PlatformError> {
+    CertificateSigningRequestParams::from_pem(csr_pem)
+        .map(|_| ())
+        .map_err(PlatformError::cert("signing request"))
+}
+
 /// The cluster a verified client certificate (DER) was signed for: its CN, but only when the
 /// certificate carries O=[`CLUSTERS_ORG`] (so a user certificate never passes for a cluster).
 /// The caller must have verified the chain to the hub CA.

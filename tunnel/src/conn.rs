@@ -360,8 +360,20 @@ async fn dial_tcp(
     })
 }
 
-/// QUIC transport parameters shared by both ends.
+/// QUIC transport parameters of the agent's end: the hub may open up to 1024 streams at once
+/// (proxied requests and watches).
 pub fn quic_transport() -> Arc<quinn::TransportConfig> {
+    Arc::new(transport_accepting(1024))
+}
+
+/// QUIC transport parameters of the hub's end. The hub opens every stream and the agent none,
+/// so the hub accepts no peer-opened streams: quinn sets up state for every stream a peer may
+/// open, and the default limits (1024 here, 100 unidirectional) cost about 85 KiB per tunnel.
+pub fn hub_quic_transport() -> Arc<quinn::TransportConfig> {
+    Arc::new(transport_accepting(0))
+}
+
+fn transport_accepting(peer_streams: u32) -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(Duration::from_secs(10)));
     if let Ok(idle) = quinn::IdleTimeout::try_from(Duration::from_secs(30)) {
@@ -369,8 +381,9 @@ pub fn quic_transport() -> Arc<quinn::TransportConfig> {
     }
     t.stream_receive_window(quinn::VarInt::from_u32(STREAM_WINDOW));
     t.receive_window(quinn::VarInt::from_u32(CONN_WINDOW));
-    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(1024));
-    Arc::new(t)
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(peer_streams));
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
+    t
 }
 
 async fn dial_quic(

@@ -30,6 +30,18 @@ pub fn encode(msg: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// Encode `msg` straight into a framed buffer: one allocation and no intermediate copy of the
+/// message (large proxied bodies cross here chunk by chunk).
+pub fn encode_message<M: prost::Message>(msg: &M) -> Bytes {
+    let len = msg.encoded_len();
+    let mut out = BytesMut::with_capacity(5 + len);
+    out.put_u8(0);
+    out.put_u32(len as u32);
+    // A BytesMut grows as needed, so encoding into it cannot run out of room.
+    let _ = msg.encode(&mut out);
+    out.freeze()
+}
+
 /// Incremental frame decoder.
 #[derive(Debug, Default)]
 pub struct Decoder {
@@ -94,6 +106,16 @@ mod tests {
             assert_eq!(got, msgs);
             d.finish().unwrap();
         }
+    }
+
+    #[test]
+    fn encode_message_matches_encode() {
+        use prost::Message;
+        let m = cceone_proto::v1::ProxyChunk {
+            data: vec![7; 70_000],
+            end: true,
+        };
+        assert_eq!(encode_message(&m), encode(&m.encode_to_vec()));
     }
 
     #[test]

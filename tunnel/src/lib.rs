@@ -12,7 +12,10 @@ mod conn;
 pub mod frame;
 mod stream;
 
-pub use conn::{AgentConn, DialConfig, HubConn, Transport, TransportChoice, dial, quic_transport};
+pub use conn::{
+    AgentConn, DialConfig, HubConn, Transport, TransportChoice, dial, hub_quic_transport,
+    quic_transport,
+};
 pub use stream::{Receiver, Sender, Stream};
 
 /// The ALPN protocol that marks a tunnel connection (plain HTTPS on the same port uses h2 or

@@ -89,7 +89,7 @@ impl Stream {
 impl Sender {
     /// Send one message.
     pub async fn send<M: Message>(&mut self, msg: &M) -> Result<(), TunnelError> {
-        self.send_raw(frame::encode(&msg.encode_to_vec())).await
+        self.send_raw(frame::encode_message(msg)).await
     }
 
     async fn send_raw(&mut self, mut data: Bytes) -> Result<(), TunnelError> {

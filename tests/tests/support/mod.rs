@@ -1,12 +1,19 @@
 //! Support for end-to-end tests: build the real binaries once, run them as child processes on
-//! free ports with their own directories, and wait on conditions with deadlines.
+//! free ports with their own directories (optionally inside a network namespace), talk HTTPS to
+//! the hub, and wait on conditions with deadlines.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+pub mod fake;
+pub mod https;
+pub mod netlab;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -20,6 +27,7 @@ pub fn root() -> PathBuf {
 pub fn bins() -> &'static PathBuf {
     static BINS: OnceLock<PathBuf> = OnceLock::new();
     BINS.get_or_init(|| {
+        step("building the binaries");
         let status = Command::new(env!("CARGO"))
             .args([
                 "build",
@@ -41,6 +49,7 @@ pub fn bins() -> &'static PathBuf {
             .status()
             .unwrap();
         assert!(status.success(), "building the binaries failed");
+        step("binaries built");
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root().join("target"));
@@ -48,17 +57,24 @@ pub fn bins() -> &'static PathBuf {
     })
 }
 
-/// A child process that is killed when dropped, with its log in a file.
+/// The kubectl binary ($KUBECTL or `kubectl` on the PATH).
+pub fn kubectl_bin() -> PathBuf {
+    PathBuf::from(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+}
+
+/// A child process that is killed when dropped, with its output in a log file.
 pub struct Proc {
     pub name: String,
     child: Option<Child>,
     pub log: PathBuf,
-    cmd: Vec<String>,
+    program: PathBuf,
+    args: Vec<String>,
     env: BTreeMap<String, String>,
+    netns: Option<String>,
 }
 
 impl Proc {
-    /// Start `bin` with `args` and extra environment.
+    /// Start one of the workspace binaries `bin` with `args` and extra environment.
     pub fn start(
         name: &str,
         bin: &str,
@@ -66,15 +82,43 @@ impl Proc {
         env: &BTreeMap<String, String>,
         dir: &Path,
     ) -> Proc {
-        let log = dir.join(format!("{name}.log"));
+        Proc::launch(name, bins().join(bin), args, env, dir, None)
+    }
+
+    /// [`Proc::start`] inside the network namespace `netns` (`ip netns exec`).
+    pub fn start_in(
+        netns: &str,
+        name: &str,
+        bin: &str,
+        args: &[String],
+        env: &BTreeMap<String, String>,
+        dir: &Path,
+    ) -> Proc {
+        Proc::launch(name, bins().join(bin), args, env, dir, Some(netns.into()))
+    }
+
+    /// Start any program (kubectl, ...).
+    pub fn start_program(name: &str, program: PathBuf, args: &[&str], dir: &Path) -> Proc {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Proc::launch(name, program, &args, &BTreeMap::new(), dir, None)
+    }
+
+    fn launch(
+        name: &str,
+        program: PathBuf,
+        args: &[String],
+        env: &BTreeMap<String, String>,
+        dir: &Path,
+        netns: Option<String>,
+    ) -> Proc {
         let mut p = Proc {
             name: name.into(),
             child: None,
-            log,
-            cmd: std::iter::once(bin.to_string())
-                .chain(args.iter().cloned())
-                .collect(),
+            log: dir.join(format!("{name}.log")),
+            program,
+            args: args.to_vec(),
             env: env.clone(),
+            netns,
         };
         p.spawn();
         p
@@ -86,13 +130,24 @@ impl Proc {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(bins().join(&self.cmd[0]))
-            .args(&self.cmd[1..])
+        let mut cmd = match &self.netns {
+            // `ip netns exec` execs the program, so the child's pid is the program's own.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.program);
+                c
+            }
+            None => Command::new(&self.program),
+        };
+        let child = cmd
+            .args(&self.args)
             .envs(&self.env)
             .env(
                 "RUST_LOG",
                 std::env::var("E2E_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -100,9 +155,9 @@ impl Proc {
         self.child = Some(child);
     }
 
-    /// Everything it logged.
+    /// Everything it logged (terminal colour codes removed).
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 
     /// kill -9.
@@ -125,12 +180,48 @@ impl Proc {
             .as_mut()
             .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
+
+    /// Wait until it exits (or panic after `timeout`).
+    pub fn wait_exit(&mut self, timeout: Duration) {
+        let name = self.name.clone();
+        eventually(&format!("{name} exits"), timeout, || {
+            (!self.running()).then_some(())
+        });
+    }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
+        // A failing test shows what each of its processes said last.
+        if std::thread::panicking() {
+            let text = self.log_text();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!("----- last {} lines of {} -----", tail.len(), self.name);
+            for l in tail {
+                eprintln!("{l}");
+            }
+        }
     }
+}
+
+/// `text` without ANSI escape sequences (`ESC [ ... letter`).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A free TCP+UDP port on 127.0.0.1 (bound and released; good enough for tests).
@@ -146,18 +237,33 @@ pub fn free_port() -> u16 {
 
 /// A simulated cluster process; returns (process, kubeconfig path).
 pub fn kubesim(name: &str, dir: &Path, extra: &[&str]) -> (Proc, PathBuf) {
+    kubesim_in(None, "127.0.0.1:0", name, dir, extra)
+}
+
+/// A simulated cluster listening on `listen`, optionally inside a network namespace.
+pub fn kubesim_in(
+    netns: Option<&str>,
+    listen: &str,
+    name: &str,
+    dir: &Path,
+    extra: &[&str],
+) -> (Proc, PathBuf) {
     let kc = dir.join(format!("{name}.kubeconfig"));
     let data = dir.join(name);
     let mut args: Vec<String> = vec![
         "--listen".into(),
-        "127.0.0.1:0".into(),
+        listen.into(),
         "--data-dir".into(),
         data.display().to_string(),
         "--kubeconfig-out".into(),
         kc.display().to_string(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let p = Proc::start(name, "cceone-kubesim", &args, &BTreeMap::new(), dir);
+    let env = BTreeMap::new();
+    let p = match netns {
+        Some(ns) => Proc::start_in(ns, name, "cceone-kubesim", &args, &env, dir),
+        None => Proc::start(name, "cceone-kubesim", &args, &env, dir),
+    };
     eventually(&format!("{name} serving"), Duration::from_secs(30), || {
         kc.exists().then_some(())
     });
@@ -167,7 +273,7 @@ pub fn kubesim(name: &str, dir: &Path, extra: &[&str]) -> (Proc, PathBuf) {
 /// Run a command to completion.
 pub fn run(bin: &str, args: &[&str]) -> Output {
     let path = if bin == "kubectl" {
-        PathBuf::from(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+        kubectl_bin()
     } else {
         bins().join(bin)
     };
@@ -190,17 +296,47 @@ pub fn ok(bin: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `kubectl --kubeconfig <kc> args...`, requiring success.
+pub fn kubectl(kc: &Path, args: &[&str]) -> String {
+    let kc = kc.display().to_string();
+    let mut all = vec!["--kubeconfig", kc.as_str()];
+    all.extend_from_slice(args);
+    ok("kubectl", &all)
+}
+
+/// Print a progress line with the time since the test process started (shown on failure, or
+/// with `--nocapture`).
+pub fn step(what: &str) {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let t = START.get_or_init(Instant::now).elapsed();
+    eprintln!("[e2e {:>6.1}s] {what}", t.as_secs_f64());
+}
+
 /// Wait until `f` gives Some, or panic after `timeout`.
 pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     loop {
         if let Some(v) = f() {
+            step(&format!(
+                "{what} (after {:.1}s)",
+                started.elapsed().as_secs_f64()
+            ));
             return v;
         }
         assert!(
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for: {what}"
         );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Check that `f` holds every 100 ms for `period` (panics with `what` on the first failure).
+pub fn throughout(what: &str, period: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + period;
+    while Instant::now() < deadline {
+        assert!(f(), "no longer true: {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -222,16 +358,30 @@ pub fn parse_env(text: &str) -> BTreeMap<String, String> {
 
 /// A federation API (a simulator with no nodes serving the platform group), a hub, and helpers.
 pub struct Platform {
-    pub dir: tempfile::TempDir,
     pub fed: Proc,
     pub fed_kc: PathBuf,
     pub hub: Proc,
     pub hub_port: u16,
+    /// The address the hub listens on (127.0.0.1 unless started with [`Platform::start_at`]).
+    pub hub_host: String,
+    /// Last, so the processes (and their logs) go before the directory does.
+    pub dir: tempfile::TempDir,
 }
 
+/// Hub flags the platform sets for tests unless the caller passes them.
+const HUB_DEFAULTS: [(&str, &str); 2] = [
+    ("--heartbeat-interval-secs", "1"),
+    ("--heartbeat-grace-secs", "4"),
+];
+
 impl Platform {
-    /// Start the federation API and a hub with short timings for tests.
+    /// Start the federation API and a hub on 127.0.0.1 with short timings for tests.
     pub fn start(hub_extra: &[&str]) -> Platform {
+        Platform::start_at("127.0.0.1", hub_extra)
+    }
+
+    /// [`Platform::start`] with the hub listening on `host` (also its public endpoint).
+    pub fn start_at(host: &str, hub_extra: &[&str]) -> Platform {
         let dir = tempfile::tempdir().unwrap();
         let (fed, fed_kc) = kubesim("fed", dir.path(), &["--nodes", "0"]);
         let hub_port = free_port();
@@ -239,14 +389,18 @@ impl Platform {
             "--kubeconfig".into(),
             fed_kc.display().to_string(),
             "--listen".into(),
-            format!("127.0.0.1:{hub_port}"),
+            format!("{host}:{hub_port}"),
             "--data-dir".into(),
             dir.path().join("hub").display().to_string(),
-            "--heartbeat-interval-secs".into(),
-            "1".into(),
-            "--heartbeat-grace-secs".into(),
-            "4".into(),
         ];
+        if host != "127.0.0.1" && !hub_extra.contains(&"--public-endpoint") {
+            args.extend(["--public-endpoint".into(), format!("{host}:{hub_port}")]);
+        }
+        for (flag, value) in HUB_DEFAULTS {
+            if !hub_extra.contains(&flag) {
+                args.extend([flag.into(), value.into()]);
+            }
+        }
         args.extend(hub_extra.iter().map(|s| s.to_string()));
         let hub = Proc::start("hub", "cceone-hub", &args, &BTreeMap::new(), dir.path());
         let p = Platform {
@@ -255,24 +409,42 @@ impl Platform {
             fed_kc,
             hub,
             hub_port,
+            hub_host: host.into(),
         };
-        p.wait_hub_ready();
+        p.wait_hub_ready(0);
         p
     }
 
-    /// Wait for the hub's /readyz over HTTPS (via its log line, then the registered-cluster CRD).
-    pub fn wait_hub_ready(&self) {
+    /// Wait for the hub's `hub serving` log line to appear more than `seen` times.
+    pub fn wait_hub_ready(&self, seen: usize) {
         eventually("hub ready", Duration::from_secs(60), || {
-            self.hub.log_text().contains("hub serving").then_some(())
+            (self.hub.log_text().matches("hub serving").count() > seen).then_some(())
         });
+    }
+
+    /// kill -9 the hub, start it again on the same port and data, and wait until it serves.
+    pub fn restart_hub(&mut self) {
+        let seen = self.hub.log_text().matches("hub serving").count();
+        self.hub.restart();
+        self.wait_hub_ready(seen);
+    }
+
+    /// `host:port` of the hub.
+    pub fn hub_endpoint(&self) -> String {
+        format!("{}:{}", self.hub_host, self.hub_port)
     }
 
     /// `kubectl --kubeconfig <federation>`.
     pub fn kubectl(&self, args: &[&str]) -> String {
+        kubectl(&self.fed_kc, args)
+    }
+
+    /// `cceonectl --kubeconfig <federation> args...`, requiring success.
+    pub fn cceonectl(&self, args: &[&str]) -> String {
         let kc = self.fed_kc.display().to_string();
         let mut all = vec!["--kubeconfig", kc.as_str()];
         all.extend_from_slice(args);
-        ok("kubectl", &all)
+        ok("cceonectl", &all)
     }
 
     /// A registered cluster's status field via jsonpath.
@@ -294,32 +466,57 @@ impl Platform {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A registered cluster as JSON.
+    pub fn cluster_json(&self, name: &str) -> Value {
+        let text = self.kubectl(&["get", "registeredclusters", name, "-o", "json"]);
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// `status.operations[].reason` of a cluster, oldest first.
+    pub fn operation_reasons(&self, name: &str) -> Vec<String> {
+        self.cluster_json(name)
+            .pointer("/status/operations")
+            .and_then(Value::as_array)
+            .map(|ops| {
+                ops.iter()
+                    .filter_map(|o| o.get("reason").and_then(Value::as_str).map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Register a cluster; its agent settings as a map.
     pub fn register(&self, name: &str, extra: &[&str]) -> BTreeMap<String, String> {
-        let kc = self.fed_kc.display().to_string();
         let mut args = vec![
-            "--kubeconfig",
-            kc.as_str(),
-            "cluster",
-            "register",
-            name,
-            "--type",
-            "local",
-            "--format",
-            "env",
+            "cluster", "register", name, "--type", "local", "--format", "env",
         ];
         args.extend_from_slice(extra);
-        parse_env(&ok("cceonectl", &args))
+        parse_env(&self.cceonectl(&args))
     }
 
     /// Start an agent for a member with the given settings.
-    pub fn agent(&self, name: &str, member_kc: &Path, mut env: BTreeMap<String, String>) -> Proc {
+    pub fn agent(&self, name: &str, member_kc: &Path, env: BTreeMap<String, String>) -> Proc {
+        self.agent_in(None, name, member_kc, env)
+    }
+
+    /// [`Platform::agent`], optionally inside a network namespace.
+    pub fn agent_in(
+        &self,
+        netns: Option<&str>,
+        name: &str,
+        member_kc: &Path,
+        mut env: BTreeMap<String, String>,
+    ) -> Proc {
         env.entry("CCEONE_HEALTH_ADDR".into())
             .or_insert_with(|| "127.0.0.1:0".into());
         env.entry("CCEONE_AGENT_ID".into())
             .or_insert_with(|| format!("{name}-agent"));
         let args = vec!["--kubeconfig".to_string(), member_kc.display().to_string()];
-        Proc::start(name, "cceone-cluster-agent", &args, &env, self.dir.path())
+        let bin = "cceone-cluster-agent";
+        match netns {
+            Some(ns) => Proc::start_in(ns, name, bin, &args, &env, self.dir.path()),
+            None => Proc::start(name, bin, &args, &env, self.dir.path()),
+        }
     }
 
     /// Wait for a cluster phase.
@@ -329,9 +526,90 @@ impl Platform {
         });
     }
 
-    /// The hub's metrics text (fetched by kubectl through... no: plain HTTPS with curl-less
-    /// std: read the hub log instead). Returns the count of a refusal reason seen in the log.
+    /// Wait for a status field to read `want`.
+    pub fn wait_field(&self, name: &str, path: &str, want: &str, timeout: Duration) {
+        let what = format!("{name} {path} == {want:?}");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = self.cluster_field(name, path);
+            if last == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what} (last {last:?})"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The hub's log.
     pub fn hub_log(&self) -> String {
         self.hub.log_text()
     }
+
+    /// The hub CA (PEM), as kept in its data directory.
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hub").join("ca").join("ca.crt")).unwrap()
+    }
+
+    /// One HTTPS request to the hub (HTTP/1.1, verifying the hub's certificate against its CA).
+    pub fn https(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> anyhow::Result<(u16, String)> {
+        let (status, body) = https::request(
+            &self.hub_endpoint(),
+            &self.hub_host,
+            &self.ca_pem(),
+            method,
+            path,
+            headers,
+            body,
+        )?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// The hub's `/metrics` text.
+    pub fn metrics(&self) -> String {
+        let (status, body) = self.https("GET", "/metrics", &[], b"").unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// `cceone_hub_refusals_total{reason="<reason>"}`, 0 when absent.
+    pub fn refusals(&self, reason: &str) -> u64 {
+        metric(
+            &self.metrics(),
+            &format!("cceone_hub_refusals_total{{reason=\"{reason}\"}}"),
+        )
+    }
+
+    /// Whether `/healthz` answers 200.
+    pub fn healthz_ok(&self) -> bool {
+        matches!(self.https("GET", "/healthz", &[], b""), Ok((200, _)))
+    }
+
+    /// A proxy kubeconfig for `cluster` from `cceonectl cluster kubeconfig`: (path, token id).
+    pub fn proxy_kubeconfig(&self, cluster: &str, file: &str) -> (PathBuf, String) {
+        let text = self.cceonectl(&["cluster", "kubeconfig", cluster]);
+        let id = text
+            .lines()
+            .find_map(|l| l.split("revoke-kubeconfig ").nth(1))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| panic!("no kubeconfig id in:\n{text}"));
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        (path, id)
+    }
+}
+
+/// The value of the sample `name` (with its labels, exactly) in a Prometheus text exposition.
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0)
 }
