@@ -269,6 +269,7 @@ pub async fn connect_loop(
                 server_name: endpoint.host.clone(),
                 transport,
                 quic_timeout: Duration::from_secs(3),
+                quic_endpoint: None,
             };
             let conn = match cceone_tunnel::dial(&dial).await {
                 Ok(c) => c,

@@ -34,8 +34,25 @@ enum WorkCmd {
     Delete(v1::WorkDeletion),
 }
 
-/// Apply Works in order and report their status as it changes, off the control loop so a slow
-/// apply never delays a heartbeat.
+/// Works applied at once. Each Work is applied in the order its versions arrive (a Work always
+/// goes to the same lane); different Works proceed side by side, so one slow apply, or many
+/// Works arriving together, do not queue everything behind them.
+const WORK_LANES: usize = 8;
+
+impl WorkCmd {
+    fn lane(&self) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match self {
+            WorkCmd::Apply(d) => (&d.namespace, &d.name).hash(&mut h),
+            WorkCmd::Delete(d) => (&d.namespace, &d.name).hash(&mut h),
+        }
+        (h.finish() % WORK_LANES as u64) as usize
+    }
+}
+
+/// Apply Works and report their status as it changes, off the control loop so a slow apply
+/// never delays a heartbeat. Aborting the returned task stops its lanes too.
 fn spawn_work_worker(
     works: Arc<crate::works::Works>,
     out: tokio::sync::mpsc::Sender<v1::AgentMessage>,
@@ -45,23 +62,42 @@ fn spawn_work_worker(
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<WorkCmd>(1024);
     let task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        let mut first = true;
-        loop {
-            tokio::select! {
-                cmd = rx.recv() => match cmd {
-                    Some(WorkCmd::Apply(d)) => works.apply(d).await,
-                    Some(WorkCmd::Delete(d)) => works.delete(d).await,
-                    None => return,
-                },
-                _ = tick.tick() => {
-                    for ws in works.changed_statuses(first).await {
-                        if out.send(msg(agent_message::Msg::WorkStatus(ws))).await.is_err() {
-                            return;
-                        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut lanes = Vec::with_capacity(WORK_LANES);
+        for _ in 0..WORK_LANES {
+            let (lane_tx, mut lane_rx) = tokio::sync::mpsc::channel::<WorkCmd>(256);
+            let works = Arc::clone(&works);
+            tasks.spawn(async move {
+                while let Some(cmd) = lane_rx.recv().await {
+                    match cmd {
+                        WorkCmd::Apply(d) => works.apply(d).await,
+                        WorkCmd::Delete(d) => works.delete(d).await,
                     }
-                    first = false;
                 }
+            });
+            lanes.push(lane_tx);
+        }
+        let status_works = Arc::clone(&works);
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            let mut first = true;
+            loop {
+                tick.tick().await;
+                for ws in status_works.changed_statuses(first).await {
+                    if out
+                        .send(msg(agent_message::Msg::WorkStatus(ws)))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                first = false;
+            }
+        });
+        while let Some(cmd) = rx.recv().await {
+            if lanes[cmd.lane()].send(cmd).await.is_err() {
+                return;
             }
         }
     });

@@ -49,6 +49,8 @@ pub struct Works {
     client: kube::Client,
     held: Mutex<HashMap<(String, String), Held>>,
     resources: Mutex<HashMap<GroupVersionKind, (ApiResource, bool)>>,
+    /// Namespaces known to exist (so each apply does not look again).
+    namespaces: Mutex<std::collections::HashSet<String>>,
     applies: AtomicU64,
     metrics: Arc<crate::health::AgentMetrics>,
 }
@@ -60,6 +62,7 @@ impl Works {
             client,
             held: Mutex::default(),
             resources: Mutex::default(),
+            namespaces: Mutex::default(),
             applies: AtomicU64::new(0),
             metrics,
         })
@@ -106,8 +109,12 @@ impl Works {
     }
 
     async fn ensure_namespace(&self, ns: &str) {
+        if self.namespaces.lock().await.contains(ns) {
+            return;
+        }
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
         if api.get_opt(ns).await.ok().flatten().is_some() {
+            self.namespaces.lock().await.insert(ns.to_string());
             return;
         }
         let obj: k8s_openapi::api::core::v1::Namespace =
@@ -115,7 +122,15 @@ impl Works {
                 Ok(o) => o,
                 Err(_) => return,
             };
-        let _ = api.create(&PostParams::default(), &obj).await;
+        match api.create(&PostParams::default(), &obj).await {
+            Ok(_) => {
+                self.namespaces.lock().await.insert(ns.to_string());
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                self.namespaces.lock().await.insert(ns.to_string());
+            }
+            Err(_) => {}
+        }
     }
 
     /// Apply a delivered Work (once per generation).
@@ -190,7 +205,13 @@ impl Works {
                         .works_applied_total
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) => errors.push(format!("applying {kind} {name}: {e}")),
+                Err(e) => {
+                    // The namespace may have been deleted behind our back: look again next time.
+                    if let Some(ns) = &namespace {
+                        self.namespaces.lock().await.remove(ns);
+                    }
+                    errors.push(format!("applying {kind} {name}: {e}"));
+                }
             }
             objects.push(ObjRef {
                 resource,

@@ -11,6 +11,7 @@ mod proxytokens;
 mod registration;
 mod server;
 mod session;
+mod sink;
 mod works;
 
 use std::net::SocketAddr;

@@ -195,8 +195,19 @@ async fn serve(
         .await?;
     let (mut tx, mut rx) = control.split();
     let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<v1::HubMessage>(64);
+    // Heartbeat echoes have their own lane and go first: a queue of Work deliveries must not
+    // hold them back until the agent thinks the hub is gone.
+    let (echo_tx, mut echo_rx) = tokio::sync::mpsc::channel::<v1::HubMessage>(4);
     let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
+        loop {
+            let m = tokio::select! {
+                biased;
+                Some(m) = echo_rx.recv() => m,
+                m = out_rx.recv() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+            };
             if tx.send(&m).await.is_err() {
                 break;
             }
@@ -248,6 +259,7 @@ async fn serve(
         fields["certificateNotAfter"] = json!(cceone_platform::phase::rfc3339(na));
     }
     hub.clusters.patch_status(cluster, fields).await;
+    let sink = crate::sink::Sink::start(&hub, cluster);
 
     let grace = hub.cfg.heartbeat_grace;
     let mut relay: crate::works::RelayHandle = None;
@@ -288,23 +300,19 @@ async fn serve(
         match msg.msg {
             Some(agent_message::Msg::Heartbeat(hb)) => {
                 hub.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
-                let _ = out_tx.try_send(v1::HubMessage {
+                let _ = echo_tx.try_send(v1::HubMessage {
                     msg: Some(hub_message::Msg::Heartbeat(hb)),
                 });
                 if last_heartbeat_write.elapsed() >= hub.cfg.heartbeat_record_every {
                     last_heartbeat_write = Instant::now();
                     let t = cceone_platform::phase::rfc3339(jiff::Timestamp::now());
-                    hub.clusters
-                        .patch_status(cluster, json!({"lastHeartbeatTime": t}))
-                        .await;
+                    sink.cluster(json!({"lastHeartbeatTime": t}));
                 }
             }
             Some(agent_message::Msg::Status(s)) => {
                 hub.metrics.status_reports.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(cluster, vcpus = %s.vcpus, "status report");
-                hub.clusters
-                    .patch_status(cluster, crate::clusters::status_fields(&s))
-                    .await;
+                sink.cluster(crate::clusters::status_fields(&s));
             }
             Some(agent_message::Msg::Csr(req)) => {
                 // The subject comes from this session's verified identity, never from the CSR.
@@ -325,7 +333,9 @@ async fn serve(
                             })
                             .await;
                         if let Ok(t) = jiff::Timestamp::from_second(not_after) {
-                            hub.clusters.patch_status(cluster, json!({"certificateNotAfter": cceone_platform::phase::rfc3339(t)})).await;
+                            sink.cluster(
+                                json!({"certificateNotAfter": cceone_platform::phase::rfc3339(t)}),
+                            );
                         }
                     }
                     Err(e) => {
@@ -342,9 +352,7 @@ async fn serve(
                 );
                 crate::works::start(&hub.client, cluster, inv, &out_tx, &mut relay);
             }
-            Some(agent_message::Msg::WorkStatus(ws)) if version >= 2 => {
-                crate::works::write_status(&hub.client, cluster, &ws).await;
-            }
+            Some(agent_message::Msg::WorkStatus(ws)) if version >= 2 => sink.work(ws),
             Some(agent_message::Msg::WorkStatus(_)) | Some(agent_message::Msg::Inventory(_)) => {
                 tracing::debug!(
                     cluster,
@@ -362,6 +370,7 @@ async fn serve(
         }
     };
     crate::works::stop(&mut relay);
+    sink.close();
     writer.abort();
     gauge.fetch_sub(1, Ordering::Relaxed);
     let removed = hub.sessions.remove_if(cluster, id);

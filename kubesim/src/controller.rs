@@ -3,6 +3,7 @@
 //! them within node capacity, the kubelet moves them through their phases after a delay, and
 //! workload status is written back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,17 +60,18 @@ pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
         }
     }
     loop {
-        let busy = match pass(&core, &cfg).await {
-            Ok(busy) => busy,
+        let wait = match pass(&core, &cfg).await {
+            // What was just written may need a follow-up soon.
+            Ok(Pass { changed: true, .. }) => Duration::from_millis(50),
             Err(e) => {
                 tracing::warn!(error = %e, "simulator pass failed");
-                true
+                Duration::from_millis(50)
             }
-        };
-        let wait = if busy {
-            Duration::from_millis(50)
-        } else {
-            cfg.resync
+            // Only timers are pending (pods starting, jobs running); their timestamps have a
+            // resolution of one second, so checking four times a second loses little and
+            // saves most of the passes (each lists and parses every pod).
+            Ok(Pass { timers: true, .. }) => TIMER_CHECK.min(cfg.resync),
+            Ok(_) => cfg.resync,
         };
         tokio::select! {
             _ = wake.notified() => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -108,20 +110,25 @@ async fn list(core: &Core, res: &ResourceInfo) -> Result<Vec<Value>, ApiError> {
         .collect())
 }
 
-fn owned_by(pods: &[Value], uid: &str) -> Vec<Value> {
-    pods.iter()
-        .filter(|p| {
-            p.pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| {
-                    refs.iter().any(|r| {
-                        r.get("uid").and_then(Value::as_str) == Some(uid)
-                            && r.get("controller") == Some(&json!(true))
-                    })
-                })
-        })
-        .cloned()
-        .collect()
+/// Pods by the uid of their controlling owner (one pass over the pods, so a reconcile pass
+/// costs O(pods + workloads), not O(pods × workloads)).
+fn by_controller(pods: &[Value]) -> HashMap<&str, Vec<Value>> {
+    let mut out: HashMap<&str, Vec<Value>> = HashMap::new();
+    for p in pods {
+        let owner = p
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .and_then(|refs| {
+                refs.iter()
+                    .find(|r| r.get("controller") == Some(&json!(true)))
+            })
+            .and_then(|r| r.get("uid"))
+            .and_then(Value::as_str);
+        if let Some(uid) = owner {
+            out.entry(uid).or_default().push(p.clone());
+        }
+    }
+    out
 }
 
 fn terminal(pod: &Value) -> bool {
@@ -144,8 +151,19 @@ fn without_times(v: &Value) -> Value {
     }
 }
 
-/// One reconciliation pass over everything; true when timed transitions are still pending.
-async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError> {
+/// How often pending timers are checked when nothing else happens.
+const TIMER_CHECK: Duration = Duration::from_millis(250);
+
+/// What a pass did.
+struct Pass {
+    /// It wrote something.
+    changed: bool,
+    /// Timed transitions are still pending.
+    timers: bool,
+}
+
+/// One reconciliation pass over everything.
+async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError> {
     let pods_res = core.resource("", "v1", "pods")?;
     let nodes_res = core.resource("", "v1", "nodes")?;
     let nodes = list(core, &nodes_res).await?;
@@ -160,13 +178,14 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError
             workloads.push((Arc::clone(&res), w));
         }
     }
+    let owners = by_controller(&pods);
     for (_, w) in &workloads {
         if meta::is_deleting(w) {
             continue;
         }
         let Some(uid) = meta::uid(w) else { continue };
-        let owned = owned_by(&pods, uid);
-        for action in cceone_kubesim_core::reconcile(w, &owned, &nodes) {
+        let owned = owners.get(uid).map_or(&[][..], Vec::as_slice);
+        for action in cceone_kubesim_core::reconcile(w, owned, &nodes) {
             changed = true;
             match action {
                 Action::CreatePod(pod) => {
@@ -195,6 +214,7 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError
             }
         }
     }
+    drop(owners);
     if changed {
         pods = list(core, &pods_res).await?;
     }
@@ -314,10 +334,11 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError
     }
 
     // Workload status.
+    let owners = by_controller(&pods);
     for (res, w) in &workloads {
         let Some(uid) = meta::uid(w) else { continue };
-        let owned = owned_by(&pods, uid);
-        let status = cceone_kubesim_core::workload_status(w, &owned, &nodes, now);
+        let owned = owners.get(uid).map_or(&[][..], Vec::as_slice);
+        let status = cceone_kubesim_core::workload_status(w, owned, &nodes, now);
         if without_times(&status) != without_times(w.get("status").unwrap_or(&Value::Null)) {
             let (Some(name), ns) = (meta::name(w), meta::namespace(w)) else {
                 continue;
@@ -340,5 +361,8 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<bool, ApiError
             }
         }
     }
-    Ok(pending_timers || changed)
+    Ok(Pass {
+        changed,
+        timers: pending_timers,
+    })
 }

@@ -237,6 +237,9 @@ pub struct DialConfig {
     pub transport: TransportChoice,
     /// How long to wait for QUIC before falling back (auto) or failing (quic).
     pub quic_timeout: Duration,
+    /// A client QUIC endpoint to dial from. `None` (what an agent uses) binds a fresh UDP
+    /// socket for each dial; many tunnels in one process (benchmarks, tests) share a few.
+    pub quic_endpoint: Option<quinn::Endpoint>,
 }
 
 impl std::fmt::Debug for DialConfig {
@@ -260,15 +263,21 @@ pub async fn dial(cfg: &DialConfig) -> Result<AgentConn, TunnelError> {
         .ok_or_else(|| TunnelError::Dial(format!("{} resolves to nothing", cfg.endpoint)))?;
     match cfg.transport {
         TransportChoice::Grpc => dial_tcp(addr, tls, &cfg.server_name).await,
-        TransportChoice::Quic => {
-            tokio::time::timeout(cfg.quic_timeout, dial_quic(addr, tls, &cfg.server_name))
-                .await
-                .map_err(|_| TunnelError::Dial(format!("QUIC handshake with {addr} timed out")))?
-        }
+        TransportChoice::Quic => tokio::time::timeout(
+            cfg.quic_timeout,
+            dial_quic(addr, tls, &cfg.server_name, cfg.quic_endpoint.as_ref()),
+        )
+        .await
+        .map_err(|_| TunnelError::Dial(format!("QUIC handshake with {addr} timed out")))?,
         TransportChoice::Auto => {
             match tokio::time::timeout(
                 cfg.quic_timeout,
-                dial_quic(addr, Arc::clone(&tls), &cfg.server_name),
+                dial_quic(
+                    addr,
+                    Arc::clone(&tls),
+                    &cfg.server_name,
+                    cfg.quic_endpoint.as_ref(),
+                ),
             )
             .await
             {
@@ -390,21 +399,26 @@ async fn dial_quic(
     addr: SocketAddr,
     tls: Arc<rustls::ClientConfig>,
     name: &str,
+    shared: Option<&quinn::Endpoint>,
 ) -> Result<AgentConn, TunnelError> {
     let quic_tls = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
         .map_err(|e| TunnelError::Dial(format!("QUIC TLS config: {e}")))?;
     let mut client = quinn::ClientConfig::new(Arc::new(quic_tls));
     client.transport_config(quic_transport());
-    let bind: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    let endpoint = match shared {
+        Some(e) => e.clone(),
+        None => {
+            let bind: SocketAddr = if addr.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            quinn::Endpoint::client(bind)
+                .map_err(|e| TunnelError::Dial(format!("QUIC socket: {e}")))?
+        }
     };
-    let mut endpoint = quinn::Endpoint::client(bind)
-        .map_err(|e| TunnelError::Dial(format!("QUIC socket: {e}")))?;
-    endpoint.set_default_client_config(client);
     let connecting = endpoint
-        .connect(addr, name)
+        .connect_with(client, addr, name)
         .map_err(|e| TunnelError::Dial(format!("QUIC connect: {e}")))?;
     let conn = connecting.await.map_err(|e| match e {
         quinn::ConnectionError::ConnectionClosed(_)

@@ -218,6 +218,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         s(&template, "/metadata/name"),
         s(&template, "/metadata/namespace"),
     );
+    let mut desired = Vec::new();
     for target in spec_clusters(binding.get("spec").unwrap_or(&Value::Null)) {
         let wkey = ObjKey::new(&execution_space(&target.name), work_name(kind, name, ns));
         let Some(cluster) = ctx.clusters.get(&ObjKey::cluster(&target.name)) else {
@@ -230,10 +231,8 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
             Ok(work) => {
                 let work = finish(work);
                 let wkey = ObjKey::of(&work).unwrap_or(wkey);
-                if ensure_work(&ctx, &wkey, &work).await? {
-                    settled = false;
-                }
-                keep.insert(wkey);
+                keep.insert(wkey.clone());
+                desired.push((wkey, work));
             }
             Err(e) => {
                 // Keep what the cluster has rather than dispatch a manifest without its overrides.
@@ -242,6 +241,21 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
                 settled = false;
                 requeue = Some(RETRY * 5);
             }
+        }
+    }
+
+    // Write every cluster's Work at once: the writes are independent, and the store commits
+    // concurrent writes together, so a binding across 100 clusters costs about one round trip
+    // rather than 100.
+    let written = futures::future::join_all(
+        desired
+            .iter()
+            .map(|(wkey, work)| ensure_work(&ctx, wkey, work)),
+    )
+    .await;
+    for w in written {
+        if w? {
+            settled = false;
         }
     }
 

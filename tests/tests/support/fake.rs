@@ -111,6 +111,7 @@ pub async fn dial(
         server_name: server_name.into(),
         transport,
         quic_timeout: Duration::from_secs(5),
+        quic_endpoint: None,
     })
     .await
 }

@@ -1,0 +1,14 @@
+//! `HubMessage` decoding: Hub-to-agent control messages. Whatever decodes must survive re-encoding.
+#![no_main]
+
+use cceone_proto::v1::HubMessage;
+use libfuzzer_sys::fuzz_target;
+use prost::Message;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(m) = HubMessage::decode(data) {
+        let again =
+            HubMessage::decode(m.encode_to_vec().as_slice()).expect("re-encoded message decodes");
+        assert_eq!(again, m);
+    }
+});
