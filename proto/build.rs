@@ -3,6 +3,9 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=cceone/tunnel/v1/tunnel.proto");
     let fds = protox::compile(["cceone/tunnel/v1/tunnel.proto"], ["."])?;
-    prost_build::Config::new().compile_fds(fds)?;
+    // Proxied bodies cross as `Bytes`: decoding slices the received frame instead of copying.
+    prost_build::Config::new()
+        .bytes([".cceone.tunnel.v1.ProxyChunk.data"])
+        .compile_fds(fds)?;
     Ok(())
 }

@@ -39,7 +39,7 @@ async fn fail(tx: &mut Sender, code: u32, message: &str) -> Result<(), TunnelErr
     })
     .await?;
     tx.send(&v1::ProxyChunk {
-        data: serde_json::to_vec(&status).unwrap_or_default(),
+        data: serde_json::to_vec(&status).unwrap_or_default().into(),
         end: true,
     })
     .await?;
@@ -109,11 +109,7 @@ pub async fn serve(
                     if !data.is_empty() {
                         // An error here means the caller went away: dropping the body ends the
                         // member request (a watch stops).
-                        tx.send(&v1::ProxyChunk {
-                            data: data.to_vec(),
-                            end: false,
-                        })
-                        .await?;
+                        tx.send(&v1::ProxyChunk { data, end: false }).await?;
                     }
                 }
             }
@@ -125,7 +121,7 @@ pub async fn serve(
         }
     }
     tx.send(&v1::ProxyChunk {
-        data: Vec::new(),
+        data: Bytes::new(),
         end: true,
     })
     .await?;

@@ -338,20 +338,14 @@ async fn proxy(
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else { break };
             if let Ok(data) = frame.into_data()
-                && tx
-                    .send(&v1::ProxyChunk {
-                        data: data.to_vec(),
-                        end: false,
-                    })
-                    .await
-                    .is_err()
+                && tx.send(&v1::ProxyChunk { data, end: false }).await.is_err()
             {
                 break;
             }
         }
         let _ = tx
             .send(&v1::ProxyChunk {
-                data: Vec::new(),
+                data: Bytes::new(),
                 end: true,
             })
             .await;
@@ -385,11 +379,7 @@ async fn proxy(
                             .metrics
                             .proxy_bytes
                             .fetch_add(c.data.len() as u64, Ordering::Relaxed);
-                        if body_tx
-                            .send(Ok(Frame::data(Bytes::from(c.data))))
-                            .await
-                            .is_err()
-                        {
+                        if body_tx.send(Ok(Frame::data(c.data))).await.is_err() {
                             return; // the caller went away
                         }
                     }

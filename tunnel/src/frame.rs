@@ -112,7 +112,7 @@ mod tests {
     fn encode_message_matches_encode() {
         use prost::Message;
         let m = cceone_proto::v1::ProxyChunk {
-            data: vec![7; 70_000],
+            data: vec![7; 70_000].into(),
             end: true,
         };
         assert_eq!(encode_message(&m), encode(&m.encode_to_vec()));
