@@ -39,6 +39,9 @@ enum WorkCmd {
 /// Works arriving together, do not queue everything behind them.
 const WORK_LANES: usize = 8;
 
+/// Status passes (every 500 ms) between full reads of every held Work's objects.
+const SWEEP_TICKS: u64 = 120;
+
 impl WorkCmd {
     fn lane(&self) -> usize {
         use std::hash::{Hash, Hasher};
@@ -81,9 +84,13 @@ fn spawn_work_worker(
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             let mut first = true;
+            let mut ticks = 0u64;
             loop {
                 tick.tick().await;
-                for ws in status_works.changed_statuses(first).await {
+                ticks += 1;
+                // Watches mark what changed; every SWEEP_TICKS every Work is read anyway.
+                let sweep = ticks.is_multiple_of(SWEEP_TICKS);
+                for ws in status_works.changed_statuses(first, sweep).await {
                     if out
                         .send(msg(agent_message::Msg::WorkStatus(ws)))
                         .await

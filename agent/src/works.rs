@@ -4,11 +4,12 @@
 //! what it holds across tunnel sessions, so after a reconnect the hub resends only what changed
 //! and nothing is applied twice for one Work generation.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use cceone_proto::v1;
+use futures::StreamExt;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
@@ -50,7 +51,14 @@ pub struct Works {
     held: Mutex<HashMap<(String, String), Held>>,
     resources: Mutex<HashMap<GroupVersionKind, (ApiResource, bool)>>,
     /// Namespaces known to exist (so each apply does not look again).
-    namespaces: Mutex<std::collections::HashSet<String>>,
+    namespaces: Mutex<HashSet<String>>,
+    /// Works whose objects changed since their status was last looked at (from the watches of
+    /// the kinds the agent applied, and from applies), so a status pass reads only those.
+    dirty: std::sync::Mutex<HashSet<(String, String)>>,
+    /// This applier, for its watch tasks (which must not keep it alive).
+    me: Weak<Works>,
+    /// Kinds (group/version/plural) watched for changes to the objects the agent applied.
+    watching: std::sync::Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     applies: AtomicU64,
     metrics: Arc<crate::health::AgentMetrics>,
 }
@@ -58,11 +66,14 @@ pub struct Works {
 impl Works {
     /// An empty applier for the member cluster behind `client`.
     pub fn new(client: kube::Client, metrics: Arc<crate::health::AgentMetrics>) -> Arc<Works> {
-        Arc::new(Works {
+        Arc::new_cyclic(|me| Works {
             client,
             held: Mutex::default(),
             resources: Mutex::default(),
             namespaces: Mutex::default(),
+            dirty: std::sync::Mutex::default(),
+            me: me.clone(),
+            watching: std::sync::Mutex::default(),
             applies: AtomicU64::new(0),
             metrics,
         })
@@ -177,6 +188,7 @@ impl Works {
                     continue;
                 }
             };
+            self.watch_kind(&resource);
             let namespace = namespaced.then(|| {
                 m.pointer("/metadata/namespace")
                     .and_then(Value::as_str)
@@ -236,6 +248,7 @@ impl Works {
             }
         }
         tracing::info!(work = %work_ref, generation = d.generation, manifests = objects.len(), errors = errors.len(), "work applied");
+        let key_for_dirty = key.clone();
         held.insert(
             key,
             Held {
@@ -253,6 +266,59 @@ impl Works {
                 last_sent: None,
             },
         );
+        self.mark_dirty(key_for_dirty);
+    }
+
+    fn mark_dirty(&self, key: (String, String)) {
+        if let Ok(mut d) = self.dirty.lock() {
+            d.insert(key);
+        }
+    }
+
+    /// Watch `resource` (the objects of it the agent applied, by label) and mark the Work of each
+    /// changed object dirty. One watch per kind, for the agent's lifetime.
+    fn watch_kind(&self, resource: &ApiResource) {
+        let kind_key = format!(
+            "{}/{}/{}",
+            resource.group, resource.version, resource.plural
+        );
+        let Ok(mut watching) = self.watching.lock() else {
+            return;
+        };
+        if watching.contains_key(&kind_key) {
+            return;
+        }
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
+        let cfg =
+            kube::runtime::watcher::Config::default().labels(&format!("{MANAGED_LABEL}={MANAGER}"));
+        let me: Weak<Works> = self.me.clone();
+        let task = tokio::spawn(async move {
+            let mut events = kube::runtime::watcher(api, cfg).boxed();
+            while let Some(ev) = events.next().await {
+                let Some(works) = me.upgrade() else { return };
+                match ev {
+                    Ok(kube::runtime::watcher::Event::Apply(o))
+                    | Ok(kube::runtime::watcher::Event::Delete(o))
+                    | Ok(kube::runtime::watcher::Event::InitApply(o)) => {
+                        let work = o
+                            .metadata
+                            .annotations
+                            .as_ref()
+                            .and_then(|a| a.get(WORK_ANNOTATION))
+                            .and_then(|w| w.split_once('/'));
+                        if let Some((ns, name)) = work {
+                            works.mark_dirty((ns.to_string(), name.to_string()));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "watching applied objects failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        watching.insert(kind_key, task);
     }
 
     async fn delete_object(&self, o: &ObjRef) {
@@ -288,13 +354,21 @@ impl Works {
         }
     }
 
-    /// The status of every held Work that changed since it was last reported.
-    pub async fn changed_statuses(&self, resend_all: bool) -> Vec<v1::WorkStatus> {
+    /// The status of every held Work that changed since it was last reported. Only Works
+    /// marked dirty are read from the member, unless `sweep` (read them all: a safety net for a
+    /// missed watch event) or `resend_all` (send them all, changed or not).
+    pub async fn changed_statuses(&self, resend_all: bool, sweep: bool) -> Vec<v1::WorkStatus> {
+        let dirty = self
+            .dirty
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default();
         let snapshot: Vec<((String, String), Held)> = self
             .held
             .lock()
             .await
             .iter()
+            .filter(|(k, _)| resend_all || sweep || dirty.contains(*k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut out = Vec::new();
@@ -354,6 +428,16 @@ impl Works {
             out.push(ws);
         }
         out
+    }
+}
+
+impl Drop for Works {
+    fn drop(&mut self) {
+        if let Ok(w) = self.watching.get_mut() {
+            for (_, t) in w.drain() {
+                t.abort();
+            }
+        }
     }
 }
 
