@@ -604,6 +604,12 @@ fn patch_merge_json_and_strategic() {
     );
     let env = r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","env":[{"name":"MODE","value":"fast"}]}]}}}}"#;
     assert_eq!(patch("strategic", env), "deployment.apps/nginx patched\n");
+    // The template change rolls the pods; kubectl says "no change" only when the object it read
+    // before patching equals the result, so let the rollout's status updates finish first.
+    assert_eq!(
+        rollout(&sim, "deploy/nginx"),
+        r#"deployment "nginx" successfully rolled out"#
+    );
     assert_eq!(
         patch("strategic", env),
         "deployment.apps/nginx patched (no change)\n"
