@@ -289,6 +289,8 @@ pub(crate) struct Platform {
     pub(crate) hub: Proc,
     /// The hub's port (TCP and UDP on 127.0.0.1).
     pub(crate) hub_port: u16,
+    /// The hub's plain-HTTP health port.
+    pub(crate) health_port: u16,
     /// The hub CA (PEM).
     pub(crate) ca_pem: String,
     /// A client of the hub's plain HTTPS endpoints (no credentials).
@@ -315,6 +317,7 @@ impl Platform {
         let ca = cceone_platform::ca::HubCa::load_or_generate(&hub_data.join("ca"))?;
         let ca_pem = ca.ca_pem().to_string();
         let hub_port = free_port()?;
+        let health_port = free_port()?;
         let args = vec![
             "--kubeconfig".into(),
             fed_kc.display().to_string(),
@@ -324,6 +327,8 @@ impl Platform {
             hub_data.display().to_string(),
             "--max-handshakes".into(),
             max_handshakes.to_string(),
+            "--health-listen".into(),
+            format!("127.0.0.1:{health_port}"),
         ];
         let mut env = BTreeMap::new();
         env.insert(
@@ -342,6 +347,7 @@ impl Platform {
             fed_client,
             hub,
             hub_port,
+            health_port,
             ca_pem,
             hub_http,
         };
@@ -511,6 +517,22 @@ pub(crate) async fn probe_healthz(port: u16, ca_pem: &str) -> Option<Duration> {
         .ok()?;
     let resp = client.send(req).await.ok()?;
     resp.status().is_success().then(|| t.elapsed())
+}
+
+/// `GET /healthz` on a new plain-HTTP connection to the hub's health port: how long it took,
+/// or None when it failed.
+pub(crate) async fn probe_health_port(port: u16) -> Option<Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = Instant::now();
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut out = Vec::new();
+    tcp.read_to_end(&mut out).await.ok()?;
+    out.starts_with(b"HTTP/1.1 200").then(|| t.elapsed())
 }
 
 /// DER certificates from PEM.

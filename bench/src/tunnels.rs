@@ -61,6 +61,10 @@ pub(crate) struct Storm {
     pub(crate) probe_max: Duration,
     /// Probes that took over 1 s (a kubelet probe's default timeout) or failed, of all.
     pub(crate) probes_slow: (usize, usize),
+    /// The same on the plain-HTTP health port.
+    pub(crate) health_probe_max: Duration,
+    /// The same on the plain-HTTP health port.
+    pub(crate) health_probes_slow: (usize, usize),
 }
 
 /// Wait until the hub uses less than a quarter of a core over a second (at most `max`).
@@ -191,21 +195,33 @@ pub(crate) async fn run(
     let mut peak_fds = 0;
     // Probes run on their own, one started every second, so a slow one does not hide others.
     let probes: std::sync::Arc<std::sync::Mutex<Vec<Option<Duration>>>> = Default::default();
-    let probe_hub = (p.hub_port, p.ca_pem.clone());
-    let probe_log = std::sync::Arc::clone(&probes);
+    let health_probes: std::sync::Arc<std::sync::Mutex<Vec<Option<Duration>>>> = Default::default();
+    let probe_hub = (p.hub_port, p.ca_pem.clone(), p.health_port);
+    let (probe_log, health_log) = (
+        std::sync::Arc::clone(&probes),
+        std::sync::Arc::clone(&health_probes),
+    );
     let prober = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let slot = |log: &std::sync::Mutex<Vec<Option<Duration>>>| {
+            let mut l = log.lock().unwrap();
+            l.push(None);
+            l.len() - 1
+        };
         loop {
             tick.tick().await;
-            let (port, ca) = probe_hub.clone();
+            let (port, ca, health_port) = probe_hub.clone();
             let log = std::sync::Arc::clone(&probe_log);
-            let i = {
-                let mut l = log.lock().unwrap();
-                l.push(None);
-                l.len() - 1
-            };
+            let i = slot(&log);
             tokio::spawn(async move {
                 if let Some(d) = platform::probe_healthz(port, &ca).await {
+                    log.lock().unwrap()[i] = Some(d);
+                }
+            });
+            let log = std::sync::Arc::clone(&health_log);
+            let i = slot(&log);
+            tokio::spawn(async move {
+                if let Some(d) = platform::probe_health_port(health_port).await {
                     log.lock().unwrap()[i] = Some(d);
                 }
             });
@@ -232,6 +248,23 @@ pub(crate) async fn run(
     prober.abort();
     // A probe still waiting when everyone is back counts as slow (None).
     let probes = probes.lock().unwrap().clone();
+    let health_probes = health_probes.lock().unwrap().clone();
+    let slowest = |probes: &[Option<Duration>]| {
+        probes
+            .iter()
+            .map(|p| p.unwrap_or(Duration::MAX))
+            .max()
+            .map_or(Duration::ZERO, |m| m.min(t0.elapsed()))
+    };
+    let slow = |probes: &[Option<Duration>]| {
+        (
+            probes
+                .iter()
+                .filter(|p| p.is_none_or(|d| d > Duration::from_secs(1)))
+                .count(),
+            probes.len(),
+        )
+    };
     let back_after = fleet.stats.back_after();
     let back = back_after.len();
     if all_back.is_none() {
@@ -257,18 +290,10 @@ pub(crate) async fn run(
         rss_after,
         failures: fleet.stats.failures.load(Ordering::Relaxed) - failures0,
         peak_fds,
-        probe_max: probes
-            .iter()
-            .map(|p| p.unwrap_or(Duration::MAX))
-            .max()
-            .map_or(Duration::ZERO, |m| m.min(t0.elapsed())),
-        probes_slow: (
-            probes
-                .iter()
-                .filter(|p| p.is_none_or(|d| d > Duration::from_secs(1)))
-                .count(),
-            probes.len(),
-        ),
+        probe_max: slowest(&probes),
+        probes_slow: slow(&probes),
+        health_probe_max: slowest(&health_probes),
+        health_probes_slow: slow(&health_probes),
     };
     fleet.stop().await;
     drop(p);

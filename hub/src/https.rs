@@ -74,15 +74,11 @@ where
     }
 }
 
-async fn route(
-    hub: Arc<Hub>,
-    req: Request<Incoming>,
-    cert_user: Option<CertUser>,
-) -> Response<Body> {
-    let path = req.uri().path().to_string();
-    match (req.method().clone(), path.as_str()) {
-        (_, "/healthz" | "/livez") => text(StatusCode::OK, "ok"),
-        (_, "/readyz") => {
+/// The health endpoints and metrics, or None for any other path.
+fn probe(hub: &Hub, path: &str) -> Option<Response<Body>> {
+    Some(match path {
+        "/healthz" | "/livez" => text(StatusCode::OK, "ok"),
+        "/readyz" => {
             if hub.clusters.is_ready() {
                 text(StatusCode::OK, "ok")
             } else {
@@ -92,11 +88,49 @@ async fn route(
                 )
             }
         }
-        (_, "/metrics") => {
+        "/metrics" => {
             let mut m = hub.metrics.render();
             m.push_str(&format!("# HELP cceone_hub_sessions Live agent sessions.\n# TYPE cceone_hub_sessions gauge\ncceone_hub_sessions {}\n", hub.sessions.len()));
             text(StatusCode::OK, &m)
         }
+        _ => return None,
+    })
+}
+
+/// Serve one plain-HTTP connection of the health listener: probes and metrics only.
+pub(crate) async fn serve_health(hub: Arc<Hub>, io: tokio::net::TcpStream) {
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let hub = Arc::clone(&hub);
+        async move {
+            Ok::<_, Infallible>(probe(&hub, req.uri().path()).unwrap_or_else(|| {
+                status(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    "this port serves /healthz, /livez, /readyz and /metrics",
+                )
+            }))
+        }
+    });
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    if let Err(e) = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
+        .await
+    {
+        tracing::debug!(error = %e, "health connection ended with an error");
+    }
+}
+
+async fn route(
+    hub: Arc<Hub>,
+    req: Request<Incoming>,
+    cert_user: Option<CertUser>,
+) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if let Some(r) = probe(&hub, &path) {
+        return r;
+    }
+    match (req.method().clone(), path.as_str()) {
         (http::Method::POST, "/v1/register") => register(&hub, req).await,
         (_, p) if p.starts_with("/clusters/") => proxy(hub, req, cert_user).await,
         _ => status(

@@ -56,6 +56,10 @@ pub struct HubConfig {
     pub max_handshakes: usize,
     /// Highest protocol version offered (tests lower it to act as an older hub).
     pub max_protocol_version: u32,
+    /// Where to serve /healthz, /livez, /readyz and /metrics over plain HTTP as well. On the
+    /// main port they share the TLS handshake queue with the agents, so during a reconnect storm
+    /// a probe could wait seconds; here it never waits.
+    pub health_listen: Option<SocketAddr>,
 }
 
 impl HubConfig {
@@ -75,6 +79,7 @@ impl HubConfig {
             cert_validity: Duration::from_secs(365 * 24 * 3600),
             max_handshakes: 256,
             max_protocol_version: cceone_proto::MAX_VERSION,
+            health_listen: None,
         }
     }
 }
@@ -324,6 +329,20 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         Arc::new(tls),
     )));
     tasks.push(tokio::spawn(server::serve_quic(Arc::clone(&hub), endpoint)));
+    if let Some(health) = hub.cfg.health_listen {
+        let listener = tokio::net::TcpListener::bind(health)
+            .await
+            .map_err(|source| HubError::Bind {
+                addr: health,
+                source,
+            })?;
+        let bound = listener.local_addr().unwrap_or(health);
+        tracing::info!(addr = %bound, "health endpoints and metrics over plain HTTP");
+        tasks.push(tokio::spawn(server::serve_health(
+            Arc::clone(&hub),
+            listener,
+        )));
+    }
     tasks.push(tokio::spawn(sweep(Arc::clone(&hub))));
     tracing::info!(%addr, public_endpoint, "hub serving (TLS/TCP and QUIC)");
     Ok(RunningHub { hub, addr, tasks })

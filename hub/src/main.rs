@@ -46,6 +46,10 @@ struct Args {
     /// Highest tunnel protocol version to offer.
     #[arg(long, default_value_t = cceone_proto::MAX_VERSION)]
     max_protocol_version: u32,
+    /// Also serve /healthz, /livez, /readyz and /metrics over plain HTTP here (for probes that
+    /// must not queue behind agents' TLS handshakes), e.g. 0.0.0.0:9444.
+    #[arg(long)]
+    health_listen: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -85,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
     cfg.cert_validity = Duration::from_secs(a.cert_validity_secs.max(60));
     cfg.max_handshakes = a.max_handshakes;
     cfg.max_protocol_version = a.max_protocol_version;
+    cfg.health_listen = a.health_listen;
     let hub = cceone_hub::start(cfg, client)
         .await
         .context("starting the hub")?;

@@ -149,6 +149,22 @@ pub(crate) async fn serve_tcp(
     }
 }
 
+/// Accept plain-HTTP health connections forever (no admission queue: probes never wait behind
+/// agents' handshakes).
+pub(crate) async fn serve_health(hub: Arc<Hub>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((tcp, _)) => {
+                tokio::spawn(crate::https::serve_health(Arc::clone(&hub), tcp));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "health accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
 /// Accept QUIC connections forever.
 pub(crate) async fn serve_quic(hub: Arc<Hub>, endpoint: quinn::Endpoint) {
     while let Some(incoming) = endpoint.accept().await {

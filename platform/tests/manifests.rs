@@ -100,6 +100,22 @@ fn hub_manifest_exposes_9443_over_tcp_and_udp() {
     let c = &deploy["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    // Probes use the plain-HTTP health port the hub is told to serve.
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "health");
+    let health = c["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "health")
+        .unwrap();
+    assert!(
+        c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| *a == format!("--health-listen=0.0.0.0:{}", health["containerPort"])),
+        "{c}"
+    );
     let ports = find("Service")["spec"]["ports"].as_array().unwrap().clone();
     let has = |proto: &str| {
         ports

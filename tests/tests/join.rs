@@ -87,4 +87,16 @@ fn register_join_running_with_exact_vcpus_and_proxy() {
         "{}",
         String::from_utf8_lossy(&pods.stderr)
     );
+
+    // Probes and metrics also over plain HTTP on the health port (no TLS handshake queue).
+    assert_eq!(p.health_get("/healthz"), (200, "ok".into()));
+    assert_eq!(p.health_get("/readyz"), (200, "ok".into()));
+    let (code, metrics) = p.health_get("/metrics");
+    assert_eq!(code, 200);
+    assert_eq!(
+        support::metric(&metrics, "cceone_hub_sessions"),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(p.health_get("/v1/register").0, 404);
 }

@@ -362,6 +362,8 @@ pub struct Platform {
     pub fed_kc: PathBuf,
     pub hub: Proc,
     pub hub_port: u16,
+    /// The hub's plain-HTTP health and metrics port (on 127.0.0.1).
+    pub health_port: u16,
     /// The address the hub listens on (127.0.0.1 unless started with [`Platform::start_at`]).
     pub hub_host: String,
     /// Last, so the processes (and their logs) go before the directory does.
@@ -401,6 +403,8 @@ impl Platform {
                 args.extend([flag.into(), value.into()]);
             }
         }
+        let health_port = free_port();
+        args.extend(["--health-listen".into(), format!("127.0.0.1:{health_port}")]);
         args.extend(hub_extra.iter().map(|s| s.to_string()));
         let hub = Proc::start("hub", "cceone-hub", &args, &BTreeMap::new(), dir.path());
         let p = Platform {
@@ -409,10 +413,35 @@ impl Platform {
             fed_kc,
             hub,
             hub_port,
+            health_port,
             hub_host: host.into(),
         };
         p.wait_hub_ready(0);
         p
+    }
+
+    /// GET `path` from the hub's plain-HTTP health port: (status code, body).
+    pub fn health_get(&self, path: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", self.health_port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            tcp,
+            "GET {path} HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        tcp.read_to_string(&mut text).unwrap();
+        let code = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (code, body)
     }
 
     /// Wait for the hub's `hub serving` log line to appear more than `seen` times.
