@@ -302,6 +302,20 @@ fn deployment(name: &str, replicas: usize) -> Deployment {
     .unwrap()
 }
 
+/// For every key of `later` whose start `since` knows: the time from that start to its `later`
+/// instant, sorted (for percentiles).
+fn gaps<'a, K>(
+    later: &'a HashMap<K, Instant>,
+    since: impl Fn(&K) -> Option<&'a Instant>,
+) -> Vec<Duration> {
+    let mut out: Vec<Duration> = later
+        .iter()
+        .filter_map(|(k, t)| since(k).map(|s| t.saturating_duration_since(*s)))
+        .collect();
+    out.sort();
+    out
+}
+
 fn pct(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -589,30 +603,10 @@ async fn main() -> anyhow::Result<()> {
     }
     probe_dispatch.sort();
     probe_to_work.sort();
-    let mut dispatch: Vec<Duration> = o
-        .in_member
-        .iter()
-        .filter_map(|((_, name), t)| o.written.get(name).map(|w| t.saturating_duration_since(*w)))
-        .collect();
-    dispatch.sort();
-    let mut to_work: Vec<Duration> = o
-        .work
-        .iter()
-        .filter_map(|((_, name), t)| o.written.get(name).map(|w| t.saturating_duration_since(*w)))
-        .collect();
-    to_work.sort();
-    let mut relay: Vec<Duration> = o
-        .in_member
-        .iter()
-        .filter_map(|(key, t)| o.work.get(key).map(|w| t.saturating_duration_since(*w)))
-        .collect();
-    relay.sort();
-    let mut sched: Vec<Duration> = o
-        .rb_scheduled
-        .iter()
-        .filter_map(|(n, t)| o.rb_seen.get(n).map(|s| t.saturating_duration_since(*s)))
-        .collect();
-    sched.sort();
+    let dispatch = gaps(&o.in_member, |(_, name)| o.written.get(name));
+    let to_work = gaps(&o.work, |(_, name)| o.written.get(name));
+    let relay = gaps(&o.in_member, |key| o.work.get(key));
+    let sched = gaps(&o.rb_scheduled, |name| o.rb_seen.get(name));
     let first_rb = o.rb_seen.values().min().copied();
     let last_sched = o.rb_scheduled.values().max().copied();
     let sched_rate = match (first_rb, last_sched) {

@@ -130,37 +130,32 @@ async fn serve(
         })),
     };
     control.send(&open).await?;
-    let hello = match tokio::time::timeout(
-        Duration::from_secs(10),
-        control.recv::<v1::AgentMessage>(),
-    )
-    .await
-    {
-        Ok(Ok(Some(v1::AgentMessage {
-            msg: Some(agent_message::Msg::Hello(h)),
-        }))) => h,
-        Ok(Ok(_)) => {
-            hub.metrics.refuse("protocol");
-            tracing::warn!(
-                cluster,
-                "the first control message was not Hello; closing this tunnel"
-            );
-            return Err(TunnelError::Protocol(
-                "the first control message must be Hello".into(),
-            ));
-        }
-        Ok(Err(e)) => {
-            if matches!(e, TunnelError::Frame(_) | TunnelError::Decode(_)) {
-                hub.metrics.refuse("malformed_frame");
-                tracing::warn!(cluster, error = %e, "malformed control frame before Hello; closing this tunnel");
+    let hello =
+        match tokio::time::timeout(Duration::from_secs(10), control.recv::<v1::AgentMessage>())
+            .await
+        {
+            Ok(Ok(Some(v1::AgentMessage {
+                msg: Some(agent_message::Msg::Hello(h)),
+            }))) => h,
+            Ok(Ok(_)) => {
+                hub.metrics.refuse("protocol");
+                tracing::warn!(
+                    cluster,
+                    "the first control message was not Hello; closing this tunnel"
+                );
+                return Err(TunnelError::Protocol(
+                    "the first control message must be Hello".into(),
+                ));
             }
-            return Err(e);
-        }
-        Err(_) => {
-            hub.metrics.refuse("hello_timeout");
-            return Err(TunnelError::Protocol("no Hello within 10s".into()));
-        }
-    };
+            Ok(Err(e)) => {
+                count_malformed(&hub, cluster, &e, "before Hello");
+                return Err(e);
+            }
+            Err(_) => {
+                hub.metrics.refuse("hello_timeout");
+                return Err(TunnelError::Protocol("no Hello within 10s".into()));
+            }
+        };
     let Some(version) = cceone_proto::negotiate(
         hello.min_version,
         hello.max_version,
@@ -280,10 +275,7 @@ async fn serve(
                 };
             }
             Ok(Err(e)) => {
-                if matches!(e, TunnelError::Frame(_) | TunnelError::Decode(_)) {
-                    hub.metrics.refuse("malformed_frame");
-                    tracing::warn!(cluster, error = %e, "malformed control frame; closing this tunnel");
-                }
+                count_malformed(&hub, cluster, &e, "in session");
                 break SessionEvent::Disconnected {
                     reason: format!("control stream failed: {e}"),
                     at: jiff::Timestamp::now(),
@@ -396,4 +388,13 @@ async fn serve(
         _ => {}
     }
     Ok(())
+}
+
+/// A control stream failed: when the agent sent bytes that are no frame or no message, count it
+/// as a refusal and say so (the tunnel closes either way).
+fn count_malformed(hub: &Hub, cluster: &str, e: &TunnelError, when: &'static str) {
+    if matches!(e, TunnelError::Frame(_) | TunnelError::Decode(_)) {
+        hub.metrics.refuse("malformed_frame");
+        tracing::warn!(cluster, error = %e, when, "malformed control frame; closing this tunnel");
+    }
 }

@@ -89,30 +89,22 @@ fn proxied_watch_streams_events_and_revoked_kubeconfig_is_refused() {
     // Revoking the kubeconfig: the hub refuses its token at once.
     let token = bearer(&proxy_kc);
     let auth = format!("Bearer {token}");
-    let (status, _) = p
-        .https(
+    let nodes_status = || {
+        p.https(
             "GET",
             "/clusters/demo/proxy/api/v1/nodes",
             &[("authorization", &auth)],
             b"",
         )
-        .unwrap();
-    assert_eq!(status, 200);
+        .unwrap()
+        .0
+    };
+    assert_eq!(nodes_status(), 200);
     p.cceonectl(&["cluster", "revoke-kubeconfig", &id]);
     eventually(
         "the revoked token gets 401",
         Duration::from_secs(10),
-        || {
-            let (status, _) = p
-                .https(
-                    "GET",
-                    "/clusters/demo/proxy/api/v1/nodes",
-                    &[("authorization", &auth)],
-                    b"",
-                )
-                .unwrap();
-            (status == 401).then_some(())
-        },
+        || (nodes_status() == 401).then_some(()),
     );
     let out = support::run("kubectl", &["--kubeconfig", &kc, "get", "nodes"]);
     assert!(!out.status.success());

@@ -49,6 +49,21 @@ fn sh(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Give `dev` (in namespace `ns`, or the root namespace) the address `ip`/30 and bring it up.
+fn addr_up(ns: Option<&str>, ip: &str, dev: &str) -> Result<(), String> {
+    let mut ip_cmd = vec!["ip"];
+    if let Some(ns) = ns {
+        ip_cmd.extend(["-n", ns]);
+    }
+    let cidr = format!("{ip}/30");
+    let mut add = ip_cmd.clone();
+    add.extend(["addr", "add", cidr.as_str(), "dev", dev]);
+    sh(&add)?;
+    let mut up = ip_cmd;
+    up.extend(["link", "set", dev, "up"]);
+    sh(&up)
+}
+
 /// Remove namespaces left by earlier runs whose process is gone (a test killed hard).
 fn remove_stale() {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
@@ -104,7 +119,6 @@ impl NetLab {
 
     fn build(&self) -> Result<(), String> {
         let (r, m) = (self.router.as_str(), self.member.as_str());
-        let cidr = |ip: &str| format!("{ip}/30");
         sh(&["ip", "netns", "add", m])?;
         // root <-> router
         sh(&[
@@ -120,53 +134,15 @@ impl NetLab {
             "netns",
             r,
         ])?;
-        sh(&[
-            "ip",
-            "addr",
-            "add",
-            &cidr(&self.hub_ip),
-            "dev",
-            &self.root_link,
-        ])?;
-        sh(&["ip", "link", "set", &self.root_link, "up"])?;
-        sh(&[
-            "ip",
-            "-n",
-            r,
-            "addr",
-            "add",
-            &cidr(&self.uplink_ip),
-            "dev",
-            "uplink",
-        ])?;
-        sh(&["ip", "-n", r, "link", "set", "uplink", "up"])?;
+        addr_up(None, &self.hub_ip, &self.root_link)?;
+        addr_up(Some(r), &self.uplink_ip, "uplink")?;
         sh(&["ip", "-n", r, "link", "set", "lo", "up"])?;
         // router <-> member
         sh(&[
             "ip", "-n", r, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", m,
         ])?;
-        sh(&[
-            "ip",
-            "-n",
-            r,
-            "addr",
-            "add",
-            &cidr(&self.lan_ip),
-            "dev",
-            "lan",
-        ])?;
-        sh(&["ip", "-n", r, "link", "set", "lan", "up"])?;
-        sh(&[
-            "ip",
-            "-n",
-            m,
-            "addr",
-            "add",
-            &cidr(&self.member_ip),
-            "dev",
-            "eth0",
-        ])?;
-        sh(&["ip", "-n", m, "link", "set", "eth0", "up"])?;
+        addr_up(Some(r), &self.lan_ip, "lan")?;
+        addr_up(Some(m), &self.member_ip, "eth0")?;
         sh(&["ip", "-n", m, "link", "set", "lo", "up"])?;
         sh(&[
             "ip",
