@@ -24,6 +24,9 @@ pub enum Error {
     /// A request to the federation API failed.
     #[error(transparent)]
     Kube(#[from] kube::Error),
+    /// An in-process call of the federation API failed.
+    #[error(transparent)]
+    Api(#[from] cceone_kube_apiserver::ApiError),
     /// A JSON value could not be converted.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
@@ -37,6 +40,7 @@ impl Error {
     pub fn status_code(&self) -> Option<u16> {
         match self {
             Error::Kube(kube::Error::Api(status)) => Some(status.code),
+            Error::Api(e) => Some(e.code()),
             _ => None,
         }
     }

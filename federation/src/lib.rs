@@ -4,7 +4,8 @@
 //! Karmada's kinds installed — Cluster, PropagationPolicy / ClusterPropagationPolicy,
 //! OverridePolicy / ClusterOverridePolicy, ResourceBinding / ClusterResourceBinding and Work —
 //! plus the platform's RegisteredCluster, and Karmada's admission (defaults, validation with
-//! field causes). It then runs the controllers in-process as kube-rs clients of that same API:
+//! field causes). It then runs the controllers in-process as clients of that same API (its
+//! in-process client: the HTTP path's rules without TLS, HTTP or JSON round trips):
 //! registered clusters become Clusters, templates × policies become bindings, bindings are
 //! scheduled and dispatched as Works per cluster, and the Works' status (written by the hub
 //! from what the agents report) flows back into the bindings and templates. The controllers
@@ -167,8 +168,9 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
     let client = client_from_kubeconfig(&kubeconfig).await?;
     cceone_platform::ensure_crds(&client, MANAGER).await?;
     cceone_platform::ensure_system_namespace(&client).await?;
+    let local = cceone_kube_apiserver::LocalClient::new(Arc::clone(server.core()), MANAGER);
     let controllers = controllers::start(
-        client,
+        local,
         controllers::Settings {
             cluster_grace: cfg.cluster_grace,
             eviction_timeout: cfg.eviction_timeout,

@@ -1,5 +1,6 @@
 //! Resource templates: every kind the federation API serves that an admin may propagate,
-//! found by API discovery and cached by one watch per kind. Discovery runs again whenever a
+//! found in the API server's registry (what discovery serves) and cached by one in-process
+//! watch per kind. Discovery runs again whenever a
 //! CustomResourceDefinition changes, so instances of a CRD created later are templates too.
 //!
 //! Left out: the federation's own groups (`cluster.karmada.io`, `policy.karmada.io`,
@@ -11,8 +12,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use kube::api::{Api, ApiResource, DynamicObject};
-use kube::discovery::{ApiCapabilities, Discovery, Scope, verbs};
+use cceone_kube_apiserver::LocalClient;
+use cceone_kube_apiserver::resource::ResourceInfo;
+use kube::api::ApiResource;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -54,12 +56,39 @@ const REDISCOVER_EVERY: Duration = Duration::from_secs(60);
 /// Changes to CRDs within this window are handled by one discovery.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
-/// Whether a discovered resource is a template kind.
-fn propagatable(ar: &ApiResource, caps: &ApiCapabilities) -> bool {
-    caps.supports_operation(verbs::LIST)
-        && caps.supports_operation(verbs::WATCH)
-        && !SKIPPED_GROUPS.contains(&ar.group.as_str())
-        && !SKIPPED_RESOURCES.contains(&(ar.group.as_str(), ar.plural.as_str()))
+/// Whether a served resource is a template kind.
+fn propagatable(res: &ResourceInfo) -> bool {
+    let verbs = res.verbs();
+    verbs.contains(&"list")
+        && verbs.contains(&"watch")
+        && !SKIPPED_GROUPS.contains(&res.group.as_str())
+        && !SKIPPED_RESOURCES.contains(&(res.group.as_str(), res.plural.as_str()))
+}
+
+/// Every served resource in the version discovery recommends: its storage version where that
+/// is served, else the first served.
+fn recommended(all: Vec<Arc<ResourceInfo>>) -> Vec<Arc<ResourceInfo>> {
+    let mut chosen: HashMap<(String, String), Arc<ResourceInfo>> = HashMap::new();
+    for r in all {
+        let key = (r.group.clone(), r.plural.clone());
+        let better = chosen
+            .get(&key)
+            .is_none_or(|c| c.version != c.storage_version && r.version == r.storage_version);
+        if better {
+            chosen.insert(key, r);
+        }
+    }
+    chosen.into_values().collect()
+}
+
+fn api_resource(r: &ResourceInfo) -> ApiResource {
+    ApiResource {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        api_version: r.api_version(),
+        kind: r.kind.clone(),
+        plural: r.plural.clone(),
+    }
 }
 
 /// What a template lookup found.
@@ -83,7 +112,7 @@ struct Watched {
 
 /// The caches of every template kind.
 pub(crate) struct Templates {
-    client: kube::Client,
+    local: LocalClient,
     kinds: RwLock<HashMap<KindKey, Arc<Cache>>>,
     watched: Mutex<HashMap<KindKey, Watched>>,
     handlers: RwLock<Vec<Handler>>,
@@ -93,9 +122,9 @@ pub(crate) struct Templates {
 
 impl Templates {
     /// No kinds yet; [`Templates::run`] discovers them.
-    pub(crate) fn new(client: kube::Client) -> Arc<Templates> {
+    pub(crate) fn new(local: LocalClient) -> Arc<Templates> {
         Arc::new(Templates {
-            client,
+            local,
             kinds: RwLock::default(),
             watched: Mutex::default(),
             handlers: RwLock::default(),
@@ -162,14 +191,12 @@ impl Templates {
     }
 
     async fn discover(self: &Arc<Self>) -> Result<(), Error> {
-        let discovery = Discovery::new(self.client.clone()).run().await?;
         let mut found: HashMap<KindKey, (ApiResource, bool)> = HashMap::new();
-        for group in discovery.groups() {
-            for (ar, caps) in group.recommended_resources() {
-                if propagatable(&ar, &caps) {
-                    let key = (ar.api_version.clone(), ar.kind.clone());
-                    found.insert(key, (ar, caps.scope == Scope::Namespaced));
-                }
+        for res in recommended(self.local.core().registry.all()) {
+            if propagatable(&res) {
+                let ar = api_resource(&res);
+                let key = (ar.api_version.clone(), ar.kind.clone());
+                found.insert(key, (ar, res.namespaced));
             }
         }
         let mut watched = self.watched.lock();
@@ -203,8 +230,7 @@ impl Templates {
                     }
                 }));
             }
-            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
-            let task = tokio::spawn(Arc::clone(&cache).run(api));
+            let task = tokio::spawn(Arc::clone(&cache).run(self.local.clone()));
             tracing::debug!(api_version = %key.0, kind = %key.1, "watching template kind");
             watched.insert(
                 key,
@@ -231,43 +257,34 @@ impl Templates {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use kube::api::GroupVersionKind;
+    use cceone_kube_apiserver::resource::Registry;
 
     use super::*;
 
-    fn caps(verbs: &[&str]) -> ApiCapabilities {
-        ApiCapabilities {
-            scope: Scope::Namespaced,
-            subresources: Vec::new(),
-            operations: verbs.iter().map(|v| (*v).to_string()).collect(),
-        }
-    }
-
-    fn ar(group: &str, kind: &str, plural: &str) -> ApiResource {
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural)
-    }
-
     #[test]
-    fn workloads_are_templates_and_federation_kinds_are_not() {
-        let all = caps(&["list", "watch", "get"]);
-        assert!(propagatable(&ar("apps", "Deployment", "deployments"), &all));
-        assert!(propagatable(&ar("", "ConfigMap", "configmaps"), &all));
-        assert!(propagatable(&ar("example.com", "Foo", "foos"), &all));
-        assert!(!propagatable(&ar("work.karmada.io", "Work", "works"), &all));
-        assert!(!propagatable(
-            &ar(
-                "platform.cceone.io",
-                "RegisteredCluster",
-                "registeredclusters"
-            ),
-            &all
-        ));
-        assert!(!propagatable(&ar("", "Event", "events"), &all));
-        assert!(!propagatable(&ar("", "Node", "nodes"), &all));
-        assert!(!propagatable(
-            &ar("apps", "Deployment", "deployments"),
-            &caps(&["get"])
-        ));
+    fn workloads_are_templates_and_control_plane_kinds_are_not() {
+        let registry = Registry::default();
+        cceone_kube_apiserver::builtin::register_builtins(&registry);
+        let all = recommended(registry.all());
+        let find = |group: &str, plural: &str| {
+            all.iter()
+                .find(|r| r.group == group && r.plural == plural)
+                .unwrap()
+        };
+        assert!(propagatable(find("apps", "deployments")));
+        assert!(propagatable(find("", "configmaps")));
+        assert!(propagatable(find("", "namespaces")));
+        assert!(!propagatable(find("", "events")));
+        assert!(!propagatable(find("", "nodes")));
+        assert!(!propagatable(find("coordination.k8s.io", "leases")));
+        assert!(!propagatable(find("apps", "controllerrevisions")));
+        // One version per kind, as discovery recommends.
+        let deployments = all
+            .iter()
+            .filter(|r| r.group == "apps" && r.plural == "deployments")
+            .count();
+        assert_eq!(deployments, 1);
     }
 }

@@ -94,6 +94,7 @@ pub struct Hub {
     metrics: Metrics,
     proxy_tokens: proxytokens::ProxyTokens,
     admission: Arc<tokio::sync::Semaphore>,
+    works: Arc<works::Router>,
 }
 
 /// A failure to start the hub.
@@ -310,6 +311,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         cfg,
         client: client.clone(),
         ca,
+        works: Arc::default(),
     });
     let mut tasks = Vec::new();
     let revoker = Arc::clone(&hub);
@@ -321,6 +323,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         );
         revoker.sessions.close(name, why);
     })));
+    tasks.push(tokio::spawn(Arc::clone(&hub.works).run(client.clone())));
     tasks.push(tokio::spawn(hub.proxy_tokens.clone().run(client)));
     hub.clusters.wait_ready(Duration::from_secs(10)).await;
     tasks.push(tokio::spawn(server::serve_tcp(

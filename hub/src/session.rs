@@ -342,7 +342,7 @@ async fn serve(
                     held = inv.works.len(),
                     "agent inventory received; relaying works"
                 );
-                crate::works::start(&hub.client, cluster, inv, &out_tx, &mut relay);
+                crate::works::start(&hub, cluster, inv, &out_tx, &mut relay);
             }
             Some(agent_message::Msg::WorkStatus(ws)) if version >= 2 => sink.work(ws),
             Some(agent_message::Msg::WorkStatus(_)) | Some(agent_message::Msg::Inventory(_)) => {

@@ -1,15 +1,25 @@
-//! The Work relay (protocol version 2): the hub watches the Works of each cluster whose tunnel it
-//! holds (namespace `karmada-es-<cluster>`), pushes each new spec generation down the tunnel,
-//! tells the agent when a Work goes, and writes the agent's reports back as Work status.
+//! The Work relay (protocol version 2): the hub holds one watch of every Work in the federation
+//! and routes each event to the session of the cluster whose execution space
+//! (`karmada-es-<cluster>`) it is in; that session pushes each new spec generation down the
+//! tunnel, tells the agent when a Work goes, and the agent's reports come back as Work status.
 //! Deliveries are keyed on the Work's uid and generation, so status writes never cause a
 //! re-apply, and after a reconnect only what differs from the agent's inventory is resent.
+//!
+//! A session starting (or the hub's watch starting over) lists its own namespace once; events
+//! at or below that list's resourceVersion are already in it and are skipped.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use cceone_proto::v1::{self, hub_message};
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::runtime::watcher;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, WatchEvent,
+    WatchParams,
+};
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -53,95 +63,313 @@ fn send(control: &mpsc::Sender<v1::HubMessage>, m: hub_message::Msg) -> bool {
     control.try_send(v1::HubMessage { msg: Some(m) }).is_ok() || !control.is_closed()
 }
 
+/// The resourceVersion of an object as a number (our API's are revisions; anything else
+/// counts as newest, so it is never skipped).
+fn revision(w: &DynamicObject) -> u64 {
+    w.metadata
+        .resource_version
+        .as_deref()
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Whether the API does not serve Works at all (a bare platform API without the federation).
+fn not_served(e: &kube::Error) -> bool {
+    e.to_string()
+        .contains("could not find the requested resource")
+}
+
+/// What the hub's watch hands a session.
+#[derive(Debug)]
+pub(crate) enum Routed {
+    /// A Work of the session's namespace was created or changed.
+    Applied(DynamicObject),
+    /// A Work of the session's namespace was deleted.
+    Deleted(DynamicObject),
+    /// The watch started over and may have missed events: list the namespace again.
+    Resync,
+}
+
+/// The hub's one watch of all Works, and where each namespace's events go.
+#[derive(Default)]
+pub(crate) struct Router {
+    routes: Mutex<HashMap<String, (u64, mpsc::UnboundedSender<Routed>)>>,
+    next_id: AtomicU64,
+    /// Events routed to a session (for the metrics).
+    pub(crate) routed: AtomicU64,
+}
+
+/// A session's registration with the router; dropping it unregisters.
+pub(crate) struct Route {
+    router: Arc<Router>,
+    namespace: String,
+    id: u64,
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        let mut routes = self.router.routes.lock();
+        if routes
+            .get(&self.namespace)
+            .is_some_and(|(id, _)| *id == self.id)
+        {
+            routes.remove(&self.namespace);
+        }
+    }
+}
+
+impl Router {
+    /// Route `namespace`'s events to the returned receiver (replacing an older session's).
+    fn register(self: &Arc<Self>, namespace: &str) -> (Route, mpsc::UnboundedReceiver<Routed>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.routes.lock().insert(namespace.to_string(), (id, tx));
+        let route = Route {
+            router: Arc::clone(self),
+            namespace: namespace.to_string(),
+            id,
+        };
+        (route, rx)
+    }
+
+    fn route(&self, w: DynamicObject, deleted: bool) {
+        let Some(ns) = w.metadata.namespace.as_deref() else {
+            return;
+        };
+        let routes = self.routes.lock();
+        if let Some((_, tx)) = routes.get(ns) {
+            self.routed.fetch_add(1, Ordering::Relaxed);
+            let _ = tx.send(if deleted {
+                Routed::Deleted(w)
+            } else {
+                Routed::Applied(w)
+            });
+        }
+    }
+
+    fn resync_all(&self) {
+        for (_, tx) in self.routes.lock().values() {
+            let _ = tx.send(Routed::Resync);
+        }
+    }
+
+    /// Watch every Work forever, routing events to the sessions; after any break in the watch,
+    /// every session lists its namespace again.
+    pub(crate) async fn run(self: Arc<Self>, client: kube::Client) {
+        let api: Api<DynamicObject> = Api::all_with(client, &work_resource());
+        let mut rv: Option<String> = None;
+        loop {
+            let from = match &rv {
+                Some(rv) => rv.clone(),
+                None => match api.list_metadata(&ListParams::default().limit(1)).await {
+                    Ok(l) => {
+                        self.resync_all();
+                        l.metadata.resource_version.unwrap_or_default()
+                    }
+                    Err(e) => {
+                        // Without the federation's Work CRD (a bare platform API) this keeps
+                        // failing; say so once in a while, not every second.
+                        let not_served = not_served(&e);
+                        if not_served {
+                            tracing::debug!("works are not served by this API; the relay waits");
+                        } else {
+                            tracing::warn!(error = %e, "listing works failed; retrying");
+                        }
+                        let pause = if not_served { 10 } else { 1 };
+                        tokio::time::sleep(Duration::from_secs(pause)).await;
+                        continue;
+                    }
+                },
+            };
+            let wp = WatchParams::default().timeout(290);
+            let mut stream = match api.watch(&wp, &from).await {
+                Ok(s) => s.boxed(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "watching works failed; retrying");
+                    rv = None;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            rv = Some(from);
+            while let Some(ev) = stream.next().await {
+                match ev {
+                    Ok(WatchEvent::Added(w)) | Ok(WatchEvent::Modified(w)) => {
+                        rv = w.metadata.resource_version.clone().or(rv);
+                        self.route(w, false);
+                    }
+                    Ok(WatchEvent::Deleted(w)) => {
+                        rv = w.metadata.resource_version.clone().or(rv);
+                        self.route(w, true);
+                    }
+                    Ok(WatchEvent::Bookmark(b)) => rv = Some(b.metadata.resource_version),
+                    Ok(WatchEvent::Error(e)) => {
+                        tracing::debug!(code = e.code, message = %e.message, "work watch ended; starting over");
+                        rv = None;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "work watch broke; starting over");
+                        rv = None;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every Work of one namespace, and the resourceVersion the list is consistent at.
+async fn list_namespace(
+    api: &Api<DynamicObject>,
+) -> Result<(Vec<DynamicObject>, u64), kube::Error> {
+    let mut items = Vec::new();
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let page = api.list(&lp).await?;
+        let rv = page
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|rv| rv.parse().ok())
+            .unwrap_or(0);
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => return Ok((items, rv)),
+        }
+    }
+}
+
+/// One session's relay: what the agent holds, and the Works of its namespace.
+struct Relay {
+    ns: String,
+    cluster: String,
+    /// What the agent holds: name -> (uid, generation).
+    held: HashMap<String, (String, i64)>,
+    control: mpsc::Sender<v1::HubMessage>,
+    /// The resourceVersion of the last list: events at or below it are already accounted for.
+    listed_at: u64,
+}
+
+impl Relay {
+    /// Deliver `w` unless the agent holds its generation already; false once the tunnel is gone.
+    fn apply(&mut self, w: &DynamicObject) -> bool {
+        let Some(d) = delivery(w) else { return true };
+        if self.held.get(&d.name) == Some(&(d.uid.clone(), d.generation)) {
+            return true;
+        }
+        tracing::debug!(cluster = %self.cluster, work = %d.name, generation = d.generation, "delivering work");
+        self.held
+            .insert(d.name.clone(), (d.uid.clone(), d.generation));
+        send(&self.control, hub_message::Msg::Work(d))
+    }
+
+    fn delete(&mut self, name: String, uid: String, preserve: bool) -> bool {
+        self.held.remove(&name);
+        let del = v1::WorkDeletion {
+            namespace: self.ns.clone(),
+            name,
+            uid,
+            preserve_resources_on_deletion: preserve,
+        };
+        send(&self.control, hub_message::Msg::WorkDeleted(del))
+    }
+
+    /// Bring the agent in line with a fresh list of the namespace.
+    fn sync(&mut self, items: &[DynamicObject], rv: u64) -> bool {
+        self.listed_at = rv;
+        let mut present = std::collections::HashSet::new();
+        for w in items {
+            if let Some(name) = &w.metadata.name {
+                present.insert(name.clone());
+            }
+            if !self.apply(w) {
+                return false;
+            }
+        }
+        let gone: Vec<(String, String)> = self
+            .held
+            .iter()
+            .filter(|(name, _)| !present.contains(*name))
+            .map(|(name, (uid, _))| (name.clone(), uid.clone()))
+            .collect();
+        gone.into_iter()
+            .all(|(name, uid)| self.delete(name, uid, false))
+    }
+}
+
 /// Relay a cluster's Works until the session ends (the task is aborted then).
-pub(crate) async fn relay(
+async fn relay(
     client: kube::Client,
     cluster: String,
     inventory: v1::WorkInventory,
     control: mpsc::Sender<v1::HubMessage>,
+    route: Route,
+    mut events: mpsc::UnboundedReceiver<Routed>,
 ) {
+    let _route = route;
     let ns = execution_namespace(&cluster);
     let api: Api<DynamicObject> = Api::namespaced_with(client, &ns, &work_resource());
-    // What the agent holds: name -> (uid, generation).
-    let mut held: HashMap<String, (String, i64)> = inventory
-        .works
-        .into_iter()
-        .filter(|w| w.namespace == ns)
-        .map(|w| (w.name, (w.uid, w.generation)))
-        .collect();
-    let mut seen_in_init: Vec<String> = Vec::new();
-    let mut stream = watcher(api, watcher::Config::default()).boxed();
-    while let Some(ev) = stream.next().await {
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(e) => {
-                // Without the federation's Work CRD (a bare platform API) this keeps failing;
-                // say so once in a while, not every second.
-                let not_served = e
-                    .to_string()
-                    .contains("could not find the requested resource");
-                if not_served {
-                    tracing::debug!(cluster, "works are not served by this API; the relay waits");
-                } else {
-                    tracing::warn!(cluster, error = %e, "watching works failed; retrying");
-                }
-                let pause = if not_served { 10 } else { 1 };
-                tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
-                continue;
-            }
-        };
-        match ev {
-            watcher::Event::Init => seen_in_init.clear(),
-            watcher::Event::InitApply(w) | watcher::Event::Apply(w) => {
-                let Some(d) = delivery(&w) else { continue };
-                seen_in_init.push(d.name.clone());
-                if held.get(&d.name) == Some(&(d.uid.clone(), d.generation)) {
-                    continue;
-                }
-                tracing::debug!(cluster, work = %d.name, generation = d.generation, "delivering work");
-                held.insert(d.name.clone(), (d.uid.clone(), d.generation));
-                if !send(&control, hub_message::Msg::Work(d)) {
-                    return;
-                }
-            }
-            watcher::Event::InitDone => {
-                let gone: Vec<(String, String)> = held
-                    .iter()
-                    .filter(|(name, _)| !seen_in_init.contains(name))
-                    .map(|(name, (uid, _))| (name.clone(), uid.clone()))
-                    .collect();
-                for (name, uid) in gone {
-                    held.remove(&name);
-                    let del = v1::WorkDeletion {
-                        namespace: ns.clone(),
-                        name,
-                        uid,
-                        preserve_resources_on_deletion: false,
-                    };
-                    if !send(&control, hub_message::Msg::WorkDeleted(del)) {
+    let mut r = Relay {
+        held: inventory
+            .works
+            .into_iter()
+            .filter(|w| w.namespace == ns)
+            .map(|w| (w.name, (w.uid, w.generation)))
+            .collect(),
+        ns,
+        cluster,
+        control,
+        listed_at: 0,
+    };
+    let mut need_list = true;
+    loop {
+        if need_list {
+            match list_namespace(&api).await {
+                Ok((items, rv)) => {
+                    need_list = false;
+                    if !r.sync(&items, rv) {
                         return;
                     }
                 }
+                Err(e) => {
+                    let not_served = not_served(&e);
+                    if !not_served {
+                        tracing::warn!(cluster = %r.cluster, error = %e, "listing works failed; retrying");
+                    }
+                    let pause = if not_served { 10 } else { 1 };
+                    tokio::time::sleep(Duration::from_secs(pause)).await;
+                    // Events queued meanwhile are covered by the next list.
+                    while events.try_recv().is_ok() {}
+                    continue;
+                }
             }
-            watcher::Event::Delete(w) => {
+        }
+        let Some(ev) = events.recv().await else {
+            return;
+        };
+        let alive = match ev {
+            Routed::Resync => {
+                need_list = true;
+                true
+            }
+            Routed::Applied(w) if revision(&w) > r.listed_at => r.apply(&w),
+            Routed::Deleted(w) if revision(&w) > r.listed_at => {
                 let Some(name) = w.metadata.name.clone() else {
                     continue;
                 };
-                held.remove(&name);
-                let del = v1::WorkDeletion {
-                    namespace: ns.clone(),
-                    name,
-                    uid: w.metadata.uid.clone().unwrap_or_default(),
-                    preserve_resources_on_deletion: w
-                        .data
-                        .pointer("/spec/preserveResourcesOnDeletion")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                };
-                if !send(&control, hub_message::Msg::WorkDeleted(del)) {
-                    return;
-                }
+                let preserve = w
+                    .data
+                    .pointer("/spec/preserveResourcesOnDeletion")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                r.delete(name, w.metadata.uid.clone().unwrap_or_default(), preserve)
             }
+            Routed::Applied(_) | Routed::Deleted(_) => true,
+        };
+        if !alive {
+            return;
         }
     }
 }
@@ -219,7 +447,7 @@ pub(crate) type RelayHandle = Option<tokio::task::JoinHandle<()>>;
 
 /// Start the relay for a session once the agent's inventory is in (only once per session).
 pub(crate) fn start(
-    client: &kube::Client,
+    hub: &crate::Hub,
     cluster: &str,
     inventory: v1::WorkInventory,
     control: &mpsc::Sender<v1::HubMessage>,
@@ -228,11 +456,14 @@ pub(crate) fn start(
     if slot.is_some() {
         return;
     }
+    let (route, events) = hub.works.register(&execution_namespace(cluster));
     *slot = Some(tokio::spawn(relay(
-        client.clone(),
+        hub.client.clone(),
         cluster.to_string(),
         inventory,
         control.clone(),
+        route,
+        events,
     )));
 }
 

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cceone_federation_core::names;
+use cceone_kube_apiserver::LocalClient;
 use serde_json::{Value, json};
 
 use crate::json::{arr, condition, s};
@@ -197,15 +198,15 @@ fn templates_selected_by(templates: &Templates, policy: &Value) -> Vec<TemplateK
     out
 }
 
-/// Start the caches and controllers against the federation API behind `client`.
-pub(crate) fn start(client: kube::Client, settings: Settings) -> Controllers {
+/// Start the caches and controllers against the federation API in this process.
+pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
     let works_index: crate::runtime::cache::Indexer = Box::new(|w: &Value| {
         resources::work_owner(w)
             .map(|k| vec![resources::binding_index(&k)])
             .unwrap_or_default()
     });
     let ctx = Arc::new(Ctx {
-        writer: Writer::new(client.clone()),
+        writer: Writer::new(local.clone()),
         settings: settings.clone(),
         registered: Cache::new(cceone_platform::registered_cluster_resource(), None),
         clusters: Cache::new(resources::cluster(), None),
@@ -217,7 +218,7 @@ pub(crate) fn start(client: kube::Client, settings: Settings) -> Controllers {
         rbs: Cache::new(resources::resource_binding(), None),
         crbs: Cache::new(resources::cluster_resource_binding(), None),
         works: Cache::new(resources::work(), Some(works_index)),
-        templates: Templates::new(client.clone()),
+        templates: Templates::new(local.clone()),
     });
     let q = Queues {
         cluster: Queue::new(),
@@ -241,8 +242,7 @@ pub(crate) fn start(client: kube::Client, settings: Settings) -> Controllers {
         &ctx.crbs,
         &ctx.works,
     ] {
-        let api = kube::Api::all_with(client.clone(), cache.resource());
-        tasks.push(tokio::spawn(Arc::clone(cache).run(api)));
+        tasks.push(tokio::spawn(Arc::clone(cache).run(local.clone())));
     }
     tasks.push(tokio::spawn(Arc::clone(&ctx.templates).run()));
 

@@ -1,13 +1,13 @@
-//! Watch-backed caches of API objects (an informer, in client-go's words): a kube-rs watcher
-//! keeps a map of one resource's objects as JSON, an optional secondary index answers "which
+//! Watch-backed caches of API objects (an informer, in client-go's words): the API server's
+//! in-process reflector keeps a map of one resource's objects as JSON, an optional secondary index answers "which
 //! objects point at X", and handlers hear about every change with the object before and after.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use cceone_kube_apiserver::{LocalClient, Reflected};
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::api::ApiResource;
 use parking_lot::RwLock;
 use serde_json::Value;
 
@@ -150,33 +150,23 @@ impl Cache {
         let _ = rx.wait_for(|synced| *synced).await;
     }
 
-    /// Watch the resource through `api` forever, keeping the cache current.
-    pub(crate) async fn run(self: Arc<Self>, api: Api<DynamicObject>) {
-        let mut stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed();
-        let mut buffer: Option<BTreeMap<ObjKey, Arc<Value>>> = None;
+    /// Follow the resource through `local` forever, keeping the cache current.
+    pub(crate) async fn run(self: Arc<Self>, local: LocalClient) {
+        let ar = &self.resource;
+        let mut stream = Box::pin(local.reflect(&ar.group, &ar.version, &ar.plural));
         while let Some(event) = stream.next().await {
             match event {
-                Err(e) => {
-                    tracing::debug!(resource = %self.resource.plural, error = %e, "watch failed; retrying");
-                }
-                Ok(watcher::Event::Init) => buffer = Some(BTreeMap::new()),
-                Ok(watcher::Event::InitApply(obj)) => {
-                    if let Some((key, value)) = self.decode(obj) {
-                        buffer.get_or_insert_with(BTreeMap::new).insert(key, value);
-                    }
-                }
-                Ok(watcher::Event::InitDone) => {
-                    self.replace(buffer.take().unwrap_or_default());
+                Reflected::Listed(items) => {
+                    let fresh = items.into_iter().filter_map(|v| self.decode(v)).collect();
+                    self.replace(fresh);
                     self.synced.send_replace(true);
                 }
-                Ok(watcher::Event::Apply(obj)) => {
+                Reflected::Applied(obj) => {
                     if let Some((key, value)) = self.decode(obj) {
                         self.upsert(key, value);
                     }
                 }
-                Ok(watcher::Event::Delete(obj)) => {
+                Reflected::Deleted(obj) => {
                     if let Some((key, _)) = self.decode(obj) {
                         self.remove(&key);
                     }
@@ -185,9 +175,8 @@ impl Cache {
         }
     }
 
-    /// An event's object as JSON with its `apiVersion` and `kind` filled in.
-    fn decode(&self, obj: DynamicObject) -> Option<(ObjKey, Arc<Value>)> {
-        let mut value = serde_json::to_value(&obj).ok()?;
+    /// An event's object with its `apiVersion` and `kind` filled in.
+    fn decode(&self, mut value: Value) -> Option<(ObjKey, Arc<Value>)> {
         if let Some(map) = value.as_object_mut() {
             map.entry("apiVersion")
                 .or_insert_with(|| Value::String(self.resource.api_version.clone()));

@@ -12,7 +12,9 @@ pub mod defaults;
 pub mod error;
 pub mod gc;
 pub mod http;
+pub mod local;
 pub mod meta;
+pub mod metrics;
 pub mod resource;
 pub mod schema;
 pub mod selector;
@@ -28,6 +30,7 @@ use cceone_kube_store::{EmbeddedOptions, EmbeddedStore, Store};
 pub use crate::core::Core;
 pub use crate::error::{ApiError, ApiResult, Cause};
 pub use crate::http::{AdminHook, User};
+pub use crate::local::{LocalClient, Reflected};
 pub use crate::tls::{Credential, Pki};
 
 /// How to run a server.
@@ -142,7 +145,6 @@ impl ApiServer {
             tokens,
             version: cfg.kubernetes_version.clone(),
             faults: http::Faults::default(),
-            metrics: http::Metrics::default(),
             admin: cfg.admin.clone(),
         });
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;

@@ -53,6 +53,8 @@ pub struct Core {
     pub registry: Arc<Registry>,
     /// Admission hooks run on every create and update after schema validation and defaulting.
     pub admission: parking_lot::RwLock<Vec<Admission>>,
+    /// Request counters of every transport (HTTP and the in-process client).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// An admission hook, like a mutating plus validating webhook in one: it may default fields of
@@ -71,6 +73,7 @@ impl Core {
             store,
             registry,
             admission: parking_lot::RwLock::new(Vec::new()),
+            metrics: crate::metrics::Metrics::default(),
         });
         let crds = core
             .registry

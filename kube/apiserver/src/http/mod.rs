@@ -2,7 +2,6 @@
 //! health and metrics, and routing to discovery, OpenAPI and the resource handlers.
 
 mod discovery;
-mod metrics;
 mod resources;
 mod table;
 mod util;
@@ -22,11 +21,12 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-pub use metrics::Metrics;
+pub use crate::metrics::Metrics;
 pub(crate) use util::{Body, json_response};
 
 use crate::core::Core;
 use crate::error::ApiError;
+use crate::metrics::Origin;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,8 +61,6 @@ pub struct State {
     pub version: String,
     /// Injected faults.
     pub faults: Faults,
-    /// Request metrics.
-    pub metrics: Metrics,
     /// Extra admin routes.
     pub admin: Option<AdminHook>,
 }
@@ -180,20 +178,25 @@ async fn handle(
 ) -> Response<Body> {
     let started = std::time::Instant::now();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
     let method = req.method().clone();
     let resp = match path.as_str() {
         "/healthz" | "/livez" | "/readyz" => util::text(StatusCode::OK, "ok"),
-        "/metrics" => util::text(StatusCode::OK, &state.metrics.render(&state.core)),
+        "/metrics" => util::text(StatusCode::OK, &state.core.metrics.render(&state.core)),
         "/version" => json_response(StatusCode::OK, &discovery::version(&state.version)),
         _ => match authenticate(&state, &req, cert_user) {
             Err(e) => util::error_response(&e),
             Ok(user) => route(&state, req, user).await,
         },
     };
-    let verb = util::verb_label(&method, &path);
-    state
-        .metrics
-        .observe(verb, resp.status().as_u16(), started.elapsed());
+    let (verb, resource) = util::request_labels(&method, &path, &query);
+    state.core.metrics.observe(
+        Origin::Http,
+        verb,
+        &resource,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     resp
 }
 

@@ -420,7 +420,7 @@ struct WatchGuard(Arc<State>);
 
 impl Drop for WatchGuard {
     fn drop(&mut self) {
-        self.0.metrics.watches.fetch_sub(1, Ordering::Relaxed);
+        self.0.core.metrics.watches.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -432,7 +432,7 @@ async fn watch(
     table: Option<Include>,
 ) -> ApiResult<Response<Body>> {
     let mut rx = state.core.watch(&res, ns, opts).await?;
-    state.metrics.watches.fetch_add(1, Ordering::Relaxed);
+    state.core.metrics.watches.fetch_add(1, Ordering::Relaxed);
     let guard = WatchGuard(Arc::clone(state));
     let (tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(64);
     tokio::spawn(async move {

@@ -120,24 +120,82 @@ pub(crate) fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A low-cardinality label for metrics.
-pub(crate) fn verb_label(method: &Method, path: &str) -> &'static str {
-    if !path.starts_with("/api") {
-        return "other";
+/// Low-cardinality labels for metrics: the verb (`get`, `list`, `watch`, `create`, `update`,
+/// `patch`, `delete`, `other`) and the resource (`plural.group`, `plural` in the core group,
+/// with `/subresource`; empty outside the resource paths).
+pub(crate) fn request_labels(method: &Method, path: &str, query: &str) -> (&'static str, String) {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (group, rest) = match segs.as_slice() {
+        ["api", _version, rest @ ..] => ("", rest),
+        ["apis", group, _version, rest @ ..] => (*group, rest),
+        _ => return ("other", String::new()),
+    };
+    let rest = match rest {
+        ["namespaces", _ns, tail @ ..] if !tail.is_empty() => tail,
+        other => other,
+    };
+    let Some(plural) = rest.first() else {
+        return ("get", String::new());
+    };
+    let mut resource = if group.is_empty() {
+        (*plural).to_string()
+    } else {
+        format!("{plural}.{group}")
+    };
+    if let Some(sub) = rest.get(2) {
+        resource.push('/');
+        resource.push_str(sub);
     }
-    match *method {
-        Method::GET => "get",
+    let named = rest.len() > 1;
+    let watch = query
+        .split('&')
+        .any(|p| p == "watch=1" || p == "watch=true");
+    let verb = match *method {
+        Method::GET if watch => "watch",
+        Method::GET if named => "get",
+        Method::GET => "list",
         Method::POST => "create",
         Method::PUT => "update",
         Method::PATCH => "patch",
         Method::DELETE => "delete",
         _ => "other",
-    }
+    };
+    (verb, resource)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_requests_by_verb_and_resource() {
+        let l = |m: Method, p: &str, q: &str| request_labels(&m, p, q);
+        assert_eq!(
+            l(Method::GET, "/api/v1/namespaces/a/pods", ""),
+            ("list", "pods".into())
+        );
+        assert_eq!(
+            l(Method::GET, "/api/v1/namespaces", "watch=1"),
+            ("watch", "namespaces".into())
+        );
+        assert_eq!(
+            l(Method::GET, "/api/v1/namespaces/a", ""),
+            ("get", "namespaces".into())
+        );
+        assert_eq!(
+            l(
+                Method::PATCH,
+                "/apis/work.karmada.io/v1alpha1/namespaces/es/works/w/status",
+                ""
+            ),
+            ("patch", "works.work.karmada.io/status".into())
+        );
+        assert_eq!(
+            l(Method::POST, "/apis/apps/v1/namespaces/a/deployments", ""),
+            ("create", "deployments.apps".into())
+        );
+        assert_eq!(l(Method::GET, "/openapi/v3", ""), ("other", String::new()));
+    }
 
     #[test]
     fn decodes_queries() {
