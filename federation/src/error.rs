@@ -51,6 +51,15 @@ impl Error {
         self.status_code() == Some(409)
     }
 
+    /// Whether a create found the object already there.
+    pub fn is_already_exists(&self) -> bool {
+        match self {
+            Error::Api(e) => matches!(e, cceone_kube_apiserver::ApiError::AlreadyExists { .. }),
+            Error::Kube(kube::Error::Api(s)) => s.reason == "AlreadyExists",
+            _ => false,
+        }
+    }
+
     /// Whether the object was not found (404).
     pub fn is_not_found(&self) -> bool {
         self.status_code() == Some(404)

@@ -89,8 +89,12 @@ async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: &Value) -> Result<bool, E
     match ctx.works.get(key) {
         None => {
             tracing::debug!(work = %key, "creating work");
-            ctx.writer.create(&war, desired).await?;
-            Ok(true)
+            match ctx.writer.create(&war, desired).await {
+                // Created by an earlier pass whose write the cache has yet to see: its watch
+                // event brings the binding back here to compare.
+                Err(e) if e.is_already_exists() => Ok(true),
+                other => other.map(|_| true),
+            }
         }
         Some(live) if deleting(&live) => Ok(true),
         Some(live) => match merge_diff(&projection(&live), &merged(&live, desired)) {

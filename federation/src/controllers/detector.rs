@@ -302,7 +302,19 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: TemplateKey) -> Result<Requeue
             ctx.writer.create(&bar, &desired).await?;
         }
         Some(live) => {
-            let want = merged(&live, &desired);
+            let mut want = merged(&live, &desired);
+            // The template's resourceVersion alone moves with every status write and with
+            // metadata Karmada ignores; carry it over only with a change that matters.
+            let live_rv = live.pointer("/spec/resource/resourceVersion").cloned();
+            let mut same_rv = want.clone();
+            set(
+                &mut same_rv,
+                &["spec", "resource", "resourceVersion"],
+                live_rv.unwrap_or(Value::Null),
+            );
+            if merge_diff(&projection(&live), &projection(&same_rv)).is_none() {
+                want = same_rv;
+            }
             if let Some(mut patch) = merge_diff(&projection(&live), &projection(&want)) {
                 let rv = json!(s(&live, "/metadata/resourceVersion"));
                 set(&mut patch, &["metadata", "resourceVersion"], rv);

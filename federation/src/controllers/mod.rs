@@ -157,6 +157,37 @@ fn spec_changed(old: Option<&Value>, new: Option<&Value>) -> bool {
     }
 }
 
+/// Whether a template changed other than in its status, `managedFields` or `resourceVersion`
+/// (Karmada's `eventfilter.SpecificationChanged`, pkg/util/helper/eventfilter: the detector
+/// ignores the rest, so the status this federation writes back into a template does not
+/// re-run the detector and rewrite the binding).
+fn template_spec_changed(old: Option<&Value>, new: Option<&Value>) -> bool {
+    let (Some(o), Some(n)) = (old, new) else {
+        return true;
+    };
+    let (Some(o), Some(n)) = (o.as_object(), n.as_object()) else {
+        return o != n;
+    };
+    let meta_changed = match (o.get("metadata"), n.get("metadata")) {
+        (Some(Value::Object(om)), Some(Value::Object(nm))) => {
+            let ignored = |k: &String| k == "managedFields" || k == "resourceVersion";
+            om.iter()
+                .filter(|(k, _)| !ignored(k))
+                .ne(nm.iter().filter(|(k, _)| !ignored(k)))
+        }
+        (om, nm) => om != nm,
+    };
+    meta_changed
+        || o.iter()
+            .filter(|(k, _)| *k != "status" && *k != "metadata")
+            .ne(n.iter().filter(|(k, _)| *k != "status" && *k != "metadata"))
+}
+
+/// How long the status controller waits after anything it reads changed, so that the changes
+/// of a binding's Works arriving together (created at once, reported by their clusters within
+/// moments) make one binding status write, not one each.
+const STATUS_COALESCE: Duration = Duration::from_millis(100);
+
 /// What of a Cluster scheduling and overrides look at (not its resource summary, which
 /// changes all the time).
 fn cluster_projection(c: Option<&Value>) -> Value {
@@ -353,7 +384,7 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
                 }
                 sq.add(key.clone());
                 bq.add(key.clone());
-                stq.add(key);
+                stq.add_after(key, STATUS_COALESCE);
             } else {
                 if old.and_then(|o| o.pointer(OBSERVED)) != new.and_then(|n| n.pointer(OBSERVED)) {
                     // The scheduler caught up with the spec: the Works may be dispatched.
@@ -381,7 +412,7 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
         {
             bq.add(owner.clone());
         }
-        stq.add(owner);
+        stq.add_after(owner, STATUS_COALESCE);
     }));
 
     let (dq, bq, stq) = (
@@ -391,12 +422,15 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
     );
     ctx.templates.on_change(Arc::new(move |old, new| {
         let Some(t) = either(old, new) else { return };
-        if let Some(key) = TemplateKey::of(t) {
+        let spec = template_spec_changed(old, new);
+        if spec && let Some(key) = TemplateKey::of(t) {
             dq.add(key);
         }
         if let Some(b) = resources::binding_of_template(t) {
-            bq.add(b.clone());
-            stq.add(b);
+            if spec {
+                bq.add(b.clone());
+            }
+            stq.add_after(b, STATUS_COALESCE);
         }
     }));
 }

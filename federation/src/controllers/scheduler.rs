@@ -144,6 +144,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         );
     }
     if let Some(diff) = merge_diff(&old_status, &status) {
+        tracing::debug!(binding = %key, "writing schedule status");
         let patch = json!({
             "metadata": {"resourceVersion": s(&current, "/metadata/resourceVersion")},
             "status": diff,

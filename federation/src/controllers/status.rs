@@ -39,6 +39,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
             "status": diff,
         });
         let bar = resources::binding_for(&key);
+        tracing::debug!(binding = %key, "updating binding status");
         binding = Arc::new(ctx.writer.merge_patch(&bar, &key, &patch, true).await?);
     }
 
