@@ -1,6 +1,11 @@
 //! `cceone-cluster-agent`: parse flags and environment, build the member-cluster client, set up
 //! logging and signals, and hand over to [`cceone_cluster_agent::run`].
 
+/// mimalloc: far less time in allocation and freeing than the system allocator under the
+/// API server's JSON-heavy load (measured by the federation benchmarks).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use anyhow::Context;

@@ -1,5 +1,10 @@
 //! `cceone`: the single command that starts the embedded default (`cceone up`).
 
+/// mimalloc: far less time in allocation and freeing than the system allocator under the
+/// API server's JSON-heavy load (measured by the federation benchmarks).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use anyhow::Context;

@@ -27,6 +27,10 @@ use kube::api::{
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
+/// The allocator the programs use (`cceone`, `cceone-federation`, `cceone-hub`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NS: &str = "bench";
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -336,9 +340,40 @@ fn deployment(name: &str, replicas: usize) -> Value {
     })
 }
 
-async fn top_requests(client: &kube::Client) -> Vec<String> {
+async fn metrics(client: &kube::Client) -> String {
     let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let text = client.request_text(req).await.unwrap_or_default();
+    client.request_text(req).await.unwrap_or_default()
+}
+
+/// `controller=depth` for every controller queue.
+fn queue_depths(metrics: &str) -> String {
+    metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("federation_queue_depth{controller=\""))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once('"')?;
+            Some(format!("{name}={}", rest.rsplit(' ').next()?))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reconciles and seconds spent per controller.
+fn controller_lines(metrics: &str) -> Vec<String> {
+    metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("apiserver_storage_")
+                || l.starts_with("federation_reconciles_total")
+                || l.starts_with("federation_reconcile_seconds_total")
+                || l.starts_with("federation_queue_adds_total")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+async fn top_requests(client: &kube::Client) -> Vec<String> {
+    let text = metrics(client).await;
     let mut rows: Vec<(u64, String)> = text
         .lines()
         .filter_map(|l| l.strip_prefix("apiserver_request_total"))
@@ -347,7 +382,7 @@ async fn top_requests(client: &kube::Client) -> Vec<String> {
             Some((n.parse().ok()?, labels.to_string()))
         })
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     rows.into_iter()
         .take(12)
         .map(|(n, l)| format!("{n:>8}  {l}"))
@@ -442,15 +477,36 @@ async fn main() {
     let watchers = watch_federation(&client, &seen);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    // How late a 10 ms timer fires: the longest the runtime's workers were all busy or blocked.
+    let lateness = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let window_late = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let progress = {
-        let seen = Arc::clone(&seen);
+        let (seen, client) = (Arc::clone(&seen), client.clone());
+        let window_late = Arc::clone(&window_late);
         tokio::spawn(async move {
             let t0 = Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
+                let text = metrics(&client).await;
+                let depths = queue_depths(&text);
+                let api_count = |verb: &str, resource: &str| -> u64 {
+                    let needle = format!("verb=\"{verb}\",resource=\"{resource}\",");
+                    text.lines()
+                        .filter(|l| l.starts_with("apiserver_request_total") && l.contains(&needle))
+                        .filter(|l| l.contains("code=\"20"))
+                        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                        .sum()
+                };
+                let api = format!(
+                    "api: bindings {} works {} work-status {}",
+                    api_count("create", "resourcebindings.work.karmada.io"),
+                    api_count("create", "works.work.karmada.io"),
+                    api_count("patch", "works.work.karmada.io/status"),
+                );
+                let late = window_late.swap(0, std::sync::atomic::Ordering::Relaxed);
                 let s = seen.lock().unwrap();
                 println!(
-                    "  [{:>6.1} s] written {}/{k}  scheduled {}  works {}/{works}  reported {}  ready {}/{k}  RSS {} MiB",
+                    "  [{:>6.1} s] written {}/{k}  scheduled {}  works {}/{works}  reported {}  ready {}/{k}  RSS {} MiB  queues {depths}  timer late <= {late} ms  {api}",
                     t0.elapsed().as_secs_f64(),
                     s.written.len(),
                     s.rb_scheduled.len(),
@@ -463,6 +519,24 @@ async fn main() {
         })
     };
 
+    let ticker = {
+        let (lateness, window_late) = (Arc::clone(&lateness), Arc::clone(&window_late));
+        tokio::spawn(async move {
+            loop {
+                let t = Instant::now();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let late = t.elapsed().saturating_sub(Duration::from_millis(10));
+                lateness.fetch_max(
+                    late.as_millis() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                window_late.fetch_max(
+                    late.as_millis() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
+        })
+    };
     let deploys: Api<DynamicObject> = Api::namespaced_with(
         client.clone(),
         NS,
@@ -504,6 +578,7 @@ async fn main() {
     let end = Instant::now();
     let cpu = cpu_seconds() - cpu0;
     progress.abort();
+    ticker.abort();
     let s = std::mem::take(&mut *seen.lock().unwrap());
     let written = |name: &str| s.written.get(name).copied();
     let template_of = |key: &(String, String)| {
@@ -562,6 +637,14 @@ async fn main() {
         rss_kib() / 1024,
         rss_kib() as f64 / works.max(1) as f64
     );
+    println!(
+        "  runtime                a 10 ms timer fired up to {} ms late",
+        lateness.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    println!("  controllers:");
+    for line in controller_lines(&metrics(&client).await) {
+        println!("    {line}");
+    }
     println!("  busiest requests (count, labels):");
     for line in top_requests(&client).await {
         println!("    {line}");

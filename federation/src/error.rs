@@ -13,7 +13,7 @@ pub enum Error {
         what: String,
         /// The API's answer.
         #[source]
-        source: cceone_kube_apiserver::ApiError,
+        source: Box<cceone_kube_apiserver::ApiError>,
     },
     /// The platform's CRDs could not be applied.
     #[error(transparent)]
@@ -26,13 +26,19 @@ pub enum Error {
     Kube(#[from] kube::Error),
     /// An in-process call of the federation API failed.
     #[error(transparent)]
-    Api(#[from] cceone_kube_apiserver::ApiError),
+    Api(Box<cceone_kube_apiserver::ApiError>),
     /// A JSON value could not be converted.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
     /// Writing a file failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<cceone_kube_apiserver::ApiError> for Error {
+    fn from(e: cceone_kube_apiserver::ApiError) -> Error {
+        Error::Api(Box::new(e))
+    }
 }
 
 impl Error {
@@ -54,7 +60,7 @@ impl Error {
     /// Whether a create found the object already there.
     pub fn is_already_exists(&self) -> bool {
         match self {
-            Error::Api(e) => matches!(e, cceone_kube_apiserver::ApiError::AlreadyExists { .. }),
+            Error::Api(e) => matches!(**e, cceone_kube_apiserver::ApiError::AlreadyExists { .. }),
             Error::Kube(kube::Error::Api(s)) => s.reason == "AlreadyExists",
             _ => false,
         }

@@ -54,8 +54,11 @@ pub struct FederationConfig {
     /// The longest a graceful eviction keeps the old cluster's Work while the new placement
     /// comes up (Karmada's `--graceful-eviction-timeout`).
     pub graceful_eviction_timeout: Duration,
-    /// Workers per controller.
+    /// Workers per controller (each mostly waits on the store's group commit, so many are
+    /// cheap and let commits carry more writes).
     pub workers: usize,
+    /// fdatasync every commit of the store (turn off only for throwaway runs).
+    pub fsync: bool,
 }
 
 impl FederationConfig {
@@ -68,7 +71,8 @@ impl FederationConfig {
             cluster_grace: Duration::from_secs(15),
             eviction_timeout: Duration::from_secs(30),
             graceful_eviction_timeout: Duration::from_secs(600),
-            workers: 4,
+            workers: 32,
+            fsync: true,
         }
     }
 }
@@ -129,7 +133,7 @@ async fn install_crds(core: &Arc<Core>) -> Result<(), Error> {
         .resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         .map_err(|source| Error::Install {
             what: "the CRD resource".into(),
-            source,
+            source: Box::new(source),
         })?;
     let opts = WriteOptions {
         field_manager: Some(MANAGER.into()),
@@ -146,7 +150,7 @@ async fn install_crds(core: &Arc<Core>) -> Result<(), Error> {
             .await
             .map_err(|source| Error::Install {
                 what: format!("CRD {name}"),
-                source,
+                source: Box::new(source),
             })?;
     }
     Ok(())
@@ -159,6 +163,7 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
         listen: cfg.listen,
         data_dir: cfg.data_dir.clone(),
         hostnames: cfg.hostnames.clone(),
+        fsync: cfg.fsync,
         ..ServerConfig::default()
     })
     .await?;

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 use crate::error::Error;
 use crate::resources::TemplateKey;
-use crate::runtime::{Cache, Handler};
+use crate::runtime::{Cache, Handler, Writer};
 
 /// Groups whose kinds are never templates.
 const SKIPPED_GROUPS: &[&str] = &[
@@ -113,6 +113,7 @@ struct Watched {
 /// The caches of every template kind.
 pub(crate) struct Templates {
     local: LocalClient,
+    writer: Writer,
     kinds: RwLock<HashMap<KindKey, Arc<Cache>>>,
     watched: Mutex<HashMap<KindKey, Watched>>,
     handlers: RwLock<Vec<Handler>>,
@@ -122,9 +123,10 @@ pub(crate) struct Templates {
 
 impl Templates {
     /// No kinds yet; [`Templates::run`] discovers them.
-    pub(crate) fn new(local: LocalClient) -> Arc<Templates> {
+    pub(crate) fn new(local: LocalClient, writer: Writer) -> Arc<Templates> {
         Arc::new(Templates {
             local,
+            writer,
             kinds: RwLock::default(),
             watched: Mutex::default(),
             handlers: RwLock::default(),
@@ -230,6 +232,7 @@ impl Templates {
                     }
                 }));
             }
+            self.writer.write_through(&cache);
             let task = tokio::spawn(Arc::clone(&cache).run(self.local.clone()));
             tracing::debug!(api_version = %key.0, kind = %key.1, "watching template kind");
             watched.insert(

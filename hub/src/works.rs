@@ -58,9 +58,11 @@ fn delivery(w: &DynamicObject) -> Option<v1::WorkDelivery> {
     })
 }
 
-fn send(control: &mpsc::Sender<v1::HubMessage>, m: hub_message::Msg) -> bool {
-    // A full queue means the agent is not reading; the session's heartbeat deadline will end it.
-    control.try_send(v1::HubMessage { msg: Some(m) }).is_ok() || !control.is_closed()
+/// Queue a message for the agent, waiting while its queue is full (a Work recorded as held
+/// must really go out); false once the session is gone. An agent that stops reading misses its
+/// heartbeat deadline and the session ends, which ends this relay too.
+async fn send(control: &mpsc::Sender<v1::HubMessage>, m: hub_message::Msg) -> bool {
+    control.send(v1::HubMessage { msg: Some(m) }).await.is_ok()
 }
 
 /// The resourceVersion of an object as a number (our API's are revisions; anything else
@@ -254,7 +256,7 @@ struct Relay {
 
 impl Relay {
     /// Deliver `w` unless the agent holds its generation already; false once the tunnel is gone.
-    fn apply(&mut self, w: &DynamicObject) -> bool {
+    async fn apply(&mut self, w: &DynamicObject) -> bool {
         let Some(d) = delivery(w) else { return true };
         if self.held.get(&d.name) == Some(&(d.uid.clone(), d.generation)) {
             return true;
@@ -262,10 +264,10 @@ impl Relay {
         tracing::debug!(cluster = %self.cluster, work = %d.name, generation = d.generation, "delivering work");
         self.held
             .insert(d.name.clone(), (d.uid.clone(), d.generation));
-        send(&self.control, hub_message::Msg::Work(d))
+        send(&self.control, hub_message::Msg::Work(d)).await
     }
 
-    fn delete(&mut self, name: String, uid: String, preserve: bool) -> bool {
+    async fn delete(&mut self, name: String, uid: String, preserve: bool) -> bool {
         self.held.remove(&name);
         let del = v1::WorkDeletion {
             namespace: self.ns.clone(),
@@ -273,18 +275,18 @@ impl Relay {
             uid,
             preserve_resources_on_deletion: preserve,
         };
-        send(&self.control, hub_message::Msg::WorkDeleted(del))
+        send(&self.control, hub_message::Msg::WorkDeleted(del)).await
     }
 
     /// Bring the agent in line with a fresh list of the namespace.
-    fn sync(&mut self, items: &[DynamicObject], rv: u64) -> bool {
+    async fn sync(&mut self, items: &[DynamicObject], rv: u64) -> bool {
         self.listed_at = rv;
         let mut present = std::collections::HashSet::new();
         for w in items {
             if let Some(name) = &w.metadata.name {
                 present.insert(name.clone());
             }
-            if !self.apply(w) {
+            if !self.apply(w).await {
                 return false;
             }
         }
@@ -294,8 +296,12 @@ impl Relay {
             .filter(|(name, _)| !present.contains(*name))
             .map(|(name, (uid, _))| (name.clone(), uid.clone()))
             .collect();
-        gone.into_iter()
-            .all(|(name, uid)| self.delete(name, uid, false))
+        for (name, uid) in gone {
+            if !self.delete(name, uid, false).await {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -329,7 +335,7 @@ async fn relay(
             match list_namespace(&api).await {
                 Ok((items, rv)) => {
                     need_list = false;
-                    if !r.sync(&items, rv) {
+                    if !r.sync(&items, rv).await {
                         return;
                     }
                 }
@@ -354,7 +360,7 @@ async fn relay(
                 need_list = true;
                 true
             }
-            Routed::Applied(w) if revision(&w) > r.listed_at => r.apply(&w),
+            Routed::Applied(w) if revision(&w) > r.listed_at => r.apply(&w).await,
             Routed::Deleted(w) if revision(&w) > r.listed_at => {
                 let Some(name) = w.metadata.name.clone() else {
                     continue;
@@ -365,6 +371,7 @@ async fn relay(
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
                 r.delete(name, w.metadata.uid.clone().unwrap_or_default(), preserve)
+                    .await
             }
             Routed::Applied(_) | Routed::Deleted(_) => true,
         };

@@ -17,7 +17,9 @@ pub(crate) mod eviction;
 pub(crate) mod scheduler;
 pub(crate) mod status;
 
-use std::sync::Arc;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use cceone_federation_core::names;
@@ -26,6 +28,7 @@ use serde_json::{Value, json};
 
 use crate::json::{arr, condition, s};
 use crate::resources::{self, TemplateKey};
+use crate::runtime::queue::QueueInfo;
 use crate::runtime::{Cache, ObjKey, Queue, Writer, queue};
 use crate::templates::Templates;
 
@@ -236,8 +239,9 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
             .map(|k| vec![resources::binding_index(&k)])
             .unwrap_or_default()
     });
+    let writer = Writer::new(local.clone());
     let ctx = Arc::new(Ctx {
-        writer: Writer::new(local.clone()),
+        writer: writer.clone(),
         settings: settings.clone(),
         registered: Cache::new(cceone_platform::registered_cluster_resource(), None),
         clusters: Cache::new(resources::cluster(), None),
@@ -249,7 +253,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         rbs: Cache::new(resources::resource_binding(), None),
         crbs: Cache::new(resources::cluster_resource_binding(), None),
         works: Cache::new(resources::work(), Some(works_index)),
-        templates: Templates::new(local.clone()),
+        templates: Templates::new(local.clone(), writer),
     });
     let q = Queues {
         cluster: Queue::new(),
@@ -259,6 +263,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         status: Queue::new(),
     };
     wire(&ctx, &q);
+    register_metrics(&local, &q);
 
     let mut tasks = Vec::new();
     for cache in [
@@ -273,6 +278,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         &ctx.crbs,
         &ctx.works,
     ] {
+        ctx.writer.write_through(cache);
         tasks.push(tokio::spawn(Arc::clone(cache).run(local.clone())));
     }
     tasks.push(tokio::spawn(Arc::clone(&ctx.templates).run()));
@@ -300,6 +306,63 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         tasks,
         templates: Arc::clone(&ctx.templates),
     }
+}
+
+/// Serve each controller's queue depth and reconcile counters on the API's `/metrics`.
+fn register_metrics(local: &LocalClient, q: &Queues) {
+    let queues: Vec<(&'static str, Weak<dyn QueueInfo>)> = vec![
+        ("cluster", weak_info(&q.cluster)),
+        ("detector", weak_info(&q.detector)),
+        ("scheduler", weak_info(&q.scheduler)),
+        ("binding", weak_info(&q.binding)),
+        ("status", weak_info(&q.status)),
+    ];
+    local.core().metrics.add_renderer(Arc::new(move |out: &mut String| {
+        out.push_str("# HELP federation_queue_depth Keys waiting for a controller.\n# TYPE federation_queue_depth gauge\n");
+        let live: Vec<(&str, Arc<dyn QueueInfo>)> = queues
+            .iter()
+            .filter_map(|(n, w)| Some((*n, w.upgrade()?)))
+            .collect();
+        for (name, q) in &live {
+            let _ = writeln!(out, "federation_queue_depth{{controller=\"{name}\"}} {}", q.depth());
+        }
+        out.push_str("# HELP federation_reconciles_total Reconciles by controller and result.\n# TYPE federation_reconciles_total counter\n");
+        for (name, q) in &live {
+            let st = q.stats();
+            for (result, n) in [
+                ("ok", &st.ok),
+                ("conflict", &st.conflicts),
+                ("error", &st.errors),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "federation_reconciles_total{{controller=\"{name}\",result=\"{result}\"}} {}",
+                    n.load(Ordering::Relaxed)
+                );
+            }
+        }
+        out.push_str("# HELP federation_reconcile_seconds_total Time spent reconciling.\n# TYPE federation_reconcile_seconds_total counter\n");
+        for (name, q) in &live {
+            let secs = q.stats().busy_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "federation_reconcile_seconds_total{{controller=\"{name}\"}} {secs}");
+        }
+        out.push_str("# HELP federation_queue_adds_total Keys added to a controller's queue.\n# TYPE federation_queue_adds_total counter\n");
+        for (name, q) in &live {
+            let _ = writeln!(
+                out,
+                "federation_queue_adds_total{{controller=\"{name}\"}} {}",
+                q.stats().adds.load(Ordering::Relaxed)
+            );
+        }
+    }));
+}
+
+fn weak_info<K: Send + 'static>(q: &Arc<Queue<K>>) -> Weak<dyn QueueInfo>
+where
+    Queue<K>: QueueInfo,
+{
+    let w: Weak<Queue<K>> = Arc::downgrade(q);
+    w
 }
 
 /// Map changes of each cache onto the keys of the controllers that care.

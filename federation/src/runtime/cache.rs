@@ -1,5 +1,6 @@
 //! Watch-backed caches of API objects (an informer, in client-go's words): the API server's
-//! in-process reflector keeps a map of one resource's objects as JSON, an optional secondary index answers "which
+//! in-process reflector keeps a map of one resource's objects as JSON (and the controllers'
+//! own writes go in as soon as the API has answered them, see [`Cache::observe`]), an optional secondary index answers "which
 //! objects point at X", and handlers hear about every change with the object before and after.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -70,6 +71,14 @@ pub(crate) type Indexer = Box<dyn Fn(&Value) -> Vec<String> + Send + Sync>;
 struct Inner {
     objects: BTreeMap<ObjKey, Arc<Value>>,
     index: HashMap<String, BTreeSet<ObjKey>>,
+    /// The newest revision the watch has delivered: a write answered at or below it is
+    /// already reflected (or superseded, or deleted).
+    watched: u64,
+}
+
+/// An object's `metadata.resourceVersion` as a revision (0 when absent or not a number).
+fn revision(obj: &Value) -> u64 {
+    s(obj, "/metadata/resourceVersion").parse().unwrap_or(0)
 }
 
 /// The cached objects of one resource.
@@ -156,22 +165,34 @@ impl Cache {
         let mut stream = Box::pin(local.reflect(&ar.group, &ar.version, &ar.plural));
         while let Some(event) = stream.next().await {
             match event {
-                Reflected::Listed(items) => {
+                Reflected::Listed {
+                    items,
+                    resource_version,
+                } => {
                     let fresh = items.into_iter().filter_map(|v| self.decode(v)).collect();
-                    self.replace(fresh);
+                    self.replace(fresh, resource_version);
                     self.synced.send_replace(true);
                 }
                 Reflected::Applied(obj) => {
                     if let Some((key, value)) = self.decode(obj) {
-                        self.upsert(key, value);
+                        self.upsert(key, value, true);
                     }
                 }
                 Reflected::Deleted(obj) => {
-                    if let Some((key, _)) = self.decode(obj) {
-                        self.remove(&key);
+                    if let Some((key, value)) = self.decode(obj) {
+                        self.remove(&key, revision(&value));
                     }
                 }
             }
+        }
+    }
+
+    /// Take in an object a controller just wrote, as the API answered it, ahead of its watch
+    /// event, so that the next reconcile reads what was written rather than conflicting with
+    /// it. Ignored when the watch has already delivered that revision or a later one.
+    pub(crate) fn observe(&self, obj: &Value) {
+        if let Some((key, value)) = self.decode(obj.clone()) {
+            self.upsert(key, value, false);
         }
     }
 
@@ -202,9 +223,22 @@ impl Cache {
         }
     }
 
-    fn upsert(&self, key: ObjKey, value: Arc<Value>) {
+    /// Store a newer version of an object (`watched`: it came from the watch).
+    fn upsert(&self, key: ObjKey, value: Arc<Value>, watched: bool) {
+        let rv = revision(&value);
         let old = {
             let mut inner = self.inner.write();
+            if watched {
+                inner.watched = inner.watched.max(rv);
+            } else if rv <= inner.watched {
+                return;
+            }
+            if let Some(current) = inner.objects.get(&key)
+                && rv != 0
+                && revision(current) >= rv
+            {
+                return;
+            }
             let old = inner.objects.insert(key.clone(), Arc::clone(&value));
             if let Some(old) = &old {
                 self.unindex(&mut inner, &key, old);
@@ -219,9 +253,10 @@ impl Cache {
         }
     }
 
-    fn remove(&self, key: &ObjKey) {
+    fn remove(&self, key: &ObjKey, rv: u64) {
         let old = {
             let mut inner = self.inner.write();
+            inner.watched = inner.watched.max(rv);
             let old = inner.objects.remove(key);
             if let Some(old) = &old {
                 self.unindex(&mut inner, key, old);
@@ -233,22 +268,25 @@ impl Cache {
         }
     }
 
-    /// Swap in a fresh list, telling the handlers what changed since the last one.
-    fn replace(&self, fresh: BTreeMap<ObjKey, Arc<Value>>) {
+    /// Swap in a fresh list taken at revision `rv`, telling the handlers what changed since
+    /// the last one.
+    fn replace(&self, fresh: BTreeMap<ObjKey, Arc<Value>>, rv: u64) {
         let gone: Vec<ObjKey> = {
-            let inner = self.inner.read();
+            let mut inner = self.inner.write();
+            inner.watched = inner.watched.max(rv);
+            // What a controller wrote after the list was taken is not gone.
             inner
                 .objects
-                .keys()
-                .filter(|k| !fresh.contains_key(*k))
-                .cloned()
+                .iter()
+                .filter(|(k, v)| !fresh.contains_key(*k) && revision(v) <= rv)
+                .map(|(k, _)| k.clone())
                 .collect()
         };
         for key in gone {
-            self.remove(&key);
+            self.remove(&key, rv);
         }
         for (key, value) in fresh {
-            self.upsert(key, value);
+            self.upsert(key, value, true);
         }
     }
 

@@ -3,7 +3,8 @@
 //! JSON merge patches of an object or its `status` (carrying `metadata.resourceVersion` when
 //! the caller wants optimistic concurrency) and deletes that treat "already gone" as done.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
 
 use cceone_kube_apiserver::core::{DeleteOptions, PatchKind};
 use cceone_kube_apiserver::resource::ResourceInfo;
@@ -11,19 +12,49 @@ use cceone_kube_apiserver::{ApiError, LocalClient};
 use kube::api::ApiResource;
 use serde_json::Value;
 
-use crate::error::Error;
-use crate::runtime::ObjKey;
+use parking_lot::RwLock;
 
-/// A client for the controllers' writes.
+use crate::error::Error;
+use crate::runtime::{Cache, ObjKey};
+
+/// A client for the controllers' writes. What the API answers a write goes straight into the
+/// cache of that resource ([`Cache::observe`]), so the controllers never read back something
+/// older than what they wrote.
 #[derive(Clone)]
 pub(crate) struct Writer {
     local: LocalClient,
+    caches: Arc<RwLock<Caches>>,
 }
+
+/// The caches written through, by resource (group, plural).
+type Caches = HashMap<(String, String), Weak<Cache>>;
 
 impl Writer {
     /// Writes through `local`.
     pub(crate) fn new(local: LocalClient) -> Writer {
-        Writer { local }
+        Writer {
+            local,
+            caches: Arc::default(),
+        }
+    }
+
+    /// Send the answers to writes of `cache`'s resource into it.
+    pub(crate) fn write_through(&self, cache: &Arc<Cache>) {
+        let ar = cache.resource();
+        self.caches
+            .write()
+            .insert((ar.group.clone(), ar.plural.clone()), Arc::downgrade(cache));
+    }
+
+    fn observe(&self, ar: &ApiResource, written: &Value) {
+        let cache = self
+            .caches
+            .read()
+            .get(&(ar.group.clone(), ar.plural.clone()))
+            .and_then(Weak::upgrade);
+        if let Some(cache) = cache {
+            cache.observe(written);
+        }
     }
 
     fn resource(&self, ar: &ApiResource) -> Result<Arc<ResourceInfo>, Error> {
@@ -33,7 +64,9 @@ impl Writer {
     /// Create an object (its namespace taken from its metadata).
     pub(crate) async fn create(&self, ar: &ApiResource, obj: &Value) -> Result<Value, Error> {
         let res = self.resource(ar)?;
-        Ok(self.local.create(&res, obj.clone()).await?)
+        let created = self.local.create(&res, obj.clone()).await?;
+        self.observe(ar, &created);
+        Ok(created)
     }
 
     /// Merge-patch an object (`status` false) or its status subresource (`status` true).
@@ -46,7 +79,7 @@ impl Writer {
     ) -> Result<Value, Error> {
         let res = self.resource(ar)?;
         let sub = status.then_some("status");
-        Ok(self
+        let patched = self
             .local
             .patch(
                 &res,
@@ -56,7 +89,9 @@ impl Writer {
                 PatchKind::Merge,
                 patch,
             )
-            .await?)
+            .await?;
+        self.observe(ar, &patched);
+        Ok(patched)
     }
 
     /// Delete an object; one already gone counts as deleted.

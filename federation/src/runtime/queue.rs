@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -48,6 +49,41 @@ impl<K> Default for State<K> {
 pub(crate) struct Queue<K> {
     state: Mutex<State<K>>,
     notify: Notify,
+    /// What the controller working this queue has done.
+    pub(crate) stats: Stats,
+}
+
+/// Counters of a controller, for the metrics.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Keys added (including ones already waiting).
+    pub(crate) adds: AtomicU64,
+    /// Reconciles that succeeded.
+    pub(crate) ok: AtomicU64,
+    /// Reconciles that lost an optimistic-concurrency race.
+    pub(crate) conflicts: AtomicU64,
+    /// Reconciles that failed otherwise.
+    pub(crate) errors: AtomicU64,
+    /// Time spent in reconciles, in microseconds.
+    pub(crate) busy_micros: AtomicU64,
+}
+
+/// What the metrics read of a queue whatever its key type.
+pub(crate) trait QueueInfo: Send + Sync {
+    /// Keys waiting (not counting delayed ones).
+    fn depth(&self) -> usize;
+    /// The counters.
+    fn stats(&self) -> &Stats;
+}
+
+impl<K: Send> QueueInfo for Queue<K> {
+    fn depth(&self) -> usize {
+        self.state.lock().order.len()
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
 }
 
 /// What a reconcile asks of the queue when it succeeds: `Some(d)` to look again after `d`.
@@ -59,11 +95,13 @@ impl<K: Clone + Eq + Hash + Send + Sync + std::fmt::Debug + 'static> Queue<K> {
         Arc::new(Queue {
             state: Mutex::new(State::default()),
             notify: Notify::new(),
+            stats: Stats::default(),
         })
     }
 
     /// Queue a key (once, however often it is added before a worker takes it).
     pub(crate) fn add(&self, key: K) {
+        self.stats.adds.fetch_add(1, Ordering::Relaxed);
         let mut st = self.state.lock();
         if st.active.contains(&key) {
             st.dirty.insert(key);
@@ -157,10 +195,10 @@ impl<K: Clone + Eq + Hash + Send + Sync + std::fmt::Debug + 'static> Queue<K> {
         self.state.lock().failures.remove(key);
     }
 
-    /// Number of keys waiting (tests and metrics).
+    /// Number of keys waiting (tests).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.state.lock().order.len()
+        self.depth()
     }
 }
 
@@ -188,7 +226,16 @@ pub(crate) async fn run<K, R, Fut, W>(
         tasks.push(tokio::spawn(async move {
             loop {
                 let key = queue.next().await;
+                let started = Instant::now();
                 let result = reconcile(key.clone()).await;
+                let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                queue.stats.busy_micros.fetch_add(took, Ordering::Relaxed);
+                let counter = match &result {
+                    Ok(_) => &queue.stats.ok,
+                    Err(e) if e.is_conflict() => &queue.stats.conflicts,
+                    Err(_) => &queue.stats.errors,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
                 match result {
                     Ok(requeue) => {
                         queue.forget(&key);

@@ -2,8 +2,13 @@
 //! controller do, in-process. Deleting an owner deletes its dependents (`ownerReferences`);
 //! `foregroundDeletion` waits for them; `orphan` releases them; a terminating namespace is
 //! emptied, then removed.
+//!
+//! It follows every write of the store, so what it does per write must not grow with the
+//! store: an object is parsed only when its bytes mention `deletionTimestamp` or
+//! `ownerReferences` (and then only its owner uids, for an index of who owns what), and the
+//! dependents of a deleted owner come from that index, not from a scan of every object.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use cceone_kube_store::EventType;
@@ -28,6 +33,88 @@ enum Restart {
     No,
 }
 
+/// Which stored objects name which owner (by uid) in their `ownerReferences`.
+#[derive(Default)]
+struct Owners {
+    by_owner: HashMap<String, BTreeSet<String>>,
+    by_key: HashMap<String, Vec<String>>,
+}
+
+impl Owners {
+    /// Record the owners of the object stored under `key` (none removes it).
+    fn set(&mut self, key: &str, owners: Vec<String>) {
+        self.remove(key);
+        if owners.is_empty() {
+            return;
+        }
+        for uid in &owners {
+            self.by_owner
+                .entry(uid.clone())
+                .or_default()
+                .insert(key.to_string());
+        }
+        self.by_key.insert(key.to_string(), owners);
+    }
+
+    fn remove(&mut self, key: &str) {
+        for uid in self.by_key.remove(key).unwrap_or_default() {
+            if let Some(keys) = self.by_owner.get_mut(&uid) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.by_owner.remove(&uid);
+                }
+            }
+        }
+    }
+
+    /// Keys of the objects that name `uid` as an owner.
+    fn dependents(&self, uid: &str) -> Vec<String> {
+        self.by_owner
+            .get(uid)
+            .map(|k| k.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct OwnedObject {
+    #[serde(default)]
+    metadata: OwnedMeta,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct OwnedMeta {
+    #[serde(default, rename = "ownerReferences")]
+    owner_references: Vec<OwnerRef>,
+}
+
+#[derive(serde::Deserialize)]
+struct OwnerRef {
+    #[serde(default)]
+    uid: String,
+}
+
+fn mentions(bytes: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(bytes, needle).is_some()
+}
+
+/// The owner uids of a stored object, reading nothing else of it.
+fn owner_uids(bytes: &[u8]) -> Vec<String> {
+    if !mentions(bytes, b"\"ownerReferences\"") {
+        return Vec::new();
+    }
+    serde_json::from_slice::<OwnedObject>(bytes)
+        .map(|o| {
+            o.metadata
+                .owner_references
+                .into_iter()
+                .map(|r| r.uid)
+                .filter(|u| !u.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn run_once(core: &Arc<Core>) -> Restart {
     let core = Arc::clone(core);
     let start = core.store.current_revision();
@@ -38,6 +125,22 @@ async fn run_once(core: &Arc<Core>) -> Restart {
             return Restart::No;
         }
     };
+    let mut index = Owners::default();
+    for res in storage_resources(&core) {
+        let Ok(page) = core.list(&res, None, &ListOptions::default()).await else {
+            continue;
+        };
+        for item in page.items {
+            let owners = owner_uids(&item);
+            if !owners.is_empty()
+                && let Ok(obj) = serde_json::from_slice::<Value>(&item)
+                && let Some(name) = meta::name(&obj)
+            {
+                index.set(&res.key(meta::namespace(&obj), name), owners);
+            }
+        }
+        tokio::task::yield_now().await;
+    }
     // Namespaces terminating when we start still need emptying.
     if let Ok(nss) = core.resource("", "v1", "namespaces")
         && let Ok(page) = core.list(&nss, None, &ListOptions::default()).await
@@ -71,6 +174,15 @@ async fn run_once(core: &Arc<Core>) -> Restart {
                     return Restart::Yes;
                 }
             };
+            if ev.event_type == EventType::Deleted {
+                index.remove(&ev.kv.key);
+            } else {
+                index.set(&ev.kv.key, owner_uids(&ev.kv.value));
+                if !mentions(&ev.kv.value, b"\"deletionTimestamp\"") {
+                    // Neither terminating nor an owner going: nothing to do, nothing to parse.
+                    continue;
+                }
+            }
             let Ok(obj) = serde_json::from_slice::<Value>(&ev.kv.value) else {
                 continue;
             };
@@ -99,60 +211,64 @@ async fn run_once(core: &Arc<Core>) -> Restart {
                             namespaces.insert(name.to_string());
                         }
                     } else {
-                        finish_owner(&core, &ev.kv.key, &obj).await;
+                        finish_owner(&core, &index, &ev.kv.key, &obj).await;
                     }
                 }
                 _ => {}
             }
         }
         for (uid, ns) in deleted_uids {
-            for (res, dep) in dependents(&core, &uid, ns.as_deref()).await {
+            for (res, dep) in dependents(&core, &index, &uid, ns.as_deref()).await {
                 delete_quietly(&core, &res, &dep, None).await;
             }
         }
         for (owner_ref, ns) in owners {
-            recheck_owner(&core, &owner_ref, ns.as_deref()).await;
+            recheck_owner(&core, &index, &owner_ref, ns.as_deref()).await;
         }
         for ns in namespaces {
             if namespace_terminating(&core, &ns).await {
                 empty_namespace(&core, &ns).await;
             }
         }
+        tokio::task::yield_now().await;
     }
     Restart::No
 }
 
-/// Every object (with its resource) whose ownerReferences name `uid`.
+/// Every object (with its resource) whose ownerReferences name `uid` (in namespace `ns` when
+/// the owner is namespaced).
 async fn dependents(
     core: &Arc<Core>,
+    index: &Owners,
     uid: &str,
     ns: Option<&str>,
 ) -> Vec<(Arc<ResourceInfo>, Value)> {
     let mut out = Vec::new();
-    for res in storage_resources(core) {
+    for key in index.dependents(uid) {
+        let Some(res) = resource_of_key(core, &key) else {
+            continue;
+        };
         if ns.is_some() && !res.namespaced {
             continue;
         }
-        let Ok(page) = core.list(&res, ns, &ListOptions::default()).await else {
+        let Ok(Some(kv)) = core.store.get(&key).await else {
             continue;
         };
-        for item in page.items {
-            if !std::str::from_utf8(&item).is_ok_and(|s| s.contains(uid)) {
-                continue;
-            }
-            let Ok(obj) = serde_json::from_slice::<Value>(&item) else {
-                continue;
-            };
-            let owned = obj
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| {
-                    refs.iter()
-                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                });
-            if owned {
-                out.push((Arc::clone(&res), obj));
-            }
+        let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
+            continue;
+        };
+        if ns.is_some() && meta::namespace(&obj) != ns {
+            continue;
+        }
+        let owned = obj
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| {
+                refs.iter()
+                    .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+            });
+        if owned {
+            out.push((res, obj));
         }
     }
     out
@@ -186,7 +302,7 @@ async fn delete_quietly(
 
 /// An owner being deleted with `foregroundDeletion` or `orphan`: act on its dependents, then
 /// drop the finalizer once done.
-async fn finish_owner(core: &Arc<Core>, key: &str, obj: &Value) {
+async fn finish_owner(core: &Arc<Core>, index: &Owners, key: &str, obj: &Value) {
     let fins = meta::finalizers(obj);
     let foreground = fins.iter().any(|f| f == "foregroundDeletion");
     let orphan = fins.iter().any(|f| f == "orphan");
@@ -197,7 +313,7 @@ async fn finish_owner(core: &Arc<Core>, key: &str, obj: &Value) {
         return;
     };
     let Some(uid) = meta::uid(obj) else { return };
-    let deps = dependents(core, uid, meta::namespace(obj)).await;
+    let deps = dependents(core, index, uid, meta::namespace(obj)).await;
     if orphan {
         for (dep_res, dep) in &deps {
             let refs: Vec<Value> = dep
@@ -271,7 +387,7 @@ async fn remove_finalizer(core: &Arc<Core>, res: &Arc<ResourceInfo>, obj: &Value
 }
 
 /// A dependent went away: its owner may be waiting in foreground deletion.
-async fn recheck_owner(core: &Arc<Core>, owner_ref: &Value, ns: Option<&str>) {
+async fn recheck_owner(core: &Arc<Core>, index: &Owners, owner_ref: &Value, ns: Option<&str>) {
     let (Some(av), Some(kind), Some(name)) = (
         owner_ref.get("apiVersion").and_then(Value::as_str),
         owner_ref.get("kind").and_then(Value::as_str),
@@ -288,7 +404,7 @@ async fn recheck_owner(core: &Arc<Core>, owner_ref: &Value, ns: Option<&str>) {
         return;
     };
     if meta::is_deleting(&owner) {
-        finish_owner(core, &res.key(ns, name), &owner).await;
+        finish_owner(core, index, &res.key(ns, name), &owner).await;
     }
 }
 

@@ -29,7 +29,12 @@ const RELIST_MAX_BACKOFF: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub enum Reflected {
     /// Every object, after a (re)list: this replaces whatever the consumer knew.
-    Listed(Vec<Value>),
+    Listed {
+        /// The objects.
+        items: Vec<Value>,
+        /// The revision the list is consistent at.
+        resource_version: u64,
+    },
     /// An object created or changed.
     Applied(Value),
     /// An object deleted (as last seen).
@@ -224,7 +229,11 @@ async fn reflect_once(
         .iter()
         .filter_map(|b| serde_json::from_slice::<Value>(b).ok())
         .collect();
-    if tx.send(Reflected::Listed(items)).await.is_err() {
+    let listed = Reflected::Listed {
+        items,
+        resource_version: page.resource_version,
+    };
+    if tx.send(listed).await.is_err() {
         return ApiError::Unavailable("the reflector's consumer is gone".into());
     }
     let opts = WatchOptions {

@@ -179,9 +179,7 @@ pub fn spec_part(obj: &Value) -> Value {
     match obj {
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| {
-                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
-                })
+                .filter(|(k, _)| !not_spec(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),
@@ -189,9 +187,39 @@ pub fn spec_part(obj: &Value) -> Value {
     }
 }
 
+fn not_spec(key: &str) -> bool {
+    matches!(key, "metadata" | "status" | "apiVersion" | "kind")
+}
+
+/// Whether two objects differ in [`spec_part`], compared in place (no copies).
+pub fn spec_changed(old: &Value, new: &Value) -> bool {
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => o
+            .iter()
+            .filter(|(k, _)| !not_spec(k))
+            .ne(n.iter().filter(|(k, _)| !not_spec(k))),
+        (o, n) => o.is_object() != n.is_object(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spec_changes_ignore_metadata_and_status() {
+        let a = serde_json::json!({"kind": "X", "metadata": {"name": "a"}, "spec": {"r": 1}, "status": {"s": 1}});
+        let mut b = a.clone();
+        b["metadata"]["labels"] = serde_json::json!({"l": "1"});
+        b["status"]["s"] = serde_json::json!(2);
+        assert!(!spec_changed(&a, &b));
+        b["spec"]["r"] = serde_json::json!(2);
+        assert!(spec_changed(&a, &b));
+        let mut c = a.clone();
+        c["data"] = serde_json::json!({"k": "v"});
+        assert!(spec_changed(&a, &c));
+        assert_eq!(spec_changed(&a, &c), spec_part(&a) != spec_part(&c));
+    }
 
     #[test]
     fn names() {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -31,15 +32,33 @@ impl Origin {
 /// Requests and total seconds, by origin, verb, resource and HTTP code.
 type RequestCounts = BTreeMap<(Origin, &'static str, String, u16), (u64, f64)>;
 
+/// Writes more metrics in the text exposition format (a program's own, served beside the API
+/// server's).
+pub type Renderer = Arc<dyn Fn(&mut String) + Send + Sync>;
+
 /// Request counters and latency sums.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Metrics {
     requests: Mutex<RequestCounts>,
     /// Open watch streams.
     pub watches: AtomicI64,
+    extra: Mutex<Vec<Renderer>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("watches", &self.watches)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Metrics {
+    /// Serve `render`'s metrics on `/metrics` too.
+    pub fn add_renderer(&self, render: Renderer) {
+        self.extra.lock().push(render);
+    }
+
     /// Count one request (`resource` is the qualified plural, or empty when not a resource).
     pub fn observe(
         &self,
@@ -96,6 +115,54 @@ impl Metrics {
             "# HELP apiserver_registered_resources Served resources.\n# TYPE apiserver_registered_resources gauge\napiserver_registered_resources {}",
             core.registry.all().len()
         );
+        let st = core.store.stats();
+        for (name, help, kind, value) in [
+            (
+                "apiserver_storage_commits_total",
+                "Group commits of the store's log.",
+                "counter",
+                st.commits as f64,
+            ),
+            (
+                "apiserver_storage_commit_records_total",
+                "Writes carried by those commits.",
+                "counter",
+                st.records as f64,
+            ),
+            (
+                "apiserver_storage_commit_bytes_total",
+                "Bytes appended to the log.",
+                "counter",
+                st.bytes as f64,
+            ),
+            (
+                "apiserver_storage_commit_seconds_total",
+                "Time spent writing and syncing the log.",
+                "counter",
+                st.commit_seconds,
+            ),
+            (
+                "apiserver_storage_commit_seconds_max",
+                "The longest single commit.",
+                "gauge",
+                st.max_commit_seconds,
+            ),
+            (
+                "apiserver_storage_snapshots_total",
+                "Snapshots written.",
+                "counter",
+                st.snapshots as f64,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        let extra: Vec<Renderer> = self.extra.lock().clone();
+        for render in extra {
+            render(&mut out);
+        }
         out
     }
 }

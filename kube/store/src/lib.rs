@@ -193,6 +193,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Drop history at or below `revision` (watches from older revisions then get Compacted).
     async fn compact(&self, revision: Revision) -> Result<(), StoreError>;
+
+    /// Counters of the store's commits, for the metrics (all zero when it keeps none).
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+/// Counters of a store's durable commits.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StoreStats {
+    /// Group commits written (each one write and, when enabled, one fdatasync).
+    pub commits: u64,
+    /// Records (writes) those commits carried.
+    pub records: u64,
+    /// Bytes appended to the log.
+    pub bytes: u64,
+    /// Seconds spent writing and syncing the log.
+    pub commit_seconds: f64,
+    /// The longest single commit, in seconds.
+    pub max_commit_seconds: f64,
+    /// Snapshots written.
+    pub snapshots: u64,
 }
 
 /// The item type of a [`WatchStream`].

@@ -433,7 +433,8 @@ impl Core {
                 });
             }
         }
-        let old_md = old.get("metadata").cloned().unwrap_or_default();
+        let no_md = Value::Null;
+        let old_md = old.get("metadata").unwrap_or(&no_md);
         {
             let md = meta::metadata_mut(new);
             for k in [
@@ -459,7 +460,7 @@ impl Core {
             }
         }
         self.prepare_common(res, Some(old), new, opts)?;
-        if meta::spec_part(old) != meta::spec_part(new) {
+        if meta::spec_changed(old, new) {
             let gen_now = old
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)

@@ -416,6 +416,52 @@ fn event_line(kind: &str, object: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
+/// Bytes of watch events sent in one frame at most (a batch stops growing past this).
+const WATCH_BATCH_BYTES: usize = 256 * 1024;
+
+/// One watch item as the line a client reads (`None` for an object a table cannot show).
+fn watch_line(
+    res: &ResourceInfo,
+    item: WatchItem,
+    table: Option<Include>,
+    headers_sent: &mut bool,
+) -> Option<Bytes> {
+    let (kind, payload): (&str, Bytes) = match item {
+        WatchItem::Added(b) => ("ADDED", b),
+        WatchItem::Modified(b) => ("MODIFIED", b),
+        WatchItem::Deleted(b) => ("DELETED", b),
+        WatchItem::Bookmark {
+            resource_version,
+            initial_end,
+        } => {
+            let mut md = json!({"resourceVersion": resource_version.to_string()});
+            if initial_end {
+                md["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            }
+            let obj = json!({"kind": res.kind, "apiVersion": res.api_version(), "metadata": md});
+            (
+                "BOOKMARK",
+                Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()),
+            )
+        }
+        WatchItem::Error(e) => (
+            "ERROR",
+            Bytes::from(serde_json::to_vec(&e.to_status()).unwrap_or_default()),
+        ),
+    };
+    let payload = match table {
+        Some(include) if matches!(kind, "ADDED" | "MODIFIED" | "DELETED") => {
+            let obj = serde_json::from_slice::<Value>(&payload).ok()?;
+            let md = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
+            let t = table::table(res, std::slice::from_ref(&obj), include, md, !*headers_sent);
+            *headers_sent = true;
+            Bytes::from(serde_json::to_vec(&t).unwrap_or_default())
+        }
+        _ => payload,
+    };
+    Some(event_line(kind, &payload))
+}
+
 struct WatchGuard(Arc<State>);
 
 impl Drop for WatchGuard {
@@ -438,49 +484,25 @@ async fn watch(
     tokio::spawn(async move {
         let _guard = guard;
         let mut headers_sent = false;
-        while let Some(item) = rx.recv().await {
-            let (kind, payload): (&str, Bytes) = match item {
-                WatchItem::Added(b) => ("ADDED", b),
-                WatchItem::Modified(b) => ("MODIFIED", b),
-                WatchItem::Deleted(b) => ("DELETED", b),
-                WatchItem::Bookmark {
-                    resource_version,
-                    initial_end,
-                } => {
-                    let mut md = json!({"resourceVersion": resource_version.to_string()});
-                    if initial_end {
-                        md["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-                    }
-                    let obj =
-                        json!({"kind": res.kind, "apiVersion": res.api_version(), "metadata": md});
-                    (
-                        "BOOKMARK",
-                        Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()),
-                    )
+        // Events already waiting go out together, in one frame (one TLS record, one write)
+        // rather than one each: a watcher behind a burst catches up in a few large writes.
+        let mut batch: Vec<u8> = Vec::new();
+        while let Some(first) = rx.recv().await {
+            batch.clear();
+            let mut next = Some(first);
+            while let Some(item) = next.take() {
+                if let Some(line) = watch_line(&res, item, table, &mut headers_sent) {
+                    batch.extend_from_slice(&line);
                 }
-                WatchItem::Error(e) => (
-                    "ERROR",
-                    Bytes::from(serde_json::to_vec(&e.to_status()).unwrap_or_default()),
-                ),
-            };
-            let payload = match table {
-                Some(include) if matches!(kind, "ADDED" | "MODIFIED" | "DELETED") => {
-                    let Ok(obj) = serde_json::from_slice::<Value>(&payload) else {
-                        continue;
-                    };
-                    let md = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
-                    let t =
-                        table::table(&res, std::slice::from_ref(&obj), include, md, !headers_sent);
-                    headers_sent = true;
-                    Bytes::from(serde_json::to_vec(&t).unwrap_or_default())
+                if batch.len() < WATCH_BATCH_BYTES {
+                    next = rx.try_recv().ok();
                 }
-                _ => payload,
-            };
-            if tx
-                .send(Ok(Frame::data(event_line(kind, &payload))))
-                .await
-                .is_err()
-            {
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let frame = Frame::data(Bytes::copy_from_slice(&batch));
+            if tx.send(Ok(frame)).await.is_err() {
                 return;
             }
         }

@@ -108,6 +108,8 @@ struct State {
 
 /// Shared between the store handle, the syncer thread, and watchers.
 struct Core {
+    /// Commit counters (see [`crate::StoreStats`]).
+    stats: CommitStats,
     state: Mutex<State>,
     /// Wakes the syncer when records are pending or the store closes.
     wake: Condvar,
@@ -115,6 +117,17 @@ struct Core {
     sync: tokio::sync::watch::Sender<SyncStatus>,
     /// Whether a syncer thread owns a WAL (false in memory-only mode).
     durable: bool,
+}
+
+/// Commit counters, updated by the syncer thread.
+#[derive(Debug, Default)]
+pub(crate) struct CommitStats {
+    pub(crate) commits: std::sync::atomic::AtomicU64,
+    pub(crate) records: std::sync::atomic::AtomicU64,
+    pub(crate) bytes: std::sync::atomic::AtomicU64,
+    pub(crate) micros: std::sync::atomic::AtomicU64,
+    pub(crate) max_micros: std::sync::atomic::AtomicU64,
+    pub(crate) snapshots: std::sync::atomic::AtomicU64,
 }
 
 /// The embedded [`Store`]: in-memory map plus crash-safe WAL and snapshots in a data directory.
@@ -327,6 +340,7 @@ impl Core {
             stopped: false,
         });
         Arc::new(Self {
+            stats: CommitStats::default(),
             state: Mutex::new(State {
                 map,
                 rev,
@@ -474,6 +488,19 @@ impl Store for EmbeddedStore {
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, StoreError> {
         self.write(key, Mutation::Delete(expected)).await
+    }
+
+    fn stats(&self) -> crate::StoreStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let st = &self.core.stats;
+        crate::StoreStats {
+            commits: st.commits.load(Relaxed),
+            records: st.records.load(Relaxed),
+            bytes: st.bytes.load(Relaxed),
+            commit_seconds: st.micros.load(Relaxed) as f64 / 1e6,
+            max_commit_seconds: st.max_micros.load(Relaxed) as f64 / 1e6,
+            snapshots: st.snapshots.load(Relaxed),
+        }
     }
 
     fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError> {

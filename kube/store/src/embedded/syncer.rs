@@ -82,9 +82,22 @@ impl Syncer {
                     });
                 (buf, events, job)
             };
+            let started = std::time::Instant::now();
             if let Err(e) = self.wal.append(&buf) {
                 self.fail(e);
                 break;
+            }
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let stats = &self.core.stats;
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .records
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            stats.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            stats.micros.fetch_add(took, Ordering::Relaxed);
+            stats.max_micros.fetch_max(took, Ordering::Relaxed);
+            if job.is_some() {
+                stats.snapshots.fetch_add(1, Ordering::Relaxed);
             }
             spare = buf;
             spare.clear();
