@@ -35,6 +35,8 @@ struct Pending {
 pub(crate) struct Sink {
     pending: Mutex<Pending>,
     wake: Notify,
+    /// The Applied condition last written per Work.
+    applied: crate::works::AppliedMemory,
 }
 
 impl Sink {
@@ -43,6 +45,7 @@ impl Sink {
         let sink = Arc::new(Sink {
             pending: Mutex::default(),
             wake: Notify::new(),
+            applied: Mutex::default(),
         });
         tokio::spawn(write_loop(
             Arc::clone(hub),
@@ -98,8 +101,8 @@ async fn write_loop(hub: Arc<Hub>, cluster: String, sink: Arc<Sink>) {
             }
             futures::stream::iter(works.into_values())
                 .for_each_concurrent(WORK_WRITES, |s| {
-                    let (client, cluster) = (&hub.client, cluster.as_str());
-                    async move { crate::works::write_status(client, cluster, &s).await }
+                    let (client, cluster, memory) = (&hub.client, cluster.as_str(), &sink.applied);
+                    async move { crate::works::write_status(client, cluster, &s, memory).await }
                 })
                 .await;
         }

@@ -16,8 +16,7 @@ use std::time::Duration;
 use cceone_proto::v1::{self, hub_message};
 use futures::StreamExt;
 use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, WatchEvent,
-    WatchParams,
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, WatchEvent, WatchParams,
 };
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -381,22 +380,21 @@ async fn relay(
     }
 }
 
-/// Write an agent's report as the Work's status.
-pub(crate) async fn write_status(client: &kube::Client, cluster: &str, s: &v1::WorkStatus) {
+/// What a session last wrote of each Work's Applied condition: (uid, applied, since), so that
+/// a report keeps `lastTransitionTime` unless Applied flips, without reading the Work first.
+pub(crate) type AppliedMemory = parking_lot::Mutex<HashMap<String, (String, bool, String)>>;
+
+/// Write an agent's report as the Work's status: one JSON patch that first tests the Work's
+/// uid (a Work deleted and made again under the same name is left alone) and then replaces its
+/// status, which the hub alone writes.
+pub(crate) async fn write_status(
+    client: &kube::Client,
+    cluster: &str,
+    s: &v1::WorkStatus,
+    memory: &AppliedMemory,
+) {
     if s.namespace != execution_namespace(cluster) {
         tracing::warn!(cluster, namespace = %s.namespace, "work status for another cluster's namespace ignored");
-        return;
-    }
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &s.namespace, &work_resource());
-    let current = match api.get_status(&s.name).await {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::debug!(cluster, work = %s.name, error = %e, "work gone before its status arrived");
-            return;
-        }
-    };
-    if current.metadata.uid.as_deref() != Some(s.uid.as_str()) {
         return;
     }
     let (status, reason) = if s.applied {
@@ -404,17 +402,16 @@ pub(crate) async fn write_status(client: &kube::Client, cluster: &str, s: &v1::W
     } else {
         ("False", "AppliedFailed")
     };
-    let previous = current
-        .data
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c.get("type") == Some(&json!("Applied"))))
-        .cloned();
-    let since = match &previous {
-        Some(p) if p.get("status") == Some(&json!(status)) => {
-            p.get("lastTransitionTime").cloned().unwrap_or(json!(now()))
+    let since = {
+        let mut m = memory.lock();
+        match m.get(&s.name) {
+            Some((uid, applied, since)) if *uid == s.uid && *applied == s.applied => since.clone(),
+            _ => {
+                let t = now();
+                m.insert(s.name.clone(), (s.uid.clone(), s.applied, t.clone()));
+                t
+            }
         }
-        _ => json!(now()),
     };
     let manifests: Vec<Value> = s
         .manifests
@@ -432,16 +429,36 @@ pub(crate) async fn write_status(client: &kube::Client, cluster: &str, s: &v1::W
             v
         })
         .collect();
-    let body = json!({"status": {
-        "conditions": [{"type": "Applied", "status": status, "reason": reason, "message": s.message, "lastTransitionTime": since, "observedGeneration": s.generation}],
-        "manifestStatuses": manifests,
-    }});
-    let pp = PatchParams {
-        field_manager: Some("cceone-hub".into()),
-        ..Default::default()
+    let body = json!([
+        {"op": "test", "path": "/metadata/uid", "value": s.uid},
+        {"op": "add", "path": "/status", "value": {
+            "conditions": [{"type": "Applied", "status": status, "reason": reason, "message": s.message, "lastTransitionTime": since, "observedGeneration": s.generation}],
+            "manifestStatuses": manifests,
+        }},
+    ]);
+    let ar = work_resource();
+    let uri = format!(
+        "/apis/{}/namespaces/{}/works/{}/status?fieldManager=cceone-hub",
+        ar.api_version, s.namespace, s.name
+    );
+    let request = http::Request::patch(uri)
+        .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+        .body(serde_json::to_vec(&body).unwrap_or_default());
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(cluster, work = %s.name, error = %e, "work status request not built");
+            return;
+        }
     };
-    if let Err(e) = api.patch_status(&s.name, &pp, &Patch::Merge(&body)).await {
-        tracing::warn!(cluster, work = %s.name, error = %e, "writing work status failed");
+    match client.request_text(request).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 422 || e.code == 409 => {
+            // Gone, or another Work of that name now: nothing of this report applies.
+            tracing::debug!(cluster, work = %s.name, code = e.code, "work gone or replaced before its status arrived");
+            memory.lock().remove(&s.name);
+        }
+        Err(e) => tracing::warn!(cluster, work = %s.name, error = %e, "writing work status failed"),
     }
 }
 

@@ -196,13 +196,18 @@ impl Cache {
         }
     }
 
-    /// An event's object with its `apiVersion` and `kind` filled in.
+    /// An event's object with its `apiVersion` and `kind` filled in, and without
+    /// `metadata.managedFields`, which no controller reads (often the largest part of an
+    /// object; the cache holds every object of its resource).
     fn decode(&self, mut value: Value) -> Option<(ObjKey, Arc<Value>)> {
         if let Some(map) = value.as_object_mut() {
             map.entry("apiVersion")
                 .or_insert_with(|| Value::String(self.resource.api_version.clone()));
             map.entry("kind")
                 .or_insert_with(|| Value::String(self.resource.kind.clone()));
+            if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+                meta.remove("managedFields");
+            }
         }
         let key = ObjKey::of(&value)?;
         Some((key, Arc::new(value)))
@@ -295,5 +300,92 @@ impl Cache {
         for h in handlers {
             h(old, new);
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use kube::api::GroupVersionKind;
+    use serde_json::json;
+
+    use super::*;
+
+    fn obj(name: &str, rv: u64, tag: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "a", "resourceVersion": rv.to_string(),
+                "managedFields": [{"manager": "x"}]},
+            "data": {"tag": tag}})
+    }
+
+    fn cache() -> (Arc<Cache>, Arc<AtomicUsize>) {
+        let c = Cache::new(
+            ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("", "v1", "ConfigMap"),
+                "configmaps",
+            ),
+            None,
+        );
+        let calls = Arc::new(AtomicUsize::new(0));
+        let n = Arc::clone(&calls);
+        c.on_change(Arc::new(move |_, _| {
+            n.fetch_add(1, Ordering::Relaxed);
+        }));
+        (c, calls)
+    }
+
+    fn tag(c: &Cache, name: &str) -> Option<String> {
+        c.get(&ObjKey::new("a", name))
+            .map(|v| v["data"]["tag"].as_str().unwrap().to_string())
+    }
+
+    #[test]
+    fn writes_go_in_ahead_of_the_watch_and_are_never_rolled_back() {
+        let (c, calls) = cache();
+        let (k, v) = c.decode(obj("x", 5, "watched")).unwrap();
+        c.upsert(k, v, true);
+        // A controller's write answered at revision 7 goes in at once...
+        c.observe(&obj("x", 7, "written"));
+        assert_eq!(tag(&c, "x").as_deref(), Some("written"));
+        // ...an older event still in flight does not roll it back, and the event of the write
+        // itself changes nothing (no second notification).
+        let (k, v) = c.decode(obj("x", 6, "stale")).unwrap();
+        c.upsert(k, v, true);
+        assert_eq!(tag(&c, "x").as_deref(), Some("written"));
+        let before = calls.load(Ordering::Relaxed);
+        let (k, v) = c.decode(obj("x", 7, "written")).unwrap();
+        c.upsert(k, v, true);
+        assert_eq!(calls.load(Ordering::Relaxed), before);
+        // A write answered before something the watch already delivered is ignored: the object
+        // was deleted at 9, and a late answer at 8 must not bring it back.
+        c.remove(&ObjKey::new("a", "x"), 9);
+        c.observe(&obj("x", 8, "ghost"));
+        assert_eq!(tag(&c, "x"), None);
+        // managedFields are not kept.
+        c.observe(&obj("y", 10, "y"));
+        assert!(
+            c.get(&ObjKey::new("a", "y"))
+                .unwrap()
+                .pointer("/metadata/managedFields")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_relist_keeps_writes_newer_than_the_list() {
+        let (c, _) = cache();
+        c.observe(&obj("new", 12, "written after the list"));
+        let mut fresh = BTreeMap::new();
+        let (k, v) = c.decode(obj("old", 3, "listed")).unwrap();
+        fresh.insert(k, v);
+        c.replace(fresh, 10);
+        assert_eq!(tag(&c, "old").as_deref(), Some("listed"));
+        assert_eq!(tag(&c, "new").as_deref(), Some("written after the list"));
+        // Gone from a later list that covers its revision: removed.
+        c.replace(BTreeMap::new(), 20);
+        assert_eq!(tag(&c, "new"), None);
+        assert_eq!(tag(&c, "old"), None);
     }
 }

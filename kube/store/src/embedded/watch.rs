@@ -28,11 +28,22 @@ pub(super) struct Hub {
     compacted: AtomicU64,
 }
 
+/// Most bytes of objects (new and previous versions) kept in the history, whatever its event
+/// count: old versions held for watch resumption must not grow with the store. A watcher
+/// further behind than this gets `Compacted` and lists again.
+const HISTORY_BYTES: usize = 64 << 20;
+
+fn event_bytes(e: &Event) -> usize {
+    e.kv.key.len() + e.kv.value.len() + e.prev.as_ref().map_or(0, |p| p.len())
+}
+
 struct HubInner {
     /// Events with revisions in (compacted, published], contiguous and in order.
     history: VecDeque<Arc<Event>>,
     /// Most events kept in `history`.
     limit: usize,
+    /// Bytes of the events in `history` ([`event_bytes`]).
+    bytes: usize,
     /// Live channel; `None` once the store has shut down.
     tx: Option<broadcast::Sender<Arc<Event>>>,
 }
@@ -52,6 +63,7 @@ impl Hub {
             inner: Mutex::new(HubInner {
                 history: VecDeque::new(),
                 limit,
+                bytes: 0,
                 tx: Some(tx),
             }),
             published: AtomicU64::new(revision),
@@ -79,12 +91,17 @@ impl Hub {
                 // An error only means nobody is listening right now.
                 let _ = tx.send(Arc::clone(&event));
             }
+            inner.bytes += event_bytes(&event);
             inner.history.push_back(event);
             self.published.store(revision, Ordering::Release);
-            if inner.history.len() > inner.limit {
-                let oldest = inner.history.pop_front().map(|e| e.revision());
-                self.compacted
-                    .store(oldest.unwrap_or(revision), Ordering::Release);
+            while inner.history.len() > inner.limit
+                || (inner.bytes > HISTORY_BYTES && inner.history.len() > 1)
+            {
+                let Some(oldest) = inner.history.pop_front() else {
+                    break;
+                };
+                inner.bytes = inner.bytes.saturating_sub(event_bytes(&oldest));
+                self.compacted.store(oldest.revision(), Ordering::Release);
             }
         }
     }
@@ -101,7 +118,9 @@ impl Hub {
             .front()
             .is_some_and(|e| e.revision() <= target)
         {
-            inner.history.pop_front();
+            if let Some(e) = inner.history.pop_front() {
+                inner.bytes = inner.bytes.saturating_sub(event_bytes(&e));
+            }
         }
         self.compacted.store(target, Ordering::Release);
     }
