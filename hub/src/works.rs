@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use cceone_proto::v1::{self, hub_message};
@@ -91,10 +91,21 @@ pub(crate) enum Routed {
     Resync,
 }
 
+/// Events a session's relay may have waiting; past this the hub stops holding them (they are
+/// whole Works) and the relay lists its namespace again instead.
+const ROUTE_BACKLOG: usize = 1024;
+
+/// One session's way in: its events, and whether some had to be dropped.
+struct RouteTx {
+    id: u64,
+    tx: mpsc::Sender<Routed>,
+    overflowed: Arc<AtomicBool>,
+}
+
 /// The hub's one watch of all Works, and where each namespace's events go.
 #[derive(Default)]
 pub(crate) struct Router {
-    routes: Mutex<HashMap<String, (u64, mpsc::UnboundedSender<Routed>)>>,
+    routes: Mutex<HashMap<String, RouteTx>>,
     next_id: AtomicU64,
     /// Events routed to a session (for the metrics).
     pub(crate) routed: AtomicU64,
@@ -110,10 +121,7 @@ pub(crate) struct Route {
 impl Drop for Route {
     fn drop(&mut self) {
         let mut routes = self.router.routes.lock();
-        if routes
-            .get(&self.namespace)
-            .is_some_and(|(id, _)| *id == self.id)
-        {
+        if routes.get(&self.namespace).is_some_and(|r| r.id == self.id) {
             routes.remove(&self.namespace);
         }
     }
@@ -121,16 +129,25 @@ impl Drop for Route {
 
 impl Router {
     /// Route `namespace`'s events to the returned receiver (replacing an older session's).
-    fn register(self: &Arc<Self>, namespace: &str) -> (Route, mpsc::UnboundedReceiver<Routed>) {
+    fn register(
+        self: &Arc<Self>,
+        namespace: &str,
+    ) -> (Route, mpsc::Receiver<Routed>, Arc<AtomicBool>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.routes.lock().insert(namespace.to_string(), (id, tx));
+        let (tx, rx) = mpsc::channel(ROUTE_BACKLOG);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let entry = RouteTx {
+            id,
+            tx,
+            overflowed: Arc::clone(&overflowed),
+        };
+        self.routes.lock().insert(namespace.to_string(), entry);
         let route = Route {
             router: Arc::clone(self),
             namespace: namespace.to_string(),
             id,
         };
-        (route, rx)
+        (route, rx, overflowed)
     }
 
     fn route(&self, w: DynamicObject, deleted: bool) {
@@ -138,19 +155,24 @@ impl Router {
             return;
         };
         let routes = self.routes.lock();
-        if let Some((_, tx)) = routes.get(ns) {
+        if let Some(r) = routes.get(ns) {
             self.routed.fetch_add(1, Ordering::Relaxed);
-            let _ = tx.send(if deleted {
+            let ev = if deleted {
                 Routed::Deleted(w)
             } else {
                 Routed::Applied(w)
-            });
+            };
+            if let Err(mpsc::error::TrySendError::Full(_)) = r.tx.try_send(ev) {
+                r.overflowed.store(true, Ordering::Release);
+            }
         }
     }
 
     fn resync_all(&self) {
-        for (_, tx) in self.routes.lock().values() {
-            let _ = tx.send(Routed::Resync);
+        for r in self.routes.lock().values() {
+            if r.tx.try_send(Routed::Resync).is_err() {
+                r.overflowed.store(true, Ordering::Release);
+            }
         }
     }
 
@@ -311,7 +333,8 @@ async fn relay(
     inventory: v1::WorkInventory,
     control: mpsc::Sender<v1::HubMessage>,
     route: Route,
-    mut events: mpsc::UnboundedReceiver<Routed>,
+    mut events: mpsc::Receiver<Routed>,
+    overflowed: Arc<AtomicBool>,
 ) {
     let _route = route;
     let ns = execution_namespace(&cluster);
@@ -330,6 +353,10 @@ async fn relay(
     };
     let mut need_list = true;
     loop {
+        if overflowed.swap(false, Ordering::AcqRel) {
+            // Events were dropped while this relay was behind: a fresh list covers them.
+            need_list = true;
+        }
         if need_list {
             match list_namespace(&api).await {
                 Ok((items, rv)) => {
@@ -480,7 +507,7 @@ pub(crate) fn start(
     if slot.is_some() {
         return;
     }
-    let (route, events) = hub.works.register(&execution_namespace(cluster));
+    let (route, events, overflowed) = hub.works.register(&execution_namespace(cluster));
     *slot = Some(tokio::spawn(relay(
         hub.client.clone(),
         cluster.to_string(),
@@ -488,6 +515,7 @@ pub(crate) fn start(
         control.clone(),
         route,
         events,
+        overflowed,
     )));
 }
 
