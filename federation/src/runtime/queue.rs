@@ -114,6 +114,11 @@ impl<K: Clone + Eq + Hash + Send + Sync + std::fmt::Debug + 'static> Queue<K> {
         }
     }
 
+    /// Keys waiting for their delay to pass.
+    pub(crate) fn delayed_len(&self) -> usize {
+        self.state.lock().delayed.len()
+    }
+
     /// Queue a key after `delay` (an earlier pending request for the key wins).
     pub(crate) fn add_after(self: &Arc<Self>, key: K, delay: Duration) {
         if delay.is_zero() {
