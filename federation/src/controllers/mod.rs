@@ -63,6 +63,10 @@ pub(crate) struct Ctx {
     pub(crate) crbs: Arc<Cache>,
     pub(crate) works: Arc<Cache>,
     pub(crate) templates: Arc<Templates>,
+    /// [`Ctx::cluster_values`]' copy; dropped whenever a Cluster changes.
+    cluster_snapshot: parking_lot::RwLock<Option<Arc<Vec<Value>>>>,
+    /// Counts Cluster changes, so that a copy made across one is not kept.
+    cluster_generation: std::sync::atomic::AtomicU64,
 }
 
 impl Ctx {
@@ -82,9 +86,29 @@ impl Ctx {
         keys
     }
 
-    /// Every Cluster, as plain values for the pure scheduling and override functions.
-    pub(crate) fn cluster_values(&self) -> Vec<Value> {
-        self.clusters.list().iter().map(|c| (**c).clone()).collect()
+    /// Every Cluster, as plain values for the pure scheduling and override functions: one
+    /// shared copy, made again only after a Cluster changed (at 100 clusters, copying them for
+    /// every binding scheduled was most of the scheduler's work).
+    pub(crate) fn cluster_values(&self) -> Arc<Vec<Value>> {
+        if let Some(snapshot) = self.cluster_snapshot.read().as_ref() {
+            return Arc::clone(snapshot);
+        }
+        let generation = self.cluster_generation.load(Ordering::Acquire);
+        let snapshot: Arc<Vec<Value>> =
+            Arc::new(self.clusters.list().iter().map(|c| (**c).clone()).collect());
+        let mut slot = self.cluster_snapshot.write();
+        // Keep it only if no Cluster changed while it was being made.
+        if self.cluster_generation.load(Ordering::Acquire) == generation {
+            *slot = Some(Arc::clone(&snapshot));
+        }
+        snapshot
+    }
+
+    /// A Cluster changed: the next [`Ctx::cluster_values`] copies them again.
+    fn clusters_changed(&self) {
+        let mut slot = self.cluster_snapshot.write();
+        self.cluster_generation.fetch_add(1, Ordering::AcqRel);
+        *slot = None;
     }
 
     /// Whether every cache the controllers read has loaded.
@@ -264,6 +288,8 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         crbs: Cache::new(resources::cluster_resource_binding(), None),
         works: Cache::new(resources::work(), Some(works_index)),
         templates: Templates::new(local.clone(), writer),
+        cluster_snapshot: parking_lot::RwLock::new(None),
+        cluster_generation: std::sync::atomic::AtomicU64::new(0),
     });
     let q = Queues {
         cluster: Queue::new(),
@@ -391,6 +417,9 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
     );
     let weak = Arc::downgrade(ctx);
     ctx.clusters.on_change(Arc::new(move |old, new| {
+        if let Some(ctx) = weak.upgrade() {
+            ctx.clusters_changed();
+        }
         if let Some(o) = either(old, new) {
             cq.add(name_of(o));
         }
