@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use cceone_cluster_agent::backoff::Backoff;
 use cceone_cluster_agent::config::Config;
 use cceone_cluster_agent::https::HttpsClient;
@@ -23,7 +22,6 @@ use cceone_federation_core::interpret;
 use cceone_proto::v1::{self, agent_message, hub_message, stream_open};
 use cceone_tunnel::{AgentConn, DialConfig, TransportChoice};
 use futures::StreamExt;
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -69,46 +67,6 @@ pub(crate) struct Fleet {
     tasks: tokio::task::JoinSet<()>,
 }
 
-/// Regions and providers, varied as a real fleet's are.
-const PLACES: &[(&str, &str, &str, &str)] = &[
-    ("ctyun", "ctyun", "cn-east-1", "cn-east-1a"),
-    ("ctyun", "ctyun", "cn-north-1", "cn-north-1b"),
-    ("third-party", "aws", "ap-southeast-1", "ap-southeast-1a"),
-    ("local", "idc", "cn-south-1", "cn-south-1a"),
-    ("third-party", "azure", "eu-west-1", "eu-west-1c"),
-];
-
-/// Create the RegisteredCluster (phase Pending) unless it exists, as `cceone up` does.
-async fn register_cluster(fed: &kube::Client, name: &str, index: usize) -> anyhow::Result<()> {
-    let api = cceone_platform::registered_clusters(fed);
-    if api.get_opt(name).await?.is_some() {
-        return Ok(());
-    }
-    let (ty, provider, region, zone) = PLACES[index % PLACES.len()];
-    let obj: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": format!("{}/{}", cceone_platform::GROUP, cceone_platform::VERSION),
-        "kind": "RegisteredCluster",
-        "metadata": {"name": name, "labels": {"cceone.io/simulated": "light", "topology.kubernetes.io/region": region}},
-        "spec": {"type": ty, "provider": provider, "region": region, "zone": zone},
-    }))?;
-    api.create(&PostParams::default(), &obj)
-        .await
-        .with_context(|| format!("registering {name}"))?;
-    let op = cceone_platform::phase::Operation::new(
-        jiff::Timestamp::now(),
-        "Register",
-        "Registered",
-        "registered by bench-federation",
-    );
-    let status = json!({"status": {"phase": "Pending", "operations": [op.to_json()]}});
-    let pp = PatchParams {
-        field_manager: Some("bench-federation".into()),
-        ..Default::default()
-    };
-    api.patch_status(name, &pp, &Patch::Merge(&status)).await?;
-    Ok(())
-}
-
 impl Fleet {
     /// Register `member1`..`memberN` in the federation API, issue each a bootstrap token and
     /// start its member task against the hub at `hub_endpoint` (`host:port`, CA `hub_ca`).
@@ -124,7 +82,7 @@ impl Fleet {
         let tokens: Vec<anyhow::Result<(String, String)>> = futures::stream::iter(1..=n)
             .map(|i| async move {
                 let name = format!("member{i}");
-                register_cluster(fed, &name, i - 1).await?;
+                cceone::register_simulated(fed, &name, i - 1, "light", "bench-federation").await?;
                 let token =
                     cceone_platform::token::issue(fed, &name, Duration::from_secs(3600)).await?;
                 Ok((name, token))

@@ -78,11 +78,16 @@ async fn client_from(kubeconfig: &str) -> anyhow::Result<kube::Client> {
     kube::Client::try_from(cfg).context("building a client")
 }
 
-/// Create the RegisteredCluster (Pending) unless it exists; true when it was created.
-async fn ensure_registered(
+/// Create the RegisteredCluster of simulated member `name` (Pending, the `index`-th of the
+/// varied regions and providers, labelled `cceone.io/simulated: <kind>`) unless it exists;
+/// `by` is who registers it (the field manager and the operation's message). True when it was
+/// created. `cceone up` and the federation benchmark's light members register through this.
+pub async fn register_simulated(
     client: &kube::Client,
     name: &str,
     index: usize,
+    kind: &str,
+    by: &str,
 ) -> anyhow::Result<bool> {
     let api = cceone_platform::registered_clusters(client);
     if api.get_opt(name).await?.is_some() {
@@ -92,7 +97,7 @@ async fn ensure_registered(
     let obj: DynamicObject = serde_json::from_value(json!({
         "apiVersion": format!("{}/{}", cceone_platform::GROUP, cceone_platform::VERSION),
         "kind": "RegisteredCluster",
-        "metadata": {"name": name, "labels": {"cceone.io/simulated": "true", "topology.kubernetes.io/region": region}},
+        "metadata": {"name": name, "labels": {"cceone.io/simulated": kind, "topology.kubernetes.io/region": region}},
         "spec": {"type": ty, "provider": provider, "region": region, "zone": zone},
     }))?;
     api.create(&PostParams::default(), &obj)
@@ -102,11 +107,11 @@ async fn ensure_registered(
         jiff::Timestamp::now(),
         "Register",
         "Registered",
-        "registered by cceone up",
+        format!("registered by {by}"),
     );
     let status = json!({"status": {"phase": "Pending", "operations": [op.to_json()]}});
     let pp = PatchParams {
-        field_manager: Some("cceone-up".into()),
+        field_manager: Some(by.into()),
         ..Default::default()
     };
     api.patch_status(name, &pp, &Patch::Merge(&status)).await?;
@@ -162,7 +167,7 @@ pub async fn up(cfg: UpConfig) -> anyhow::Result<Up> {
         let members_dir = cfg.data_dir.join("members");
         std::fs::write(members_dir.join(format!("{name}.kubeconfig")), &member_kc)
             .with_context(|| format!("writing {name}'s kubeconfig"))?;
-        let created = ensure_registered(&fed, &name, i - 1).await?;
+        let created = register_simulated(&fed, &name, i - 1, "true", "cceone-up").await?;
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         env.insert("CCEONE_HUB_ENDPOINT".into(), hub_endpoint.clone());
         env.insert("CCEONE_CLUSTER_NAME".into(), name.clone());
