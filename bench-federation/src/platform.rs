@@ -216,7 +216,7 @@ async fn wait_ready(fed: &kube::Client, n: usize, stats: &light::Stats) -> anyho
     let deadline = start + Duration::from_secs(120) + Duration::from_millis(500 * n as u64);
     let mut last_report = Instant::now();
     loop {
-        let ready = crate::watch::clusters_ready(fed).await;
+        let ready = cceone::clusters_ready(fed).await;
         if ready >= n {
             return Ok(());
         }

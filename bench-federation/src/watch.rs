@@ -46,31 +46,29 @@ pub(crate) fn record_in_member(obs: &Shared, cluster: &str, name: &str, at: Inst
     }
 }
 
+fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
 pub(crate) fn rb_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("work.karmada.io", "v1alpha2", "ResourceBinding"),
+    resource(
+        "work.karmada.io",
+        "v1alpha2",
+        "ResourceBinding",
         "resourcebindings",
     )
 }
 
 pub(crate) fn work_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("work.karmada.io", "v1alpha1", "Work"),
-        "works",
-    )
+    resource("work.karmada.io", "v1alpha1", "Work", "works")
 }
 
 pub(crate) fn pp_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("policy.karmada.io", "v1alpha1", "PropagationPolicy"),
+    resource(
+        "policy.karmada.io",
+        "v1alpha1",
+        "PropagationPolicy",
         "propagationpolicies",
-    )
-}
-
-pub(crate) fn cluster_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("cluster.karmada.io", "v1alpha1", "Cluster"),
-        "clusters",
     )
 }
 
@@ -181,25 +179,4 @@ pub(crate) fn watch_federation(set: &mut Watchers, obs: &Shared, fed: &kube::Cli
             }
         }
     });
-}
-
-/// How many federation Clusters report `Ready=True`.
-pub(crate) async fn clusters_ready(fed: &kube::Client) -> usize {
-    let api: Api<DynamicObject> = Api::all_with(fed.clone(), &cluster_resource());
-    match api.list(&Default::default()).await {
-        Ok(list) => list
-            .items
-            .iter()
-            .filter(|c| {
-                c.data
-                    .pointer("/status/conditions")
-                    .and_then(Value::as_array)
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|x| x["type"] == "Ready" && x["status"] == "True")
-                    })
-            })
-            .count(),
-        Err(_) => 0,
-    }
 }

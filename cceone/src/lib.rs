@@ -237,34 +237,39 @@ mod k8s_openapi_secret {
     pub(crate) use k8s_openapi::api::core::v1::Secret;
 }
 
-/// Wait until `n` Karmada Clusters report Ready=True.
-async fn wait_ready(fed: &kube::Client, n: usize) -> anyhow::Result<()> {
+/// How many Karmada Clusters of the federation report `Ready=True` (0 when the list fails).
+pub async fn clusters_ready(fed: &kube::Client) -> usize {
     let ar = kube::api::ApiResource::from_gvk_with_plural(
         &kube::api::GroupVersionKind::gvk("cluster.karmada.io", "v1alpha1", "Cluster"),
         "clusters",
     );
     let api: Api<DynamicObject> = Api::all_with(fed.clone(), &ar);
+    match api.list(&Default::default()).await {
+        Ok(list) => list
+            .items
+            .iter()
+            .filter(|c| {
+                c.data
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| {
+                        cs.iter().any(|x| {
+                            x.get("type") == Some(&json!("Ready"))
+                                && x.get("status") == Some(&json!("True"))
+                        })
+                    })
+            })
+            .count(),
+        Err(_) => 0,
+    }
+}
+
+/// Wait until `n` Karmada Clusters report Ready=True.
+async fn wait_ready(fed: &kube::Client, n: usize) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut last_report = tokio::time::Instant::now();
     loop {
-        let ready = match api.list(&Default::default()).await {
-            Ok(list) => list
-                .items
-                .iter()
-                .filter(|c| {
-                    c.data
-                        .pointer("/status/conditions")
-                        .and_then(Value::as_array)
-                        .is_some_and(|cs| {
-                            cs.iter().any(|x| {
-                                x.get("type") == Some(&json!("Ready"))
-                                    && x.get("status") == Some(&json!("True"))
-                            })
-                        })
-                })
-                .count(),
-            Err(_) => 0,
-        };
+        let ready = clusters_ready(fed).await;
         if ready >= n {
             return Ok(());
         }
