@@ -1,9 +1,11 @@
 //! The API resources the controllers read and write, and the index keys that tie Works and
 //! bindings together.
 
+use std::hash::{Hash, Hasher};
+
 use cceone_federation_core::names;
 use kube::api::{ApiResource, GroupVersionKind};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::json::{annotation, s};
 use crate::runtime::ObjKey;
@@ -154,5 +156,96 @@ impl TemplateKey {
             kind: s(template, "/kind").to_string(),
             key: ObjKey::of(template)?,
         })
+    }
+}
+
+/// The key under `spec.workload` of a cached Work that stands for its manifests.
+pub(crate) const MANIFESTS_DIGEST: &str = "manifestsDigest";
+
+/// A Work as the controllers' cache keeps it. The manifests are most of a Work and the
+/// controllers never read them back whole: status aggregation finds a resource's ordinal by
+/// its apiVersion, kind, namespace and name, and the binding controller only asks whether
+/// what it would write differs from what is stored. So each manifest is cut down to what
+/// names it, and `spec.workload.manifestsDigest` (the cache's own field, never written to
+/// the API) stands for all of them. Applying it twice changes nothing.
+pub(crate) fn project_work(work: &mut Value) {
+    let Some(workload) = work
+        .pointer_mut("/spec/workload")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    if workload.contains_key(MANIFESTS_DIGEST) {
+        return;
+    }
+    let Some(Value::Array(manifests)) = workload.remove("manifests") else {
+        return;
+    };
+    let mut hasher = std::hash::DefaultHasher::new();
+    manifests.hash(&mut hasher);
+    let stubs = manifests.iter().map(manifest_stub).collect();
+    workload.insert("manifests".into(), Value::Array(stubs));
+    workload.insert(
+        MANIFESTS_DIGEST.into(),
+        Value::String(format!("{:016x}", hasher.finish())),
+    );
+}
+
+/// What names a manifest: apiVersion, kind, metadata.namespace and metadata.name.
+fn manifest_stub(manifest: &Value) -> Value {
+    let mut stub = Map::new();
+    for field in ["apiVersion", "kind"] {
+        if let Some(v) = manifest.get(field) {
+            stub.insert(field.into(), v.clone());
+        }
+    }
+    let mut meta = Map::new();
+    for field in ["namespace", "name"] {
+        if let Some(v) = manifest.get("metadata").and_then(|m| m.get(field)) {
+            meta.insert(field.into(), v.clone());
+        }
+    }
+    stub.insert("metadata".into(), Value::Object(meta));
+    Value::Object(stub)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn work(replicas: i64) -> Value {
+        json!({"metadata": {"name": "w", "namespace": "karmada-es-a"},
+            "spec": {"workload": {"manifests": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "d", "namespace": "ns", "labels": {"x": "y"}},
+                "spec": {"replicas": replicas}}]}}})
+    }
+
+    #[test]
+    fn a_projected_work_names_its_manifests_and_tells_changes_apart() {
+        let mut a = work(1);
+        project_work(&mut a);
+        assert_eq!(
+            a.pointer("/spec/workload/manifests").unwrap(),
+            &json!([{"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "d", "namespace": "ns"}}])
+        );
+        let again = {
+            let mut b = a.clone();
+            project_work(&mut b);
+            b
+        };
+        assert_eq!(again, a, "projecting twice changes nothing");
+        let mut same = work(1);
+        project_work(&mut same);
+        assert_eq!(same, a);
+        let mut other = work(2);
+        project_work(&mut other);
+        assert_ne!(
+            other.pointer("/spec/workload/manifestsDigest"),
+            a.pointer("/spec/workload/manifestsDigest")
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! `FullyApplied` condition, and the aggregated member statuses become the resource
 //! template's own status, so `kubectl get deployment nginx` on the federation shows `3/3`.
 
+use std::borrow::Borrow;
+
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
@@ -15,10 +17,11 @@ use crate::names::EXECUTION_SPACE_PREFIX;
 /// status field, the `Scheduled` condition included, is carried over. Works being deleted,
 /// outside an execution space (`karmada-es-<cluster>`) or not holding the binding's resource
 /// are skipped.
-pub fn aggregate(binding: &Value, works: &[Value], now: Timestamp) -> Value {
+pub fn aggregate<W: Borrow<Value>>(binding: &Value, works: &[W], now: Timestamp) -> Value {
     let resource = binding.pointer("/spec/resource").unwrap_or(&Value::Null);
     let mut items: Vec<Value> = works
         .iter()
+        .map(Borrow::borrow)
         .filter(|w| !crate::json::present(w, "/metadata/deletionTimestamp"))
         .filter_map(|w| aggregated_item(w, resource))
         .collect();

@@ -84,7 +84,7 @@ fn merged(live: &Value, desired: &Value) -> Value {
 }
 
 /// Create or update one Work; whether anything was (or is still to be) written.
-async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: &Value) -> Result<bool, Error> {
+async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: Value) -> Result<bool, Error> {
     let war = resources::work();
     match ctx.works.get(key) {
         None => {
@@ -97,16 +97,33 @@ async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: &Value) -> Result<bool, E
             }
         }
         Some(live) if deleting(&live) => Ok(true),
-        Some(live) => match merge_diff(&projection(&live), &merged(&live, desired)) {
-            None => Ok(false),
-            Some(mut patch) => {
+        Some(live) => {
+            // The cache holds Works projected (`resources::project_work`): compare like with
+            // like, then send the manifests themselves if they differ.
+            let mut want = merged(&live, &desired);
+            resources::project_work(&mut want);
+            let Some(mut patch) = merge_diff(&projection(&live), &want) else {
+                return Ok(false);
+            };
+            if let Some(workload) = patch
+                .pointer_mut("/spec/workload")
+                .and_then(Value::as_object_mut)
+                && workload.remove(resources::MANIFESTS_DIGEST).is_some()
+            {
+                let manifests = desired
+                    .pointer("/spec/workload/manifests")
+                    .cloned()
+                    .unwrap_or_else(|| json!([]));
+                workload.insert("manifests".into(), manifests);
+            }
+            {
                 let rv = json!(s(&live, "/metadata/resourceVersion"));
                 set(&mut patch, &["metadata", "resourceVersion"], rv);
                 tracing::debug!(work = %key, "updating work");
                 ctx.writer.merge_patch(&war, key, &patch, false).await?;
                 Ok(true)
             }
-        },
+        }
     }
 }
 
@@ -251,10 +268,11 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     // Write every cluster's Work at once: the writes are independent, and the store commits
     // concurrent writes together, so a binding across 100 clusters costs about one round trip
     // rather than 100.
+    let ctx_ref: &Ctx = &ctx;
     let written = futures::future::join_all(
         desired
-            .iter()
-            .map(|(wkey, work)| ensure_work(&ctx, wkey, work)),
+            .into_iter()
+            .map(|(wkey, work)| async move { ensure_work(ctx_ref, &wkey, work).await }),
     )
     .await;
     for w in written {
@@ -278,7 +296,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
             "metadata": {"resourceVersion": s(&binding, "/metadata/resourceVersion")},
             "spec": {"gracefulEvictionTasks": tasks},
         });
-        binding = Arc::new(ctx.writer.merge_patch(&bar, &key, &patch, false).await?);
+        binding = ctx.writer.merge_patch(&bar, &key, &patch, false).await?;
     }
     keep.extend(evicting(&binding, &works));
     prune(&ctx, &works, &keep).await?;

@@ -197,7 +197,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
         Some(_) => {}
         None => {
             let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": es}});
-            match ctx.writer.create(&resources::namespace(), &ns).await {
+            match ctx.writer.create(&resources::namespace(), ns).await {
                 Ok(_) => {}
                 Err(e) if e.is_conflict() => {}
                 Err(e) => return Err(e),
@@ -221,7 +221,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
                 "spec": spec,
             });
             tracing::info!(cluster = %name, "registered cluster joined; creating its federation cluster");
-            Arc::new(ctx.writer.create(&cluster_ar, &obj).await?)
+            ctx.writer.create(&cluster_ar, obj).await?
         }
     };
     if deleting(&live) {
@@ -269,11 +269,10 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
     if let Some(mut patch) = merge_diff(&current, &desired) {
         let rv = json!(s(&live, "/metadata/resourceVersion"));
         set(&mut patch, &["metadata", "resourceVersion"], rv);
-        live = Arc::new(
-            ctx.writer
-                .merge_patch(&cluster_ar, &key, &patch, false)
-                .await?,
-        );
+        live = ctx
+            .writer
+            .merge_patch(&cluster_ar, &key, &patch, false)
+            .await?;
     }
 
     let status = Value::Object(desired_status(regc, &live, ready));

@@ -168,7 +168,7 @@ async fn claim_template(
         .writer
         .merge_patch(cache.resource(), &key.key, &patch, false)
         .await?;
-    Ok(Arc::new(written))
+    Ok(written)
 }
 
 /// What of a binding the detector compares and writes.
@@ -299,7 +299,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: TemplateKey) -> Result<Requeue
                 return Ok(None);
             }
             tracing::debug!(binding = %bkey, "creating binding");
-            ctx.writer.create(&bar, &desired).await?;
+            ctx.writer.create(&bar, desired).await?;
         }
         Some(live) => {
             let mut want = merged(&live, &desired);

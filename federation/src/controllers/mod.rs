@@ -214,11 +214,13 @@ fn template_spec_changed(old: Option<&Value>, new: Option<&Value>) -> bool {
 /// of a binding's Works arriving together (created at once, reported by their clusters within
 /// moments) make one binding status write, not one each.
 const STATUS_COALESCE: Duration = Duration::from_millis(100);
-/// The longest the status controller waits to coalesce, reached under a burst.
-const STATUS_COALESCE_MAX: Duration = Duration::from_secs(1);
+/// The longest the status controller waits to coalesce, reached under a burst (about 3,000
+/// bindings waiting): a binding's clusters then report over seconds, and each status write
+/// (of the binding, then of its template) costs the API a parse, a patch and an fsync.
+const STATUS_COALESCE_MAX: Duration = Duration::from_secs(3);
 
 /// How long to let a binding's status changes gather: 100 ms when little is waiting, growing
-/// by 1 ms per binding already waiting, up to 1 s — under a burst, each status write then
+/// by 1 ms per binding already waiting, up to 3 s — under a burst, each status write then
 /// carries more of the clusters' reports (fewer writes) at a cost in latency only when busy.
 fn status_delay(q: &Queue<ObjKey>) -> Duration {
     let waiting = u32::try_from(q.delayed_len()).unwrap_or(u32::MAX);
@@ -286,7 +288,11 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         cops: Cache::new(resources::cluster_override_policy(), None),
         rbs: Cache::new(resources::resource_binding(), None),
         crbs: Cache::new(resources::cluster_resource_binding(), None),
-        works: Cache::new(resources::work(), Some(works_index)),
+        works: Cache::projected(
+            resources::work(),
+            Some(works_index),
+            Some(resources::project_work),
+        ),
         templates: Templates::new(local.clone(), writer),
         cluster_snapshot: parking_lot::RwLock::new(None),
         cluster_generation: std::sync::atomic::AtomicU64::new(0),

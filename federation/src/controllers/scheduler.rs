@@ -117,7 +117,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         let rv = json!(s(&current, "/metadata/resourceVersion"));
         set(&mut patch, &["metadata", "resourceVersion"], rv);
         tracing::debug!(binding = %key, clusters = ?want.pointer("/spec/clusters"), "writing schedule");
-        current = Arc::new(ctx.writer.merge_patch(&bar, &key, &patch, false).await?);
+        current = ctx.writer.merge_patch(&bar, &key, &patch, false).await?;
     }
 
     let old_status = current.get("status").cloned().unwrap_or(json!({}));

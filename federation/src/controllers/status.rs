@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cceone_federation_core::status::{aggregate, template_status};
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::Ctx;
 use crate::error::Error;
@@ -24,12 +24,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     if deleting(&binding) {
         return Ok(None);
     }
-    let works: Vec<Value> = ctx
-        .works
-        .by_index(&resources::binding_index(&key))
-        .iter()
-        .map(|w| (**w).clone())
-        .collect();
+    let works = ctx.works.by_index(&resources::binding_index(&key));
     let now = Timestamp::now();
     let status = aggregate(&binding, &works, now);
     let current = binding.get("status").cloned().unwrap_or(json!({}));
@@ -40,7 +35,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         });
         let bar = resources::binding_for(&key);
         tracing::debug!(binding = %key, "updating binding status");
-        binding = Arc::new(ctx.writer.merge_patch(&bar, &key, &patch, true).await?);
+        binding = ctx.writer.merge_patch(&bar, &key, &patch, true).await?;
     }
 
     let Some(tkey) = TemplateKey::of_binding(&binding) else {

@@ -67,6 +67,10 @@ pub(crate) type Handler = Arc<dyn Fn(Option<&Value>, Option<&Value>) + Send + Sy
 /// Maps an object to the index values it is found under.
 pub(crate) type Indexer = Box<dyn Fn(&Value) -> Vec<String> + Send + Sync>;
 
+/// Trims an object to what the controllers read before it is cached (see
+/// [`crate::resources::project_work`]).
+pub(crate) type Projection = fn(&mut Value);
+
 #[derive(Default)]
 struct Inner {
     objects: BTreeMap<ObjKey, Arc<Value>>,
@@ -86,6 +90,7 @@ pub(crate) struct Cache {
     resource: ApiResource,
     inner: RwLock<Inner>,
     indexer: Option<Indexer>,
+    projection: Option<Projection>,
     handlers: RwLock<Vec<Handler>>,
     synced: tokio::sync::watch::Sender<bool>,
 }
@@ -93,10 +98,20 @@ pub(crate) struct Cache {
 impl Cache {
     /// An empty cache of `resource`, indexed by `indexer` when given.
     pub(crate) fn new(resource: ApiResource, indexer: Option<Indexer>) -> Arc<Cache> {
+        Cache::projected(resource, indexer, None)
+    }
+
+    /// An empty cache of `resource` that keeps each object as `projection` trims it.
+    pub(crate) fn projected(
+        resource: ApiResource,
+        indexer: Option<Indexer>,
+        projection: Option<Projection>,
+    ) -> Arc<Cache> {
         Arc::new(Cache {
             resource,
             inner: RwLock::default(),
             indexer,
+            projection,
             handlers: RwLock::default(),
             synced: tokio::sync::watch::Sender::new(false),
         })
@@ -190,9 +205,17 @@ impl Cache {
     /// Take in an object a controller just wrote, as the API answered it, ahead of its watch
     /// event, so that the next reconcile reads what was written rather than conflicting with
     /// it. Ignored when the watch has already delivered that revision or a later one.
-    pub(crate) fn observe(&self, obj: &Value) {
-        if let Some((key, value)) = self.decode(obj.clone()) {
-            self.upsert(key, value, false);
+    /// Returns the object as the cache keeps it.
+    pub(crate) fn observe(&self, obj: Value) -> Arc<Value> {
+        if ObjKey::of(&obj).is_none() {
+            return Arc::new(obj);
+        }
+        match self.decode(obj) {
+            Some((key, value)) => {
+                self.upsert(key, Arc::clone(&value), false);
+                value
+            }
+            None => Arc::new(Value::Null),
         }
     }
 
@@ -208,6 +231,9 @@ impl Cache {
             if let Some(Value::Object(meta)) = map.get_mut("metadata") {
                 meta.remove("managedFields");
             }
+        }
+        if let Some(project) = self.projection {
+            project(&mut value);
         }
         let key = ObjKey::of(&value)?;
         Some((key, Arc::new(value)))
@@ -347,7 +373,7 @@ mod tests {
         let (k, v) = c.decode(obj("x", 5, "watched")).unwrap();
         c.upsert(k, v, true);
         // A controller's write answered at revision 7 goes in at once...
-        c.observe(&obj("x", 7, "written"));
+        c.observe(obj("x", 7, "written"));
         assert_eq!(tag(&c, "x").as_deref(), Some("written"));
         // ...an older event still in flight does not roll it back, and the event of the write
         // itself changes nothing (no second notification).
@@ -361,10 +387,10 @@ mod tests {
         // A write answered before something the watch already delivered is ignored: the object
         // was deleted at 9, and a late answer at 8 must not bring it back.
         c.remove(&ObjKey::new("a", "x"), 9);
-        c.observe(&obj("x", 8, "ghost"));
+        c.observe(obj("x", 8, "ghost"));
         assert_eq!(tag(&c, "x"), None);
         // managedFields are not kept.
-        c.observe(&obj("y", 10, "y"));
+        c.observe(obj("y", 10, "y"));
         assert!(
             c.get(&ObjKey::new("a", "y"))
                 .unwrap()
@@ -376,7 +402,7 @@ mod tests {
     #[test]
     fn a_relist_keeps_writes_newer_than_the_list() {
         let (c, _) = cache();
-        c.observe(&obj("new", 12, "written after the list"));
+        c.observe(obj("new", 12, "written after the list"));
         let mut fresh = BTreeMap::new();
         let (k, v) = c.decode(obj("old", 3, "listed")).unwrap();
         fresh.insert(k, v);

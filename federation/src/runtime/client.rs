@@ -46,14 +46,17 @@ impl Writer {
             .insert((ar.group.clone(), ar.plural.clone()), Arc::downgrade(cache));
     }
 
-    fn observe(&self, ar: &ApiResource, written: &Value) {
+    /// The written object as its cache keeps it (it goes in there too), or as the API
+    /// answered it when no cache follows its resource.
+    fn observe(&self, ar: &ApiResource, written: Value) -> Arc<Value> {
         let cache = self
             .caches
             .read()
             .get(&(ar.group.clone(), ar.plural.clone()))
             .and_then(Weak::upgrade);
-        if let Some(cache) = cache {
-            cache.observe(written);
+        match cache {
+            Some(cache) => cache.observe(written),
+            None => Arc::new(written),
         }
     }
 
@@ -62,11 +65,10 @@ impl Writer {
     }
 
     /// Create an object (its namespace taken from its metadata).
-    pub(crate) async fn create(&self, ar: &ApiResource, obj: &Value) -> Result<Value, Error> {
+    pub(crate) async fn create(&self, ar: &ApiResource, obj: Value) -> Result<Arc<Value>, Error> {
         let res = self.resource(ar)?;
-        let created = self.local.create(&res, obj.clone()).await?;
-        self.observe(ar, &created);
-        Ok(created)
+        let created = self.local.create(&res, obj).await?;
+        Ok(self.observe(ar, created))
     }
 
     /// Merge-patch an object (`status` false) or its status subresource (`status` true).
@@ -76,7 +78,7 @@ impl Writer {
         key: &ObjKey,
         patch: &Value,
         status: bool,
-    ) -> Result<Value, Error> {
+    ) -> Result<Arc<Value>, Error> {
         let res = self.resource(ar)?;
         let sub = status.then_some("status");
         let patched = self
@@ -90,8 +92,7 @@ impl Writer {
                 patch,
             )
             .await?;
-        self.observe(ar, &patched);
-        Ok(patched)
+        Ok(self.observe(ar, patched))
     }
 
     /// Delete an object; one already gone counts as deleted.

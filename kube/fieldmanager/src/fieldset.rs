@@ -189,6 +189,66 @@ impl FieldSet {
     }
 }
 
+impl FieldSet {
+    /// The fields of `old` and of `new` within `scope`, as [`FieldSet::of_object`] (lenient)
+    /// finds them, leaving out every subtree the two have equal at the same place: what an
+    /// update changed or removed comes out the same, for the cost of the difference rather
+    /// than of both objects.
+    pub(crate) fn of_difference(old: &Value, new: &Value, scope: Scope) -> (Self, Self) {
+        let extractor = || Extractor {
+            scope,
+            strict: false,
+            path: Vec::new(),
+            names: Vec::new(),
+            out: Self::default(),
+        };
+        let (mut before, mut after) = (extractor(), extractor());
+        if old != new {
+            joint(old, new, &mut before, &mut after);
+        }
+        (before.out, after.out)
+    }
+}
+
+/// Walks `old` and `new` side by side (both extractors at the same path), descending only
+/// where they differ.
+fn joint(old: &Value, new: &Value, before: &mut Extractor, after: &mut Extractor) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) if !a.is_empty() && !b.is_empty() => {
+            let names = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k)));
+            for name in names {
+                before.names.push(name.clone());
+                if !before.scope.excludes(&before.names) {
+                    after.names.push(name.clone());
+                    let element = PathElement::Field(name.clone());
+                    before.path.push(element.clone());
+                    after.path.push(element);
+                    match (a.get(name), b.get(name)) {
+                        (Some(x), Some(y)) if x == y => {}
+                        (Some(x), Some(y)) => joint(x, y, before, after),
+                        (Some(x), None) => {
+                            let _ = before.walk(x);
+                        }
+                        (None, Some(y)) => {
+                            let _ = after.walk(y);
+                        }
+                        (None, None) => {}
+                    }
+                    before.path.pop();
+                    after.path.pop();
+                    after.names.pop();
+                }
+                before.names.pop();
+            }
+        }
+        _ => {
+            // Lenient walks skip malformed list items rather than fail.
+            let _ = before.walk(old);
+            let _ = after.walk(new);
+        }
+    }
+}
+
 /// State of one [`FieldSet::of_object`] walk.
 struct Extractor {
     scope: Scope,

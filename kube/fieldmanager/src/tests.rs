@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::fieldset::FieldSet;
+use crate::fieldset::{FieldSet, Scope};
 use crate::{ApplyError, Conflict, apply, record_update};
 
 const T0: &str = "2024-01-01T00:00:00Z";
@@ -570,4 +570,89 @@ fn update_managers_are_capped_at_ten() {
     );
     assert!(entry_missing(&object, "m02"));
     assert!(!entry_missing(&object, "m03"));
+}
+
+/// What changed and what was removed between two objects, from both objects' whole field sets
+/// (the reference the pruned walk of `FieldSet::of_difference` must agree with).
+fn changes_by_whole_sets(old: &Value, new: &Value, scope: Scope) -> (FieldSet, FieldSet) {
+    let old_set = FieldSet::of_object(old, scope, false).unwrap();
+    let new_set = FieldSet::of_object(new, scope, false).unwrap();
+    let mut changed = new_set.difference(&old_set);
+    for field in new_set.intersection(&old_set).iter() {
+        if crate::path::differs(Some(old), Some(new), field) {
+            changed.insert(field.clone());
+        }
+    }
+    (changed, old_set.difference(&new_set))
+}
+
+fn changes_by_difference(old: &Value, new: &Value, scope: Scope) -> (FieldSet, FieldSet) {
+    let (old_set, new_set) = FieldSet::of_difference(old, new, scope);
+    let mut changed = new_set.difference(&old_set);
+    for field in new_set.intersection(&old_set).iter() {
+        if crate::path::differs(Some(old), Some(new), field) {
+            changed.insert(field.clone());
+        }
+    }
+    (changed, old_set.difference(&new_set))
+}
+
+#[test]
+fn the_pruned_difference_finds_what_the_whole_sets_find() {
+    let base = {
+        let mut d = deployment(2, nginx());
+        d["metadata"]["finalizers"] = json!(["a", "b"]);
+        d["metadata"]["annotations"] = json!({"x": "1"});
+        d["status"] =
+            json!({"replicas": 2, "conditions": [{"type": "Available", "status": "True"}]});
+        d
+    };
+    let edits: Vec<Box<dyn Fn(&mut Value)>> = vec![
+        Box::new(|_| {}),
+        Box::new(|d| d["spec"]["replicas"] = json!(3)),
+        Box::new(|d| d["metadata"]["labels"]["tier"] = json!("db")),
+        Box::new(|d| {
+            d["metadata"]["labels"]
+                .as_object_mut()
+                .unwrap()
+                .remove("app");
+        }),
+        Box::new(|d| d["metadata"]["labels"] = json!({})),
+        Box::new(|d| d["metadata"]["annotations"] = json!("not a map")),
+        Box::new(|d| d["metadata"]["finalizers"] = json!(["b", "c"])),
+        Box::new(|d| d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2")),
+        Box::new(|d| {
+            d["spec"]["template"]["spec"]["containers"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"name": "side", "image": "busybox"}))
+        }),
+        Box::new(|d| d["spec"]["template"]["spec"]["containers"][0]["env"] = json!([])),
+        Box::new(|d| {
+            d["spec"]["template"]["spec"]["containers"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("ports");
+        }),
+        Box::new(|d| d["status"]["replicas"] = json!(1)),
+        Box::new(|d| d["status"]["conditions"][0]["status"] = json!("False")),
+        Box::new(|d| {
+            d.as_object_mut().unwrap().remove("status");
+        }),
+        Box::new(|d| d["metadata"]["resourceVersion"] = json!("9")),
+        Box::new(|d| d["spec"] = json!({})),
+    ];
+    for (i, edit) in edits.iter().enumerate() {
+        let mut new = base.clone();
+        edit(&mut new);
+        for scope in [Scope::Main, Scope::Status] {
+            for (old, new) in [(&base, &new), (&new, &base)] {
+                assert_eq!(
+                    changes_by_difference(old, new, scope),
+                    changes_by_whole_sets(old, new, scope),
+                    "edit {i}, {scope:?}"
+                );
+            }
+        }
+    }
 }

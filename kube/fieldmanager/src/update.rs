@@ -39,9 +39,14 @@ pub fn record_update(
         }
     };
 
-    let set_of = |object: &Value| FieldSet::of_object(object, scope, false).unwrap_or_default();
-    let old_set = old.map(set_of).unwrap_or_default();
-    let new_set = set_of(new);
+    // Only where the two differ: equal subtrees change and remove nothing.
+    let (old_set, new_set) = match old {
+        Some(old) => FieldSet::of_difference(old, new, scope),
+        None => (
+            FieldSet::default(),
+            FieldSet::of_object(new, scope, false).unwrap_or_default(),
+        ),
+    };
     let mut changed = new_set.difference(&old_set);
     for field in new_set.intersection(&old_set).iter() {
         if path::differs(old, Some(new), field) {
