@@ -1,6 +1,11 @@
 //! The agent's configuration, parsed once from the environment (the Deployment maps its config
-//! Secret into environment variables) into typed values. Environment access goes through the
-//! [`Env`] trait so tests parse from a map; every error names the variable at fault.
+//! Secret into environment variables; outside a cluster `--env-file FILE` adds the lines of
+//! `cceonectl cluster register --format env`) into typed values. Environment access goes through
+//! the [`Env`] trait so tests parse from a map; every error names the variable at fault.
+
+mod env_file;
+
+pub use env_file::{EnvFile, EnvFileError, Layered};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -13,7 +18,12 @@ pub const HUB_ENDPOINT: &str = "CCEONE_HUB_ENDPOINT";
 pub const HUB_PRIVATE_ENDPOINT: &str = "CCEONE_HUB_PRIVATE_ENDPOINT";
 /// This cluster's registered name (required).
 pub const CLUSTER_NAME: &str = "CCEONE_CLUSTER_NAME";
-/// The hub's CA bundle in PEM; literal `\n` escapes are accepted (required).
+/// The hub's CA bundle in PEM, base64-encoded into one shell-safe word: what `cceonectl cluster
+/// register --format env` writes, so `env $(cat file)` and `set -a; . file` read it intact.
+/// Either this or [`HUB_CA`] is required; this one wins when both are set.
+pub const HUB_CA_BASE64: &str = "CCEONE_HUB_CA_BASE64";
+/// The hub's CA bundle in PEM; literal `\n` escapes are accepted (the rendered manifests' config
+/// Secret carries it so, and older env files did).
 pub const HUB_CA: &str = "CCEONE_HUB_CA";
 /// The one-time bootstrap token (needed only until an identity exists).
 pub const BOOTSTRAP_TOKEN: &str = "CCEONE_BOOTSTRAP_TOKEN";
@@ -245,7 +255,13 @@ impl Config {
             .transpose()?;
         let cluster_name = required(env, CLUSTER_NAME)?;
         check_dns_name(CLUSTER_NAME, &cluster_name)?;
-        let hub_ca_pem = parse_ca(&required(env, HUB_CA)?)?;
+        let hub_ca_pem = match optional(env, HUB_CA_BASE64) {
+            Some(b64) => parse_ca(HUB_CA_BASE64, &decode_base64(HUB_CA_BASE64, &b64)?)?,
+            None => parse_ca(
+                HUB_CA,
+                &optional(env, HUB_CA).ok_or(ConfigError::Missing { var: HUB_CA_BASE64 })?,
+            )?,
+        };
         let bootstrap_token = optional(env, BOOTSTRAP_TOKEN).map(MaskedString::new);
         let transport = optional(env, TRANSPORT)
             .map(|v| parse(TRANSPORT, &v))
@@ -328,21 +344,38 @@ fn check_dns_name(var: &'static str, name: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// Standard base64 (whitespace inside ignored, as `base64` without `-w0` wraps its output) of
+/// UTF-8 text.
+fn decode_base64(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    use base64::Engine as _;
+    let compact: String = value.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| ConfigError::Invalid {
+            var,
+            reason: format!("not base64: {e}"),
+        })?;
+    String::from_utf8(bytes).map_err(|_| ConfigError::Invalid {
+        var,
+        reason: "does not decode to text".into(),
+    })
+}
+
 /// Turn literal `\n` escapes into newlines and check the result holds at least one certificate.
-fn parse_ca(raw: &str) -> Result<String, ConfigError> {
+fn parse_ca(var: &'static str, raw: &str) -> Result<String, ConfigError> {
     let pem = raw.replace("\\r\\n", "\n").replace("\\n", "\n");
     let pem = pem.replace('\r', "");
     let mut certs = 0;
     for item in rustls_pemfile::certs(&mut pem.as_bytes()) {
         item.map_err(|e| ConfigError::Invalid {
-            var: HUB_CA,
+            var,
             reason: format!("not a PEM certificate bundle: {e}"),
         })?;
         certs += 1;
     }
     if certs == 0 {
         return Err(ConfigError::Invalid {
-            var: HUB_CA,
+            var,
             reason: "no -----BEGIN CERTIFICATE----- block found".into(),
         });
     }

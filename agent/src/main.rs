@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use cceone_cluster_agent::Config;
+use cceone_cluster_agent::config::{EnvFile, Layered, SystemEnv};
 use clap::Parser;
 
 /// The cceone member-cluster agent. Settings come from `CCEONE_*` environment variables.
@@ -19,20 +20,10 @@ struct Args {
     /// Kubeconfig of the member cluster (outside a cluster); in-cluster config when absent.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-}
-
-/// `CCEONE_LOG_FORMAT=json` switches logs to JSON lines.
-const LOG_FORMAT: &str = "CCEONE_LOG_FORMAT";
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,kube=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if std::env::var(LOG_FORMAT).is_ok_and(|v| v.eq_ignore_ascii_case("json")) {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    /// Read `CCEONE_*` settings from this file of KEY=value lines (what `cceonectl cluster
+    /// register --format env` writes); variables set in the environment take precedence.
+    #[arg(long, value_name = "FILE")]
+    env_file: Option<PathBuf>,
 }
 
 async fn member_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
@@ -77,9 +68,19 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logging();
+    cceone_logging::init("info,kube=warn");
     let args = Args::parse();
-    let cfg = Config::from_system_env().context("agent configuration")?;
+    let cfg = match &args.env_file {
+        Some(path) => {
+            let file = EnvFile::read(path)?;
+            Config::from_env(&Layered {
+                over: SystemEnv,
+                under: file,
+            })
+        }
+        None => Config::from_system_env(),
+    }
+    .context("agent configuration")?;
     let client = member_client(args.kubeconfig).await?;
     cceone_cluster_agent::run(cfg, client, shutdown_signal())
         .await

@@ -35,6 +35,15 @@ pub struct UpConfig {
     pub virtual_nodes: usize,
 }
 
+/// Settings of `cceone up` beyond [`UpConfig`], kept apart so that code building an
+/// [`UpConfig`] field by field keeps compiling as options are added.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// The endpoint (`host:port`) agents outside this process are told to dial; by default the
+    /// hub's listen address, or with `0.0.0.0` this host's first non-loopback address.
+    pub hub_public_endpoint: Option<String>,
+}
+
 /// Cluster shapes: varied regions and providers, as a real fleet would have.
 const PLACES: &[(&str, &str, &str, &str)] = &[
     ("ctyun", "ctyun", "cn-east-1", "cn-east-1a"),
@@ -56,6 +65,11 @@ pub struct Up {
 }
 
 impl Up {
+    /// The endpoint agents elsewhere are told to dial (`host:port`).
+    pub fn hub_public_endpoint(&self) -> &str {
+        &self.hub.public_endpoint
+    }
+
     /// Stop everything (agents first, so their Leases are released).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -120,6 +134,11 @@ pub async fn register_simulated(
 
 /// Start everything and wait until every member cluster is Ready in the federation.
 pub async fn up(cfg: UpConfig) -> anyhow::Result<Up> {
+    up_with(cfg, UpOptions::default()).await
+}
+
+/// [`up`] with [`UpOptions`].
+pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let admin_kubeconfig = cfg.data_dir.join("admin.kubeconfig");
@@ -137,11 +156,14 @@ pub async fn up(cfg: UpConfig) -> anyhow::Result<Up> {
         url = federation.url(),
         "federation API serving; starting the hub"
     );
-    let hub_cfg = cceone_hub::HubConfig::new(cfg.hub_listen, cfg.data_dir.join("hub"));
+    let mut hub_cfg = cceone_hub::HubConfig::new(cfg.hub_listen, cfg.data_dir.join("hub"));
+    hub_cfg.public_endpoint = options.hub_public_endpoint.unwrap_or_default();
     let hub = cceone_hub::start(hub_cfg, fed.clone())
         .await
         .context("starting the hub")?;
-    let hub_endpoint = format!("127.0.0.1:{}", hub.addr.port());
+    // The simulated members' agents run in this process: they dial the hub where this host
+    // reaches it, whatever endpoint agents elsewhere are told.
+    let hub_endpoint = hub.local_endpoint().to_string();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut members = Vec::new();
     let mut agents = Vec::new();

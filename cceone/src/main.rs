@@ -34,6 +34,11 @@ enum Command {
         /// The hub's TCP and UDP listen address (agents elsewhere can join).
         #[arg(long, default_value = "0.0.0.0:9443")]
         hub_listen: std::net::SocketAddr,
+        /// The endpoint (host:port) agents elsewhere are told to dial, also put in the hub's
+        /// certificate. By default the listen address; with 0.0.0.0 this host's first
+        /// non-loopback address (with a warning).
+        #[arg(long, alias = "public-endpoint", value_name = "HOST:PORT")]
+        hub_public_endpoint: Option<String>,
         /// The federation API's listen address.
         #[arg(long, default_value = "127.0.0.1:6443")]
         federation_listen: std::net::SocketAddr,
@@ -57,21 +62,12 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let json = std::env::var("CCEONE_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,kube=warn".into());
-    if json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    cceone_logging::init("info,kube=warn");
     let Command::Up {
         data_dir,
         clusters,
         hub_listen,
+        hub_public_endpoint,
         federation_listen,
         nodes_per_cluster,
         node_cpu,
@@ -104,12 +100,13 @@ async fn main() -> anyhow::Result<()> {
         virtual_nodes,
     };
     let up = tokio::select! {
-        r = cceone::up(cfg) => r.context("cceone up")?,
+        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint }) => r.context("cceone up")?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
     };
     let kc = up.admin_kubeconfig.display().to_string();
+    let hub = up.hub_public_endpoint();
     println!(
-        "\ncceone is up: federation API, hub and {clusters} member cluster(s), all Ready.\n\n  export KUBECONFIG={kc}\n  kubectl get cluster\n  kubectl get registeredclusters\n  kubectl apply -f examples/nginx.yaml   # a Deployment, OverridePolicy and PropagationPolicy\n  kubectl get rb nginx-deployment -o yaml\n  kubectl get deployment nginx\n\nCtrl-C stops everything; state stays in the data directory.\n"
+        "\ncceone is up: federation API, hub and {clusters} member cluster(s), all Ready.\n\n  export KUBECONFIG={kc}\n  kubectl get cluster\n  kubectl get registeredclusters\n  kubectl apply -f examples/nginx.yaml   # a Deployment, OverridePolicy and PropagationPolicy\n  kubectl get rb nginx-deployment -o yaml\n  kubectl get deployment nginx\n\nAgents that `cceonectl cluster register` renders dial the hub at {hub}.\nCtrl-C stops everything; state stays in the data directory.\n"
     );
     tokio::signal::ctrl_c()
         .await

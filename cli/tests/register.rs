@@ -184,7 +184,9 @@ fn env_lines(text: &str) -> Vec<(String, String)> {
                 .split_once('=')
                 .unwrap_or_else(|| panic!("not KEY=value: {l:?}"));
             assert!(
-                !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
                 "{l}"
             );
             (k.to_string(), v.to_string())
@@ -362,10 +364,34 @@ async fn env_format_prints_parseable_lines() {
     );
     assert_eq!(get(render::ENV_CLUSTER_NAME).as_deref(), Some("edge-1"));
     assert_eq!(get(render::ENV_TRANSPORT).as_deref(), Some("grpc"));
-    assert_eq!(
-        unescape_env_value(&get(render::ENV_HUB_CA).unwrap()),
-        ca_pem
-    );
+    use base64::Engine as _;
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(get(render::ENV_HUB_CA_BASE64).unwrap())
+        .unwrap();
+    assert_eq!(String::from_utf8(ca).unwrap(), ca_pem);
+    assert!(get(render::ENV_HUB_CA).is_none(), "{text}");
+    // The shells read the file back exactly: `set -a; . file` and `env $(cat file)`.
+    let file = fed.dir.path().join("edge-1.env");
+    std::fs::write(&file, &text).unwrap();
+    for script in [r#"set -a; . "$1"; set +a; env"#, r#"env $(cat "$1")"#] {
+        let out = Command::new("sh")
+            .args(["-c", script, "sh"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sh -c {script:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen = String::from_utf8_lossy(&out.stdout);
+        for (k, v) in &pairs {
+            assert!(
+                seen.lines().any(|l| l == format!("{k}={v}")),
+                "sh -c {script:?} did not read {k} back:\n{seen}"
+            );
+        }
+    }
     let bootstrap = get(render::ENV_BOOTSTRAP_TOKEN).unwrap();
     let now = jiff::Timestamp::now();
     assert_eq!(

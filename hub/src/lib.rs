@@ -5,6 +5,7 @@
 //! Kubernetes API requests into member clusters through their tunnels.
 
 mod clusters;
+pub mod endpoint;
 mod https;
 mod metrics;
 mod proxytokens;
@@ -34,7 +35,9 @@ pub struct HubConfig {
     pub listen: SocketAddr,
     /// Where the CA and serving certificate live.
     pub data_dir: PathBuf,
-    /// Endpoint agents should dial (host:port), published for `cceonectl`.
+    /// Endpoint agents should dial (host:port), published for `cceonectl`. Empty: the listen
+    /// address, or with `0.0.0.0`/`::` this host's first non-loopback address (see
+    /// [`endpoint::Advertised::choose`]).
     pub public_endpoint: String,
     /// Endpoint over a private network, if any.
     pub private_endpoint: Option<String>,
@@ -123,10 +126,18 @@ pub struct RunningHub {
     pub hub: Arc<Hub>,
     /// The bound address (TCP and UDP).
     pub addr: SocketAddr,
+    /// The endpoint agents are told to dial (published in the hub info).
+    pub public_endpoint: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningHub {
+    /// Where a client on this host dials the hub: the listen address, or loopback when the hub
+    /// listens on every address.
+    pub fn local_endpoint(&self) -> SocketAddr {
+        endpoint::local_endpoint(self.addr)
+    }
+
     /// Stop serving (tunnels close; agents reconnect to the next hub).
     pub fn shutdown(self) {
         for name in self.hub.sessions.names() {
@@ -270,12 +281,22 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         addr: cfg.listen,
         source,
     })?;
-    let mut names = cfg.hostnames.clone();
-    for ep in std::iter::once(&cfg.public_endpoint).chain(cfg.private_endpoint.iter()) {
-        if let Some((host, _)) = ep.rsplit_once(':') {
-            names.push(host.trim_matches(['[', ']']).to_string());
-        }
+    let host_addrs = if addr.ip().is_unspecified() {
+        endpoint::host_addresses()
+    } else {
+        Vec::new()
+    };
+    let advertised = endpoint::Advertised::choose(&cfg.public_endpoint, addr, &host_addrs);
+    if let Some(warning) = advertised.warning() {
+        tracing::warn!(endpoint = advertised.endpoint, listen = %addr, "{warning}");
     }
+    let names = endpoint::certificate_names(
+        &cfg.hostnames,
+        &advertised.endpoint,
+        cfg.private_endpoint.as_deref(),
+        addr,
+        &host_addrs,
+    );
     let mut tls = server_tls(&ca, &names)?;
     let mut quic_tls = tls.clone();
     tls.alpn_protocols = vec![
@@ -291,11 +312,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
     quic_cfg.transport_config(cceone_tunnel::hub_quic_transport());
     let endpoint = quic_endpoint(quic_cfg, addr, &cfg.data_dir.join("ca"))
         .map_err(|source| HubError::Bind { addr, source })?;
-    let public_endpoint = if cfg.public_endpoint.is_empty() {
-        format!("127.0.0.1:{}", addr.port())
-    } else {
-        cfg.public_endpoint.clone()
-    };
+    let public_endpoint = advertised.endpoint;
     let info = cceone_platform::hubinfo::HubInfo {
         public_endpoint: public_endpoint.clone(),
         private_endpoint: cfg.private_endpoint.clone(),
@@ -348,7 +365,12 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
     }
     tasks.push(tokio::spawn(sweep(Arc::clone(&hub))));
     tracing::info!(%addr, public_endpoint, "hub serving (TLS/TCP and QUIC)");
-    Ok(RunningHub { hub, addr, tasks })
+    Ok(RunningHub {
+        hub,
+        addr,
+        public_endpoint,
+        tasks,
+    })
 }
 
 /// Mark clusters Disconnected when they show Running with no tunnel here, and AccessTimeout when

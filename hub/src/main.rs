@@ -24,7 +24,8 @@ struct Args {
     /// Directory for the CA and certificates.
     #[arg(long, default_value = "./data/hub")]
     data_dir: PathBuf,
-    /// Endpoint agents dial (host:port); defaults to 127.0.0.1:<port>.
+    /// Endpoint agents dial (host:port), also put in the serving certificate. By default the
+    /// listen address; with 0.0.0.0 or :: this host's first non-loopback address (with a warning).
     #[arg(long, default_value = "")]
     public_endpoint: String,
     /// Endpoint over a private network.
@@ -59,17 +60,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let json = std::env::var("CCEONE_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    cceone_logging::init("info");
     let a = Args::parse();
     let client = match &a.kubeconfig {
         Some(path) => {

@@ -72,11 +72,7 @@ fn check_quantity(what: &str, q: &str) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    cceone_logging::init("info");
     let args = Args::parse();
     check_quantity("node-cpu", &args.node_cpu)?;
     check_quantity("node-memory", &args.node_memory)?;

@@ -6,10 +6,14 @@
 //! the Deployment `cceone-cluster-agent` in `kube-system` (two replicas, one leader). The
 //! checked-in template `manifests/agent.yaml` is this output with `${PLACEHOLDERS}`.
 //!
-//! Values are single-line: the CA bundle's newlines are written as the two characters `\n` (and
-//! a backslash as `\\`), in the YAML as in the env lines, so a value survives `envsubst`,
-//! `docker --env-file` and `env $(cat file)`. The agent reads every value through
-//! [`unescape_env_value`], which also leaves real newlines alone.
+//! Values are single-line. In the YAML the CA bundle's newlines are written as the two
+//! characters `\n` (and a backslash as `\\`), so the template survives `envsubst`; the agent
+//! reads it through [`unescape_env_value`], which also leaves real newlines alone. The env lines
+//! carry the CA base64-encoded instead ([`ENV_HUB_CA_BASE64`]): the PEM's `BEGIN CERTIFICATE`
+//! holds a space, which `env $(cat file)` splits and `set -a; . file` runs as a command, and a
+//! shell eats the backslash of `\n`. Every other value is a single shell-safe word already
+//! (validated endpoints, names, tokens and transports), so one file serves `env $(cat file)`,
+//! `set -a; . file`, `docker --env-file` and the agent's `--env-file`.
 
 use serde_json::{Value, json};
 
@@ -22,8 +26,10 @@ pub const ENV_HUB_ENDPOINT: &str = "CCEONE_HUB_ENDPOINT";
 pub const ENV_HUB_PRIVATE_ENDPOINT: &str = "CCEONE_HUB_PRIVATE_ENDPOINT";
 /// The registered cluster's name.
 pub const ENV_CLUSTER_NAME: &str = "CCEONE_CLUSTER_NAME";
-/// The hub CA bundle, PEM, escaped as described in the module docs.
+/// The hub CA bundle, PEM, escaped as described in the module docs (the YAML's form).
 pub const ENV_HUB_CA: &str = "CCEONE_HUB_CA";
+/// The hub CA bundle, PEM, in standard base64 (the env lines' form).
+pub const ENV_HUB_CA_BASE64: &str = "CCEONE_HUB_CA_BASE64";
 /// The one-time bootstrap token.
 pub const ENV_BOOTSTRAP_TOKEN: &str = "CCEONE_BOOTSTRAP_TOKEN";
 /// `auto`, `grpc` or `quic`.
@@ -90,16 +96,28 @@ impl AgentSettings {
         Ok(())
     }
 
-    /// The cluster-specific settings as (env name, escaped value), in a fixed order; the
-    /// private endpoint only when set.
+    /// The cluster-specific settings as (env name, escaped value), in a fixed order, as the
+    /// YAML's config Secret holds them; the private endpoint only when set.
     pub fn env_pairs(&self) -> Vec<(&'static str, String)> {
+        self.pairs_with_ca((ENV_HUB_CA, escape_env_value(&self.ca_bundle)))
+    }
+
+    /// [`AgentSettings::env_pairs`] with the CA base64-encoded under [`ENV_HUB_CA_BASE64`]:
+    /// every value one shell-safe word, as [`agent_env`] writes them.
+    pub fn env_file_pairs(&self) -> Vec<(&'static str, String)> {
+        use base64::Engine as _;
+        let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_bundle);
+        self.pairs_with_ca((ENV_HUB_CA_BASE64, ca))
+    }
+
+    fn pairs_with_ca(&self, ca: (&'static str, String)) -> Vec<(&'static str, String)> {
         let mut pairs = vec![(ENV_HUB_ENDPOINT, self.hub_endpoint.clone())];
         if let Some(p) = &self.hub_private_endpoint {
             pairs.push((ENV_HUB_PRIVATE_ENDPOINT, p.clone()));
         }
         pairs.extend([
             (ENV_CLUSTER_NAME, self.cluster_name.clone()),
-            (ENV_HUB_CA, escape_env_value(&self.ca_bundle)),
+            ca,
             (ENV_BOOTSTRAP_TOKEN, self.bootstrap_token.clone()),
             (ENV_TRANSPORT, self.transport.clone()),
         ]);
@@ -276,9 +294,10 @@ pub fn agent_yaml(s: &AgentSettings, image: &str) -> String {
         .join("---\n")
 }
 
-/// The settings as `KEY=value` lines (no quoting; values are single-line, see module docs).
+/// The settings as `KEY=value` lines, no quoting and no comments (`env $(cat file)` would take
+/// a `#` for a command): every value is one shell-safe word, see the module docs.
 pub fn agent_env(s: &AgentSettings) -> String {
-    s.env_pairs()
+    s.env_file_pairs()
         .into_iter()
         .map(|(k, v)| format!("{k}={v}\n"))
         .collect()

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{Proc, eventually, free_port, kubesim, ok, parse_env, root, run};
+use support::{Proc, eventually, free_port, kubesim, parse_env, register_env, root, run};
 
 fn kubectl(kc: &Path, args: &[&str]) -> String {
     let kc = kc.display().to_string();
@@ -78,26 +78,12 @@ fn hub_restart_mid_propagation_loses_nothing() {
         hub.log_text().contains("hub serving").then_some(())
     });
 
-    let fed = fed_kc.display().to_string();
     let mut agents = Vec::new();
     let mut members = Vec::new();
     let mut health = Vec::new();
     for name in ["member1", "member2"] {
         let (sim, kc) = kubesim(name, dir.path(), &["--nodes", "2"]);
-        let mut env = parse_env(&ok(
-            "cceonectl",
-            &[
-                "--kubeconfig",
-                fed.as_str(),
-                "cluster",
-                "register",
-                name,
-                "--type",
-                "local",
-                "--format",
-                "env",
-            ],
-        ));
+        let mut env = parse_env(&register_env(&fed_kc, name));
         let port = free_port();
         env.insert("CCEONE_HEALTH_ADDR".into(), format!("127.0.0.1:{port}"));
         env.insert("CCEONE_AGENT_ID".into(), format!("{name}-agent"));

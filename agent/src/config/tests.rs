@@ -102,10 +102,15 @@ fn random_agent_id_without_hostname() {
 #[test]
 fn missing_required_variables_are_named() {
     let ca = ca_pem();
-    for var in [HUB_ENDPOINT, CLUSTER_NAME, HUB_CA] {
+    // Without either form of the CA the error names the one cceonectl writes.
+    for (var, named) in [
+        (HUB_ENDPOINT, HUB_ENDPOINT),
+        (CLUSTER_NAME, CLUSTER_NAME),
+        (HUB_CA, HUB_CA_BASE64),
+    ] {
         let e = err_of(&without(base(&ca), var));
         assert!(
-            matches!(e, ConfigError::Missing { var: v } if v == var),
+            matches!(e, ConfigError::Missing { var: v } if v == named),
             "{e}"
         );
         assert!(e.to_string().contains(var), "{e}");
@@ -132,6 +137,9 @@ fn invalid_values_name_the_variable() {
         (HUB_PRIVATE_ENDPOINT, "10.0.0.1"),
         (CLUSTER_NAME, "Member_1"),
         (HUB_CA, "not a certificate"),
+        (HUB_CA_BASE64, "not base64!"),
+        (HUB_CA_BASE64, "bm90IGEgY2VydGlmaWNhdGU="),
+        (HUB_CA_BASE64, "//79"),
         (TRANSPORT, "carrier-pigeon"),
         (NAMESPACE, "Kube System"),
         (IDENTITY_SECRET, "-bad"),
@@ -161,6 +169,52 @@ fn ca_with_literal_newline_escapes() {
     let real = Config::from_env(&base(&ca)).expect("valid");
     assert_eq!(real.hub_ca_pem.trim(), ca.trim());
     assert!(real.hub_ca_pem.ends_with('\n'));
+}
+
+#[test]
+fn ca_as_base64_wins_over_the_escaped_form() {
+    use base64::Engine as _;
+    let ca = ca_pem();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&ca);
+    assert!(!b64.contains(char::is_whitespace));
+    let only_b64 = with(without(base(&ca), HUB_CA), HUB_CA_BASE64, &b64);
+    let cfg = Config::from_env(&only_b64).expect("valid");
+    assert_eq!(cfg.hub_ca_pem.trim(), ca.trim());
+    // Wrapped at 76 columns (`base64` without -w0) reads the same.
+    let wrapped: String = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\n", String::from_utf8_lossy(c)))
+        .collect();
+    assert!(wrapped.lines().count() > 1);
+    let cfg = Config::from_env(&with(base(&ca), HUB_CA_BASE64, &wrapped)).expect("valid");
+    assert_eq!(cfg.hub_ca_pem.trim(), ca.trim());
+    // Both set: the base64 one is used, so a stale escaped CA cannot shadow it.
+    let both = with(
+        with(base(&ca), HUB_CA, "garbage that would not parse"),
+        HUB_CA_BASE64,
+        &b64,
+    );
+    assert_eq!(
+        Config::from_env(&both).expect("valid").hub_ca_pem.trim(),
+        ca.trim()
+    );
+}
+
+#[test]
+fn an_env_file_under_the_environment() {
+    use base64::Engine as _;
+    let ca = ca_pem();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let file = EnvFile::parse(&format!(
+        "{HUB_ENDPOINT}=hub.example.com:9443\n{CLUSTER_NAME}=edge\n{HUB_CA_BASE64}={b64}\n{TRANSPORT}=grpc\n"
+    ))
+    .expect("parses");
+    let over: BTreeMap<String, String> = [(TRANSPORT.to_string(), "quic".to_string())].into();
+    let cfg = Config::from_env(&Layered { over, under: file }).expect("valid");
+    assert_eq!(cfg.cluster_name, "edge");
+    assert_eq!(cfg.transport, Transport::Quic, "the environment wins");
+    assert_eq!(cfg.hub_ca_pem.trim(), ca.trim());
 }
 
 #[test]

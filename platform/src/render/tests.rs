@@ -147,13 +147,27 @@ fn env_lines_parse_and_round_trip() {
         [
             ENV_HUB_ENDPOINT,
             ENV_CLUSTER_NAME,
-            ENV_HUB_CA,
+            ENV_HUB_CA_BASE64,
             ENV_BOOTSTRAP_TOKEN,
             ENV_TRANSPORT
         ]
     );
-    let ca = pairs.iter().find(|p| p.0 == ENV_HUB_CA).unwrap().1;
-    assert_eq!(unescape_env_value(ca), PEM);
+    let ca = pairs.iter().find(|p| p.0 == ENV_HUB_CA_BASE64).unwrap().1;
+    use base64::Engine as _;
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(ca)
+        .unwrap();
+    assert_eq!(String::from_utf8(pem).unwrap(), PEM);
+    // One shell word per value: nothing a shell splits, expands, quotes or escapes, so
+    // `env $(cat file)` and `set -a; . file` both read every value as written.
+    for (k, v) in pairs {
+        assert!(
+            !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+/=.:-_".contains(c)),
+            "{k}={v}"
+        );
+    }
 }
 
 #[test]

@@ -99,8 +99,19 @@ impl Proc {
 
     /// Start any program (kubectl, ...).
     pub fn start_program(name: &str, program: PathBuf, args: &[&str], dir: &Path) -> Proc {
+        Proc::start_program_env(name, program, args, &BTreeMap::new(), dir)
+    }
+
+    /// [`Proc::start_program`] with extra environment.
+    pub fn start_program_env(
+        name: &str,
+        program: PathBuf,
+        args: &[&str],
+        env: &BTreeMap<String, String>,
+        dir: &Path,
+    ) -> Proc {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Proc::launch(name, program, &args, &BTreeMap::new(), dir, None)
+        Proc::launch(name, program, &args, env, dir, None)
     }
 
     fn launch(
@@ -146,7 +157,8 @@ impl Proc {
                 "RUST_LOG",
                 std::env::var("E2E_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .env("NO_COLOR", "1")
+            // No NO_COLOR: the programs must write plain text to a file by themselves.
+            .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -157,7 +169,12 @@ impl Proc {
 
     /// Everything it logged (terminal colour codes removed).
     pub fn log_text(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+        strip_ansi(&self.raw_log())
+    }
+
+    /// Everything it logged, as written.
+    pub fn raw_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// kill -9.
@@ -296,6 +313,50 @@ pub fn ok(bin: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `cceone up` with its data in `dir/data`, `clusters` simulated members, the hub on
+/// `hub_listen` and the federation on a free loopback port; returns once it wrote
+/// `admin.kubeconfig` (every member Ready): (process, that kubeconfig).
+pub fn cceone_up(dir: &Path, clusters: usize, hub_listen: &str) -> (Proc, PathBuf) {
+    let data = dir.join("data");
+    let args: Vec<String> = vec![
+        "up".into(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--clusters".into(),
+        clusters.to_string(),
+        "--hub-listen".into(),
+        hub_listen.into(),
+        "--federation-listen".into(),
+        "127.0.0.1:0".into(),
+    ];
+    let up = Proc::start("cceone", "cceone", &args, &BTreeMap::new(), dir);
+    let admin = data.join("admin.kubeconfig");
+    eventually("cceone up ready", Duration::from_secs(120), || {
+        admin.exists().then_some(())
+    });
+    (up, admin)
+}
+
+/// `cceonectl --kubeconfig <kc> cluster register <name> --type local --format env`, requiring
+/// success: the env file it prints.
+pub fn register_env(kc: &Path, name: &str) -> String {
+    let kc = kc.display().to_string();
+    ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            kc.as_str(),
+            "cluster",
+            "register",
+            name,
+            "--type",
+            "local",
+            "--format",
+            "env",
+        ],
+    )
+}
+
 /// `kubectl --kubeconfig <kc> args...`, requiring success.
 pub fn kubectl(kc: &Path, args: &[&str]) -> String {
     let kc = kc.display().to_string();
@@ -382,7 +443,8 @@ impl Platform {
         Platform::start_at("127.0.0.1", hub_extra)
     }
 
-    /// [`Platform::start`] with the hub listening on `host` (also its public endpoint).
+    /// [`Platform::start`] with the hub listening on `host` (which the hub then publishes as
+    /// the endpoint agents dial, unless `hub_extra` has `--public-endpoint`).
     pub fn start_at(host: &str, hub_extra: &[&str]) -> Platform {
         let dir = tempfile::tempdir().unwrap();
         let (fed, fed_kc) = kubesim("fed", dir.path(), &["--nodes", "0"]);
@@ -395,9 +457,6 @@ impl Platform {
             "--data-dir".into(),
             dir.path().join("hub").display().to_string(),
         ];
-        if host != "127.0.0.1" && !hub_extra.contains(&"--public-endpoint") {
-            args.extend(["--public-endpoint".into(), format!("{host}:{hub_port}")]);
-        }
         for (flag, value) in HUB_DEFAULTS {
             if !hub_extra.contains(&flag) {
                 args.extend([flag.into(), value.into()]);
