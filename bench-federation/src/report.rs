@@ -480,6 +480,19 @@ pub(crate) fn print(p: &Params, o: &Outcome) {
     for (labels, n) in o.requests.iter().take(10) {
         println!("  {n:>width$}  {labels}");
     }
+    // The in-process reflectors' lists: more than one per resource means a watch fell behind
+    // the store's history and its cache was loaded again from scratch.
+    let relists: Vec<_> = o
+        .requests
+        .iter()
+        .skip(10)
+        .filter(|(labels, _)| {
+            labels.contains("verb=\"list\"") && labels.contains("origin=\"local\"")
+        })
+        .collect();
+    for (labels, n) in relists {
+        println!("  {n:>width$}  {labels}");
+    }
 }
 
 #[cfg(test)]

@@ -85,6 +85,11 @@ fn revision(obj: &Value) -> u64 {
     s(obj, "/metadata/resourceVersion").parse().unwrap_or(0)
 }
 
+/// An object as the store holds it (JSON written by the API server itself).
+fn parse(bytes: &[u8]) -> Option<Value> {
+    serde_json::from_slice(bytes).ok()
+}
+
 /// The cached objects of one resource.
 pub(crate) struct Cache {
     resource: ApiResource,
@@ -184,17 +189,22 @@ impl Cache {
                     items,
                     resource_version,
                 } => {
-                    let fresh = items.into_iter().filter_map(|v| self.decode(v)).collect();
+                    // One object at a time, each trimmed as soon as it is parsed.
+                    let fresh = items
+                        .iter()
+                        .filter_map(|b| self.decode(parse(b)?))
+                        .collect();
+                    drop(items);
                     self.replace(fresh, resource_version);
                     self.synced.send_replace(true);
                 }
                 Reflected::Applied(obj) => {
-                    if let Some((key, value)) = self.decode(obj) {
+                    if let Some((key, value)) = parse(&obj).and_then(|v| self.decode(v)) {
                         self.upsert(key, value, true);
                     }
                 }
                 Reflected::Deleted(obj) => {
-                    if let Some((key, value)) = self.decode(obj) {
+                    if let Some((key, value)) = parse(&obj).and_then(|v| self.decode(v)) {
                         self.remove(&key, revision(&value));
                     }
                 }

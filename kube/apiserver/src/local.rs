@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::Stream;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -25,20 +26,22 @@ use crate::resource::ResourceInfo;
 /// How long a reflector waits before listing again after a failure, at most.
 const RELIST_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// What a reflector sees.
+/// What a reflector sees: objects as the store holds them (JSON), for the consumer to decode
+/// one at a time into whatever it keeps — a relist of 100,000 objects is not parsed into one
+/// vector of trees first.
 #[derive(Debug, Clone)]
 pub enum Reflected {
     /// Every object, after a (re)list: this replaces whatever the consumer knew.
     Listed {
         /// The objects.
-        items: Vec<Value>,
+        items: Vec<Bytes>,
         /// The revision the list is consistent at.
         resource_version: u64,
     },
     /// An object created or changed.
-    Applied(Value),
+    Applied(Bytes),
     /// An object deleted (as last seen).
-    Deleted(Value),
+    Deleted(Bytes),
 }
 
 /// A client of the API in the server's own process, writing as one field manager.
@@ -220,17 +223,24 @@ async fn reflect_once(
         Ok(r) => r,
         Err(e) => return e,
     };
-    let page = match core.list(&res, None, &ListOptions::default()).await {
+    let started = Instant::now();
+    let listed = core.list(&res, None, &ListOptions::default()).await;
+    // Counted like the client's calls: a reflector that keeps listing again (its watch fell
+    // behind the store's history) shows in /metrics.
+    let code = listed.as_ref().map_or_else(ApiError::code, |_| 200);
+    core.metrics.observe(
+        Origin::Local,
+        "list",
+        &res.qualified(),
+        code,
+        started.elapsed(),
+    );
+    let page = match listed {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let items = page
-        .items
-        .iter()
-        .filter_map(|b| serde_json::from_slice::<Value>(b).ok())
-        .collect();
     let listed = Reflected::Listed {
-        items,
+        items: page.items,
         resource_version: page.resource_version,
     };
     if tx.send(listed).await.is_err() {
@@ -253,14 +263,10 @@ async fn reflect_once(
             None => return ApiError::Unavailable("the watch closed".into()),
             Some(WatchItem::Error(e)) => return e,
             Some(WatchItem::Bookmark { .. }) => continue,
-            Some(WatchItem::Added(b)) | Some(WatchItem::Modified(b)) => {
-                serde_json::from_slice(&b).ok().map(Reflected::Applied)
-            }
-            Some(WatchItem::Deleted(b)) => serde_json::from_slice(&b).ok().map(Reflected::Deleted),
+            Some(WatchItem::Added(b)) | Some(WatchItem::Modified(b)) => Reflected::Applied(b),
+            Some(WatchItem::Deleted(b)) => Reflected::Deleted(b),
         };
-        if let Some(out) = out
-            && tx.send(out).await.is_err()
-        {
+        if tx.send(out).await.is_err() {
             return ApiError::Unavailable("the reflector's consumer is gone".into());
         }
     }
