@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cceone_proto::v1::{self, hub_message};
@@ -80,26 +80,102 @@ fn not_served(e: &kube::Error) -> bool {
         .contains("could not find the requested resource")
 }
 
-/// What the hub's watch hands a session.
+/// What the hub's watch hands a session: small, already what goes down the tunnel.
 #[derive(Debug)]
 pub(crate) enum Routed {
-    /// A Work of the session's namespace was created or changed.
-    Applied(DynamicObject),
+    /// A Work of the session's namespace was created or got a new spec generation.
+    Applied {
+        /// What the agent is sent.
+        delivery: v1::WorkDelivery,
+        /// The event's resourceVersion as a number.
+        revision: u64,
+    },
     /// A Work of the session's namespace was deleted.
-    Deleted(DynamicObject),
-    /// The watch started over and may have missed events: list the namespace again.
-    Resync,
+    Deleted {
+        name: String,
+        uid: String,
+        preserve: bool,
+        revision: u64,
+    },
 }
 
-/// Events a session's relay may have waiting; past this the hub stops holding them (they are
-/// whole Works) and the relay lists its namespace again instead.
-const ROUTE_BACKLOG: usize = 1024;
+/// One session's events waiting for its relay, at most one per Work (a newer event of a Work
+/// replaces the one waiting), so a slow agent holds the hub to one delivery per Work rather than
+/// a queue of every change, and nothing has to be dropped and listed again.
+#[derive(Default)]
+struct Pending {
+    /// Keys (`name`, uid) in the order their first waiting event came.
+    order: std::collections::VecDeque<(String, String)>,
+    events: HashMap<(String, String), Routed>,
+    /// The watch started over and may have missed events: list the namespace again.
+    resync: bool,
+}
 
-/// One session's way in: its events, and whether some had to be dropped.
+/// A session's side of the router: its waiting events and the relay's wake-up.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    pending: Mutex<Pending>,
+    wake: tokio::sync::Notify,
+}
+
+/// What the relay takes next.
+enum Next {
+    Resync,
+    Event(Routed),
+}
+
+impl Inbox {
+    fn push(&self, key: (String, String), ev: Routed) {
+        let mut p = self.pending.lock();
+        if p.events.insert(key.clone(), ev).is_none() {
+            p.order.push_back(key);
+        }
+        drop(p);
+        self.wake.notify_one();
+    }
+
+    fn resync(&self) {
+        let mut p = self.pending.lock();
+        // A fresh list covers whatever was waiting.
+        p.order.clear();
+        p.events.clear();
+        p.resync = true;
+        drop(p);
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Option<Next> {
+        let mut p = self.pending.lock();
+        if std::mem::take(&mut p.resync) {
+            return Some(Next::Resync);
+        }
+        while let Some(key) = p.order.pop_front() {
+            if let Some(ev) = p.events.remove(&key) {
+                return Some(Next::Event(ev));
+            }
+        }
+        None
+    }
+
+    /// The next event, waiting for one.
+    async fn next(&self) -> Next {
+        loop {
+            let notified = self.wake.notified();
+            if let Some(n) = self.take() {
+                return n;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One session's way in.
 struct RouteTx {
     id: u64,
-    tx: mpsc::Sender<Routed>,
-    overflowed: Arc<AtomicBool>,
+    inbox: Arc<Inbox>,
+    /// The (uid, generation) last routed per Work name: a status-only change of a Work (the
+    /// hub's own report coming back) is not routed at all.
+    routed: HashMap<String, (String, i64)>,
 }
 
 /// The hub's one watch of all Works, and where each namespace's events go.
@@ -128,18 +204,14 @@ impl Drop for Route {
 }
 
 impl Router {
-    /// Route `namespace`'s events to the returned receiver (replacing an older session's).
-    fn register(
-        self: &Arc<Self>,
-        namespace: &str,
-    ) -> (Route, mpsc::Receiver<Routed>, Arc<AtomicBool>) {
+    /// Route `namespace`'s events to the returned inbox (replacing an older session's).
+    fn register(self: &Arc<Self>, namespace: &str) -> (Route, Arc<Inbox>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(ROUTE_BACKLOG);
-        let overflowed = Arc::new(AtomicBool::new(false));
+        let inbox = Arc::new(Inbox::default());
         let entry = RouteTx {
             id,
-            tx,
-            overflowed: Arc::clone(&overflowed),
+            inbox: Arc::clone(&inbox),
+            routed: HashMap::new(),
         };
         self.routes.lock().insert(namespace.to_string(), entry);
         let route = Route {
@@ -147,32 +219,49 @@ impl Router {
             namespace: namespace.to_string(),
             id,
         };
-        (route, rx, overflowed)
+        (route, inbox)
     }
 
     fn route(&self, w: DynamicObject, deleted: bool) {
-        let Some(ns) = w.metadata.namespace.as_deref() else {
+        let (Some(ns), Some(name)) = (w.metadata.namespace.as_deref(), w.metadata.name.clone())
+        else {
             return;
         };
-        let routes = self.routes.lock();
-        if let Some(r) = routes.get(ns) {
-            self.routed.fetch_add(1, Ordering::Relaxed);
-            let ev = if deleted {
-                Routed::Deleted(w)
-            } else {
-                Routed::Applied(w)
-            };
-            if let Err(mpsc::error::TrySendError::Full(_)) = r.tx.try_send(ev) {
-                r.overflowed.store(true, Ordering::Release);
+        let mut routes = self.routes.lock();
+        let Some(r) = routes.get_mut(ns) else {
+            return;
+        };
+        let uid = w.metadata.uid.clone().unwrap_or_default();
+        let revision = revision(&w);
+        let ev = if deleted {
+            r.routed.remove(&name);
+            Routed::Deleted {
+                name: name.clone(),
+                uid: uid.clone(),
+                preserve: w
+                    .data
+                    .pointer("/spec/preserveResourcesOnDeletion")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                revision,
             }
-        }
+        } else {
+            let generation = w.metadata.generation.unwrap_or(0);
+            if r.routed.get(&name) == Some(&(uid.clone(), generation)) {
+                return;
+            }
+            let Some(delivery) = delivery(&w) else { return };
+            r.routed.insert(name.clone(), (uid.clone(), generation));
+            Routed::Applied { delivery, revision }
+        };
+        self.routed.fetch_add(1, Ordering::Relaxed);
+        r.inbox.push((name, uid), ev);
     }
 
     fn resync_all(&self) {
-        for r in self.routes.lock().values() {
-            if r.tx.try_send(Routed::Resync).is_err() {
-                r.overflowed.store(true, Ordering::Release);
-            }
+        for r in self.routes.lock().values_mut() {
+            r.routed.clear();
+            r.inbox.resync();
         }
     }
 
@@ -276,9 +365,8 @@ struct Relay {
 }
 
 impl Relay {
-    /// Deliver `w` unless the agent holds its generation already; false once the tunnel is gone.
-    async fn apply(&mut self, w: &DynamicObject) -> bool {
-        let Some(d) = delivery(w) else { return true };
+    /// Deliver `d` unless the agent holds its generation already; false once the tunnel is gone.
+    async fn apply(&mut self, d: v1::WorkDelivery) -> bool {
         if self.held.get(&d.name) == Some(&(d.uid.clone(), d.generation)) {
             return true;
         }
@@ -307,7 +395,8 @@ impl Relay {
             if let Some(name) = &w.metadata.name {
                 present.insert(name.clone());
             }
-            if !self.apply(w).await {
+            let Some(d) = delivery(w) else { continue };
+            if !self.apply(d).await {
                 return false;
             }
         }
@@ -333,8 +422,7 @@ async fn relay(
     inventory: v1::WorkInventory,
     control: mpsc::Sender<v1::HubMessage>,
     route: Route,
-    mut events: mpsc::Receiver<Routed>,
-    overflowed: Arc<AtomicBool>,
+    inbox: Arc<Inbox>,
 ) {
     let _route = route;
     let ns = execution_namespace(&cluster);
@@ -353,10 +441,6 @@ async fn relay(
     };
     let mut need_list = true;
     loop {
-        if overflowed.swap(false, Ordering::AcqRel) {
-            // Events were dropped while this relay was behind: a fresh list covers them.
-            need_list = true;
-        }
         if need_list {
             match list_namespace(&api).await {
                 Ok((items, rv)) => {
@@ -372,34 +456,26 @@ async fn relay(
                     }
                     let pause = if not_served { 10 } else { 1 };
                     tokio::time::sleep(Duration::from_secs(pause)).await;
-                    // Events queued meanwhile are covered by the next list.
-                    while events.try_recv().is_ok() {}
                     continue;
                 }
             }
         }
-        let Some(ev) = events.recv().await else {
-            return;
-        };
-        let alive = match ev {
-            Routed::Resync => {
+        let alive = match inbox.next().await {
+            Next::Resync => {
                 need_list = true;
                 true
             }
-            Routed::Applied(w) if revision(&w) > r.listed_at => r.apply(&w).await,
-            Routed::Deleted(w) if revision(&w) > r.listed_at => {
-                let Some(name) = w.metadata.name.clone() else {
-                    continue;
-                };
-                let preserve = w
-                    .data
-                    .pointer("/spec/preserveResourcesOnDeletion")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                r.delete(name, w.metadata.uid.clone().unwrap_or_default(), preserve)
-                    .await
+            Next::Event(Routed::Applied { delivery, revision }) if revision > r.listed_at => {
+                r.apply(delivery).await
             }
-            Routed::Applied(_) | Routed::Deleted(_) => true,
+            Next::Event(Routed::Deleted {
+                name,
+                uid,
+                preserve,
+                revision,
+            }) if revision > r.listed_at => r.delete(name, uid, preserve).await,
+            // Already accounted for by the last list.
+            Next::Event(_) => true,
         };
         if !alive {
             return;
@@ -507,15 +583,14 @@ pub(crate) fn start(
     if slot.is_some() {
         return;
     }
-    let (route, events, overflowed) = hub.works.register(&execution_namespace(cluster));
+    let (route, inbox) = hub.works.register(&execution_namespace(cluster));
     *slot = Some(tokio::spawn(relay(
         hub.client.clone(),
         cluster.to_string(),
         inventory,
         control.clone(),
         route,
-        events,
-        overflowed,
+        inbox,
     )));
 }
 

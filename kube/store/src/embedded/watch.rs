@@ -28,13 +28,18 @@ pub(super) struct Hub {
     compacted: AtomicU64,
 }
 
-/// Most bytes of objects (new and previous versions) kept in the history, whatever its event
-/// count: old versions held for watch resumption must not grow with the store. A watcher
-/// further behind than this gets `Compacted` and lists again.
+/// Most bytes of objects kept in the history, whatever its event count: old versions held for
+/// watch resumption must not grow with the store. A watcher further behind than this gets
+/// `Compacted` and lists again.
 const HISTORY_BYTES: usize = 64 << 20;
 
+/// An event's share of [`HISTORY_BYTES`]: its key and new object. Its previous object is not
+/// counted: that is the same buffer as the new object of the key's earlier event (shared, not
+/// copied), so counting it twice halved the history a lagging watcher could catch up from — a
+/// burst of status updates then sent the federation's own caches back to a full relist. What
+/// the history holds is at most twice this bound (when every earlier event is gone).
 fn event_bytes(e: &Event) -> usize {
-    e.kv.key.len() + e.kv.value.len() + e.prev.as_ref().map_or(0, |p| p.len())
+    e.kv.key.len() + e.kv.value.len()
 }
 
 struct HubInner {
