@@ -41,16 +41,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if std::env::var("CCEONE_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    cceone_logging::init("info");
     let a = Args::parse();
     let mut cfg = cceone_federation::FederationConfig::new(a.listen, Some(a.data_dir));
     cfg.hostnames = a.hostnames;

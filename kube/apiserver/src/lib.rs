@@ -112,6 +112,12 @@ pub struct ApiServer {
 impl ApiServer {
     /// Open the store, make or load certificates, seed the default namespaces and serve.
     pub async fn start(cfg: ServerConfig) -> Result<ApiServer, StartError> {
+        if let Some(dir) = &cfg.data_dir {
+            // Keys, the admin token and every object live under it: the owner's alone.
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::create_dir_all(dir)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
         let store = EmbeddedStore::open(EmbeddedOptions {
             dir: cfg.data_dir.as_ref().map(|d| d.join("store")),
             fsync: cfg.fsync,
@@ -237,10 +243,30 @@ fn load_or_make_token(dir: Option<&std::path::Path>) -> std::io::Result<String> 
     {
         return Ok(t.trim().to_string());
     }
-    std::fs::create_dir_all(dir.join("pki"))?;
     let t = uuid::Uuid::new_v4().simple().to_string();
-    std::fs::write(&path, &t)?;
+    write_private(&path, t.as_bytes())?;
     Ok(t)
+}
+
+/// Write a key, token or other secret: its directory (made if missing) 0700, the file 0600,
+/// whole or not at all (written beside it, then renamed into place).
+pub(crate) fn write_private(path: &std::path::Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(content)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The namespaces every cluster has.
@@ -262,4 +288,43 @@ async fn seed(core: &Arc<Core>) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn keys_tokens_and_the_store_are_the_owners_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let server = ApiServer::start(ServerConfig {
+            data_dir: Some(dir.clone()),
+            fsync: false,
+            ..ServerConfig::default()
+        })
+        .await
+        .unwrap();
+        server.shutdown().await;
+        for d in [dir.clone(), dir.join("pki"), dir.join("store")] {
+            assert_eq!(mode(&d), 0o700, "{}", d.display());
+        }
+        let mut files = 0;
+        for sub in ["pki", "store"] {
+            for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                files += 1;
+            }
+        }
+        // ca.crt, ca.key, server.crt, server.key, admin.token, the lock and a log segment.
+        assert!(files >= 7, "{files} files");
+    }
 }

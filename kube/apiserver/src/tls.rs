@@ -113,16 +113,13 @@ impl Pki {
             server_key: server_key.serialize_pem(),
         };
         if let Some(d) = &pki_dir {
-            std::fs::create_dir_all(d)?;
             for (f, content) in [
                 ("ca.crt", &pki.ca_cert),
                 ("ca.key", &pki.ca_key),
                 ("server.crt", &pki.server_cert),
                 ("server.key", &pki.server_key),
             ] {
-                let tmp = d.join(format!("{f}.tmp"));
-                std::fs::write(&tmp, content)?;
-                std::fs::rename(&tmp, d.join(f))?;
+                crate::write_private(&d.join(f), content.as_bytes())?;
             }
         }
         Ok(pki)

@@ -597,6 +597,9 @@ fn changes_by_difference(old: &Value, new: &Value, scope: Scope) -> (FieldSet, F
     (changed, old_set.difference(&new_set))
 }
 
+/// A change made to an object in a test.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn the_pruned_difference_finds_what_the_whole_sets_find() {
     let base = {
@@ -607,7 +610,7 @@ fn the_pruned_difference_finds_what_the_whole_sets_find() {
             json!({"replicas": 2, "conditions": [{"type": "Available", "status": "True"}]});
         d
     };
-    let edits: Vec<Box<dyn Fn(&mut Value)>> = vec![
+    let edits: Vec<Edit> = vec![
         Box::new(|_| {}),
         Box::new(|d| d["spec"]["replicas"] = json!(3)),
         Box::new(|d| d["metadata"]["labels"]["tier"] = json!("db")),

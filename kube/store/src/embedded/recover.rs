@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +43,7 @@ fn lock_dir(dir: &Path) -> Result<File, StoreError> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(dir.join(LOCK))
         .map_err(io)?;
     let deadline = Instant::now() + LOCK_WAIT;
@@ -134,6 +136,8 @@ fn read_segment(path: &Path, last: bool) -> Result<(Vec<Record>, u64), StoreErro
 /// Recovers the store state from `dir`, creating the directory if needed.
 pub(super) fn recover(dir: &Path, fsync: bool, history: usize) -> Result<Recovered, StoreError> {
     fs::create_dir_all(dir).map_err(io)?;
+    // The store holds every object, Secrets included: only its owner may read it.
+    fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).map_err(io)?;
     let lock = lock_dir(dir)?;
     match fs::remove_file(dir.join(snapshot::SNAPSHOT_TMP)) {
         Ok(()) => {}

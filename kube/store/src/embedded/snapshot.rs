@@ -7,7 +7,7 @@
 //! framed like WAL records.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
@@ -42,7 +42,14 @@ pub(super) fn write(
     fsync: bool,
 ) -> io::Result<()> {
     let tmp = dir.join(SNAPSHOT_TMP);
-    let file = File::create(&tmp)?;
+    let file = std::os::unix::fs::OpenOptionsExt::mode(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+        0o600,
+    )
+    .open(&tmp)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(MAGIC)?;
     let count = map.len() as u64;
@@ -170,7 +177,7 @@ mod tests {
 
         let path = dir.path().join(SNAPSHOT);
         let len = fs::metadata(&path).unwrap().len();
-        File::options()
+        fs::File::options()
             .write(true)
             .open(&path)
             .unwrap()

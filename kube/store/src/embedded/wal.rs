@@ -7,6 +7,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -229,6 +230,7 @@ impl Wal {
             .create(true)
             .write(true)
             .truncate(true)
+            .mode(0o600)
             .open(dir.join(segment_name(start)))?;
         if fsync {
             file.sync_all()?;
