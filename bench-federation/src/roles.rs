@@ -59,10 +59,17 @@ async fn stop_requested() {
 }
 
 async fn federation(dir: &Path) -> anyhow::Result<()> {
-    let cfg = cceone_federation::FederationConfig::new(
+    let mut cfg = cceone_federation::FederationConfig::new(
         "127.0.0.1:0".parse()?,
         Some(dir.join("federation")),
     );
+    // BENCH_WORKERS: reconciles in flight per controller (the federation's default otherwise).
+    if let Some(w) = std::env::var("BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        cfg.workers = w;
+    }
     let fed = cceone_federation::start(cfg)
         .await
         .context("starting the federation")?;

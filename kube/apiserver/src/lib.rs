@@ -75,7 +75,7 @@ impl Default for ServerConfig {
             kubernetes_version: "v1.32.0".into(),
             tokens: Vec::new(),
             admin: None,
-            history: 100_000,
+            history: 1_000_000,
         }
     }
 }

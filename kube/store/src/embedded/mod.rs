@@ -38,7 +38,8 @@ pub struct EmbeddedOptions {
     /// Whether every commit is fdatasync'ed before it is acknowledged (default true). Without it
     /// acknowledged writes survive a process crash but not a power loss.
     pub fsync: bool,
-    /// Number of events retained for watch resume (default 100 000); older history is compacted.
+    /// Most events retained for watch resume (default 1,000,000; the byte and age bounds of
+    /// the watch history usually come first); older history is compacted.
     pub history: usize,
     /// WAL size after which a snapshot is written and the WAL restarted (default 64 MiB).
     pub snapshot_wal_bytes: u64,
@@ -49,7 +50,7 @@ impl Default for EmbeddedOptions {
         Self {
             dir: None,
             fsync: true,
-            history: 100_000,
+            history: 1_000_000,
             snapshot_wal_bytes: 64 << 20,
         }
     }

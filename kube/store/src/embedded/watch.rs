@@ -28,10 +28,20 @@ pub(super) struct Hub {
     compacted: AtomicU64,
 }
 
-/// Most bytes of objects kept in the history, whatever its event count: old versions held for
-/// watch resumption must not grow with the store. A watcher further behind than this gets
-/// `Compacted` and lists again.
+/// Bytes of objects the history keeps however old they are: old versions held for watch
+/// resumption must not grow with the store.
 const HISTORY_BYTES: usize = 64 << 20;
+
+/// Beyond [`HISTORY_BYTES`], events are kept while younger than this (as etcd keeps every
+/// revision until its periodic compaction): under a burst of writes 64 MiB is a few seconds of
+/// history, and a watcher that falls that far behind — a busy process's own cache, a gateway
+/// across the network — would otherwise get `Compacted` and list everything again, which makes
+/// it fall further behind. Once the burst is over the history shrinks back.
+const HISTORY_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The most bytes of objects the history holds, however recent: a watcher further behind
+/// than this gets `Compacted` and lists again.
+const HISTORY_BYTES_MAX: usize = 512 << 20;
 
 /// An event's share of [`HISTORY_BYTES`]: its key and new object. Its previous object is not
 /// counted: that is the same buffer as the new object of the key's earlier event (shared, not
@@ -45,6 +55,8 @@ fn event_bytes(e: &Event) -> usize {
 struct HubInner {
     /// Events with revisions in (compacted, published], contiguous and in order.
     history: VecDeque<Arc<Event>>,
+    /// When each event of `history` was published (same order).
+    published_at: VecDeque<std::time::Instant>,
     /// Most events kept in `history`.
     limit: usize,
     /// Bytes of the events in `history` ([`event_bytes`]).
@@ -67,6 +79,7 @@ impl Hub {
         Self {
             inner: Mutex::new(HubInner {
                 history: VecDeque::new(),
+                published_at: VecDeque::new(),
                 limit,
                 bytes: 0,
                 tx: Some(tx),
@@ -89,6 +102,7 @@ impl Hub {
     /// Appends durable events (in revision order, continuing the sequence) to the history and
     /// sends them to live watchers. Never blocks on watchers.
     pub(super) fn publish(&self, events: impl IntoIterator<Item = Arc<Event>>) {
+        let now = std::time::Instant::now();
         let mut inner = self.inner.lock();
         for event in events {
             let revision = event.revision();
@@ -98,13 +112,21 @@ impl Hub {
             }
             inner.bytes += event_bytes(&event);
             inner.history.push_back(event);
+            inner.published_at.push_back(now);
             self.published.store(revision, Ordering::Release);
             while inner.history.len() > inner.limit
-                || (inner.bytes > HISTORY_BYTES && inner.history.len() > 1)
+                || (inner.bytes > HISTORY_BYTES
+                    && inner.history.len() > 1
+                    && (inner.bytes > HISTORY_BYTES_MAX
+                        || inner
+                            .published_at
+                            .front()
+                            .is_some_and(|t| now.duration_since(*t) > HISTORY_GRACE)))
             {
                 let Some(oldest) = inner.history.pop_front() else {
                     break;
                 };
+                inner.published_at.pop_front();
                 inner.bytes = inner.bytes.saturating_sub(event_bytes(&oldest));
                 self.compacted.store(oldest.revision(), Ordering::Release);
             }
@@ -124,6 +146,7 @@ impl Hub {
             .is_some_and(|e| e.revision() <= target)
         {
             if let Some(e) = inner.history.pop_front() {
+                inner.published_at.pop_front();
                 inner.bytes = inner.bytes.saturating_sub(event_bytes(&e));
             }
         }
