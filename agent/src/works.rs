@@ -45,6 +45,30 @@ struct Held {
     last_sent: Option<Vec<u8>>,
 }
 
+/// An applied object's status and health as Karmada's default interpreter reflects them.
+type Observed = (Value, &'static str);
+
+/// The status and health of a live object.
+fn observe(obj: &DynamicObject) -> Observed {
+    let v = serde_json::to_value(obj).unwrap_or(Value::Null);
+    let status = cceone_federation_core::interpret::reflect_status(&v).unwrap_or(Value::Null);
+    (
+        status,
+        cceone_federation_core::interpret::interpret_health(&v).as_str(),
+    )
+}
+
+/// Where an object is: its kind's group/version/plural, namespace and name.
+fn object_key(resource: &ApiResource, namespace: Option<&str>, name: &str) -> String {
+    format!(
+        "{}/{}/{}/{}/{name}",
+        resource.group,
+        resource.version,
+        resource.plural,
+        namespace.unwrap_or("")
+    )
+}
+
 /// The Works this agent holds, shared by every session.
 pub struct Works {
     client: kube::Client,
@@ -59,6 +83,9 @@ pub struct Works {
     me: Weak<Works>,
     /// Kinds (group/version/plural) watched for changes to the objects the agent applied.
     watching: std::sync::Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// What those watches last saw of each applied object ([`object_key`]): its reflected
+    /// status and health, so a status pass reads the member only for what it has not seen.
+    observed: std::sync::Mutex<HashMap<String, Observed>>,
     applies: AtomicU64,
     metrics: Arc<crate::health::AgentMetrics>,
 }
@@ -74,6 +101,7 @@ impl Works {
             dirty: std::sync::Mutex::default(),
             me: me.clone(),
             watching: std::sync::Mutex::default(),
+            observed: std::sync::Mutex::default(),
             applies: AtomicU64::new(0),
             metrics,
         })
@@ -292,14 +320,27 @@ impl Works {
         let cfg =
             kube::runtime::watcher::Config::default().labels(&format!("{MANAGED_LABEL}={MANAGER}"));
         let me: Weak<Works> = self.me.clone();
+        let resource = resource.clone();
         let task = tokio::spawn(async move {
             let mut events = kube::runtime::watcher(api, cfg).boxed();
             while let Some(ev) = events.next().await {
                 let Some(works) = me.upgrade() else { return };
                 match ev {
-                    Ok(kube::runtime::watcher::Event::Apply(o))
-                    | Ok(kube::runtime::watcher::Event::Delete(o))
-                    | Ok(kube::runtime::watcher::Event::InitApply(o)) => {
+                    Ok(
+                        ref event @ (kube::runtime::watcher::Event::Apply(ref o)
+                        | kube::runtime::watcher::Event::Delete(ref o)
+                        | kube::runtime::watcher::Event::InitApply(ref o)),
+                    ) => {
+                        if let (Some(name), Ok(mut observed)) =
+                            (o.metadata.name.as_deref(), works.observed.lock())
+                        {
+                            let key = object_key(&resource, o.metadata.namespace.as_deref(), name);
+                            if matches!(event, kube::runtime::watcher::Event::Delete(_)) {
+                                observed.remove(&key);
+                            } else {
+                                observed.insert(key, observe(o));
+                            }
+                        }
                         let work = o
                             .metadata
                             .annotations
@@ -308,6 +349,16 @@ impl Works {
                             .and_then(|w| w.split_once('/'));
                         if let Some((ns, name)) = work {
                             works.mark_dirty((ns.to_string(), name.to_string()));
+                        }
+                    }
+                    Ok(kube::runtime::watcher::Event::Init) => {
+                        // A fresh list follows: what it does not bring back is gone.
+                        let prefix = format!(
+                            "{}/{}/{}/",
+                            resource.group, resource.version, resource.plural
+                        );
+                        if let Ok(mut observed) = works.observed.lock() {
+                            observed.retain(|k, _| !k.starts_with(&prefix));
                         }
                     }
                     Ok(_) => {}
@@ -379,20 +430,22 @@ impl Works {
                     (Some(n), true) => Api::namespaced_with(self.client.clone(), n, &o.resource),
                     _ => Api::all_with(self.client.clone(), &o.resource),
                 };
-                let live = api.get_opt(&o.name).await.ok().flatten();
                 // Status and health as Karmada's default interpreter reflects them (with the
-                // generations the federation needs to call a rollout observed).
-                let (status, health) = match &live {
-                    Some(obj) => {
-                        let v = serde_json::to_value(obj).unwrap_or(Value::Null);
-                        let status = cceone_federation_core::interpret::reflect_status(&v)
-                            .unwrap_or(Value::Null);
-                        (
-                            status,
-                            cceone_federation_core::interpret::interpret_health(&v).as_str(),
-                        )
-                    }
-                    None => (Value::Null, "Unknown"),
+                // generations the federation needs to call a rollout observed): as the watch
+                // last saw the object, or read from the member when it has not seen it (or on a
+                // sweep, the safety net for a missed event).
+                let key = object_key(&o.resource, o.namespace.as_deref(), &o.name);
+                let seen = if sweep {
+                    None
+                } else {
+                    self.observed.lock().ok().and_then(|m| m.get(&key).cloned())
+                };
+                let (status, health) = match seen {
+                    Some(seen) => seen,
+                    None => match api.get_opt(&o.name).await.ok().flatten() {
+                        Some(obj) => observe(&obj),
+                        None => (Value::Null, "Unknown"),
+                    },
                 };
                 let identifier = json!({
                     "ordinal": o.ordinal, "group": o.resource.group, "version": o.resource.version,

@@ -214,17 +214,17 @@ fn template_spec_changed(old: Option<&Value>, new: Option<&Value>) -> bool {
 /// of a binding's Works arriving together (created at once, reported by their clusters within
 /// moments) make one binding status write, not one each.
 const STATUS_COALESCE: Duration = Duration::from_millis(100);
-/// The longest the status controller waits to coalesce, reached under a burst (about 3,000
+/// The longest the status controller waits to coalesce, reached under a burst (about 600
 /// bindings waiting): a binding's clusters then report over seconds, and each status write
 /// (of the binding, then of its template) costs the API a parse, a patch and an fsync.
 const STATUS_COALESCE_MAX: Duration = Duration::from_secs(3);
 
 /// How long to let a binding's status changes gather: 100 ms when little is waiting, growing
-/// by 1 ms per binding already waiting, up to 3 s — under a burst, each status write then
+/// by 5 ms per binding already waiting, up to 3 s — under a burst, each status write then
 /// carries more of the clusters' reports (fewer writes) at a cost in latency only when busy.
 fn status_delay(q: &Queue<ObjKey>) -> Duration {
     let waiting = u32::try_from(q.delayed_len()).unwrap_or(u32::MAX);
-    (STATUS_COALESCE + Duration::from_millis(1).saturating_mul(waiting)).min(STATUS_COALESCE_MAX)
+    (STATUS_COALESCE + Duration::from_millis(5).saturating_mul(waiting)).min(STATUS_COALESCE_MAX)
 }
 
 /// What of a Cluster scheduling and overrides look at (not its resource summary, which

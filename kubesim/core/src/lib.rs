@@ -27,5 +27,5 @@ pub use nodes::{node_is_ready, node_schedulable, node_schedulable_for};
 pub use pod_state::{advance_pod, pod_unschedulable_status, unschedulable_status};
 pub use reconcile::{Action, reconcile};
 pub use resources::{DEFAULT_MAX_PODS, Resources, node_allocatable, pod_requests};
-pub use schedule::{Unschedulable, schedule};
+pub use schedule::{NodeUsage, Unschedulable, schedule, schedule_with};
 pub use status::workload_status;
