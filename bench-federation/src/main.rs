@@ -40,7 +40,8 @@
 //! `BENCH_PROBES` (one-at-a-time templates; default 5 quick, else 20), `BENCH_DIR` (data
 //! directory, which must not hold an earlier run's state; default a temporary one whose data
 //! is removed after a complete run, keeping the light mode's logs, and kept otherwise),
-//! `RUST_LOG` (also passed to the federation and hub processes).
+//! `BENCH_WORKERS` (reconciles in flight per federation controller; the federation's default
+//! otherwise), `RUST_LOG` (also passed to the federation and hub processes).
 #![allow(clippy::unwrap_used)]
 
 /// mimalloc: far less time in allocation and freeing than the system allocator under the
