@@ -288,10 +288,11 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         cops: Cache::new(resources::cluster_override_policy(), None),
         rbs: Cache::new(resources::resource_binding(), None),
         crbs: Cache::new(resources::cluster_resource_binding(), None),
-        works: Cache::projected(
+        works: Cache::build(
             resources::work(),
             Some(works_index),
             Some(resources::project_work),
+            true,
         ),
         templates: Templates::new(local.clone(), writer),
         cluster_snapshot: parking_lot::RwLock::new(None),

@@ -71,9 +71,45 @@ pub(crate) type Indexer = Box<dyn Fn(&Value) -> Vec<String> + Send + Sync>;
 /// [`crate::resources::project_work`]).
 pub(crate) type Projection = fn(&mut Value);
 
+/// How a cache holds an object.
+#[derive(PartialEq)]
+enum Body {
+    /// Parsed, ready to read.
+    Tree(Arc<Value>),
+    /// As compact JSON, parsed when read: a small JSON object parsed is a tree of maps of
+    /// several hundred bytes each, eight to ten times the text; a cache of 100,000 Works
+    /// holds them this way (see [`Cache::packed`]).
+    Packed(Arc<[u8]>),
+}
+
+impl Body {
+    /// A cheap copy (a reference count) to parse outside the cache's lock.
+    fn share(&self) -> Body {
+        match self {
+            Body::Tree(v) => Body::Tree(Arc::clone(v)),
+            Body::Packed(b) => Body::Packed(Arc::clone(b)),
+        }
+    }
+
+    fn value(&self) -> Arc<Value> {
+        match self {
+            Body::Tree(v) => Arc::clone(v),
+            // The cache wrote these bytes itself from a value, so they parse.
+            Body::Packed(b) => Arc::new(serde_json::from_slice(b).unwrap_or(Value::Null)),
+        }
+    }
+}
+
+/// One cached object: its body, its revision and the index values it is found under.
+struct Entry {
+    body: Body,
+    revision: u64,
+    index: Vec<String>,
+}
+
 #[derive(Default)]
 struct Inner {
-    objects: BTreeMap<ObjKey, Arc<Value>>,
+    objects: BTreeMap<ObjKey, Entry>,
     index: HashMap<String, BTreeSet<ObjKey>>,
     /// The newest revision the watch has delivered: a write answered at or below it is
     /// already reflected (or superseded, or deleted).
@@ -96,6 +132,8 @@ pub(crate) struct Cache {
     inner: RwLock<Inner>,
     indexer: Option<Indexer>,
     projection: Option<Projection>,
+    /// Objects are held as compact JSON ([`Body::Packed`]).
+    packed: bool,
     handlers: RwLock<Vec<Handler>>,
     synced: tokio::sync::watch::Sender<bool>,
 }
@@ -103,20 +141,24 @@ pub(crate) struct Cache {
 impl Cache {
     /// An empty cache of `resource`, indexed by `indexer` when given.
     pub(crate) fn new(resource: ApiResource, indexer: Option<Indexer>) -> Arc<Cache> {
-        Cache::projected(resource, indexer, None)
+        Cache::build(resource, indexer, None, false)
     }
 
-    /// An empty cache of `resource` that keeps each object as `projection` trims it.
-    pub(crate) fn projected(
+    /// An empty cache of `resource` that keeps each object as `projection` trims it, as
+    /// compact JSON parsed when read if `packed` ([`Body::Packed`]: for a resource with many
+    /// objects read a few at a time, such as Works, memory over CPU).
+    pub(crate) fn build(
         resource: ApiResource,
         indexer: Option<Indexer>,
         projection: Option<Projection>,
+        packed: bool,
     ) -> Arc<Cache> {
         Arc::new(Cache {
             resource,
             inner: RwLock::default(),
             indexer,
             projection,
+            packed,
             handlers: RwLock::default(),
             synced: tokio::sync::watch::Sender::new(false),
         })
@@ -134,12 +176,20 @@ impl Cache {
 
     /// One object.
     pub(crate) fn get(&self, key: &ObjKey) -> Option<Arc<Value>> {
-        self.inner.read().objects.get(key).cloned()
+        let body = self.inner.read().objects.get(key).map(|e| e.body.share());
+        body.map(|b| b.value())
     }
 
     /// Every object.
     pub(crate) fn list(&self) -> Vec<Arc<Value>> {
-        self.inner.read().objects.values().cloned().collect()
+        let bodies: Vec<Body> = self
+            .inner
+            .read()
+            .objects
+            .values()
+            .map(|e| e.body.share())
+            .collect();
+        bodies.iter().map(Body::value).collect()
     }
 
     /// Every key.
@@ -149,27 +199,32 @@ impl Cache {
 
     /// The objects of one namespace.
     pub(crate) fn list_ns(&self, namespace: &str) -> Vec<Arc<Value>> {
-        self.inner
+        let bodies: Vec<Body> = self
+            .inner
             .read()
             .objects
             .iter()
             .filter(|(k, _)| k.ns() == namespace)
-            .map(|(_, v)| Arc::clone(v))
-            .collect()
+            .map(|(_, e)| e.body.share())
+            .collect();
+        bodies.iter().map(Body::value).collect()
     }
 
     /// The objects found under an index value.
     pub(crate) fn by_index(&self, value: &str) -> Vec<Arc<Value>> {
-        let inner = self.inner.read();
-        inner
-            .index
-            .get(value)
-            .map(|keys| {
-                keys.iter()
-                    .filter_map(|k| inner.objects.get(k).cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let bodies: Vec<Body> = {
+            let inner = self.inner.read();
+            inner
+                .index
+                .get(value)
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(|k| inner.objects.get(k).map(|e| e.body.share()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        bodies.iter().map(Body::value).collect()
     }
 
     /// Wait until the first list has been loaded.
@@ -253,12 +308,12 @@ impl Cache {
         self.indexer.as_ref().map(|f| f(value)).unwrap_or_default()
     }
 
-    fn unindex(&self, inner: &mut Inner, key: &ObjKey, old: &Value) {
-        for v in self.index_values(old) {
-            if let Some(set) = inner.index.get_mut(&v) {
+    fn unindex(inner: &mut Inner, key: &ObjKey, old: &Entry) {
+        for v in &old.index {
+            if let Some(set) = inner.index.get_mut(v) {
                 set.remove(key);
                 if set.is_empty() {
-                    inner.index.remove(&v);
+                    inner.index.remove(v);
                 }
             }
         }
@@ -267,6 +322,17 @@ impl Cache {
     /// Store a newer version of an object (`watched`: it came from the watch).
     fn upsert(&self, key: ObjKey, value: Arc<Value>, watched: bool) {
         let rv = revision(&value);
+        // Made before taking the lock: the index values and, for a packed cache, the JSON.
+        let entry = Entry {
+            body: if self.packed {
+                Body::Packed(serde_json::to_vec(&*value).unwrap_or_default().into())
+            } else {
+                Body::Tree(Arc::clone(&value))
+            },
+            revision: rv,
+            index: self.index_values(&value),
+        };
+        let new_body = entry.body.share();
         let old = {
             let mut inner = self.inner.write();
             if watched {
@@ -276,21 +342,43 @@ impl Cache {
             }
             if let Some(current) = inner.objects.get(&key)
                 && rv != 0
-                && revision(current) >= rv
+                && current.revision >= rv
             {
                 return;
             }
-            let old = inner.objects.insert(key.clone(), Arc::clone(&value));
-            if let Some(old) = &old {
-                self.unindex(&mut inner, &key, old);
+            for v in &entry.index {
+                inner
+                    .index
+                    .entry(v.clone())
+                    .or_default()
+                    .insert(key.clone());
             }
-            for v in self.index_values(&value) {
-                inner.index.entry(v).or_default().insert(key.clone());
+            let old = inner.objects.insert(key.clone(), entry);
+            if let Some(old) = &old {
+                Self::unindex_stale(&mut inner, &key, old);
             }
             old
         };
-        if old.as_deref() != Some(&*value) {
+        if old.as_ref().is_none_or(|old| old.body != new_body) {
+            let old = old.map(|e| e.body.value());
             self.notify(old.as_deref(), Some(&value));
+        }
+    }
+
+    /// Take `key` out of the index values `old` had and the new entry no longer has.
+    fn unindex_stale(inner: &mut Inner, key: &ObjKey, old: &Entry) {
+        let current: Vec<String> = inner
+            .objects
+            .get(key)
+            .map(|e| e.index.clone())
+            .unwrap_or_default();
+        for v in old.index.iter().filter(|v| !current.contains(v)) {
+            if let Some(set) = inner.index.get_mut(v) {
+                set.remove(key);
+                if set.is_empty() {
+                    inner.index.remove(v);
+                }
+            }
         }
     }
 
@@ -300,12 +388,12 @@ impl Cache {
             inner.watched = inner.watched.max(rv);
             let old = inner.objects.remove(key);
             if let Some(old) = &old {
-                self.unindex(&mut inner, key, old);
+                Self::unindex(&mut inner, key, old);
             }
             old
         };
         if let Some(old) = old {
-            self.notify(Some(&old), None);
+            self.notify(Some(&old.body.value()), None);
         }
     }
 
@@ -319,7 +407,7 @@ impl Cache {
             inner
                 .objects
                 .iter()
-                .filter(|(k, v)| !fresh.contains_key(*k) && revision(v) <= rv)
+                .filter(|(k, e)| !fresh.contains_key(*k) && e.revision <= rv)
                 .map(|(k, _)| k.clone())
                 .collect()
         };
@@ -356,13 +444,15 @@ mod tests {
             "data": {"tag": tag}})
     }
 
-    fn cache() -> (Arc<Cache>, Arc<AtomicUsize>) {
-        let c = Cache::new(
+    fn cache_of(packed: bool) -> (Arc<Cache>, Arc<AtomicUsize>) {
+        let c = Cache::build(
             ApiResource::from_gvk_with_plural(
                 &GroupVersionKind::gvk("", "v1", "ConfigMap"),
                 "configmaps",
             ),
+            Some(Box::new(|v: &Value| vec![s(v, "/data/tag").to_string()])),
             None,
+            packed,
         );
         let calls = Arc::new(AtomicUsize::new(0));
         let n = Arc::clone(&calls);
@@ -379,7 +469,13 @@ mod tests {
 
     #[test]
     fn writes_go_in_ahead_of_the_watch_and_are_never_rolled_back() {
-        let (c, calls) = cache();
+        for packed in [false, true] {
+            writes_go_in_ahead(packed);
+        }
+    }
+
+    fn writes_go_in_ahead(packed: bool) {
+        let (c, calls) = cache_of(packed);
         let (k, v) = c.decode(obj("x", 5, "watched")).unwrap();
         c.upsert(k, v, true);
         // A controller's write answered at revision 7 goes in at once...
@@ -411,7 +507,13 @@ mod tests {
 
     #[test]
     fn a_relist_keeps_writes_newer_than_the_list() {
-        let (c, _) = cache();
+        for packed in [false, true] {
+            relist_keeps_newer(packed);
+        }
+    }
+
+    fn relist_keeps_newer(packed: bool) {
+        let (c, _) = cache_of(packed);
         c.observe(obj("new", 12, "written after the list"));
         let mut fresh = BTreeMap::new();
         let (k, v) = c.decode(obj("old", 3, "listed")).unwrap();
@@ -423,5 +525,59 @@ mod tests {
         c.replace(BTreeMap::new(), 20);
         assert_eq!(tag(&c, "new"), None);
         assert_eq!(tag(&c, "old"), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod packed_tests {
+    use std::sync::Mutex;
+
+    use kube::api::GroupVersionKind;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_packed_cache_reads_back_what_it_was_given_and_keeps_its_index() {
+        let c = Cache::build(
+            ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("", "v1", "ConfigMap"),
+                "configmaps",
+            ),
+            Some(Box::new(|v: &Value| vec![s(v, "/data/owner").to_string()])),
+            None,
+            true,
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        c.on_change(Arc::new(move |old, new| {
+            let tag = |v: Option<&Value>| v.map(|v| s(v, "/data/owner").to_string());
+            log.lock().unwrap().push((tag(old), tag(new)));
+        }));
+        let cm = |rv: u64, owner: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "x", "namespace": "a", "resourceVersion": rv.to_string()},
+                "data": {"owner": owner}})
+        };
+        c.observe(cm(1, "p"));
+        assert_eq!(c.get(&ObjKey::new("a", "x")).unwrap()["data"]["owner"], "p");
+        assert_eq!(c.by_index("p").len(), 1);
+        // The same object again is no change; a new owner moves it in the index.
+        c.observe(cm(2, "p"));
+        c.observe(cm(3, "q"));
+        assert!(c.by_index("p").is_empty());
+        assert_eq!(c.by_index("q")[0]["metadata"]["resourceVersion"], "3");
+        c.remove(&ObjKey::new("a", "x"), 4);
+        assert!(c.by_index("q").is_empty() && c.list().is_empty());
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                (None, Some("p".into())),
+                (Some("p".into()), Some("p".into())),
+                (Some("p".into()), Some("q".into())),
+                (Some("q".into()), None),
+            ]
+        );
     }
 }

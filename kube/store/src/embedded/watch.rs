@@ -39,6 +39,9 @@ const HISTORY_BYTES: usize = 64 << 20;
 /// it fall further behind. Once the burst is over the history shrinks back.
 const HISTORY_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Most events one publish drops for age alone (see [`Hub::publish`]).
+const AGED_OUT_PER_PUBLISH: usize = 1024;
+
 /// The most bytes of objects the history holds, however recent: a watcher further behind
 /// than this gets `Compacted` and lists again.
 const HISTORY_BYTES_MAX: usize = 512 << 20;
@@ -103,6 +106,11 @@ impl Hub {
     /// sends them to live watchers. Never blocks on watchers.
     pub(super) fn publish(&self, events: impl IntoIterator<Item = Arc<Event>>) {
         let now = std::time::Instant::now();
+        // What leaves the history is freed after the lock is released; and what leaves it for
+        // age alone leaves a little at a time, so the end of a burst's grace does not stall
+        // one commit with freeing hundreds of megabytes.
+        let mut dropped = Vec::new();
+        let mut aged_out = 0usize;
         let mut inner = self.inner.lock();
         for event in events {
             let revision = event.revision();
@@ -114,23 +122,32 @@ impl Hub {
             inner.history.push_back(event);
             inner.published_at.push_back(now);
             self.published.store(revision, Ordering::Release);
-            while inner.history.len() > inner.limit
-                || (inner.bytes > HISTORY_BYTES
+            loop {
+                let over = inner.history.len() > inner.limit
+                    || (inner.bytes > HISTORY_BYTES_MAX && inner.history.len() > 1);
+                let aged = !over
+                    && aged_out < AGED_OUT_PER_PUBLISH
+                    && inner.bytes > HISTORY_BYTES
                     && inner.history.len() > 1
-                    && (inner.bytes > HISTORY_BYTES_MAX
-                        || inner
-                            .published_at
-                            .front()
-                            .is_some_and(|t| now.duration_since(*t) > HISTORY_GRACE)))
-            {
+                    && inner
+                        .published_at
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) > HISTORY_GRACE);
+                if !over && !aged {
+                    break;
+                }
                 let Some(oldest) = inner.history.pop_front() else {
                     break;
                 };
+                aged_out += usize::from(aged);
                 inner.published_at.pop_front();
                 inner.bytes = inner.bytes.saturating_sub(event_bytes(&oldest));
                 self.compacted.store(oldest.revision(), Ordering::Release);
+                dropped.push(oldest);
             }
         }
+        drop(inner);
+        drop(dropped);
     }
 
     /// Drops history at or below `revision` (clamped to the published revision).
