@@ -145,6 +145,8 @@ pub(crate) struct Outcome {
     pub(crate) cpu: Cpu,
     pub(crate) mem_before: Memory,
     pub(crate) mem_after: Memory,
+    /// Memory once the run's watch history has aged out (`BENCH_SETTLE` after the run).
+    pub(crate) mem_settled: Option<Memory>,
     pub(crate) requests: Vec<(String, u64)>,
 }
 
@@ -429,6 +431,17 @@ pub(crate) fn print(p: &Params, o: &Outcome) {
                 format!("{} = {:.1} KiB/Work", mib(f), f as f64 / works_held as f64),
                 "aim <= 16 KiB RSS per Work",
             ));
+            if let Some((settled, _)) = o.mem_settled.as_ref().and_then(|m| m.federation) {
+                rows.push(Row(
+                    "federation RSS settled (the burst's watch history gone)".into(),
+                    format!(
+                        "{} = {:.1} KiB/Work",
+                        mib(settled),
+                        settled as f64 / works_held as f64
+                    ),
+                    "aim <= 16 KiB RSS per Work",
+                ));
+            }
             rows.push(Row(
                 "federation RSS growth during the run, per Work".into(),
                 format!(

@@ -40,7 +40,7 @@ const HISTORY_BYTES: usize = 64 << 20;
 const HISTORY_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Most events one publish drops for age alone (see [`Hub::publish`]).
-const AGED_OUT_PER_PUBLISH: usize = 1024;
+const AGED_OUT_PER_PUBLISH: usize = 16_384;
 
 /// The most bytes of objects the history holds, however recent: a watcher further behind
 /// than this gets `Compacted` and lists again.
