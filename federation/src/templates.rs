@@ -220,7 +220,8 @@ impl Templates {
             if let Some(old) = watched.remove(&key) {
                 old.task.abort();
             }
-            let cache = Cache::new(ar.clone(), None);
+            // Templates grow with the workloads: held as compact JSON, parsed when read.
+            let cache = Cache::build(ar.clone(), None, None, true);
             for h in self.handlers.read().iter() {
                 cache.on_change(Arc::clone(h));
             }

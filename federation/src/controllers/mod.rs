@@ -286,8 +286,9 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         cpps: Cache::new(resources::cluster_propagation_policy(), None),
         ops: Cache::new(resources::override_policy(), None),
         cops: Cache::new(resources::cluster_override_policy(), None),
-        rbs: Cache::new(resources::resource_binding(), None),
-        crbs: Cache::new(resources::cluster_resource_binding(), None),
+        // Bindings and Works are the caches that grow with the workloads: held as compact JSON.
+        rbs: Cache::build(resources::resource_binding(), None, None, true),
+        crbs: Cache::build(resources::cluster_resource_binding(), None, None, true),
         works: Cache::build(
             resources::work(),
             Some(works_index),
