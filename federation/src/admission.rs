@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use cceone_federation_core::{crds, names, validate};
-use cceone_kube_apiserver::Cause;
-use cceone_kube_apiserver::core::Admission;
+use cceone_kube_apiserver::core::{Admission, DeleteAdmission};
 use cceone_kube_apiserver::resource::ResourceInfo;
+use cceone_kube_apiserver::{ApiError, Cause};
 use serde_json::{Value, json};
 
 use crate::json::label;
@@ -47,6 +47,56 @@ fn admit_policy(old: Option<&Value>, obj: &mut Value) -> Vec<Cause> {
     causes.into_iter().map(cause).collect()
 }
 
+/// Whether a RegisteredCluster has delete protection on.
+fn protected(cluster: &Value) -> bool {
+    cluster.pointer("/spec/deleteProtection") == Some(&Value::Bool(true))
+}
+
+fn unsubscribed(cluster: &Value) -> bool {
+    cluster.pointer("/spec/unsubscribed") == Some(&Value::Bool(true))
+}
+
+/// A delete-protected RegisteredCluster cannot be unsubscribed (whoever writes it: `kubectl`
+/// as much as `cceonectl`) unless the same write turns protection off.
+fn admit_registered_cluster(old: Option<&Value>, obj: &Value) -> Vec<Cause> {
+    match old {
+        Some(old)
+            if protected(old) && protected(obj) && !unsubscribed(old) && unsubscribed(obj) =>
+        {
+            vec![Cause {
+                reason: "FieldValueForbidden".into(),
+                message: "Forbidden: the cluster has delete protection (spec.deleteProtection); \
+                          turn it off before unsubscribing"
+                    .into(),
+                field: "spec.unsubscribed".into(),
+            }]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Deleting a RegisteredCluster with delete protection on is refused, as a validating webhook
+/// on DELETE would refuse it (403 with the reason).
+pub(crate) fn delete_hook() -> DeleteAdmission {
+    Arc::new(|res: &ResourceInfo, obj: &Value| {
+        if res.group == cceone_platform::GROUP
+            && res.plural == "registeredclusters"
+            && protected(obj)
+        {
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Err(ApiError::Forbidden(format!(
+                "registeredclusters.{} \"{name}\" is forbidden: the cluster has delete protection \
+                 (spec.deleteProtection); turn it off first: cceonectl cluster protect {name} --off",
+                cceone_platform::GROUP
+            )));
+        }
+        Ok(())
+    })
+}
+
 /// The admission hook to register with the API server.
 pub(crate) fn hook() -> Admission {
     Arc::new(
@@ -56,6 +106,9 @@ pub(crate) fn hook() -> Admission {
                 "cluster.karmada.io" | "work.karmada.io" => {
                     crds::default_object(obj);
                     Vec::new()
+                }
+                g if g == cceone_platform::GROUP && res.plural == "registeredclusters" => {
+                    admit_registered_cluster(old, obj)
                 }
                 _ => Vec::new(),
             }

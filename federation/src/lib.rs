@@ -168,6 +168,7 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
     })
     .await?;
     server.core().add_admission(admission::hook());
+    server.core().add_delete_admission(admission::delete_hook());
     install_crds(server.core()).await?;
     let kubeconfig = server.admin_kubeconfig(KUBECONFIG_NAME);
     let client = client_from_kubeconfig(&kubeconfig).await?;

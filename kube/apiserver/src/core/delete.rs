@@ -100,6 +100,12 @@ impl Core {
             {
                 return Err(precondition(res, name, "ResourceVersion"));
             }
+            if !meta::is_deleting(&obj) {
+                let hooks: Vec<super::DeleteAdmission> = self.delete_admission.read().clone();
+                for hook in hooks {
+                    hook(res, &obj)?;
+                }
+            }
             let mut finalizers = meta::finalizers(&obj);
             match opts.propagation.as_deref() {
                 Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") => {

@@ -53,6 +53,8 @@ pub struct Core {
     pub registry: Arc<Registry>,
     /// Admission hooks run on every create and update after schema validation and defaulting.
     pub admission: parking_lot::RwLock<Vec<Admission>>,
+    /// Admission hooks run on every delete, with the object as stored.
+    pub delete_admission: parking_lot::RwLock<Vec<DeleteAdmission>>,
     /// Request counters of every transport (HTTP and the in-process client).
     pub metrics: crate::metrics::Metrics,
 }
@@ -64,6 +66,11 @@ pub type Admission = Arc<
     dyn Fn(&ResourceInfo, Option<&Value>, &mut Value) -> Vec<crate::error::Cause> + Send + Sync,
 >;
 
+/// A delete admission hook, like a validating webhook on DELETE: given the object about to be
+/// deleted, an error refuses the delete with that status.
+pub type DeleteAdmission =
+    Arc<dyn Fn(&ResourceInfo, &Value) -> Result<(), crate::error::ApiError> + Send + Sync>;
+
 impl Core {
     /// A core over `store` with the built-in kinds registered, plus every CRD found in the store.
     pub async fn new(store: Arc<dyn Store>) -> ApiResult<Arc<Self>> {
@@ -73,6 +80,7 @@ impl Core {
             store,
             registry,
             admission: parking_lot::RwLock::new(Vec::new()),
+            delete_admission: parking_lot::RwLock::new(Vec::new()),
             metrics: crate::metrics::Metrics::default(),
         });
         let crds = core
@@ -92,6 +100,11 @@ impl Core {
     /// Add an admission hook (see [`Admission`]).
     pub fn add_admission(&self, hook: Admission) {
         self.admission.write().push(hook);
+    }
+
+    /// Add a delete admission hook (see [`DeleteAdmission`]).
+    pub fn add_delete_admission(&self, hook: DeleteAdmission) {
+        self.delete_admission.write().push(hook);
     }
 
     /// Look up a resource by group, version and plural, or answer 404 like kube-apiserver.
