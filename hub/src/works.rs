@@ -35,6 +35,9 @@ fn work_resource() -> ApiResource {
 }
 
 fn delivery(w: &DynamicObject) -> Option<v1::WorkDelivery> {
+    if suspended(w) {
+        return None;
+    }
     let manifests = w
         .data
         .pointer("/spec/workload/manifests")
@@ -55,6 +58,14 @@ fn delivery(w: &DynamicObject) -> Option<v1::WorkDelivery> {
             .and_then(Value::as_bool)
             .unwrap_or(false),
     })
+}
+
+/// Whether dispatching the Work is suspended (`spec.suspendDispatching`, set by the federation
+/// from its binding's `spec.suspension`): nothing new of it goes to the agent — what the agent
+/// holds stays as it is — until the suspension is lifted, which is a new generation and goes
+/// out then (Karmada's execution controller and agent do the same).
+fn suspended(w: &DynamicObject) -> bool {
+    w.data.pointer("/spec/suspendDispatching") == Some(&Value::Bool(true))
 }
 
 /// Queue a message for the agent, waiting while its queue is full (a Work recorded as held
@@ -598,5 +609,47 @@ pub(crate) fn start(
 pub(crate) fn stop(slot: &mut RelayHandle) {
     if let Some(h) = slot.take() {
         h.abort();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn work(generation: i64, suspend: bool) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "work.karmada.io/v1alpha1", "kind": "Work",
+            "metadata": {"name": "w", "namespace": "karmada-es-a", "uid": "u1",
+                "generation": generation, "resourceVersion": (10 + generation).to_string()},
+            "spec": {"suspendDispatching": suspend, "workload": {"manifests": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}
+            ]}},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_suspended_work_is_not_relayed_until_resumed_and_status_changes_are_not_routed() {
+        let router = Arc::new(Router::default());
+        let (_route, inbox) = router.register("karmada-es-a");
+        router.route(work(1, true), false);
+        assert!(inbox.take().is_none(), "a suspended Work was routed");
+        router.route(work(2, false), false);
+        match inbox.take() {
+            Some(Next::Event(Routed::Applied { delivery, .. })) => {
+                assert_eq!((delivery.generation, delivery.manifests.len()), (2, 1));
+            }
+            _ => panic!("the resumed Work was not routed"),
+        }
+        // The same generation again (its status written back) is not routed.
+        router.route(work(2, false), false);
+        assert!(inbox.take().is_none());
+        // Deleted: routed whatever its suspension.
+        router.route(work(3, true), true);
+        assert!(matches!(
+            inbox.take(),
+            Some(Next::Event(Routed::Deleted { .. }))
+        ));
     }
 }
