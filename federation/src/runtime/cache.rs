@@ -72,25 +72,18 @@ pub(crate) type Indexer = Box<dyn Fn(&Value) -> Vec<String> + Send + Sync>;
 pub(crate) type Projection = fn(&mut Value);
 
 /// How a cache holds an object.
-#[derive(PartialEq)]
+/// Cloning copies a reference count, so a body is taken out of the lock and parsed outside it.
+#[derive(Clone, PartialEq)]
 enum Body {
     /// Parsed, ready to read.
     Tree(Arc<Value>),
     /// As compact JSON, parsed when read: a small JSON object parsed is a tree of maps of
     /// several hundred bytes each, eight to ten times the text; a cache of 100,000 Works
-    /// holds them this way (see [`Cache::packed`]).
+    /// holds them this way (see [`Cache::build`]).
     Packed(Arc<[u8]>),
 }
 
 impl Body {
-    /// A cheap copy (a reference count) to parse outside the cache's lock.
-    fn share(&self) -> Body {
-        match self {
-            Body::Tree(v) => Body::Tree(Arc::clone(v)),
-            Body::Packed(b) => Body::Packed(Arc::clone(b)),
-        }
-    }
-
     fn value(&self) -> Arc<Value> {
         match self {
             Body::Tree(v) => Arc::clone(v),
@@ -176,7 +169,7 @@ impl Cache {
 
     /// One object.
     pub(crate) fn get(&self, key: &ObjKey) -> Option<Arc<Value>> {
-        let body = self.inner.read().objects.get(key).map(|e| e.body.share());
+        let body = self.inner.read().objects.get(key).map(|e| e.body.clone());
         body.map(|b| b.value())
     }
 
@@ -187,7 +180,7 @@ impl Cache {
             .read()
             .objects
             .values()
-            .map(|e| e.body.share())
+            .map(|e| e.body.clone())
             .collect();
         bodies.iter().map(Body::value).collect()
     }
@@ -205,7 +198,7 @@ impl Cache {
             .objects
             .iter()
             .filter(|(k, _)| k.ns() == namespace)
-            .map(|(_, e)| e.body.share())
+            .map(|(_, e)| e.body.clone())
             .collect();
         bodies.iter().map(Body::value).collect()
     }
@@ -219,7 +212,7 @@ impl Cache {
                 .get(value)
                 .map(|keys| {
                     keys.iter()
-                        .filter_map(|k| inner.objects.get(k).map(|e| e.body.share()))
+                        .filter_map(|k| inner.objects.get(k).map(|e| e.body.clone()))
                         .collect()
                 })
                 .unwrap_or_default()
@@ -332,7 +325,7 @@ impl Cache {
             revision: rv,
             index: self.index_values(&value),
         };
-        let new_body = entry.body.share();
+        let new_body = entry.body.clone();
         let old = {
             let mut inner = self.inner.write();
             if watched {
@@ -346,6 +339,10 @@ impl Cache {
             {
                 return;
             }
+            let old = inner.objects.remove(&key);
+            if let Some(old) = &old {
+                Self::unindex(&mut inner, &key, old);
+            }
             for v in &entry.index {
                 inner
                     .index
@@ -353,32 +350,12 @@ impl Cache {
                     .or_default()
                     .insert(key.clone());
             }
-            let old = inner.objects.insert(key.clone(), entry);
-            if let Some(old) = &old {
-                Self::unindex_stale(&mut inner, &key, old);
-            }
+            inner.objects.insert(key.clone(), entry);
             old
         };
         if old.as_ref().is_none_or(|old| old.body != new_body) {
             let old = old.map(|e| e.body.value());
             self.notify(old.as_deref(), Some(&value));
-        }
-    }
-
-    /// Take `key` out of the index values `old` had and the new entry no longer has.
-    fn unindex_stale(inner: &mut Inner, key: &ObjKey, old: &Entry) {
-        let current: Vec<String> = inner
-            .objects
-            .get(key)
-            .map(|e| e.index.clone())
-            .unwrap_or_default();
-        for v in old.index.iter().filter(|v| !current.contains(v)) {
-            if let Some(set) = inner.index.get_mut(v) {
-                set.remove(key);
-                if set.is_empty() {
-                    inner.index.remove(v);
-                }
-            }
         }
     }
 
