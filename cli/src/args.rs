@@ -25,6 +25,20 @@ pub(crate) enum Command {
     /// Registered member clusters.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Offline repair of a stopped server's store (no API access needed).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Cut a damaged write-ahead log at its first damaged record, so a server that refused to
+    /// start can start again. The damaged segment and every later one are copied first into a
+    /// `damaged-<time>` directory beside them; what was dropped is printed. Stop the server first.
+    RecoverWal {
+        /// The store directory named in the server's error (`<data-dir>/store`).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

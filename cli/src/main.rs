@@ -1,9 +1,10 @@
 //! `cceonectl`: the platform admin's command line against the federation API: register member
 //! clusters and print their agent manifests, list them, revoke or unsubscribe them, and issue
-//! bootstrap tokens and proxy kubeconfigs.
+//! bootstrap tokens and proxy kubeconfigs; and repair a stopped server's store offline.
 
 mod args;
 mod cluster;
+mod store;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -27,8 +28,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = client(&cli).await?;
-    let Command::Cluster(cmd) = cli.command;
+    let Cli {
+        kubeconfig,
+        context,
+        command,
+    } = cli;
+    let cmd = match command {
+        Command::Store(cmd) => return store::run(cmd),
+        Command::Cluster(cmd) => cmd,
+    };
+    let client = client(kubeconfig.as_deref(), context).await?;
     match cmd {
         ClusterCommand::Register(a) => cluster::register(&client, a).await,
         ClusterCommand::List(a) => cluster::list(&client, a).await,
@@ -43,12 +52,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// A client of the federation API from `--kubeconfig`/`--context`, else the usual inference
 /// (`$KUBECONFIG`, `~/.kube/config`, in-cluster).
-async fn client(cli: &Cli) -> anyhow::Result<kube::Client> {
+async fn client(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<String>,
+) -> anyhow::Result<kube::Client> {
+    let has_context = context.is_some();
     let opts = KubeConfigOptions {
-        context: cli.context.clone(),
+        context,
         ..KubeConfigOptions::default()
     };
-    let config = match (&cli.kubeconfig, &cli.context) {
+    let config = match (kubeconfig, has_context) {
         (Some(path), _) => {
             let kc = Kubeconfig::read_from(path)
                 .with_context(|| format!("reading kubeconfig {}", path.display()))?;
@@ -56,10 +69,10 @@ async fn client(cli: &Cli) -> anyhow::Result<kube::Client> {
                 .await
                 .with_context(|| format!("using kubeconfig {}", path.display()))?
         }
-        (None, Some(_)) => kube::Config::from_kubeconfig(&opts)
+        (None, true) => kube::Config::from_kubeconfig(&opts)
             .await
             .context("loading kubeconfig")?,
-        (None, None) => kube::Config::infer()
+        (None, false) => kube::Config::infer()
             .await
             .context("finding a kubeconfig")?,
     };

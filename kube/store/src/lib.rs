@@ -34,7 +34,7 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 
-pub use embedded::{EmbeddedOptions, EmbeddedStore};
+pub use embedded::{EmbeddedOptions, EmbeddedStore, WalRepair, recover_wal};
 
 /// A store revision: a logical clock that increases by one with every committed write.
 pub type Revision = u64;
@@ -136,6 +136,26 @@ pub enum StoreError {
     /// The data directory holds data that cannot be decoded or is inconsistent.
     #[error("corrupt store data: {0}")]
     Corrupt(String),
+    /// A WAL segment is damaged somewhere a crash cannot have left it (not a torn final
+    /// write): the store refuses to start rather than drop acknowledged writes.
+    #[error(
+        "WAL segment {} is damaged at byte offset {offset}: {reason}; refusing to start so that \
+         no acknowledged write is dropped silently (to keep a copy of the damaged files and \
+         drop everything from that offset on, stop the server and run \
+         `cceonectl store recover-wal {}`)",
+        segment.display(),
+        dir.display()
+    )]
+    CorruptWal {
+        /// The data directory holding the segment.
+        dir: std::path::PathBuf,
+        /// The damaged segment file.
+        segment: std::path::PathBuf,
+        /// Byte offset of the first damaged frame in the segment.
+        offset: u64,
+        /// What is wrong there.
+        reason: String,
+    },
     /// The store has been closed (or stopped after a fatal I/O error).
     #[error("store is closed")]
     Closed,

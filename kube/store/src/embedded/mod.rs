@@ -8,8 +8,10 @@
 //! everything they observed is durable, so nothing a crash could lose is ever returned.
 
 mod recover;
+mod repair;
 mod snapshot;
 mod syncer;
+mod tail;
 mod wal;
 mod watch;
 
@@ -28,6 +30,7 @@ use serde_json::Value;
 use crate::{
     Event, EventType, Filter, KeyValue, ListPage, Revision, Store, StoreError, WatchStream,
 };
+pub use repair::{WalRepair, recover_wal};
 use watch::Hub;
 
 /// Configuration of an [`EmbeddedStore`].

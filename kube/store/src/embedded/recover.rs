@@ -1,6 +1,6 @@
 //! Opening a data directory: take the directory lock, load the snapshot, replay the WAL segments
-//! after it (truncating a torn tail off the last one), rebuild the watch history, and leave the
-//! last segment open for appending.
+//! after it (truncating a torn final write off the last one, refusing any other damage), rebuild
+//! the watch history, and leave the last segment open for appending.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::wal::{self, OP_DELETE, OP_PUT, Record, Wal};
 use super::watch::Hub;
-use super::{Entry, snapshot};
+use super::{Entry, snapshot, tail};
 use crate::{Event, EventType, KeyValue, Revision, StoreError};
 
 /// Name of the lock file that keeps two stores from sharing a directory.
@@ -38,7 +38,7 @@ fn io(e: std::io::Error) -> StoreError {
 }
 
 /// Locks `dir` for exclusive use by this store.
-fn lock_dir(dir: &Path) -> Result<File, StoreError> {
+pub(super) fn lock_dir(dir: &Path) -> Result<File, StoreError> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -113,21 +113,34 @@ fn apply(map: &mut BTreeMap<String, Entry>, record: Record) -> Result<Event, Str
     }
 }
 
-/// Reads one segment, truncating a damaged tail if it is the last segment.
-fn read_segment(path: &Path, last: bool) -> Result<(Vec<Record>, u64), StoreError> {
+/// Reads one segment, truncating a torn final write off it if it is the last segment. Any other
+/// damage stops recovery with [`StoreError::CorruptWal`].
+fn read_segment(dir: &Path, path: &Path, last: bool) -> Result<(Vec<Record>, u64), StoreError> {
     let data = fs::read(path).map_err(io)?;
     let decoded = wal::decode_all(&data);
     if let Some(why) = decoded.error {
-        if !last {
-            return Err(StoreError::Corrupt(format!("{}: {why}", path.display())));
+        let offset = decoded.valid_len;
+        let verdict = if last {
+            tail::classify(&data, offset).map_err(|not| format!("{why}; {not}"))
+        } else {
+            Err(format!("{why}; later segments follow it"))
+        };
+        if let Err(reason) = verdict {
+            return Err(StoreError::CorruptWal {
+                dir: dir.to_owned(),
+                segment: path.to_owned(),
+                offset: offset as u64,
+                reason,
+            });
         }
         tracing::warn!(
             path = %path.display(),
-            dropped_bytes = data.len() - decoded.valid_len,
-            "truncating torn WAL tail: {why}"
+            offset,
+            dropped_bytes = data.len() - offset,
+            "truncating a torn final WAL write (never acknowledged): {why}"
         );
         let file = OpenOptions::new().write(true).open(path).map_err(io)?;
-        file.set_len(decoded.valid_len as u64).map_err(io)?;
+        file.set_len(offset as u64).map_err(io)?;
         file.sync_all().map_err(io)?;
     }
     Ok((decoded.records, decoded.valid_len as u64))
@@ -154,7 +167,7 @@ pub(super) fn recover(dir: &Path, fsync: bool, history: usize) -> Result<Recover
     let mut tail: Option<(PathBuf, u64)> = None;
     for (i, (_, path)) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
-        let (records, size) = read_segment(path, last)?;
+        let (records, size) = read_segment(dir, path, last)?;
         for record in records {
             if record.revision <= revision {
                 continue;

@@ -24,9 +24,9 @@ pub(super) const OP_HEADER: u8 = 3;
 pub(super) const OP_END: u8 = 4;
 
 /// Bytes of frame header (length + CRC).
-const FRAME_HEADER: usize = 8;
+pub(super) const FRAME_HEADER: usize = 8;
 /// Bytes of fixed payload fields (op, revision, create revision, key length).
-const PAYLOAD_FIXED: usize = 1 + 8 + 8 + 4;
+pub(super) const PAYLOAD_FIXED: usize = 1 + 8 + 8 + 4;
 /// Largest payload accepted (a larger length field is treated as corruption).
 pub(super) const MAX_PAYLOAD: usize = 1 << 30;
 
