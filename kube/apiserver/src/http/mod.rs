@@ -1,6 +1,7 @@
 //! The HTTPS front: TLS accept loop (HTTP/2 and HTTP/1.1), authentication, fault injection,
 //! health and metrics, and routing to discovery, OpenAPI and the resource handlers.
 
+mod body;
 mod discovery;
 mod resources;
 mod table;

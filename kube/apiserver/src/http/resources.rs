@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::{Value, json};
 
+use super::body;
 use super::table::{self, Include};
 use super::util::{Body, bytes_response, error_response, json_response, query_pairs, read_body};
 use super::{State, User};
@@ -234,13 +235,15 @@ async fn handle_inner(
             respond(&t.res, StatusCode::OK, obj, as_table && sub.is_none(), &q)
         }
         (&Method::POST, None, None) => {
-            let body = decode_json_or_yaml(&read_body(req).await?)?;
+            let ct = content_type(&req);
+            let body = body::decode(ct.as_deref(), read_body(req).await?).await?;
             let obj = core.create(&t.res, ns, body, &wopts).await?;
             respond(&t.res, StatusCode::CREATED, obj, as_table, &q)
         }
         (&Method::PUT, Some(name), sub) => {
             let name = name.to_string();
-            let body = decode_json_or_yaml(&read_body(req).await?)?;
+            let ct = content_type(&req);
+            let body = body::decode(ct.as_deref(), read_body(req).await?).await?;
             let obj = if sub == Some("scale") {
                 core.update_scale(&t.res, ns, &name, body, &wopts).await?
             } else {
@@ -262,7 +265,7 @@ async fn handle_inner(
                 ))
             })?;
             let raw = read_body(req).await?;
-            let patch = decode_patch(kind, &raw)?;
+            let patch = decode_patch(kind, &ct, raw).await?;
             let existed =
                 kind == PatchKind::Apply && core.store.get(&t.res.key(ns, &name)).await?.is_some();
             let obj = core
@@ -331,43 +334,8 @@ async fn handle_inner(
     }
 }
 
-fn decode_json_or_yaml(raw: &[u8]) -> ApiResult<Value> {
-    if raw.starts_with(PROTOBUF_MAGIC) {
-        return decode_protobuf(raw);
-    }
-    if raw.is_empty() {
-        return Err(ApiError::BadRequest("the request body is empty".into()));
-    }
-    match serde_json::from_slice::<Value>(raw) {
-        Ok(v) => Ok(v),
-        Err(json_err) => serde_yaml::from_slice::<Value>(raw).map_err(|_| {
-            ApiError::BadRequest(format!(
-                "the request body is not valid JSON or YAML: {json_err}"
-            ))
-        }),
-    }
-}
-
-/// The envelope prefix of Kubernetes protobuf bodies (`k8s\0`).
-const PROTOBUF_MAGIC: &[u8] = b"k8s\x00";
-
-/// Built-in clients (`kubectl create namespace ...`) send protobuf; decode the kinds they send.
-fn decode_protobuf(raw: &[u8]) -> ApiResult<Value> {
-    if let Some(dir) = std::env::var_os("CCEONE_KUBEAPI_DUMP_PROTOBUF") {
-        let path = std::path::Path::new(&dir).join(format!("{}.pb", uuid::Uuid::new_v4().simple()));
-        if let Err(e) = std::fs::write(&path, raw) {
-            tracing::warn!(error = %e, "could not dump a protobuf body");
-        }
-    }
-    cceone_kube_protobuf::decode(raw).map_err(|e| {
-        ApiError::UnsupportedMediaType(format!(
-            "the protobuf body could not be decoded ({e}); send application/json instead"
-        ))
-    })
-}
-
-fn decode_patch(kind: PatchKind, raw: &[u8]) -> ApiResult<Value> {
-    let v = decode_json_or_yaml(raw)?;
+async fn decode_patch(kind: PatchKind, ct: &str, raw: Bytes) -> ApiResult<Value> {
+    let v = body::decode(Some(ct), raw).await?;
     let ok = match kind {
         PatchKind::Json => v.is_array(),
         _ => v.is_object(),
@@ -383,6 +351,14 @@ fn decode_patch(kind: PatchKind, raw: &[u8]) -> ApiResult<Value> {
         )));
     }
     Ok(v)
+}
+
+/// The request's Content-Type, if it has a readable one.
+fn content_type<B>(req: &Request<B>) -> Option<String> {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
 }
 
 fn respond(
