@@ -5,6 +5,7 @@
 //! directory and serves discovery, OpenAPI, the built-in kinds and any CRD's kinds; [`Core`] is
 //! the same API for in-process controllers.
 
+pub mod authz;
 pub mod builtin;
 pub mod core;
 pub mod crd;
@@ -127,6 +128,7 @@ impl ApiServer {
         let dyn_store: Arc<dyn Store> = store.clone();
         let core = Core::new(dyn_store).await?;
         seed(&core).await?;
+        authz::bootstrap::seed(&core).await?;
         let pki = Pki::load_or_generate(cfg.data_dir.as_deref(), &cfg.hostnames)?;
         let admin_token = load_or_make_token(cfg.data_dir.as_deref())?;
         let mut tokens = HashMap::new();
@@ -152,6 +154,7 @@ impl ApiServer {
             version: cfg.kubernetes_version.clone(),
             faults: http::Faults::default(),
             admin: cfg.admin.clone(),
+            rbac: authz::Rbac::new(Arc::clone(&core)),
         });
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;

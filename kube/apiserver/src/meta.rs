@@ -101,6 +101,24 @@ pub fn validate_name(field: &str, name: &str, dns_label: bool) -> Option<Cause> 
     None
 }
 
+/// Check a name that need only be a URL path segment (RBAC objects): not `.` or `..`, and
+/// without `/` or `%`.
+pub fn validate_path_segment_name(field: &str, name: &str) -> Option<Cause> {
+    let bad = |detail: String| Some(Cause::invalid(field, &Value::String(name.into()), &detail));
+    if name.is_empty() {
+        return Some(Cause::required(field));
+    }
+    if name == "." || name == ".." {
+        return bad(format!("may not be '{name}'"));
+    }
+    for c in ["/", "%"] {
+        if name.contains(c) {
+            return bad(format!("may not contain '{c}'"));
+        }
+    }
+    None
+}
+
 /// Check labels (keys with optional DNS prefix, values of at most 63 safe characters).
 pub fn validate_labels(obj: &Value, causes: &mut Vec<Cause>) {
     let Some(labels) = obj.pointer("/metadata/labels") else {

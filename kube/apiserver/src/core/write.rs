@@ -501,7 +501,13 @@ impl Core {
         }
         let dns_label =
             res.group.is_empty() && matches!(res.kind.as_str(), "Namespace" | "Service");
-        if let Some(c) = meta::validate_name("metadata.name", &name, dns_label)
+        // RBAC names are path segments (`system:basic-user`), as in kube's ValidateRBACName.
+        let checked = if res.group == crate::authz::RBAC_GROUP {
+            meta::validate_path_segment_name("metadata.name", &name)
+        } else {
+            meta::validate_name("metadata.name", &name, dns_label)
+        };
+        if let Some(c) = checked
             && old.is_none()
         {
             causes.push(c);

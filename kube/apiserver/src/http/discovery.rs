@@ -48,6 +48,7 @@ pub(crate) fn group_list(core: &Core) -> Value {
         .groups()
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
+        .chain(review_groups())
         .map(|(g, vs)| group_doc(&g, &vs))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
@@ -55,7 +56,8 @@ pub(crate) fn group_list(core: &Core) -> Value {
 
 /// `/apis/<group>`.
 pub(crate) fn group(core: &Core, group: &str) -> Response<Body> {
-    match core.registry.groups().into_iter().find(|(g, _)| g == group) {
+    let mut groups = core.registry.groups().into_iter().chain(review_groups());
+    match groups.find(|(g, _)| g == group) {
         Some((g, vs)) => {
             let mut doc = group_doc(&g, &vs);
             doc["kind"] = json!("APIGroup");
@@ -64,6 +66,13 @@ pub(crate) fn group(core: &Core, group: &str) -> Response<Body> {
         }
         None => not_found(),
     }
+}
+
+/// The review APIs' groups, served by the gate rather than the registry.
+fn review_groups() -> impl Iterator<Item = (String, Vec<String>)> {
+    crate::authz::reviews::groups()
+        .into_iter()
+        .map(|g| (g.to_string(), vec!["v1".to_string()]))
 }
 
 fn not_found() -> Response<Body> {
@@ -85,10 +94,10 @@ fn resources_in(core: &Core, group: &str, version: &str) -> Vec<std::sync::Arc<R
 /// `/api/v1` and `/apis/<group>/<version>`.
 pub(crate) fn resource_list(core: &Core, group: &str, version: &str) -> Response<Body> {
     let rs = resources_in(core, group, version);
-    if rs.is_empty() {
+    let mut list = crate::authz::reviews::discovery(group, version).unwrap_or_default();
+    if rs.is_empty() && list.is_empty() {
         return not_found();
     }
-    let mut list = Vec::new();
     for r in &rs {
         let mut e = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,

@@ -3,6 +3,7 @@
 
 mod body;
 mod discovery;
+mod gate;
 mod resources;
 mod table;
 mod util;
@@ -30,7 +31,7 @@ use crate::error::ApiError;
 use crate::metrics::Origin;
 
 /// An authenticated caller.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct User {
     /// User name.
     pub name: String,
@@ -64,6 +65,8 @@ pub struct State {
     pub faults: Faults,
     /// Extra admin routes.
     pub admin: Option<AdminHook>,
+    /// Who may do what.
+    pub rbac: crate::authz::Rbac,
 }
 
 /// Accept TLS connections on `listener` until `shutdown` resolves.
@@ -149,27 +152,21 @@ fn authenticate(
         (None, Some(u)) => u,
         (None, None) => return Err(ApiError::Unauthorized),
     };
-    // Impersonation: the caller asks to act as someone else (the hub's proxy does this). Every
-    // authenticated user may impersonate here; a member's RBAC is out of this server's scope.
-    let imp = req
-        .headers()
-        .get("impersonate-user")
-        .and_then(|v| v.to_str().ok());
-    match imp {
-        Some(name) => {
-            let groups = req
-                .headers()
-                .get_all("impersonate-group")
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(String::from))
-                .collect();
-            Ok(User {
-                name: name.to_string(),
-                groups,
-            })
-        }
-        None => Ok(user),
+    // Impersonation is decided at the gate, where it is authorized like any other request.
+    Ok(with_authenticated(user))
+}
+
+/// Every authenticated user is in `system:authenticated`, as in kube-apiserver.
+pub(crate) fn with_authenticated(mut user: User) -> User {
+    if !user
+        .groups
+        .iter()
+        .any(|g| g == crate::authz::rules::AUTHENTICATED)
+    {
+        user.groups
+            .push(crate::authz::rules::AUTHENTICATED.to_string());
     }
+    user
 }
 
 async fn handle(
@@ -187,7 +184,10 @@ async fn handle(
         "/version" => json_response(StatusCode::OK, &discovery::version(&state.version)),
         _ => match authenticate(&state, &req, cert_user) {
             Err(e) => util::error_response(&e),
-            Ok(user) => route(&state, req, user).await,
+            Ok(user) => match gate::admit(&state, &req, user).await {
+                (_, Some(refusal)) => refusal,
+                (adm, None) => route(&state, req, adm.user().clone()).await,
+            },
         },
     };
     let (verb, resource) = util::request_labels(&method, &path, &query);
@@ -232,6 +232,12 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
         ["openapi", "v3", "api", "v1"] => discovery::openapi_gv(&state.core, "", "v1"),
         ["openapi", "v3", "apis", group, version] => {
             discovery::openapi_gv(&state.core, group, version)
+        }
+        ["apis", group, "v1", rest @ ..] if crate::authz::reviews::groups().contains(group) => {
+            let group = group.to_string();
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+            gate::review(state, req, &user, &group, &rest).await
         }
         ["api", "v1", rest @ ..] => {
             resources::handle(state, req, user, "", "v1", rest, &accept).await

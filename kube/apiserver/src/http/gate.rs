@@ -1,0 +1,91 @@
+//! The gate between authentication and the handlers: impersonation, then authorization of the
+//! request as the user it runs as; plus the review APIs, which answer about that user.
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::util::{self, Body, json_response};
+use super::{State, User};
+use crate::authz::{self, Attributes, impersonate};
+use crate::error::ApiError;
+
+/// Who a request is from and what it asks, once through the gate (or refused at it).
+#[derive(Debug, Clone)]
+pub(crate) struct Admission {
+    /// The authenticated caller.
+    pub(crate) requestor: User,
+    /// The user the request runs as, when the caller impersonates someone.
+    pub(crate) impersonated: Option<User>,
+    /// The request in authorization's terms (None when impersonation was refused first).
+    pub(crate) attributes: Option<Attributes>,
+}
+
+impl Admission {
+    /// The user the request runs as.
+    pub(crate) fn user(&self) -> &User {
+        self.impersonated.as_ref().unwrap_or(&self.requestor)
+    }
+}
+
+/// Impersonate and authorize: the admitted request, or the refusal to answer with.
+pub(crate) async fn admit(
+    state: &State,
+    req: &Request<Incoming>,
+    requestor: User,
+) -> (Admission, Option<Response<Body>>) {
+    let mut adm = Admission {
+        requestor,
+        impersonated: None,
+        attributes: None,
+    };
+    match impersonate::resolve(&state.rbac, &adm.requestor, req.headers()).await {
+        Ok(u) if u == adm.requestor && !req.headers().contains_key("impersonate-user") => {}
+        Ok(u) => adm.impersonated = Some(u),
+        Err(impersonate::Refusal::Malformed(m)) => {
+            return (adm, Some(util::error_response(&ApiError::Internal(m))));
+        }
+        Err(impersonate::Refusal::Forbidden(status)) => {
+            return (adm, Some(json_response(StatusCode::FORBIDDEN, &status)));
+        }
+    }
+    let query = util::query_pairs(req.uri().query());
+    let path = req.uri().path();
+    let a = authz::request::attributes(adm.user(), req.method().as_str(), path, &query);
+    let d = state.rbac.authorize(&a).await;
+    let refusal = (!d.allowed).then(|| {
+        tracing::debug!(user = %a.user.name, verb = %a.verb, resource = %a.resource,
+            namespace = %a.namespace, path = %a.path, "request forbidden");
+        json_response(
+            StatusCode::FORBIDDEN,
+            &authz::forbidden_status(&a, &d.reason),
+        )
+    });
+    adm.attributes = Some(a);
+    (adm, refusal)
+}
+
+/// `POST /apis/authorization.k8s.io/v1/...` and `/apis/authentication.k8s.io/v1/...`.
+pub(crate) async fn review(
+    state: &State,
+    req: Request<Incoming>,
+    user: &User,
+    group: &str,
+    rest: &[&str],
+) -> Response<Body> {
+    let method = req.method().as_str().to_string();
+    let body = match util::read_body(req).await {
+        Ok(b) => b,
+        Err(e) => return util::error_response(&e),
+    };
+    let lookup = |token: &str| {
+        state
+            .tokens
+            .get(token)
+            .cloned()
+            .map(super::with_authenticated)
+    };
+    match authz::reviews::answer(&state.rbac, user, group, rest, &method, &body, &lookup).await {
+        Ok((code, v)) => json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &v),
+        Err(e) => util::error_response(&e),
+    }
+}
