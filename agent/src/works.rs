@@ -51,10 +51,10 @@ type Observed = (Value, &'static str);
 /// The status and health of a live object.
 fn observe(obj: &DynamicObject) -> Observed {
     let v = serde_json::to_value(obj).unwrap_or(Value::Null);
-    let status = cceone_federation_core::interpret::reflect_status(&v).unwrap_or(Value::Null);
+    let status = cceone_karmada_api::interpret::reflect_status(&v).unwrap_or(Value::Null);
     (
         status,
-        cceone_federation_core::interpret::interpret_health(&v).as_str(),
+        cceone_karmada_api::interpret::interpret_health(&v).as_str(),
     )
 }
 

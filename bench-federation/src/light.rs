@@ -18,7 +18,7 @@ use cceone_cluster_agent::backoff::Backoff;
 use cceone_cluster_agent::config::Config;
 use cceone_cluster_agent::https::HttpsClient;
 use cceone_cluster_agent::identity;
-use cceone_federation_core::interpret;
+use cceone_karmada_api::interpret;
 use cceone_proto::v1::{self, agent_message, hub_message, stream_open};
 use cceone_tunnel::{AgentConn, DialConfig, TransportChoice};
 use futures::StreamExt;

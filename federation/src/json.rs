@@ -52,24 +52,6 @@ pub(crate) fn condition<'a>(v: &'a Value, kind: &str) -> Option<&'a Value> {
         .find(|c| s(c, "/type") == kind)
 }
 
-/// `meta.SetStatusCondition`: `cond` replaces the condition of its type, keeping the old
-/// `lastTransitionTime` unless the status changed.
-pub(crate) fn set_condition(conditions: &mut Vec<Value>, mut cond: Value) {
-    let kind = s(&cond, "/type").to_string();
-    match conditions.iter_mut().find(|c| s(c, "/type") == kind) {
-        Some(existing) => {
-            if s(existing, "/status") == s(&cond, "/status")
-                && let (Some(map), Some(old)) =
-                    (cond.as_object_mut(), existing.get("lastTransitionTime"))
-            {
-                map.insert("lastTransitionTime".into(), old.clone());
-            }
-            *existing = cond;
-        }
-        None => conditions.push(cond),
-    }
-}
-
 /// Sets the value at a path of object keys, creating (or replacing non-object) parents.
 pub(crate) fn set(v: &mut Value, path: &[&str], value: Value) {
     let Some((last, parents)) = path.split_last() else {
@@ -132,24 +114,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn set_condition_keeps_the_transition_time_while_the_status_holds() {
-        let mut cs = vec![json!({"type": "Ready", "status": "True", "lastTransitionTime": "t0"})];
-        set_condition(
-            &mut cs,
-            json!({"type": "Ready", "status": "True", "lastTransitionTime": "t1", "reason": "r"}),
-        );
-        assert_eq!(cs[0]["lastTransitionTime"], "t0");
-        assert_eq!(cs[0]["reason"], "r");
-        set_condition(
-            &mut cs,
-            json!({"type": "Ready", "status": "False", "lastTransitionTime": "t2"}),
-        );
-        assert_eq!(cs[0]["lastTransitionTime"], "t2");
-        set_condition(&mut cs, json!({"type": "Other", "status": "True"}));
-        assert_eq!(cs.len(), 2);
-    }
 
     #[test]
     fn merge_diffs_round_trip_and_are_minimal() {

@@ -13,18 +13,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use cceone_karmada_api::WorkSpec;
 use cceone_proto::v1::{self, hub_message};
 use futures::StreamExt;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, WatchEvent, WatchParams,
-};
+use kube::api::{Api, ApiResource, GroupVersionKind, ListParams, WatchEvent, WatchParams};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 /// Namespace holding a cluster's Works (Karmada's execution space).
 pub(crate) fn execution_namespace(cluster: &str) -> String {
-    format!("karmada-es-{cluster}")
+    cceone_karmada_api::execution_space(cluster)
+}
+
+/// A Work as the hub reads it: its metadata and typed spec; the status (the hub's own writes)
+/// is skipped unparsed.
+pub(crate) type WorkObject = kube::core::Object<WorkSpec, Unread>;
+
+/// A part of an object read past without being parsed into anything.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub(crate) struct Unread;
+
+impl<'de> serde::Deserialize<'de> for Unread {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Unread)
+    }
 }
 
 fn work_resource() -> ApiResource {
@@ -34,14 +47,11 @@ fn work_resource() -> ApiResource {
     )
 }
 
-fn delivery(w: &DynamicObject) -> Option<v1::WorkDelivery> {
+fn delivery(w: &WorkObject) -> Option<v1::WorkDelivery> {
     if suspended(w) {
         return None;
     }
-    let manifests = w
-        .data
-        .pointer("/spec/workload/manifests")
-        .and_then(Value::as_array)?;
+    let manifests = w.spec.workload.as_ref()?.manifests.as_ref()?;
     Some(v1::WorkDelivery {
         namespace: w.metadata.namespace.clone().unwrap_or_default(),
         name: w.metadata.name.clone()?,
@@ -52,11 +62,7 @@ fn delivery(w: &DynamicObject) -> Option<v1::WorkDelivery> {
             .iter()
             .map(|m| serde_json::to_vec(m).unwrap_or_default())
             .collect(),
-        preserve_resources_on_deletion: w
-            .data
-            .pointer("/spec/preserveResourcesOnDeletion")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        preserve_resources_on_deletion: w.spec.preserve_resources_on_deletion == Some(true),
     })
 }
 
@@ -64,8 +70,8 @@ fn delivery(w: &DynamicObject) -> Option<v1::WorkDelivery> {
 /// from its binding's `spec.suspension`): nothing new of it goes to the agent — what the agent
 /// holds stays as it is — until the suspension is lifted, which is a new generation and goes
 /// out then (Karmada's execution controller and agent do the same).
-fn suspended(w: &DynamicObject) -> bool {
-    w.data.pointer("/spec/suspendDispatching") == Some(&Value::Bool(true))
+fn suspended(w: &WorkObject) -> bool {
+    w.spec.suspend_dispatching == Some(true)
 }
 
 /// Queue a message for the agent, waiting while its queue is full (a Work recorded as held
@@ -77,7 +83,7 @@ async fn send(control: &mpsc::Sender<v1::HubMessage>, m: hub_message::Msg) -> bo
 
 /// The resourceVersion of an object as a number (our API's are revisions; anything else
 /// counts as newest, so it is never skipped).
-fn revision(w: &DynamicObject) -> u64 {
+fn revision(w: &WorkObject) -> u64 {
     w.metadata
         .resource_version
         .as_deref()
@@ -233,7 +239,7 @@ impl Router {
         (route, inbox)
     }
 
-    fn route(&self, w: DynamicObject, deleted: bool) {
+    fn route(&self, w: WorkObject, deleted: bool) {
         let (Some(ns), Some(name)) = (w.metadata.namespace.as_deref(), w.metadata.name.clone())
         else {
             return;
@@ -249,11 +255,7 @@ impl Router {
             Routed::Deleted {
                 name: name.clone(),
                 uid: uid.clone(),
-                preserve: w
-                    .data
-                    .pointer("/spec/preserveResourcesOnDeletion")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                preserve: w.spec.preserve_resources_on_deletion == Some(true),
                 revision,
             }
         } else {
@@ -279,7 +281,7 @@ impl Router {
     /// Watch every Work forever, routing events to the sessions; after any break in the watch,
     /// every session lists its namespace again.
     pub(crate) async fn run(self: Arc<Self>, client: kube::Client) {
-        let api: Api<DynamicObject> = Api::all_with(client, &work_resource());
+        let api: Api<WorkObject> = Api::all_with(client, &work_resource());
         let mut rv: Option<String> = None;
         loop {
             let from = match &rv {
@@ -343,9 +345,7 @@ impl Router {
 }
 
 /// Every Work of one namespace, and the resourceVersion the list is consistent at.
-async fn list_namespace(
-    api: &Api<DynamicObject>,
-) -> Result<(Vec<DynamicObject>, u64), kube::Error> {
+async fn list_namespace(api: &Api<WorkObject>) -> Result<(Vec<WorkObject>, u64), kube::Error> {
     let mut items = Vec::new();
     let mut lp = ListParams::default().limit(500);
     loop {
@@ -399,7 +399,7 @@ impl Relay {
     }
 
     /// Bring the agent in line with a fresh list of the namespace.
-    async fn sync(&mut self, items: &[DynamicObject], rv: u64) -> bool {
+    async fn sync(&mut self, items: &[WorkObject], rv: u64) -> bool {
         self.listed_at = rv;
         let mut present = std::collections::HashSet::new();
         for w in items {
@@ -437,7 +437,7 @@ async fn relay(
 ) {
     let _route = route;
     let ns = execution_namespace(&cluster);
-    let api: Api<DynamicObject> = Api::namespaced_with(client, &ns, &work_resource());
+    let api: Api<WorkObject> = Api::namespaced_with(client, &ns, &work_resource());
     let mut r = Relay {
         held: inventory
             .works
@@ -617,7 +617,7 @@ pub(crate) fn stop(slot: &mut RelayHandle) {
 mod tests {
     use super::*;
 
-    fn work(generation: i64, suspend: bool) -> DynamicObject {
+    fn work(generation: i64, suspend: bool) -> WorkObject {
         serde_json::from_value(json!({
             "apiVersion": "work.karmada.io/v1alpha1", "kind": "Work",
             "metadata": {"name": "w", "namespace": "karmada-es-a", "uid": "u1",

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use crate::json::{arr, find_condition, format_time, int, parse_time, s};
 use crate::names::{TAINT_NOT_READY, TAINT_UNREACHABLE};
 use crate::selector::tolerates;
+use cceone_karmada_api::cluster::Taint;
+use cceone_karmada_api::{BindingSpec, GracefulEvictionTask, Toleration};
 
 /// The cluster's `Ready` condition and its full new `spec.taints`.
 ///
@@ -160,10 +162,10 @@ pub enum Eviction {
 
 /// `needEviction`: compares the cluster's NoExecute taints with the binding's applied
 /// `clusterTolerations`.
-pub fn eviction(tolerations: &[Value], cluster_taints: &[Value], now: Timestamp) -> Eviction {
-    let no_execute: Vec<&Value> = cluster_taints
+pub fn eviction(tolerations: &[Toleration], cluster_taints: &[Taint], now: Timestamp) -> Eviction {
+    let no_execute: Vec<&Taint> = cluster_taints
         .iter()
-        .filter(|t| s(t, "/effect") == "NoExecute")
+        .filter(|t| t.effect == "NoExecute")
         .collect();
     if no_execute.is_empty() {
         return Eviction::Never;
@@ -177,11 +179,11 @@ pub fn eviction(tolerations: &[Value], cluster_taints: &[Value], now: Timestamp)
     }
     let mut earliest: Option<Timestamp> = None;
     for tol in used {
-        let Some(secs) = int(tol, "/tolerationSeconds") else {
+        let Some(secs) = tol.toleration_seconds else {
             continue;
         };
         for t in &no_execute {
-            let Some(added) = parse_time(s(t, "/timeAdded")) else {
+            let Some(added) = t.time_added.as_deref().and_then(parse_time) else {
                 continue;
             };
             if tolerates(tol, t)
@@ -202,38 +204,32 @@ pub fn eviction(tolerations: &[Value], cluster_taints: &[Value], now: Timestamp)
 /// `spec.clusters` and records a graceful eviction task (purge mode from
 /// `spec.failover.cluster.purgeMode`, default `Gracefully`; producer `TaintManager`, reason
 /// `TaintUntolerated`). Returns whether the binding targeted the cluster.
-pub fn evict_cluster(binding_spec: &mut Value, cluster: &str, now: Timestamp) -> bool {
-    let purge = match s(binding_spec, "/failover/cluster/purgeMode") {
-        "" => "Gracefully".to_string(),
-        p => p.to_string(),
-    };
-    let Some(spec) = binding_spec.as_object_mut() else {
+pub fn evict_cluster(spec: &mut BindingSpec, cluster: &str, now: Timestamp) -> bool {
+    let purge = spec
+        .failover
+        .as_ref()
+        .and_then(|f| f.cluster.as_ref())
+        .and_then(|c| c.purge_mode.clone())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "Gracefully".to_string());
+    let Some(clusters) = spec.clusters.as_mut() else {
         return false;
     };
-    let Some(clusters) = spec.get_mut("clusters").and_then(Value::as_array_mut) else {
-        return false;
-    };
-    let Some(i) = clusters.iter().position(|c| s(c, "/name") == cluster) else {
+    let Some(i) = clusters.iter().position(|c| c.name == cluster) else {
         return false;
     };
     let removed = clusters.remove(i);
-    let tasks = spec
-        .entry("gracefulEvictionTasks")
-        .or_insert_with(|| json!([]));
-    if let Some(tasks) = tasks.as_array_mut()
-        && !tasks.iter().any(|t| s(t, "/fromCluster") == cluster)
-    {
-        let mut task = json!({
-            "fromCluster": cluster,
-            "purgeMode": purge,
-            "reason": "TaintUntolerated",
-            "producer": "TaintManager",
-            "creationTimestamp": format_time(now),
+    let tasks = spec.graceful_eviction_tasks.get_or_insert_with(Vec::new);
+    if !tasks.iter().any(|t| t.from_cluster == cluster) {
+        tasks.push(GracefulEvictionTask {
+            from_cluster: cluster.to_string(),
+            purge_mode: Some(purge),
+            reason: Some("TaintUntolerated".into()),
+            producer: Some("TaintManager".into()),
+            creation_timestamp: Some(format_time(now)),
+            replicas: removed.replicas.filter(|r| *r > 0),
+            ..GracefulEvictionTask::default()
         });
-        if let Some(r) = int(&removed, "/replicas").filter(|r| *r > 0) {
-            task["replicas"] = json!(r);
-        }
-        tasks.push(task);
     }
     true
 }

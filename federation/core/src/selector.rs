@@ -2,9 +2,14 @@
 //! priority (`pkg/util/selector.go`), cluster affinity (clusterNames, exclude, labelSelector,
 //! fieldSelector on provider / region / zone) and taint tolerations.
 
+use std::collections::BTreeMap;
+
+use cceone_karmada_api::cluster::Taint;
+use cceone_karmada_api::{Cluster, ClusterAffinity, LabelSelector, Requirement, Toleration};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::json::{arr, s, strings};
+use crate::json::s;
 
 /// How closely a resource selector matches a resource (Karmada's `ImplicitPriority`); the
 /// derived order is the priority order.
@@ -20,32 +25,59 @@ pub enum ImplicitPriority {
     MatchName,
 }
 
-/// Whether a `metav1.LabelSelector` object matches a label set. An empty selector matches
+/// A set of labels to match a selector against: a typed object's, or an untyped template's.
+pub trait Labels {
+    /// The value of a label.
+    fn label(&self, key: &str) -> Option<&str>;
+}
+
+impl Labels for BTreeMap<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+impl Labels for Map<String, Value> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Value::as_str)
+    }
+}
+
+impl Labels for Option<BTreeMap<String, String>> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.as_ref()?.get(key).map(String::as_str)
+    }
+}
+
+/// Whether a `metav1.LabelSelector` matches a label set. An empty selector matches
 /// everything; an invalid one (unknown operator, wrong number of values) matches nothing, as
 /// `metav1.LabelSelectorAsSelector` failing does in Karmada.
-pub fn label_selector_matches(selector: &Value, labels: &Map<String, Value>) -> bool {
-    if !selector.is_object() {
-        return false;
-    }
-    let label = |k: &str| labels.get(k).and_then(Value::as_str);
-    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object) {
+pub fn label_selector_matches(selector: &LabelSelector, labels: &impl Labels) -> bool {
+    if let Some(ml) = &selector.match_labels {
         for (k, v) in ml {
-            if v.as_str().is_none() || label(k) != v.as_str() {
+            if labels.label(k) != Some(v.as_str()) {
                 return false;
             }
         }
     }
-    arr(selector, "/matchExpressions").iter().all(|e| {
-        let key = s(e, "/key");
-        let values = strings(e, "/values");
-        match s(e, "/operator") {
-            "In" => !values.is_empty() && label(key).is_some_and(|v| values.contains(&v)),
-            "NotIn" => !values.is_empty() && label(key).is_none_or(|v| !values.contains(&v)),
-            "Exists" => values.is_empty() && label(key).is_some(),
-            "DoesNotExist" => values.is_empty() && label(key).is_none(),
+    selector.match_expressions.iter().flatten().all(|e| {
+        let have = labels.label(&e.key);
+        let values = e.values();
+        let contains = |v: &str| values.iter().any(|x| x == v);
+        match e.operator.as_str() {
+            "In" => !values.is_empty() && have.is_some_and(contains),
+            "NotIn" => !values.is_empty() && have.is_none_or(|v| !contains(v)),
+            "Exists" => values.is_empty() && have.is_some(),
+            "DoesNotExist" => values.is_empty() && have.is_none(),
             _ => false,
         }
     })
+}
+
+/// [`label_selector_matches`] for a selector still in its JSON form (templates' policies);
+/// one that does not parse matches nothing.
+pub fn label_selector_value_matches(selector: &Value, labels: &impl Labels) -> bool {
+    LabelSelector::deserialize(selector).is_ok_and(|sel| label_selector_matches(&sel, labels))
 }
 
 /// The priority with which one `ResourceSelector` matches a resource
@@ -71,7 +103,7 @@ pub fn resource_selector_priority(resource: &Value, rs: &Value) -> ImplicitPrior
     match rs.get("labelSelector") {
         None | Some(Value::Null) => ImplicitPriority::MatchAll,
         Some(sel) => {
-            if label_selector_matches(sel, &crate::json::labels(resource)) {
+            if label_selector_value_matches(sel, &crate::json::labels(resource)) {
                 ImplicitPriority::MatchLabelSelector
             } else {
                 ImplicitPriority::MisMatch
@@ -89,52 +121,53 @@ pub fn resource_selectors_priority(resource: &Value, selectors: &[Value]) -> Imp
         .unwrap_or(ImplicitPriority::MisMatch)
 }
 
-/// Whether a Cluster object matches a `ClusterAffinity` (`util.ClusterMatches`): not excluded,
+/// Whether a Cluster matches a `ClusterAffinity` (`util.ClusterMatches`): not excluded,
 /// label selector, field selector and cluster names all satisfied (an absent part matches).
-pub fn cluster_matches(cluster: &Value, affinity: &Value) -> bool {
-    let name = s(cluster, "/metadata/name");
-    if strings(affinity, "/exclude").contains(&name) {
+pub fn cluster_matches(cluster: &Cluster, affinity: &ClusterAffinity) -> bool {
+    let name = cluster.name();
+    if affinity.exclude().iter().any(|n| n == name) {
         return false;
     }
-    if let Some(sel) = affinity.get("labelSelector").filter(|v| !v.is_null())
-        && !label_selector_matches(sel, &crate::json::labels(cluster))
+    if let Some(sel) = &affinity.label_selector
+        && !label_selector_matches(sel, &cluster.metadata.labels)
     {
         return false;
     }
-    if affinity.get("fieldSelector").is_some_and(|v| !v.is_null())
-        && !field_selector_matches(cluster, arr(affinity, "/fieldSelector/matchExpressions"))
+    if let Some(fs) = &affinity.field_selector
+        && !field_selector_matches(cluster, fs.match_expressions.as_deref().unwrap_or(&[]))
     {
         return false;
     }
-    let names = strings(affinity, "/clusterNames");
-    names.is_empty() || names.contains(&name)
+    let names = affinity.cluster_names();
+    names.is_empty() || names.iter().any(|n| n == name)
 }
 
 /// The field selector part of [`cluster_matches`]: `zone` against `spec.zones`, `provider` and
 /// `region` as node-selector requirements over `spec.provider` / `spec.region`.
-fn field_selector_matches(cluster: &Value, exprs: &[Value]) -> bool {
-    let zones = strings(cluster, "/spec/zones");
+fn field_selector_matches(cluster: &Cluster, exprs: &[Requirement]) -> bool {
+    let spec = cluster.spec.as_ref();
+    let zones: &[String] = spec.and_then(|s| s.zones.as_deref()).unwrap_or(&[]);
     let field = |key: &str| {
         let v = match key {
-            "provider" => s(cluster, "/spec/provider"),
-            "region" => s(cluster, "/spec/region"),
+            "provider" => spec.map_or("", |s| s.provider()),
+            "region" => spec.map_or("", |s| s.region()),
             _ => "",
         };
         (!v.is_empty()).then_some(v)
     };
     exprs.iter().all(|e| {
-        let values = strings(e, "/values");
-        let op = s(e, "/operator");
-        if s(e, "/key") == "zone" {
+        let values: Vec<&str> = e.values().iter().map(String::as_str).collect();
+        let op = e.operator.as_str();
+        if e.key == "zone" {
             return match op {
-                "In" => zones.iter().any(|z| values.contains(z)),
-                "NotIn" => !zones.iter().any(|z| values.contains(z)),
+                "In" => zones.iter().any(|z| values.contains(&z.as_str())),
+                "NotIn" => !zones.iter().any(|z| values.contains(&z.as_str())),
                 "Exists" => !zones.is_empty(),
                 "DoesNotExist" => zones.is_empty(),
                 _ => false,
             };
         }
-        node_requirement_matches(field(s(e, "/key")), op, &values)
+        node_requirement_matches(field(&e.key), op, &values)
     })
 }
 
@@ -159,17 +192,18 @@ fn node_requirement_matches(have: Option<&str>, op: &str, values: &[&str]) -> bo
 }
 
 /// `corev1.Toleration.ToleratesTaint` (without the Lt/Gt operators Karmada disables).
-pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
-    let effect = s(toleration, "/effect");
-    if !effect.is_empty() && effect != s(taint, "/effect") {
+pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
+    let text = |v: &Option<String>| v.as_deref().unwrap_or("").to_string();
+    let effect = text(&toleration.effect);
+    if !effect.is_empty() && effect != taint.effect {
         return false;
     }
-    let key = s(toleration, "/key");
-    if !key.is_empty() && key != s(taint, "/key") {
+    let key = text(&toleration.key);
+    if !key.is_empty() && key != taint.key {
         return false;
     }
-    match s(toleration, "/operator") {
-        "" | "Equal" => s(toleration, "/value") == s(taint, "/value"),
+    match toleration.operator.as_deref().unwrap_or("") {
+        "" | "Equal" => text(&toleration.value) == taint.value(),
         "Exists" => true,
         _ => false,
     }
@@ -178,10 +212,10 @@ pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
 /// The first taint (among those `filter` keeps) that no toleration tolerates
 /// (`v1helper.FindMatchingUntoleratedTaint`).
 pub fn find_untolerated_taint<'a>(
-    taints: &'a [Value],
-    tolerations: &[Value],
-    filter: impl Fn(&Value) -> bool,
-) -> Option<&'a Value> {
+    taints: &'a [Taint],
+    tolerations: &[Toleration],
+    filter: impl Fn(&Taint) -> bool,
+) -> Option<&'a Taint> {
     taints
         .iter()
         .filter(|t| filter(t))
@@ -189,8 +223,8 @@ pub fn find_untolerated_taint<'a>(
 }
 
 /// `Taint.ToString`: `key=value:effect`, eliding empty parts as Kubernetes does.
-pub(crate) fn taint_string(taint: &Value) -> String {
-    let (k, v, e) = (s(taint, "/key"), s(taint, "/value"), s(taint, "/effect"));
+pub(crate) fn taint_string(taint: &Taint) -> String {
+    let (k, v, e) = (&taint.key, taint.value(), &taint.effect);
     match (v.is_empty(), e.is_empty()) {
         (true, true) => k.to_string(),
         (true, false) => format!("{k}:{e}"),

@@ -10,39 +10,9 @@ use crate::json::{int, obj, present, s};
 use crate::names;
 use crate::overrides::{OverrideError, apply_overrides_detailed};
 use crate::scheduler::TargetCluster;
+use cceone_karmada_api::Cluster;
 
-/// The namespace holding a cluster's Works.
-pub fn execution_space(cluster: &str) -> String {
-    format!("{}{cluster}", names::EXECUTION_SPACE_PREFIX)
-}
-
-/// The cluster an execution space belongs to.
-pub fn cluster_of(execution_space: &str) -> Option<&str> {
-    execution_space.strip_prefix(names::EXECUTION_SPACE_PREFIX)
-}
-
-/// `names.GenerateWorkName`: `<name>-<hash>`, the hash being the FNV-1a of
-/// `[<namespace>-]<name>-<kind>` (lower case, `:` in the name as `.`) written in decimal and
-/// mapped onto `rand.SafeEncodeString`'s alphabet.
-pub fn work_name(kind: &str, name: &str, namespace: &str) -> String {
-    let name = name.replace(':', ".").to_lowercase();
-    let key = if namespace.is_empty() {
-        format!("{name}-{kind}")
-    } else {
-        format!("{namespace}-{name}-{kind}")
-    }
-    .to_lowercase();
-    let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let encoded: String = hash
-        .to_string()
-        .bytes()
-        .map(|b| char::from(ALPHANUMS[usize::from(b) % ALPHANUMS.len()]))
-        .collect();
-    format!("{name}-{encoded}")
-}
+pub use cceone_karmada_api::work::{cluster_of, execution_space, work_name};
 
 /// Builds the Work of a binding for one target cluster: the template with its replicas set to
 /// the cluster's share (workloads only), the cluster's overrides applied (`override_policies`:
@@ -56,7 +26,7 @@ pub fn build_work(
     binding: &Value,
     template: &Value,
     target: &TargetCluster,
-    cluster: &Value,
+    cluster: &Cluster,
     override_policies: &[Value],
 ) -> Result<Value, OverrideError> {
     let spec = binding.get("spec").unwrap_or(&Value::Null);
@@ -238,26 +208,5 @@ fn prune(manifest: &mut Value) {
             }
         }
         _ => {}
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        assert_eq!(execution_space("member1"), "karmada-es-member1");
-        assert_eq!(cluster_of("karmada-es-member1"), Some("member1"));
-        // As Karmada's docs show it: `karmada-es-member1   nginx-687f7fb96f`.
-        let n = work_name("Deployment", "nginx", "default");
-        assert_eq!(n, "nginx-687f7fb96f");
-        assert_eq!(n, work_name("Deployment", "NGINX", "default"));
-        assert!(
-            n["nginx-".len()..]
-                .bytes()
-                .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
-        );
     }
 }

@@ -101,8 +101,16 @@ fn seed_walk_through() {
         json!("89904db8-95a4-4820-b3b7-cea95b1c3e51");
 
     // Scheduling: demo1 gets 1, demo2 gets 2.
-    let result = scheduler::schedule_binding(&rb, &clusters);
-    rb["status"]["conditions"] = json!([scheduler::scheduled_condition(&result, now)]);
+    let typed_clusters: Vec<cceone_karmada_api::Cluster> = clusters
+        .iter()
+        .map(|c| serde_json::from_value(c.clone()).unwrap())
+        .collect();
+    let result = scheduler::schedule_binding(
+        &serde_json::from_value(rb.clone()).unwrap(),
+        &typed_clusters,
+    );
+    rb["status"]["conditions"] =
+        json!([serde_json::to_value(scheduler::scheduled_condition(&result, now)).unwrap()]);
     let targets = result.unwrap().clusters;
     rb["spec"]["clusters"] = serde_json::to_value(&targets).unwrap();
     assert_eq!(
@@ -114,10 +122,7 @@ fn seed_walk_through() {
     let ops = [op];
     let mut works = Vec::new();
     for t in &targets {
-        let c = clusters
-            .iter()
-            .find(|c| c["metadata"]["name"] == t.name.as_str())
-            .unwrap();
+        let c = typed_clusters.iter().find(|c| c.name() == t.name).unwrap();
         let w = work::build_work(&rb, &template(), t, c, &ops).unwrap();
         assert_eq!(w["metadata"]["namespace"], format!("karmada-es-{}", t.name));
         assert_eq!(w["metadata"]["name"], "nginx-687f7fb96f");

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cceone_federation_core::interpret::get_replicas;
-use cceone_federation_core::scheduler::spec_clusters;
 use cceone_federation_core::work::{build_work, execution_space, work_name};
 use cceone_federation_core::{crds, names};
+use cceone_karmada_api::ResourceBinding;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -240,15 +240,17 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         s(&template, "/metadata/namespace"),
     );
     let mut desired = Vec::new();
-    for target in spec_clusters(binding.get("spec").unwrap_or(&Value::Null)) {
+    let typed = ResourceBinding::from_value(&binding)?;
+    let clusters = ctx.cluster_values();
+    for target in typed.clusters() {
         let wkey = ObjKey::new(&execution_space(&target.name), work_name(kind, name, ns));
-        let Some(cluster) = ctx.clusters.get(&ObjKey::cluster(&target.name)) else {
+        let Some(cluster) = clusters.iter().find(|c| c.name() == target.name) else {
             // The scheduler will move the binding off a cluster that is gone.
             keep.insert(wkey);
             settled = false;
             continue;
         };
-        match build_work(&binding, &template, &target, &cluster, &overrides) {
+        match build_work(&binding, &template, target, cluster, &overrides) {
             Ok(work) => {
                 let work = finish(work);
                 let wkey = ObjKey::of(&work).unwrap_or(wkey);

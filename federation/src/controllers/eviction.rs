@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cceone_federation_core::health::{Eviction, assess_eviction_tasks, evict_cluster, eviction};
-use cceone_federation_core::scheduler::spec_clusters;
 use cceone_federation_core::work::execution_space;
+use cceone_karmada_api::{BindingSpec, Cluster, ResourceBinding};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -33,24 +33,25 @@ pub(crate) fn earliest(a: Requeue, b: Duration) -> Requeue {
 /// The binding's spec after evicting it from clusters whose NoExecute taints it does not
 /// tolerate, and when to look again (when a toleration runs out).
 pub(crate) fn evict_tainted(
-    binding: &Value,
-    clusters: &[Value],
+    binding: &ResourceBinding,
+    clusters: &[Cluster],
     now: Timestamp,
-) -> (Value, Requeue) {
-    let mut spec = binding.get("spec").cloned().unwrap_or(json!({}));
+) -> (BindingSpec, Requeue) {
+    let mut spec = binding.spec().into_owned();
     let mut requeue = None;
-    let tolerations = arr(binding, "/spec/placement/clusterTolerations").to_vec();
-    for target in spec_clusters(&spec.clone()) {
-        let Some(cluster) = clusters
-            .iter()
-            .find(|c| s(c, "/metadata/name") == target.name)
-        else {
+    let tolerations = spec
+        .placement
+        .as_ref()
+        .map(|p| p.cluster_tolerations().to_vec())
+        .unwrap_or_default();
+    for target in binding.clusters() {
+        let Some(cluster) = clusters.iter().find(|c| c.name() == target.name) else {
             continue;
         };
-        match eviction(&tolerations, arr(cluster, "/spec/taints"), now) {
+        match eviction(&tolerations, cluster.taints(), now) {
             Eviction::Never => {}
             Eviction::Now => {
-                tracing::info!(binding = %s(binding, "/metadata/name"), cluster = %target.name, "evicting from a tainted cluster");
+                tracing::info!(binding = %binding.name(), cluster = %target.name, "evicting from a tainted cluster");
                 evict_cluster(&mut spec, &target.name, now);
             }
             Eviction::At(at) => {
@@ -119,8 +120,17 @@ mod tests {
 
     use super::*;
 
-    fn cluster(name: &str, taints: Value) -> Value {
-        json!({"metadata": {"name": name}, "spec": {"syncMode": "Pull", "taints": taints}})
+    fn cluster(name: &str, taints: Value) -> Cluster {
+        serde_json::from_value(
+            json!({"metadata": {"name": name}, "spec": {"syncMode": "Pull", "taints": taints}}),
+        )
+        .unwrap()
+    }
+
+    fn evict_tainted(binding: &Value, clusters: &[Cluster], now: Timestamp) -> (Value, Requeue) {
+        let binding: ResourceBinding = serde_json::from_value(binding.clone()).unwrap();
+        let (spec, requeue) = super::evict_tainted(&binding, clusters, now);
+        (serde_json::to_value(spec).unwrap(), requeue)
     }
 
     #[test]

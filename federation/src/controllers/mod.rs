@@ -23,6 +23,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use cceone_federation_core::names;
+use cceone_karmada_api::Cluster;
 use cceone_kube_apiserver::LocalClient;
 use serde_json::{Value, json};
 
@@ -64,7 +65,7 @@ pub(crate) struct Ctx {
     pub(crate) works: Arc<Cache>,
     pub(crate) templates: Arc<Templates>,
     /// [`Ctx::cluster_values`]' copy; dropped whenever a Cluster changes.
-    cluster_snapshot: parking_lot::RwLock<Option<Arc<Vec<Value>>>>,
+    cluster_snapshot: parking_lot::RwLock<Option<Arc<Vec<Cluster>>>>,
     /// Counts Cluster changes, so that a copy made across one is not kept.
     cluster_generation: std::sync::atomic::AtomicU64,
 }
@@ -86,16 +87,22 @@ impl Ctx {
         keys
     }
 
-    /// Every Cluster, as plain values for the pure scheduling and override functions: one
-    /// shared copy, made again only after a Cluster changed (at 100 clusters, copying them for
-    /// every binding scheduled was most of the scheduler's work).
-    pub(crate) fn cluster_values(&self) -> Arc<Vec<Value>> {
+    /// Every Cluster, typed, for the scheduling and override functions: one shared copy, made
+    /// again only after a Cluster changed (at 100 clusters, copying them for every binding
+    /// scheduled was most of the scheduler's work). A Cluster that does not read is left out
+    /// (admission checks their shape, so none is).
+    pub(crate) fn cluster_values(&self) -> Arc<Vec<Cluster>> {
         if let Some(snapshot) = self.cluster_snapshot.read().as_ref() {
             return Arc::clone(snapshot);
         }
         let generation = self.cluster_generation.load(Ordering::Acquire);
-        let snapshot: Arc<Vec<Value>> =
-            Arc::new(self.clusters.list().iter().map(|c| (**c).clone()).collect());
+        let snapshot: Arc<Vec<Cluster>> = Arc::new(
+            self.clusters
+                .list()
+                .iter()
+                .filter_map(|c| Cluster::from_value(c).ok())
+                .collect(),
+        );
         let mut slot = self.cluster_snapshot.write();
         // Keep it only if no Cluster changed while it was being made.
         if self.cluster_generation.load(Ordering::Acquire) == generation {

@@ -13,13 +13,16 @@ use cceone_federation_core::names;
 use cceone_federation_core::scheduler::{
     ScheduleError, applied_placement, needs_schedule, schedule_binding, scheduled_condition,
 };
+use cceone_karmada_api::meta::format_time;
+use cceone_karmada_api::{BindingStatus, ResourceBinding, set_condition};
 use jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Ctx;
 use super::eviction::{earliest, evict_tainted};
 use crate::error::Error;
-use crate::json::{arr, deleting, merge_diff, s, set, set_condition};
+use crate::json::{merge_diff, s, set};
 use crate::resources;
 use crate::runtime::{ObjKey, Requeue};
 
@@ -42,10 +45,11 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     let Some(live) = ctx.binding(&key) else {
         return Ok(None);
     };
-    if deleting(&live) {
+    let binding = ResourceBinding::from_value(&live)?;
+    if binding.deleting() {
         return Ok(None);
     }
-    let scheduler = s(&live, "/spec/schedulerName");
+    let scheduler = binding.spec().scheduler_name().to_string();
     if !scheduler.is_empty() && scheduler != names::DEFAULT_SCHEDULER {
         return Ok(None);
     }
@@ -53,9 +57,9 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     let clusters = ctx.cluster_values();
     let now = Timestamp::now();
 
-    let (spec, mut requeue) = evict_tainted(&live, &clusters, now);
-    let mut want = (*live).clone();
-    set(&mut want, &["spec"], spec);
+    let (spec, mut requeue) = evict_tainted(&binding, &clusters, now);
+    let mut want = binding.clone();
+    want.spec = Some(spec);
 
     let condition;
     let mut affinity = None;
@@ -63,42 +67,22 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     if needs_schedule(&want, &clusters) {
         let result = schedule_binding(&want, &clusters);
         condition = scheduled_condition(&result, now);
-        let placement = want
-            .pointer("/spec/placement")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let applied = json!(applied_placement(&placement));
+        let applied = applied_placement(want.spec().placement.as_ref());
         match result {
             Ok(outcome) => {
                 scheduled_now = true;
-                set(
-                    &mut want,
-                    &["spec", "clusters"],
-                    serde_json::to_value(&outcome.clusters)?,
-                );
-                set(
-                    &mut want,
-                    &[
-                        "metadata",
-                        "annotations",
-                        names::APPLIED_PLACEMENT_ANNOTATION,
-                    ],
-                    applied,
-                );
+                want.spec_mut().clusters = Some(outcome.clusters);
+                want.metadata
+                    .annotations_mut()
+                    .insert(names::APPLIED_PLACEMENT_ANNOTATION.into(), applied);
                 affinity = outcome.affinity_name;
             }
             Err(ScheduleError::NoClusterFit(msg)) => {
                 tracing::info!(binding = %key, reason = %msg, "no cluster fits");
-                set(&mut want, &["spec", "clusters"], json!([]));
-                set(
-                    &mut want,
-                    &[
-                        "metadata",
-                        "annotations",
-                        names::APPLIED_PLACEMENT_ANNOTATION,
-                    ],
-                    applied,
-                );
+                want.spec_mut().clusters = Some(Vec::new());
+                want.metadata
+                    .annotations_mut()
+                    .insert(names::APPLIED_PLACEMENT_ANNOTATION.into(), applied);
             }
             Err(e) => {
                 tracing::info!(binding = %key, reason = %e, "binding could not be scheduled");
@@ -111,39 +95,32 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         condition = scheduled_condition(&Ok::<(), ScheduleError>(()), now);
     }
 
+    let clusters_changed = binding.clusters() != want.clusters();
     let mut current = live;
-    let clusters_changed = current.pointer("/spec/clusters") != want.pointer("/spec/clusters");
-    if let Some(mut patch) = merge_diff(&projection(&current), &projection(&want)) {
+    if let Some(mut patch) = merge_diff(&projection(&current), &projection(&want.to_value())) {
         let rv = json!(s(&current, "/metadata/resourceVersion"));
         set(&mut patch, &["metadata", "resourceVersion"], rv);
-        tracing::debug!(binding = %key, clusters = ?want.pointer("/spec/clusters"), "writing schedule");
+        tracing::debug!(binding = %key, clusters = ?want.clusters(), "writing schedule");
         current = ctx.writer.merge_patch(&bar, &key, &patch, false).await?;
     }
 
     let old_status = current.get("status").cloned().unwrap_or(json!({}));
-    let mut status = old_status.clone();
-    let mut conditions = arr(&status, "/conditions").to_vec();
-    set_condition(&mut conditions, condition);
-    set(&mut status, &["conditions"], Value::Array(conditions));
+    let mut status = BindingStatus::deserialize(&old_status)?;
+    set_condition(status.conditions.get_or_insert_with(Vec::new), condition);
     if let Some(name) = affinity {
-        set(
-            &mut status,
-            &["schedulerObservingAffinityName"],
-            json!(name),
-        );
+        status.scheduler_observing_affinity_name = Some(name);
     }
-    if scheduled_now && (clusters_changed || s(&status, "/lastScheduledTime").is_empty()) {
-        let t = Timestamp::from_second(now.as_second()).unwrap_or(now);
-        set(&mut status, &["lastScheduledTime"], json!(t.to_string()));
+    if scheduled_now && (clusters_changed || status.last_scheduled_time.is_none()) {
+        status.last_scheduled_time = Some(format_time(now));
     }
-    if let Some(generation) = current.pointer("/metadata/generation") {
-        set(
-            &mut status,
-            &["schedulerObservedGeneration"],
-            generation.clone(),
-        );
+    if let Some(generation) = current
+        .get("metadata")
+        .and_then(|m| m.get("generation"))
+        .and_then(Value::as_i64)
+    {
+        status.scheduler_observed_generation = Some(generation);
     }
-    if let Some(diff) = merge_diff(&old_status, &status) {
+    if let Some(diff) = merge_diff(&old_status, &serde_json::to_value(&status)?) {
         tracing::debug!(binding = %key, "writing schedule status");
         let patch = json!({
             "metadata": {"resourceVersion": s(&current, "/metadata/resourceVersion")},

@@ -100,10 +100,13 @@ fn failover_taints_after_the_eviction_timeout() {
 
 #[test]
 fn eviction_follows_tolerations() {
-    let tolerations = crate::testutil::seed_pp()["spec"]["placement"]["clusterTolerations"].clone();
-    let tolerations = tolerations.as_array().unwrap();
-    let taint = json!([{"key": "cluster.karmada.io/unreachable", "effect": "NoExecute", "timeAdded": "2025-06-01T00:00:00Z"}]);
-    let taints = taint.as_array().unwrap();
+    let tolerations: Vec<Toleration> = serde_json::from_value(
+        crate::testutil::seed_pp()["spec"]["placement"]["clusterTolerations"].clone(),
+    )
+    .unwrap();
+    let tolerations = tolerations.as_slice();
+    let taints: Vec<Taint> = serde_json::from_value(json!([{"key": "cluster.karmada.io/unreachable", "effect": "NoExecute", "timeAdded": "2025-06-01T00:00:00Z"}])).unwrap();
+    let taints = taints.as_slice();
     assert_eq!(
         eviction(tolerations, &[], t("2025-06-01T00:00:00Z")),
         Eviction::Never
@@ -120,13 +123,19 @@ fn eviction_follows_tolerations() {
         eviction(&[], taints, t("2025-06-01T00:01:00Z")),
         Eviction::Now
     );
-    let forever = [json!({"key": "cluster.karmada.io/unreachable", "operator": "Exists"})];
+    let forever: [Toleration; 1] = [serde_json::from_value(
+        json!({"key": "cluster.karmada.io/unreachable", "operator": "Exists"}),
+    )
+    .unwrap()];
     assert_eq!(
         eviction(&forever, taints, t("2025-06-01T00:06:00Z")),
         Eviction::Never
     );
     // NoSchedule taints never evict.
-    let soft = [json!({"key": "cluster.karmada.io/unreachable", "effect": "NoSchedule"})];
+    let soft: [Taint; 1] = [serde_json::from_value(
+        json!({"key": "cluster.karmada.io/unreachable", "effect": "NoSchedule"}),
+    )
+    .unwrap()];
     assert_eq!(
         eviction(&[], &soft, t("2025-06-01T00:06:00Z")),
         Eviction::Never
@@ -136,10 +145,13 @@ fn eviction_follows_tolerations() {
 #[test]
 fn evict_and_assess_tasks() {
     let now = t("2025-06-01T00:00:00Z");
-    let mut spec =
-        json!({"clusters": [{"name": "m1", "replicas": 1}, {"name": "m2", "replicas": 2}]});
-    assert!(evict_cluster(&mut spec, "m2", now));
-    assert!(!evict_cluster(&mut spec, "m3", now));
+    let mut typed: BindingSpec = serde_json::from_value(
+        json!({"clusters": [{"name": "m1", "replicas": 1}, {"name": "m2", "replicas": 2}]}),
+    )
+    .unwrap();
+    assert!(evict_cluster(&mut typed, "m2", now));
+    assert!(!evict_cluster(&mut typed, "m3", now));
+    let spec = serde_json::to_value(&typed).unwrap();
     assert_eq!(spec["clusters"], json!([{"name": "m1", "replicas": 1}]));
     assert_eq!(
         spec["gracefulEvictionTasks"],

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 use crate::json::{arr, obj, s};
 use crate::selector::{ImplicitPriority, cluster_matches, resource_selectors_priority};
+use cceone_karmada_api::{Cluster, ClusterAffinity};
+use serde::Deserialize;
 
 mod image;
 mod patch;
@@ -111,7 +113,7 @@ impl OverrideOutcome {
 /// `cluster` (a Cluster object), in Karmada's order (see the module docs).
 pub fn apply_overrides(
     manifest: &Value,
-    cluster: &Value,
+    cluster: &Cluster,
     ops: &[Value],
 ) -> Result<Value, OverrideError> {
     apply_overrides_detailed(manifest, cluster, ops).map(|o| o.manifest)
@@ -120,7 +122,7 @@ pub fn apply_overrides(
 /// [`apply_overrides`], also reporting what was applied.
 pub fn apply_overrides_detailed(
     manifest: &Value,
-    cluster: &Value,
+    cluster: &Cluster,
     ops: &[Value],
 ) -> Result<OverrideOutcome, OverrideError> {
     let mut out = manifest.clone();
@@ -153,7 +155,7 @@ fn is_cluster_policy(p: &Value) -> bool {
 /// `getOverridersFromOverridePolicies` then `applyPolicyOverriders` for one policy kind.
 fn apply_group(
     manifest: &mut Value,
-    cluster: &Value,
+    cluster: &Cluster,
     policies: &[&Value],
 ) -> Result<Vec<Value>, OverrideError> {
     let priority = |p: &Value| {
@@ -190,7 +192,10 @@ fn apply_group(
         };
         for rule in rules {
             let target = rule.get("targetCluster").filter(|v| !v.is_null());
-            if target.is_some_and(|t| !cluster_matches(cluster, t)) {
+            // Admission checked the target's shape; one that does not read matches nothing.
+            if target.is_some_and(|t| {
+                !ClusterAffinity::deserialize(t).is_ok_and(|a| cluster_matches(cluster, &a))
+            }) {
                 continue;
             }
             let overriders = rule.get("overriders").unwrap_or(&Value::Null);

@@ -15,6 +15,31 @@ fn op(name: &str, ns: &str, selectors: Value, rules: Value) -> Value {
         "spec": {"resourceSelectors": selectors, "overrideRules": rules}})
 }
 
+// The fixtures are JSON; the cluster is read into the typed API for the engine.
+fn apply_overrides(
+    manifest: &Value,
+    cluster: &Value,
+    ops: &[Value],
+) -> Result<Value, OverrideError> {
+    super::apply_overrides(
+        manifest,
+        &serde_json::from_value(cluster.clone()).unwrap(),
+        ops,
+    )
+}
+
+fn apply_overrides_detailed(
+    manifest: &Value,
+    cluster: &Value,
+    ops: &[Value],
+) -> Result<OverrideOutcome, OverrideError> {
+    super::apply_overrides_detailed(
+        manifest,
+        &serde_json::from_value(cluster.clone()).unwrap(),
+        ops,
+    )
+}
+
 fn everywhere(overriders: Value) -> Value {
     json!([{"overriders": overriders}])
 }

@@ -5,10 +5,10 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use serde_json::Value;
+use cceone_karmada_api::BindingSpec;
+use cceone_karmada_api::policy::ReplicaScheduling;
 
-use super::{Candidate, ScheduleError, TargetCluster, scheduling_type};
-use crate::json::{arr, int, s};
+use super::{Candidate, ScheduleError, TargetCluster, placement_of, scheduling_type};
 use crate::selector::cluster_matches;
 
 /// A party of the Webster method: a cluster, its votes (weight) and seats (replicas).
@@ -123,7 +123,7 @@ pub fn allocate_webster(
 /// `AssignReplicas`: replicas for workloads by the placement's strategy, whole propagation to
 /// every selected cluster otherwise; clusters left with no replicas are dropped.
 pub(super) fn assign(
-    spec: &Value,
+    spec: &BindingSpec,
     candidates: &[Candidate],
     previous: &[(String, i32)],
     fresh: bool,
@@ -134,29 +134,32 @@ pub(super) fn assign(
         ));
     }
     let replicas = super::replicas(spec);
-    let workload = replicas > 0 || crate::json::present(spec, "/replicaRequirements");
+    let workload = spec.is_workload();
     if !workload {
         return Ok(candidates
             .iter()
-            .map(|c| TargetCluster {
-                name: c.name.to_string(),
-                replicas: None,
-            })
+            .map(|c| TargetCluster::new(c.name.to_string(), None))
             .collect());
     }
-    let placement = spec.get("placement").unwrap_or(&Value::Null);
-    let uid = s(spec, "/resource/uid");
+    let placement = placement_of(spec);
+    let uid = spec.resource.uid();
     let result: Vec<(String, i32)> = match scheduling_type(placement) {
         "Duplicated" => candidates
             .iter()
             .map(|c| (c.name.to_string(), replicas))
             .collect(),
         "Divided" => {
-            let rs = placement.get("replicaScheduling").unwrap_or(&Value::Null);
-            match s(rs, "/replicaDivisionPreference") {
+            let default = ReplicaScheduling::default();
+            let rs = placement.replica_scheduling.as_ref().unwrap_or(&default);
+            let dynamic_weight = rs
+                .weight_preference
+                .as_ref()
+                .and_then(|w| w.dynamic_weight.as_deref())
+                .unwrap_or("");
+            match rs.replica_division_preference.as_deref().unwrap_or("") {
                 "Aggregated" => dynamic(candidates, previous, replicas, uid, true, fresh)?,
                 // An empty preference is defaulted to Weighted by Karmada's mutating webhook.
-                "Weighted" | "" if !s(rs, "/weightPreference/dynamicWeight").is_empty() => {
+                "Weighted" | "" if !dynamic_weight.is_empty() => {
                     dynamic(candidates, previous, replicas, uid, false, fresh)?
                 }
                 "Weighted" | "" => static_weight(candidates, rs, replicas, uid),
@@ -170,17 +173,18 @@ pub(super) fn assign(
         other => {
             return Err(ScheduleError::Scheduler(format!(
                 "unsupported replica scheduling strategy, replicaSchedulingType: {other}, replicaDivisionPreference: {}, please try another scheduling strategy",
-                s(placement, "/replicaScheduling/replicaDivisionPreference")
+                placement
+                    .replica_scheduling
+                    .as_ref()
+                    .and_then(|r| r.replica_division_preference.as_deref())
+                    .unwrap_or("")
             )));
         }
     };
     Ok(result
         .into_iter()
         .filter(|(_, r)| *r > 0)
-        .map(|(name, r)| TargetCluster {
-            name,
-            replicas: Some(r),
-        })
+        .map(|(name, r)| TargetCluster::new(name, Some(r)))
         .collect())
 }
 
@@ -189,20 +193,22 @@ pub(super) fn assign(
 /// no candidate has weight every candidate weighs 1.
 fn static_weight(
     candidates: &[Candidate],
-    rs: &Value,
+    rs: &ReplicaScheduling,
     replicas: i32,
     uid: &str,
 ) -> Vec<(String, i32)> {
-    let rules = arr(rs, "/weightPreference/staticWeightList");
+    let rules = rs
+        .weight_preference
+        .as_ref()
+        .and_then(|w| w.static_weight_list.as_deref())
+        .unwrap_or(&[]);
     let mut votes: Vec<(String, i64)> = candidates
         .iter()
         .filter_map(|c| {
             let weight = rules
                 .iter()
-                .filter(|r| {
-                    cluster_matches(c.cluster, r.get("targetCluster").unwrap_or(&Value::Null))
-                })
-                .filter_map(|r| int(r, "/weight"))
+                .filter(|r| cluster_matches(c.cluster, &r.target_cluster))
+                .map(|r| r.weight)
                 .fold(0_i64, i64::max);
             (weight > 0).then(|| (c.name.to_string(), weight))
         })

@@ -12,11 +12,14 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use std::sync::LazyLock;
 
-use crate::json::{arr, int, present, s};
+use cceone_karmada_api::meta::parse_time;
+use cceone_karmada_api::policy::Placement;
+use cceone_karmada_api::{BindingSpec, Cluster, ClusterAffinity, Condition, ResourceBinding};
+use jiff::Timestamp;
+use serde_json::Value;
+
 use crate::selector::{cluster_matches, find_untolerated_taint, taint_string};
 
 mod division;
@@ -26,15 +29,7 @@ mod spread;
 pub use division::allocate_webster;
 
 /// One cluster of a scheduling result (`spec.clusters[]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetCluster {
-    /// The cluster's name.
-    pub name: String,
-    /// Replicas for this cluster; `None` for resources without replicas (ConfigMaps,
-    /// Services, ...), which are propagated whole.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replicas: Option<i32>,
-}
+pub use cceone_karmada_api::TargetCluster;
 
 /// Why a binding could not be scheduled. The variants map onto the reasons of the binding's
 /// `Scheduled` condition ([`scheduled_condition`]).
@@ -66,10 +61,35 @@ pub struct ScheduleOutcome {
 /// Cluster objects, as for a binding without status (ordered cluster affinity groups are tried
 /// from the first). See [`schedule_binding`] to honour the status.
 pub fn schedule(
-    binding_spec: &Value,
-    clusters: &[Value],
+    binding_spec: &BindingSpec,
+    clusters: &[Cluster],
 ) -> Result<Vec<TargetCluster>, ScheduleError> {
-    schedule_binding(&json!({ "spec": binding_spec }), clusters).map(|o| o.clusters)
+    let binding = ResourceBinding {
+        spec: Some(binding_spec.clone()),
+        ..ResourceBinding::default()
+    };
+    schedule_binding(&binding, clusters).map(|o| o.clusters)
+}
+
+/// The placement of a binding spec (the empty one when it has none).
+pub(crate) fn placement_of(spec: &BindingSpec) -> &Placement {
+    static EMPTY: LazyLock<Placement> = LazyLock::new(Placement::default);
+    spec.placement.as_ref().unwrap_or(&EMPTY)
+}
+
+/// The spec of a binding (the empty one when it has none).
+fn spec_of(binding: &ResourceBinding) -> &BindingSpec {
+    static EMPTY: LazyLock<BindingSpec> = LazyLock::new(BindingSpec::default);
+    binding.spec.as_ref().unwrap_or(&EMPTY)
+}
+
+/// `status.schedulerObservingAffinityName` (empty when absent).
+fn observed_affinity(binding: &ResourceBinding) -> &str {
+    binding
+        .status
+        .as_ref()
+        .and_then(|s| s.scheduler_observing_affinity_name.as_deref())
+        .unwrap_or("")
 }
 
 /// Schedules a whole binding: like [`schedule`], but ordered `clusterAffinities` start from the
@@ -77,37 +97,36 @@ pub fn schedule(
 /// `spec.rescheduleTriggeredAt` is after `status.lastScheduledTime`), and dynamic division
 /// recalculates from scratch in that case too (Karmada's Fresh mode).
 pub fn schedule_binding(
-    binding: &Value,
-    clusters: &[Value],
+    binding: &ResourceBinding,
+    clusters: &[Cluster],
 ) -> Result<ScheduleOutcome, ScheduleError> {
-    let spec = binding.get("spec").unwrap_or(&Value::Null);
-    let placement = spec.get("placement").unwrap_or(&Value::Null);
+    let spec = spec_of(binding);
+    let placement = placement_of(spec);
     let fresh = reschedule_required(binding);
-    let terms = arr(placement, "/clusterAffinities");
-    if present(placement, "/clusterAffinity") || terms.is_empty() {
-        let affinity = placement.get("clusterAffinity").filter(|v| !v.is_null());
-        let clusters = run(spec, clusters, affinity, fresh)?;
+    let terms = placement.cluster_affinities();
+    if placement.cluster_affinity.is_some() || terms.is_empty() {
+        let clusters = run(spec, clusters, placement.cluster_affinity.as_ref(), fresh)?;
         return Ok(ScheduleOutcome {
             clusters,
             affinity_name: None,
         });
     }
-    let observed = s(binding, "/status/schedulerObservingAffinityName");
+    let observed = observed_affinity(binding);
     let start = if fresh {
         0
     } else {
         terms
             .iter()
-            .position(|t| s(t, "/affinityName") == observed)
+            .position(|t| t.affinity_name == observed)
             .unwrap_or(0)
     };
     let mut first_err = None;
     for term in &terms[start..] {
-        match run(spec, clusters, Some(term), fresh) {
+        match run(spec, clusters, Some(&term.affinity), fresh) {
             Ok(clusters) => {
                 return Ok(ScheduleOutcome {
                     clusters,
-                    affinity_name: Some(s(term, "/affinityName").to_string()),
+                    affinity_name: Some(term.affinity_name.clone()),
                 });
             }
             Err(e) => {
@@ -120,9 +139,16 @@ pub fn schedule_binding(
 }
 
 /// `util.RescheduleRequired`: `spec.rescheduleTriggeredAt` after `status.lastScheduledTime`.
-fn reschedule_required(binding: &Value) -> bool {
-    let at = crate::json::parse_time(s(binding, "/spec/rescheduleTriggeredAt"));
-    let last = crate::json::parse_time(s(binding, "/status/lastScheduledTime"));
+fn reschedule_required(binding: &ResourceBinding) -> bool {
+    let at = spec_of(binding)
+        .reschedule_triggered_at
+        .as_deref()
+        .and_then(parse_time);
+    let last = binding
+        .status
+        .as_ref()
+        .and_then(|s| s.last_scheduled_time.as_deref())
+        .and_then(parse_time);
     matches!((at, last), (Some(a), Some(l)) if a > l)
 }
 
@@ -130,7 +156,7 @@ fn reschedule_required(binding: &Value) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate<'a> {
     pub(crate) name: &'a str,
-    pub(crate) cluster: &'a Value,
+    pub(crate) cluster: &'a Cluster,
     /// Sum of score plugins (ClusterLocality: 100 when already a target).
     pub(crate) score: i64,
     /// Estimated replicas that still fit plus those already assigned here.
@@ -141,15 +167,15 @@ pub(crate) struct Candidate<'a> {
 
 /// One scheduling attempt with one cluster affinity (or none).
 fn run(
-    spec: &Value,
-    clusters: &[Value],
-    affinity: Option<&Value>,
+    spec: &BindingSpec,
+    clusters: &[Cluster],
+    affinity: Option<&ClusterAffinity>,
     fresh: bool,
 ) -> Result<Vec<TargetCluster>, ScheduleError> {
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut feasible = Vec::new();
     for cluster in clusters {
-        if present(cluster, "/metadata/deletionTimestamp") {
+        if cluster.deleting() {
             continue;
         }
         match filter(spec, cluster, affinity) {
@@ -177,7 +203,7 @@ fn run(
     let mut candidates: Vec<Candidate> = feasible
         .into_iter()
         .map(|cluster| {
-            let name = s(cluster, "/metadata/name");
+            let name = cluster.name();
             let score = if !previous.is_empty() && previous.iter().any(|(n, _)| n == name) {
                 100
             } else {
@@ -203,29 +229,33 @@ fn run(
 }
 
 /// The filter plugins in order; the first failure's reason is the cluster's.
-fn filter(spec: &Value, cluster: &Value, affinity: Option<&Value>) -> Result<(), String> {
-    let name = s(cluster, "/metadata/name");
+fn filter(
+    spec: &BindingSpec,
+    cluster: &Cluster,
+    affinity: Option<&ClusterAffinity>,
+) -> Result<(), String> {
+    let name = cluster.name();
     let targeted = targets_contain(spec, name);
     // APIEnablement: only when the cluster reports its APIs at all (see crate docs).
-    let apis = arr(cluster, "/status/apiEnablements");
+    let apis = cluster
+        .status
+        .as_ref()
+        .map_or(&[][..], |s| s.api_enablements());
     if !targeted && !apis.is_empty() {
-        let gv = s(spec, "/resource/apiVersion");
-        let kind = s(spec, "/resource/kind");
-        let enabled = apis.iter().any(|a| {
-            s(a, "/groupVersion") == gv
-                && arr(a, "/resources").iter().any(|r| s(r, "/kind") == kind)
-        });
+        let (gv, kind) = (&spec.resource.api_version, &spec.resource.kind);
+        let enabled = apis
+            .iter()
+            .any(|a| a.group_version == *gv && a.resources().iter().any(|r| r.kind == *kind));
         if !enabled {
             return Err("cluster(s) did not have the API resource".into());
         }
     }
+    let placement = placement_of(spec);
     if !targeted {
-        let tolerations = arr(spec, "/placement/clusterTolerations");
-        if let Some(taint) =
-            find_untolerated_taint(arr(cluster, "/spec/taints"), tolerations, |t| {
-                matches!(s(t, "/effect"), "NoSchedule" | "NoExecute")
-            })
-        {
+        let tolerations = placement.cluster_tolerations();
+        if let Some(taint) = find_untolerated_taint(cluster.taints(), tolerations, |t| {
+            matches!(t.effect.as_str(), "NoSchedule" | "NoExecute")
+        }) {
             return Err(format!(
                 "cluster(s) had untolerated taint {{{}}}",
                 taint_string(taint)
@@ -237,18 +267,20 @@ fn filter(spec: &Value, cluster: &Value, affinity: Option<&Value>) -> Result<(),
     {
         return Err("cluster(s) did not match the placement cluster affinity constraint".into());
     }
-    for sc in arr(spec, "/placement/spreadConstraints") {
-        let missing = match s(sc, "/spreadByField") {
-            "provider" if s(cluster, "/spec/provider").is_empty() => "provider",
-            "region" if s(cluster, "/spec/region").is_empty() => "region",
-            "zone" if arr(cluster, "/spec/zones").is_empty() => "zones",
+    let cspec = cluster.spec.as_ref();
+    for sc in placement.spread_constraints() {
+        let missing = match sc.spread_by_field.as_deref().unwrap_or("") {
+            "provider" if cspec.is_none_or(|c| c.provider().is_empty()) => "provider",
+            "region" if cspec.is_none_or(|c| c.region().is_empty()) => "region",
+            "zone" if cspec.is_none_or(|c| c.zones.as_ref().is_none_or(Vec::is_empty)) => "zones",
             _ => continue,
         };
         return Err(format!("cluster(s) did not have {missing} property"));
     }
-    if arr(spec, "/gracefulEvictionTasks")
+    if spec
+        .graceful_eviction_tasks()
         .iter()
-        .any(|t| s(t, "/fromCluster") == name)
+        .any(|t| t.from_cluster == name)
     {
         return Err("cluster(s) is in the process of eviction".into());
     }
@@ -256,37 +288,33 @@ fn filter(spec: &Value, cluster: &Value, affinity: Option<&Value>) -> Result<(),
 }
 
 /// Whether the binding already targets a cluster (`spec.clusters` or `spec.requiredBy`).
-fn targets_contain(spec: &Value, name: &str) -> bool {
-    arr(spec, "/clusters").iter().any(|c| s(c, "/name") == name)
-        || arr(spec, "/requiredBy")
+fn targets_contain(spec: &BindingSpec, name: &str) -> bool {
+    spec.clusters().iter().any(|c| c.name == name)
+        || spec
+            .required_by
             .iter()
-            .any(|r| arr(r, "/clusters").iter().any(|c| s(c, "/name") == name))
+            .flatten()
+            .any(|r| r.clusters.iter().flatten().any(|c| c.name == name))
 }
 
 /// The previous result `(name, replicas)`.
-fn previous_targets(spec: &Value) -> Vec<(String, i32)> {
-    arr(spec, "/clusters")
+fn previous_targets(spec: &BindingSpec) -> Vec<(String, i32)> {
+    spec.clusters()
         .iter()
-        .map(|c| {
-            let r = int(c, "/replicas").unwrap_or(0);
-            (s(c, "/name").to_string(), i32::try_from(r).unwrap_or(0))
-        })
+        .map(|c| (c.name.clone(), c.replicas.unwrap_or(0)))
         .collect()
 }
 
 /// `spec.replicas` (0 when absent).
-fn replicas(spec: &Value) -> i32 {
-    int(spec, "/replicas")
-        .and_then(|r| i32::try_from(r).ok())
-        .unwrap_or(0)
-        .max(0)
+fn replicas(spec: &BindingSpec) -> i32 {
+    spec.replicas.unwrap_or(0).max(0)
 }
 
 /// `placement.ReplicaSchedulingType()`: Duplicated when no replicaScheduling is given.
-pub(crate) fn scheduling_type(placement: &Value) -> &str {
-    match placement.get("replicaScheduling").filter(|v| !v.is_null()) {
+pub(crate) fn scheduling_type(placement: &Placement) -> &str {
+    match &placement.replica_scheduling {
         None => "Duplicated",
-        Some(rs) => match s(rs, "/replicaSchedulingType") {
+        Some(rs) => match rs.replica_scheduling_type.as_deref().unwrap_or("") {
             "" => "Divided",
             t => t,
         },
@@ -295,7 +323,7 @@ pub(crate) fn scheduling_type(placement: &Value) -> &str {
 
 /// The binding's `Scheduled` condition for a scheduling result, as Karmada's
 /// `getConditionByError` writes it.
-pub fn scheduled_condition<T>(result: &Result<T, ScheduleError>, now: Timestamp) -> Value {
+pub fn scheduled_condition<T>(result: &Result<T, ScheduleError>, now: Timestamp) -> Condition {
     let (reason, message, ok) = match result {
         Ok(_) => (
             "Success",
@@ -306,42 +334,41 @@ pub fn scheduled_condition<T>(result: &Result<T, ScheduleError>, now: Timestamp)
         Err(e @ ScheduleError::Unschedulable(_)) => ("Unschedulable", e.to_string(), false),
         Err(e @ ScheduleError::Scheduler(_)) => ("SchedulerError", e.to_string(), false),
     };
-    crate::json::new_condition("Scheduled", reason, &message, ok, now)
+    Condition::new("Scheduled", reason, &message, ok, now)
 }
 
-/// The value of the `policy.karmada.io/applied-placement` annotation for a placement.
-pub fn applied_placement(placement: &Value) -> String {
-    placement.to_string()
+/// The value of the `policy.karmada.io/applied-placement` annotation for a placement: its JSON
+/// with keys in order (as written before the API was typed, so existing annotations stay).
+pub fn applied_placement(placement: Option<&Placement>) -> String {
+    match placement {
+        Some(p) => serde_json::to_value(p).unwrap_or(Value::Null).to_string(),
+        None => Value::Null.to_string(),
+    }
 }
 
 /// Whether a binding needs (re)scheduling now (`doScheduleBinding`): never scheduled or its
 /// placement changed since (the applied-placement annotation), replicas no longer add up,
 /// a reschedule was triggered, it is Duplicated or not a workload, or a target cluster is gone
 /// or being deleted.
-pub fn needs_schedule(binding: &Value, clusters: &[Value]) -> bool {
-    let spec = binding.get("spec").unwrap_or(&Value::Null);
-    let placement = spec.get("placement").unwrap_or(&Value::Null);
+pub fn needs_schedule(binding: &ResourceBinding, clusters: &[Cluster]) -> bool {
+    let spec = spec_of(binding);
+    let placement = placement_of(spec);
     let applied = binding
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(crate::names::APPLIED_PLACEMENT_ANNOTATION))
-        .and_then(Value::as_str)
-        .and_then(|a| serde_json::from_str::<Value>(a).ok());
+        .metadata
+        .annotation(crate::names::APPLIED_PLACEMENT_ANNOTATION)
+        .and_then(|a| serde_json::from_str::<Option<Placement>>(a).ok());
     let Some(applied) = applied else { return true };
-    if &applied != placement {
-        let part = |p: &Value, k: &str| p.get(k).cloned().filter(|v| !v.is_null());
-        let others_changed = [
-            "clusterAffinity",
-            "clusterTolerations",
-            "spreadConstraints",
-            "replicaScheduling",
-        ]
-        .iter()
-        .any(|k| part(placement, k) != part(&applied, k));
-        let observed = s(binding, "/status/schedulerObservingAffinityName");
-        let term = |p: &Value| {
-            arr(p, "/clusterAffinities")
+    let applied = applied.unwrap_or_default();
+    if applied != *placement {
+        let others_changed = applied.cluster_affinity != placement.cluster_affinity
+            || applied.cluster_tolerations != placement.cluster_tolerations
+            || applied.spread_constraints != placement.spread_constraints
+            || applied.replica_scheduling != placement.replica_scheduling;
+        let observed = observed_affinity(binding);
+        let term = |p: &Placement| {
+            p.cluster_affinities()
                 .iter()
-                .find(|t| s(t, "/affinityName") == observed)
+                .find(|t| t.affinity_name == observed)
                 .cloned()
         };
         if others_changed
@@ -354,9 +381,7 @@ pub fn needs_schedule(binding: &Value, clusters: &[Value]) -> bool {
     }
     let replicas = replicas(spec);
     let previous = previous_targets(spec);
-    let has_strategy = placement
-        .get("replicaScheduling")
-        .is_some_and(|v| !v.is_null());
+    let has_strategy = placement.replica_scheduling.is_some();
     match scheduling_type(placement) {
         "Duplicated" if has_strategy && previous.iter().any(|(_, r)| *r != replicas) => {
             return true;
@@ -373,33 +398,17 @@ pub fn needs_schedule(binding: &Value, clusters: &[Value]) -> bool {
     if reschedule_required(binding) {
         return true;
     }
-    let workload = replicas > 0 || present(spec, "/replicaRequirements");
-    if !workload || scheduling_type(placement) == "Duplicated" {
+    if !spec.is_workload() || scheduling_type(placement) == "Duplicated" {
         return true;
     }
-    previous.iter().any(|(name, _)| {
-        !clusters
-            .iter()
-            .any(|c| s(c, "/metadata/name") == name && !present(c, "/metadata/deletionTimestamp"))
-    })
+    previous
+        .iter()
+        .any(|(name, _)| !clusters.iter().any(|c| c.name() == name && !c.deleting()))
 }
 
 /// The names of the clusters a result targets.
 pub fn target_names(result: &[TargetCluster]) -> Vec<&str> {
     result.iter().map(|t| t.name.as_str()).collect()
-}
-
-/// The clusters of `spec.clusters` as [`TargetCluster`]s.
-pub fn spec_clusters(binding_spec: &Value) -> Vec<TargetCluster> {
-    arr(binding_spec, "/clusters")
-        .iter()
-        .map(|c| TargetCluster {
-            name: s(c, "/name").to_string(),
-            replicas: int(c, "/replicas")
-                .and_then(|r| i32::try_from(r).ok())
-                .filter(|r| *r > 0),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use cceone_karmada_api::BindingSpec;
+use cceone_karmada_api::policy::{Placement, SpreadConstraint};
 
-use super::{Candidate, ScheduleError, scheduling_type};
-use crate::json::{arr, int, s};
+use super::{Candidate, ScheduleError, placement_of, scheduling_type};
 
 /// `sortClusters`: score descending, available replicas descending, name ascending.
 pub(super) fn sort_candidates(c: &mut [Candidate]) {
@@ -23,27 +23,24 @@ pub(super) fn sort_candidates(c: &mut [Candidate]) {
 }
 
 /// A spread constraint's `(minGroups, maxGroups)`.
-fn groups(sc: Option<&Value>) -> (i64, i64) {
+fn groups(sc: Option<&SpreadConstraint>) -> (i64, i64) {
     sc.map_or((0, 0), |sc| {
-        (
-            int(sc, "/minGroups").unwrap_or(0),
-            int(sc, "/maxGroups").unwrap_or(0),
-        )
+        (sc.min_groups.unwrap_or(0), sc.max_groups.unwrap_or(0))
     })
 }
 
 /// `SelectBestClusters`.
 pub(super) fn select_best<'a>(
-    spec: &Value,
+    spec: &BindingSpec,
     candidates: Vec<Candidate<'a>>,
     replicas: i32,
 ) -> Result<Vec<Candidate<'a>>, ScheduleError> {
-    let placement = spec.get("placement").unwrap_or(&Value::Null);
-    let constraints = arr(placement, "/spreadConstraints");
+    let placement = placement_of(spec);
+    let constraints = placement.spread_constraints();
     if constraints.is_empty() || ignore_spread(placement) {
         return Ok(candidates);
     }
-    let rs = placement.get("replicaScheduling").filter(|v| !v.is_null());
+    let rs = placement.replica_scheduling.as_ref();
     let need = if rs.is_none() || scheduling_type(placement) == "Duplicated" {
         None
     } else {
@@ -54,7 +51,7 @@ pub(super) fn select_best<'a>(
         constraints
             .iter()
             .rev()
-            .find(|c| s(c, "/spreadByField") == f)
+            .find(|c| c.spread_by_field.as_deref() == Some(f))
     };
     if let Some(region) = by_field("region") {
         by_region(spec, region, by_field("cluster"), candidates)
@@ -68,20 +65,21 @@ pub(super) fn select_best<'a>(
 }
 
 /// `shouldIgnoreSpreadConstraint`: static weights ignore spread constraints.
-fn ignore_spread(placement: &Value) -> bool {
-    let Some(rs) = placement.get("replicaScheduling").filter(|v| !v.is_null()) else {
+fn ignore_spread(placement: &Placement) -> bool {
+    let Some(rs) = &placement.replica_scheduling else {
         return false;
     };
-    s(rs, "/replicaSchedulingType") == "Divided"
-        && s(rs, "/replicaDivisionPreference") == "Weighted"
-        && (rs.get("weightPreference").is_none_or(Value::is_null)
-            || (!arr(rs, "/weightPreference/staticWeightList").is_empty()
-                && s(rs, "/weightPreference/dynamicWeight").is_empty()))
+    rs.replica_scheduling_type.as_deref() == Some("Divided")
+        && rs.replica_division_preference.as_deref() == Some("Weighted")
+        && rs.weight_preference.as_ref().is_none_or(|w| {
+            w.static_weight_list.as_ref().is_some_and(|l| !l.is_empty())
+                && w.dynamic_weight.as_deref().unwrap_or("").is_empty()
+        })
 }
 
 /// `selectBestClustersByCluster`.
 fn by_cluster<'a>(
-    sc: &Value,
+    sc: &SpreadConstraint,
     candidates: Vec<Candidate<'a>>,
     need: Option<i64>,
 ) -> Result<Vec<Candidate<'a>>, ScheduleError> {
@@ -140,16 +138,16 @@ struct Region<'a> {
 
 /// `selectBestClustersByRegion`.
 fn by_region<'a>(
-    spec: &Value,
-    region_sc: &Value,
-    cluster_sc: Option<&Value>,
+    spec: &BindingSpec,
+    region_sc: &SpreadConstraint,
+    cluster_sc: Option<&SpreadConstraint>,
     candidates: Vec<Candidate<'a>>,
 ) -> Result<Vec<Candidate<'a>>, ScheduleError> {
     let (region_min, region_max) = groups(Some(region_sc));
     let (cluster_min, cluster_max) = groups(cluster_sc);
     let mut map: BTreeMap<String, Vec<Candidate<'a>>> = BTreeMap::new();
     for c in &candidates {
-        let region = s(c.cluster, "/spec/region");
+        let region = c.cluster.spec.as_ref().map_or("", |s| s.region());
         if !region.is_empty() {
             map.entry(region.to_string()).or_default().push(c.clone());
         }
@@ -209,8 +207,8 @@ fn by_region<'a>(
 const WEIGHT_UNIT: i64 = 1000;
 
 /// `calcGroupScore` / `calcGroupScoreForDuplicate`.
-fn group_score(spec: &Value, clusters: &[Candidate], min_groups: i64) -> i64 {
-    let placement = spec.get("placement").unwrap_or(&Value::Null);
+fn group_score(spec: &BindingSpec, clusters: &[Candidate], min_groups: i64) -> i64 {
+    let placement = placement_of(spec);
     let replicas = i64::from(super::replicas(spec));
     if scheduling_type(placement) == "Duplicated" {
         let valid: Vec<&Candidate> = clusters
@@ -225,10 +223,11 @@ fn group_score(spec: &Value, clusters: &[Candidate], min_groups: i64) -> i64 {
     }
     let min_groups = min_groups.max(1);
     let target = (replicas + min_groups - 1) / min_groups;
-    let cluster_min = arr(placement, "/spreadConstraints")
+    let cluster_min = placement
+        .spread_constraints()
         .iter()
-        .filter(|c| s(c, "/spreadByField") == "cluster")
-        .filter_map(|c| int(c, "/minGroups"))
+        .filter(|c| c.spread_by_field.as_deref() == Some("cluster"))
+        .filter_map(|c| c.min_groups)
         .next_back()
         .unwrap_or(0)
         .max(min_groups);

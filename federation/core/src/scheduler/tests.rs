@@ -3,11 +3,38 @@ use crate::testutil::{cluster, nginx, plain, seed_clusters, seed_pp, with_capaci
 use proptest::prelude::*;
 use serde_json::json;
 
+// The fixtures are JSON, as users and the API write them; these read them into the typed API
+// and call the scheduler with that.
+fn typed<T: serde::de::DeserializeOwned>(v: &Value) -> T {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+fn typed_clusters(clusters: &[Value]) -> Vec<Cluster> {
+    clusters.iter().map(typed).collect()
+}
+
+fn schedule(spec: &Value, clusters: &[Value]) -> Result<Vec<TargetCluster>, ScheduleError> {
+    super::schedule(&typed(spec), &typed_clusters(clusters))
+}
+
+fn schedule_binding(binding: &Value, clusters: &[Value]) -> Result<ScheduleOutcome, ScheduleError> {
+    super::schedule_binding(&typed(binding), &typed_clusters(clusters))
+}
+
+fn needs_schedule(binding: &Value, clusters: &[Value]) -> bool {
+    super::needs_schedule(&typed(binding), &typed_clusters(clusters))
+}
+
+fn scheduled_condition<T>(result: &Result<T, ScheduleError>, now: Timestamp) -> Value {
+    serde_json::to_value(super::scheduled_condition(result, now)).unwrap()
+}
+
+fn applied_placement(placement: &Value) -> String {
+    super::applied_placement(Some(&typed(placement)))
+}
+
 fn tc(name: &str, r: i32) -> TargetCluster {
-    TargetCluster {
-        name: name.into(),
-        replicas: Some(r),
-    }
+    TargetCluster::new(name, Some(r))
 }
 
 fn spec(replicas: i64, placement: Value) -> Value {
@@ -96,14 +123,8 @@ fn non_workloads_go_whole_to_every_cluster() {
     assert_eq!(
         r,
         vec![
-            TargetCluster {
-                name: "m1".into(),
-                replicas: None
-            },
-            TargetCluster {
-                name: "m2".into(),
-                replicas: None
-            },
+            TargetCluster::new("m1", None),
+            TargetCluster::new("m2", None),
         ]
     );
 }

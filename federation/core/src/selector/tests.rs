@@ -1,6 +1,10 @@
 use super::*;
 use serde_json::json;
 
+fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
 fn labels(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
 }
@@ -24,10 +28,10 @@ fn label_selectors() {
         json!(null),
     ];
     for sel in yes {
-        assert!(label_selector_matches(&sel, &l), "{sel}");
+        assert!(label_selector_value_matches(&sel, &l), "{sel}");
     }
     for sel in no {
-        assert!(!label_selector_matches(&sel, &l), "{sel}");
+        assert!(!label_selector_value_matches(&sel, &l), "{sel}");
     }
 }
 
@@ -68,9 +72,15 @@ fn resource_selector_priorities() {
 
 #[test]
 fn cluster_field_selectors_and_tolerations() {
-    let c = json!({"metadata": {"name": "m", "labels": {}}, "spec": {"provider": "aws", "region": "us-1", "zones": []}});
-    let fs =
-        |exprs: Value| cluster_matches(&c, &json!({"fieldSelector": {"matchExpressions": exprs}}));
+    let c: Cluster = typed(
+        json!({"metadata": {"name": "m", "labels": {}}, "spec": {"provider": "aws", "region": "us-1", "zones": []}}),
+    );
+    let fs = |exprs: Value| {
+        cluster_matches(
+            &c,
+            &typed(json!({"fieldSelector": {"matchExpressions": exprs}})),
+        )
+    };
     assert!(fs(
         json!([{"key": "provider", "operator": "In", "values": ["aws"]}])
     ));
@@ -86,16 +96,13 @@ fn cluster_field_selectors_and_tolerations() {
         json!([{"key": "region", "operator": "Gt", "values": ["1"]}])
     ));
 
-    let taint = json!({"key": "k", "value": "v", "effect": "NoSchedule"});
-    assert!(tolerates(
-        &json!({"key": "k", "operator": "Equal", "value": "v"}),
-        &taint
-    ));
-    assert!(tolerates(&json!({"operator": "Exists"}), &taint));
-    assert!(!tolerates(&json!({"key": "k", "value": "w"}), &taint));
-    assert!(!tolerates(
-        &json!({"key": "k", "operator": "Exists", "effect": "NoExecute"}),
-        &taint
+    let taint: Taint = typed(json!({"key": "k", "value": "v", "effect": "NoSchedule"}));
+    let tol = |v: Value| tolerates(&typed(v), &taint);
+    assert!(tol(json!({"key": "k", "operator": "Equal", "value": "v"})));
+    assert!(tol(json!({"operator": "Exists"})));
+    assert!(!tol(json!({"key": "k", "value": "w"})));
+    assert!(!tol(
+        json!({"key": "k", "operator": "Exists", "effect": "NoExecute"})
     ));
     assert_eq!(taint_string(&taint), "k=v:NoSchedule");
 }

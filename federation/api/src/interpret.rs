@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use cceone_kube_quantity::Quantity;
 use serde_json::{Map, Value, json};
 
-use crate::json::{arr, int, obj, s};
 use crate::names;
+use crate::value::{arr_at, at, i64_at, obj_at, str_at};
 
 /// Health of a member object, as Work and binding statuses spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Health {
 
 /// `(group-version, kind)` of an object.
 fn gvk(o: &Value) -> (&str, &str) {
-    (s(o, "/apiVersion"), s(o, "/kind"))
+    (str_at(o, &["apiVersion"]), str_at(o, &["kind"]))
 }
 
 /// The replicas and per-replica requirements of a workload template (Deployment, ReplicaSet,
@@ -47,18 +47,14 @@ pub fn get_replicas(template: &Value) -> (i32, Option<Value>) {
     let clamp = |v: i64| i32::try_from(v.max(0)).unwrap_or(i32::MAX);
     match gvk(template) {
         ("apps/v1", "Deployment" | "ReplicaSet" | "StatefulSet") => {
-            let replicas = int(template, "/spec/replicas").unwrap_or(1);
-            let pod = template
-                .pointer("/spec/template/spec")
-                .unwrap_or(&Value::Null);
+            let replicas = i64_at(template, &["spec", "replicas"]).unwrap_or(1);
+            let pod = at(template, &["spec", "template", "spec"]).unwrap_or(&Value::Null);
             (clamp(replicas), replica_requirements(pod))
         }
         ("batch/v1", "Job") => {
-            let parallelism = int(template, "/spec/parallelism").unwrap_or(1);
-            let completions = int(template, "/spec/completions").unwrap_or(parallelism);
-            let pod = template
-                .pointer("/spec/template/spec")
-                .unwrap_or(&Value::Null);
+            let parallelism = i64_at(template, &["spec", "parallelism"]).unwrap_or(1);
+            let completions = i64_at(template, &["spec", "completions"]).unwrap_or(parallelism);
+            let pod = at(template, &["spec", "template", "spec"]).unwrap_or(&Value::Null);
             (
                 clamp(parallelism.min(completions)),
                 replica_requirements(pod),
@@ -79,12 +75,18 @@ pub fn replica_requirements(pod_spec: &Value) -> Option<Value> {
     if let Some(sel) = pod_spec.get("nodeSelector").filter(|v| !v.is_null()) {
         claim.insert("nodeSelector".into(), sel.clone());
     }
-    if !arr(pod_spec, "/tolerations").is_empty() {
+    if !arr_at(pod_spec, &["tolerations"]).is_empty() {
         claim.insert("tolerations".into(), pod_spec["tolerations"].clone());
     }
-    if let Some(aff) = pod_spec
-        .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution")
-        .filter(|v| !v.is_null())
+    if let Some(aff) = at(
+        pod_spec,
+        &[
+            "affinity",
+            "nodeAffinity",
+            "requiredDuringSchedulingIgnoredDuringExecution",
+        ],
+    )
+    .filter(|v| !v.is_null())
     {
         claim.insert("hardNodeAffinity".into(), aff.clone());
     }
@@ -122,8 +124,8 @@ fn amount(name: &str, q: &Quantity) -> i128 {
 fn pod_request(pod_spec: &Value) -> Map<String, Value> {
     let requests = |c: &Value| -> BTreeMap<String, i128> {
         let mut out = BTreeMap::new();
-        for source in ["/resources/limits", "/resources/requests"] {
-            for (k, v) in obj(c, source).into_iter().flatten() {
+        for source in ["limits", "requests"] {
+            for (k, v) in obj_at(c, &["resources", source]).into_iter().flatten() {
                 let q = quantity(v);
                 if let Some(q) = q.filter(|_| counted(k)) {
                     out.insert(k.clone(), amount(k, &q));
@@ -133,18 +135,18 @@ fn pod_request(pod_spec: &Value) -> Map<String, Value> {
         out
     };
     let mut total: BTreeMap<String, i128> = BTreeMap::new();
-    for c in arr(pod_spec, "/containers") {
+    for c in arr_at(pod_spec, &["containers"]) {
         for (k, v) in requests(c) {
             *total.entry(k).or_default() += v;
         }
     }
-    for c in arr(pod_spec, "/initContainers") {
+    for c in arr_at(pod_spec, &["initContainers"]) {
         for (k, v) in requests(c) {
             let e = total.entry(k).or_default();
             *e = (*e).max(v);
         }
     }
-    for (k, v) in obj(pod_spec, "/overhead").into_iter().flatten() {
+    for (k, v) in obj_at(pod_spec, &["overhead"]).into_iter().flatten() {
         if let Some(q) = quantity(v).filter(|_| counted(k)) {
             *total.entry(k.clone()).or_default() += amount(k, &q);
         }
@@ -168,7 +170,7 @@ fn pod_request(pod_spec: &Value) -> Map<String, Value> {
 }
 
 /// A quantity from a JSON string or number.
-pub(crate) fn quantity(v: &Value) -> Option<Quantity> {
+pub fn quantity(v: &Value) -> Option<Quantity> {
     match v {
         Value::String(s) => Quantity::parse(s).ok(),
         Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
@@ -184,10 +186,12 @@ pub fn revise_replicas(manifest: &mut Value, replicas: i32) {
         ("batch/v1", "Job") => "parallelism",
         _ => return,
     };
-    if let Some(spec) = manifest
-        .as_object_mut()
-        .and_then(|m| crate::json::child_obj(m, "spec"))
-    {
+    if let Some(spec) = manifest.as_object_mut().and_then(|m| {
+        if !m.get("spec").is_some_and(Value::is_object) {
+            m.insert("spec".into(), Value::Object(Map::new()));
+        }
+        m.get_mut("spec").and_then(Value::as_object_mut)
+    }) {
         spec.insert(field.into(), json!(replicas));
     }
 }
@@ -202,8 +206,8 @@ pub fn reflect_status(member: &Value) -> Option<Value> {
     let pick = |fields: &[&str], generations: bool| {
         let mut out = Map::new();
         if generations {
-            let generation = int(member, "/metadata/generation").unwrap_or(0);
-            let rtg = obj(member, "/metadata/annotations")
+            let generation = i64_at(member, &["metadata", "generation"]).unwrap_or(0);
+            let rtg = obj_at(member, &["metadata", "annotations"])
                 .and_then(|a| a.get(names::RESOURCE_TEMPLATE_GENERATION_ANNOTATION))
                 .and_then(Value::as_str)
                 .and_then(|v| v.parse::<i64>().ok())
@@ -280,7 +284,7 @@ pub fn reflect_status(member: &Value) -> Option<Value> {
             ],
             false,
         ),
-        ("v1", "Service") => (s(member, "/spec/type") == "LoadBalancer").then(
+        ("v1", "Service") => (str_at(member, &["spec", "type"]) == "LoadBalancer").then(
             || json!({"loadBalancer": status.get("loadBalancer").cloned().unwrap_or(json!({}))}),
         ),
         _ => Some(status.clone()),
@@ -290,36 +294,42 @@ pub fn reflect_status(member: &Value) -> Option<Value> {
 /// The health of a member object (`InterpretHealth`); kinds without a built-in rule are
 /// Healthy, as Karmada's work status controller treats them.
 pub fn interpret_health(member: &Value) -> Health {
-    let i = |p: &str| int(member, p).unwrap_or(0);
-    let generation = i("/metadata/generation");
-    let observed = i("/status/observedGeneration");
+    let i = |p: &[&str]| i64_at(member, p).unwrap_or(0);
+    let generation = i(&["metadata", "generation"]);
+    let observed = i(&["status", "observedGeneration"]);
     let ok = match gvk(member) {
         ("apps/v1", "Deployment" | "StatefulSet") => {
             observed == generation
-                && int(member, "/spec/replicas").is_none_or(|r| i("/status/updatedReplicas") >= r)
-                && i("/status/availableReplicas") >= i("/status/updatedReplicas")
+                && i64_at(member, &["spec", "replicas"])
+                    .is_none_or(|r| i(&["status", "updatedReplicas"]) >= r)
+                && i(&["status", "availableReplicas"]) >= i(&["status", "updatedReplicas"])
         }
         ("apps/v1", "ReplicaSet") => {
             observed == generation
-                && int(member, "/spec/replicas").is_none_or(|r| i("/status/availableReplicas") >= r)
+                && i64_at(member, &["spec", "replicas"])
+                    .is_none_or(|r| i(&["status", "availableReplicas"]) >= r)
         }
         ("apps/v1", "DaemonSet") => {
             observed == generation
-                && i("/status/updatedNumberScheduled") >= i("/status/desiredNumberScheduled")
-                && i("/status/numberAvailable") >= i("/status/updatedNumberScheduled")
+                && i(&["status", "updatedNumberScheduled"])
+                    >= i(&["status", "desiredNumberScheduled"])
+                && i(&["status", "numberAvailable"]) >= i(&["status", "updatedNumberScheduled"])
         }
-        ("v1", "Service") => s(member, "/spec/type") != "LoadBalancer" || lb_has_address(member),
+        ("v1", "Service") => {
+            str_at(member, &["spec", "type"]) != "LoadBalancer" || lb_has_address(member)
+        }
         ("networking.k8s.io/v1", "Ingress") => lb_has_address(member),
-        ("v1", "PersistentVolumeClaim") => s(member, "/status/phase") == "Bound",
+        ("v1", "PersistentVolumeClaim") => str_at(member, &["status", "phase"]) == "Bound",
         ("v1", "Pod") => {
-            let phase = s(member, "/status/phase");
+            let phase = str_at(member, &["status", "phase"]);
             phase == "Succeeded"
                 || (phase == "Running"
-                    && crate::json::find_condition(arr(member, "/status/conditions"), "Ready")
-                        .is_some_and(|c| s(c, "/status") == "True"))
+                    && arr_at(member, &["status", "conditions"]).iter().any(|c| {
+                        str_at(c, &["type"]) == "Ready" && str_at(c, &["status"]) == "True"
+                    }))
         }
         ("policy/v1", "PodDisruptionBudget") => {
-            i("/status/currentHealthy") >= i("/status/desiredHealthy")
+            i(&["status", "currentHealthy"]) >= i(&["status", "desiredHealthy"])
         }
         _ => true,
     };
@@ -331,7 +341,7 @@ pub fn interpret_health(member: &Value) -> Health {
 }
 
 fn lb_has_address(member: &Value) -> bool {
-    arr(member, "/status/loadBalancer/ingress")
+    arr_at(member, &["status", "loadBalancer", "ingress"])
         .iter()
-        .any(|i| !s(i, "/hostname").is_empty() || !s(i, "/ip").is_empty())
+        .any(|i| !str_at(i, &["hostname"]).is_empty() || !str_at(i, &["ip"]).is_empty())
 }
