@@ -5,6 +5,7 @@
 //! directory and serves discovery, OpenAPI, the built-in kinds and any CRD's kinds; [`Core`] is
 //! the same API for in-process controllers.
 
+pub mod audit;
 pub mod authz;
 pub mod builtin;
 pub mod core;
@@ -53,6 +54,8 @@ pub struct ServerConfig {
     pub admin: Option<AdminHook>,
     /// Watch history kept for resuming watches (events).
     pub history: usize,
+    /// Record requests in an audit log.
+    pub audit: Option<audit::AuditConfig>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -77,6 +80,7 @@ impl Default for ServerConfig {
             tokens: Vec::new(),
             admin: None,
             history: 1_000_000,
+            audit: None,
         }
     }
 }
@@ -155,6 +159,7 @@ impl ApiServer {
             faults: http::Faults::default(),
             admin: cfg.admin.clone(),
             rbac: authz::Rbac::new(Arc::clone(&core)),
+            audit: cfg.audit.clone().map(audit::AuditLog::open).transpose()?,
         });
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;

@@ -18,6 +18,8 @@ pub(crate) struct Admission {
     pub(crate) impersonated: Option<User>,
     /// The request in authorization's terms (None when impersonation was refused first).
     pub(crate) attributes: Option<Attributes>,
+    /// The authorization decision and its reason.
+    pub(crate) decision: Option<(bool, String)>,
 }
 
 impl Admission {
@@ -37,6 +39,7 @@ pub(crate) async fn admit(
         requestor,
         impersonated: None,
         attributes: None,
+        decision: None,
     };
     match impersonate::resolve(&state.rbac, &adm.requestor, req.headers()).await {
         Ok(u) if u == adm.requestor && !req.headers().contains_key("impersonate-user") => {}
@@ -61,6 +64,7 @@ pub(crate) async fn admit(
         )
     });
     adm.attributes = Some(a);
+    adm.decision = Some((d.allowed, d.reason));
     (adm, refusal)
 }
 

@@ -1,6 +1,7 @@
 //! The HTTPS front: TLS accept loop (HTTP/2 and HTTP/1.1), authentication, fault injection,
 //! health and metrics, and routing to discovery, OpenAPI and the resource handlers.
 
+mod audited;
 mod body;
 mod discovery;
 mod gate;
@@ -67,6 +68,8 @@ pub struct State {
     pub admin: Option<AdminHook>,
     /// Who may do what.
     pub rbac: crate::authz::Rbac,
+    /// Where requests are recorded, if anywhere.
+    pub audit: Option<Arc<crate::audit::AuditLog>>,
 }
 
 /// Accept TLS connections on `listener` until `shutdown` resolves.
@@ -113,7 +116,7 @@ pub async fn serve(
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = Arc::clone(&state);
                 let cert_user = cert_user.clone();
-                async move { Ok::<_, Infallible>(handle(state, req, cert_user).await) }
+                async move { Ok::<_, Infallible>(handle(state, req, cert_user, peer).await) }
             });
             let builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -173,22 +176,46 @@ async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
     cert_user: Option<User>,
+    peer: SocketAddr,
 ) -> Response<Body> {
     let started = std::time::Instant::now();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
     let method = req.method().clone();
+    let received = state.audit.is_some().then(|| audited::Received {
+        method: method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        user_agent: req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+        peer,
+        at: jiff::Timestamp::now(),
+    });
+    let mut admission = None;
     let resp = match path.as_str() {
         "/healthz" | "/livez" | "/readyz" => util::text(StatusCode::OK, "ok"),
         "/metrics" => util::text(StatusCode::OK, &state.core.metrics.render(&state.core)),
         "/version" => json_response(StatusCode::OK, &discovery::version(&state.version)),
         _ => match authenticate(&state, &req, cert_user) {
             Err(e) => util::error_response(&e),
-            Ok(user) => match gate::admit(&state, &req, user).await {
-                (_, Some(refusal)) => refusal,
-                (adm, None) => route(&state, req, adm.user().clone()).await,
-            },
+            Ok(user) => {
+                let (adm, refusal) = gate::admit(&state, &req, user).await;
+                let resp = match refusal {
+                    Some(refusal) => refusal,
+                    None => route(&state, req, adm.user().clone()).await,
+                };
+                admission = Some(adm);
+                resp
+            }
         },
+    };
+    let resp = match (&state.audit, received) {
+        (Some(log), Some(received)) => audited::record(log, received, admission, resp).await,
+        _ => resp,
     };
     let (verb, resource) = util::request_labels(&method, &path, &query);
     state.core.metrics.observe(

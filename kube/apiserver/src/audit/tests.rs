@@ -1,0 +1,113 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn alice() -> User {
+    User {
+        name: "alice".into(),
+        groups: vec!["system:authenticated".into()],
+    }
+}
+
+#[test]
+fn events_name_who_what_and_the_answer() {
+    let entry = Entry {
+        requestor: Some(User {
+            name: "admin".into(),
+            groups: vec!["system:masters".into()],
+        }),
+        impersonated: Some(alice()),
+        attributes: Attributes {
+            user: alice(),
+            verb: "create".into(),
+            resource_request: true,
+            api_group: "apps".into(),
+            namespace: "team-b".into(),
+            resource: "deployments".into(),
+            ..Attributes::default()
+        },
+        request_uri: "/apis/apps/v1/namespaces/team-b/deployments?fieldManager=kubectl".into(),
+        user_agent: "kubectl/v1.32.0".into(),
+        source_ip: Some("127.0.0.1".parse().unwrap()),
+        decision: Some((false, String::new())),
+        code: 403,
+        status: Some(json!({"status": "Failure", "reason": "Forbidden", "message": "no"})),
+        response_object: Some(json!({"kind": "Status"})),
+        received: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+    };
+    let ev = event(Level::Metadata, &entry);
+    assert_eq!(ev["apiVersion"], "audit.k8s.io/v1");
+    assert_eq!(ev["kind"], "Event");
+    assert_eq!(ev["level"], "Metadata");
+    assert_eq!(ev["stage"], "ResponseComplete");
+    assert_eq!(ev["verb"], "create");
+    assert_eq!(ev["user"]["username"], "admin");
+    assert_eq!(ev["impersonatedUser"]["username"], "alice");
+    assert_eq!(ev["sourceIPs"], json!(["127.0.0.1"]));
+    assert_eq!(
+        ev["objectRef"],
+        json!({"resource": "deployments", "namespace": "team-b", "apiGroup": "apps", "apiVersion": "v1"})
+    );
+    assert_eq!(ev["responseStatus"]["code"], 403);
+    assert_eq!(ev["responseStatus"]["reason"], "Forbidden");
+    assert_eq!(
+        ev["requestReceivedTimestamp"],
+        "2023-11-14T22:13:20.000000Z"
+    );
+    assert_eq!(ev["annotations"]["authorization.k8s.io/decision"], "forbid");
+    assert!(ev.get("responseObject").is_none(), "no bodies at Metadata");
+    assert_eq!(
+        event(Level::RequestResponse, &entry)["responseObject"]["kind"],
+        "Status"
+    );
+    let mut secret = entry.clone();
+    secret.attributes.api_group.clear();
+    secret.attributes.resource = "secrets".into();
+    assert!(
+        event(Level::RequestResponse, &secret)
+            .get("responseObject")
+            .is_none(),
+        "a Secret's body is never logged"
+    );
+}
+
+#[tokio::test]
+async fn records_lines_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit").join("audit.log");
+    let log = AuditLog::open(AuditConfig::new(path.clone())).unwrap();
+    let entry = Entry {
+        requestor: Some(alice()),
+        attributes: Attributes {
+            user: alice(),
+            verb: "list".into(),
+            resource_request: true,
+            resource: "pods".into(),
+            namespace: "a".into(),
+            ..Attributes::default()
+        },
+        request_uri: "/api/v1/namespaces/a/pods".into(),
+        code: 200,
+        received: jiff::Timestamp::now(),
+        ..Entry::default()
+    };
+    let level = log.level(&entry.attributes);
+    assert_eq!(level, Level::Metadata);
+    log.record(level, &entry).await;
+    log.record(Level::None, &entry).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if !text.is_empty() || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let events: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["objectRef"]["resource"], "pods");
+    assert_eq!(events[0]["user"]["username"], "alice");
+}

@@ -1,0 +1,98 @@
+//! Recording a request in the audit log once its answer is ready: the level from the policy,
+//! the failure `Status` (and at `RequestResponse` the whole body) read back from the response,
+//! which is then rebuilt unchanged. A watch is recorded when its stream starts.
+
+use std::net::SocketAddr;
+
+use http::Response;
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+
+use super::gate::Admission;
+use super::util::{self, Body};
+use crate::audit::{AuditLog, Entry, Level};
+use crate::authz;
+
+/// Bodies larger than this are recorded without their object.
+const MAX_RECORDED_BODY: usize = 1024 * 1024;
+
+/// What is known of a request before it is handled.
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: String,
+    pub(crate) user_agent: String,
+    pub(crate) peer: SocketAddr,
+    pub(crate) at: jiff::Timestamp,
+}
+
+/// Record the request and hand its response back.
+pub(crate) async fn record(
+    log: &AuditLog,
+    received: Received,
+    admission: Option<Admission>,
+    resp: Response<Body>,
+) -> Response<Body> {
+    let attributes = admission
+        .as_ref()
+        .and_then(|a| a.attributes.clone())
+        .unwrap_or_else(|| {
+            let user = admission
+                .as_ref()
+                .map(|a| a.user().clone())
+                .unwrap_or_default();
+            let query = util::query_pairs(Some(&received.query));
+            authz::request::attributes(&user, &received.method, &received.path, &query)
+        });
+    let level = log.level(&attributes);
+    if level == Level::None {
+        return resp;
+    }
+    let code = resp.status().as_u16();
+    let json = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let want_body =
+        json && attributes.verb != "watch" && (code >= 400 || level >= Level::RequestResponse);
+    let (resp, body) = if want_body {
+        let (parts, body) = resp.into_parts();
+        match body.collect().await {
+            Ok(c) => {
+                let bytes = c.to_bytes();
+                let v = (bytes.len() <= MAX_RECORDED_BODY)
+                    .then(|| serde_json::from_slice::<Value>(&bytes).ok())
+                    .flatten();
+                (Response::from_parts(parts, util::full(bytes)), v)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "reading a response for the audit log failed");
+                (Response::from_parts(parts, util::full(Vec::new())), None)
+            }
+        }
+    } else {
+        (resp, None)
+    };
+    let uri = if received.query.is_empty() {
+        received.path.clone()
+    } else {
+        format!("{}?{}", received.path, received.query)
+    };
+    let entry = Entry {
+        requestor: admission.as_ref().map(|a| a.requestor.clone()),
+        impersonated: admission.as_ref().and_then(|a| a.impersonated.clone()),
+        attributes,
+        request_uri: uri,
+        user_agent: received.user_agent,
+        source_ip: Some(received.peer.ip()),
+        decision: admission.as_ref().and_then(|a| a.decision.clone()),
+        code,
+        status: body.clone().filter(|_| code >= 400),
+        response_object: body,
+        received: received.at,
+    };
+    log.record(level, &entry).await;
+    resp
+}
