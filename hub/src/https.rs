@@ -59,19 +59,39 @@ pub(crate) async fn serve<IO>(hub: Arc<Hub>, io: IO, cert_user: Option<CertUser>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let header_read_timeout = hub.cfg.header_read_timeout;
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let hub = Arc::clone(&hub);
         let cert_user = cert_user.clone();
         async move { Ok::<_, Infallible>(route(hub, req, cert_user).await) }
     });
-    let builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let builder = http_builder(header_read_timeout);
     if let Err(e) = builder
         .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
         .await
     {
         tracing::debug!(error = %e, "https connection ended with an error");
     }
+}
+
+/// An HTTP/1 and HTTP/2 server whose clients must send each request's headers within
+/// `header_read_timeout` of the connection being ready for one (a slow or idle HTTP/1 client is
+/// closed), and whose HTTP/2 peers must answer pings (a vanished one is closed).
+fn http_builder(
+    header_read_timeout: std::time::Duration,
+) -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(std::time::Duration::from_secs(30))
+        .keep_alive_timeout(std::time::Duration::from_secs(20));
+    builder
 }
 
 /// The health endpoints and metrics, or None for any other path.
@@ -91,6 +111,12 @@ fn probe(hub: &Hub, path: &str) -> Option<Response<Body>> {
         "/metrics" => {
             let mut m = hub.metrics.render();
             m.push_str(&format!("# HELP cceone_hub_sessions Live agent sessions.\n# TYPE cceone_hub_sessions gauge\ncceone_hub_sessions {}\n", hub.sessions.len()));
+            m.push_str(&format!(
+                "# HELP cceone_hub_connections Open TCP connections.\n# TYPE cceone_hub_connections gauge\ncceone_hub_connections {}\n\
+                 # HELP cceone_hub_unauthenticated_sources Source addresses with connections still in admission.\n# TYPE cceone_hub_unauthenticated_sources gauge\ncceone_hub_unauthenticated_sources {}\n",
+                hub.admission.open_connections(),
+                hub.admission.pending_sources()
+            ));
             text(StatusCode::OK, &m)
         }
         _ => return None,
@@ -99,6 +125,7 @@ fn probe(hub: &Hub, path: &str) -> Option<Response<Body>> {
 
 /// Serve one plain-HTTP connection of the health listener: probes and metrics only.
 pub(crate) async fn serve_health(hub: Arc<Hub>, io: tokio::net::TcpStream) {
+    let header_read_timeout = hub.cfg.header_read_timeout;
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let hub = Arc::clone(&hub);
         async move {
@@ -111,8 +138,7 @@ pub(crate) async fn serve_health(hub: Arc<Hub>, io: tokio::net::TcpStream) {
             }))
         }
     });
-    let builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let builder = http_builder(header_read_timeout);
     if let Err(e) = builder
         .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
         .await

@@ -4,6 +4,7 @@
 //! operation log and status (vCPU count, nodes, capacity) in the federation API, and proxies
 //! Kubernetes API requests into member clusters through their tunnels.
 
+mod admission;
 mod clusters;
 pub mod endpoint;
 mod https;
@@ -55,8 +56,19 @@ pub struct HubConfig {
     pub access_timeout: Duration,
     /// Validity of agent certificates.
     pub cert_validity: Duration,
-    /// Concurrent handshakes admitted at once.
+    /// Concurrent TLS handshakes admitted at once, per transport (TCP and QUIC have separate
+    /// pools). A TCP peer takes a slot only once its whole ClientHello has arrived.
     pub max_handshakes: usize,
+    /// Open TCP connections at most (tunnels and HTTPS); more are closed at accept.
+    pub max_connections: usize,
+    /// Unauthenticated connections (before and during the handshake) from one source address
+    /// (an IPv6 /64) at once; more are closed at accept.
+    pub max_per_source: u32,
+    /// How long a TCP peer has to send its complete ClientHello after connecting.
+    pub client_hello_timeout: Duration,
+    /// How long an HTTPS client has to send a request's headers, counted from when the
+    /// connection is ready for one (so it also closes idle keep-alive connections).
+    pub header_read_timeout: Duration,
     /// Highest protocol version offered (tests lower it to act as an older hub).
     pub max_protocol_version: u32,
     /// Where to serve /healthz, /livez, /readyz and /metrics over plain HTTP as well. On the
@@ -81,6 +93,10 @@ impl HubConfig {
             access_timeout: Duration::from_secs(600),
             cert_validity: Duration::from_secs(365 * 24 * 3600),
             max_handshakes: 256,
+            max_connections: 16_384,
+            max_per_source: 128,
+            client_hello_timeout: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(30),
             max_protocol_version: cceone_proto::MAX_VERSION,
             health_listen: None,
         }
@@ -96,7 +112,7 @@ pub struct Hub {
     sessions: Sessions,
     metrics: Metrics,
     proxy_tokens: proxytokens::ProxyTokens,
-    admission: Arc<tokio::sync::Semaphore>,
+    admission: admission::Admission,
     works: Arc<works::Router>,
 }
 
@@ -309,6 +325,9 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
     let quic_crypto = quinn::crypto::rustls::QuicServerConfig::try_from(quic_tls)
         .map_err(|e| HubError::Tls(e.to_string()))?;
     let mut quic_cfg = quinn::ServerConfig::with_crypto(Arc::new(quic_crypto));
+    // Connection attempts buffered before the accept loop sees them (each is checked and most
+    // answered with a stateless Retry there).
+    quic_cfg.max_incoming(4096);
     quic_cfg.transport_config(cceone_tunnel::hub_quic_transport());
     let endpoint = quic_endpoint(quic_cfg, addr, &cfg.data_dir.join("ca"))
         .map_err(|source| HubError::Bind { addr, source })?;
@@ -320,7 +339,12 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
     };
     cceone_platform::hubinfo::publish(&client, &info).await?;
     let hub = Arc::new(Hub {
-        admission: Arc::new(tokio::sync::Semaphore::new(cfg.max_handshakes.max(1))),
+        admission: admission::Admission::new(admission::Limits {
+            handshakes: cfg.max_handshakes,
+            connections: cfg.max_connections,
+            per_source: cfg.max_per_source.max(1),
+            slot_wait: Duration::from_secs(5),
+        }),
         clusters: Clusters::new(&client),
         proxy_tokens: proxytokens::ProxyTokens::default(),
         sessions: Sessions::default(),

@@ -46,9 +46,22 @@ struct Args {
     /// Validity of agent certificates, in seconds.
     #[arg(long, default_value_t = 365 * 24 * 3600)]
     cert_validity_secs: u64,
-    /// Concurrent handshakes admitted.
+    /// Concurrent TLS handshakes admitted, per transport (TCP, QUIC).
     #[arg(long, default_value_t = 256)]
     max_handshakes: usize,
+    /// Open TCP connections at most.
+    #[arg(long, default_value_t = 16_384)]
+    max_connections: usize,
+    /// Unauthenticated connections from one source address (an IPv6 /64) at once.
+    #[arg(long, default_value_t = 128)]
+    max_per_source: u32,
+    /// Seconds a TCP peer has to send its whole TLS ClientHello.
+    #[arg(long, default_value_t = 5)]
+    client_hello_timeout_secs: u64,
+    /// Seconds an HTTPS client has to send a request's headers (also closes idle keep-alive
+    /// connections).
+    #[arg(long, default_value_t = 30)]
+    header_read_timeout_secs: u64,
     /// Highest tunnel protocol version to offer.
     #[arg(long, default_value_t = cceone_proto::MAX_VERSION)]
     max_protocol_version: u32,
@@ -84,6 +97,10 @@ async fn main() -> anyhow::Result<()> {
     cfg.access_timeout = Duration::from_secs(a.access_timeout_secs);
     cfg.cert_validity = Duration::from_secs(a.cert_validity_secs.max(60));
     cfg.max_handshakes = a.max_handshakes;
+    cfg.max_connections = a.max_connections;
+    cfg.max_per_source = a.max_per_source;
+    cfg.client_hello_timeout = Duration::from_secs(a.client_hello_timeout_secs.max(1));
+    cfg.header_read_timeout = Duration::from_secs(a.header_read_timeout_secs.max(1));
     cfg.max_protocol_version = a.max_protocol_version;
     cfg.health_listen = a.health_listen;
     let hub = cceone_hub::start(cfg, client)

@@ -1,6 +1,6 @@
 //! The hub's listeners on one port: TLS over TCP (the tunnel ALPN becomes an agent session,
-//! anything else is HTTPS) and QUIC over UDP. An admission limit on concurrent handshakes keeps
-//! a reconnect storm from flattening the hub.
+//! anything else is HTTPS) and QUIC over UDP. Admission ([`crate::admission`]) keeps a reconnect
+//! storm or a hostile peer from flattening the hub.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,7 +10,11 @@ use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 
 use crate::Hub;
+use crate::admission::Transport;
 use crate::https::CertUser;
+
+/// Longest a TLS or QUIC handshake may take once it holds a slot.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whose certificate is this: an agent's (cluster name) or a user's.
 enum Peer {
@@ -80,13 +84,13 @@ fn admit_tunnel(
     }
 }
 
-/// Accept TLS/TCP connections forever.
+/// Accept TLS/TCP connections forever. See [`crate::admission`] for what a peer may hold
+/// before it has authenticated.
 pub(crate) async fn serve_tcp(
     hub: Arc<Hub>,
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
 ) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     loop {
         let (tcp, addr) = match listener.accept().await {
             Ok(x) => x,
@@ -96,31 +100,24 @@ pub(crate) async fn serve_tcp(
                 continue;
             }
         };
+        let Some(connection) = hub.admission.connection() else {
+            hub.metrics.refuse("connection_cap");
+            tracing::debug!(%addr, "connection refused: the hub is at its connection cap");
+            continue;
+        };
+        let Some(source) = hub.admission.source(addr.ip()) else {
+            hub.metrics.refuse("source_cap");
+            tracing::debug!(%addr, "connection refused: too many unauthenticated connections from this source");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let hub = Arc::clone(&hub);
-        let acceptor = acceptor.clone();
+        let tls = Arc::clone(&tls);
         tokio::spawn(async move {
-            hub.metrics
-                .admission_waiting
-                .fetch_add(1, Ordering::Relaxed);
-            let permit = Arc::clone(&hub.admission).acquire_owned().await;
-            hub.metrics
-                .admission_waiting
-                .fetch_sub(1, Ordering::Relaxed);
-            let Ok(_permit) = permit else { return };
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        hub.metrics.refuse("tls_handshake");
-                        tracing::info!(%addr, error = %e, "TLS handshake refused");
-                        return;
-                    }
-                    Err(_) => {
-                        hub.metrics.refuse("tls_timeout");
-                        return;
-                    }
-                };
+            let _connection = connection;
+            let Some(tls) = handshake_tcp(&hub, tcp, addr, tls).await else {
+                return;
+            };
             let (_, session) = tls.get_ref();
             let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
             let peer = classify(session.peer_certificates());
@@ -135,10 +132,10 @@ pub(crate) async fn serve_tcp(
                         return;
                     }
                 };
-                drop(_permit);
+                drop(source);
                 crate::session::run(hub, cluster, conn, na).await;
             } else {
-                drop(_permit);
+                drop(source);
                 let user = match peer {
                     Peer::User(u) => Some(u),
                     _ => None,
@@ -146,6 +143,52 @@ pub(crate) async fn serve_tcp(
                 crate::https::serve(hub, tls, user).await;
             }
         });
+    }
+}
+
+/// The TLS handshake of one TCP peer: its whole ClientHello within the short timeout, then a
+/// handshake slot, then the rest of the handshake; None (counted) when any step fails.
+async fn handshake_tcp(
+    hub: &Hub,
+    tcp: tokio::net::TcpStream,
+    addr: std::net::SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let hello = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    let start = match tokio::time::timeout(hub.cfg.client_hello_timeout, hello).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => {
+            hub.metrics.refuse("client_hello");
+            tracing::debug!(%addr, error = %e, "no valid ClientHello");
+            return None;
+        }
+        Err(_) => {
+            hub.metrics.refuse("client_hello_timeout");
+            return None;
+        }
+    };
+    hub.metrics
+        .admission_waiting
+        .fetch_add(1, Ordering::Relaxed);
+    let slot = hub.admission.handshake(Transport::Tcp).await;
+    hub.metrics
+        .admission_waiting
+        .fetch_sub(1, Ordering::Relaxed);
+    let Some(_slot) = slot else {
+        hub.metrics.refuse("handshake_busy");
+        return None;
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, start.into_stream(tls)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            hub.metrics.refuse("tls_handshake");
+            tracing::info!(%addr, error = %e, "TLS handshake refused");
+            None
+        }
+        Err(_) => {
+            hub.metrics.refuse("tls_timeout");
+            None
+        }
     }
 }
 
@@ -165,22 +208,37 @@ pub(crate) async fn serve_health(hub: Arc<Hub>, listener: TcpListener) {
     }
 }
 
-/// Accept QUIC connections forever.
+/// Accept QUIC connections forever: an unvalidated address is sent a stateless Retry first
+/// (spoofed sources never come back), and handshakes take slots of their own pool.
 pub(crate) async fn serve_quic(hub: Arc<Hub>, endpoint: quinn::Endpoint) {
     while let Some(incoming) = endpoint.accept().await {
+        let addr = incoming.remote_address();
+        if !incoming.remote_address_validated() && incoming.may_retry() {
+            if incoming.retry().is_err() {
+                hub.metrics.refuse("quic_retry");
+            }
+            continue;
+        }
+        let Some(source) = hub.admission.source(addr.ip()) else {
+            hub.metrics.refuse("source_cap");
+            incoming.refuse();
+            continue;
+        };
         let hub = Arc::clone(&hub);
         tokio::spawn(async move {
-            let addr = incoming.remote_address();
             hub.metrics
                 .admission_waiting
                 .fetch_add(1, Ordering::Relaxed);
-            let permit = Arc::clone(&hub.admission).acquire_owned().await;
+            let permit = hub.admission.handshake(Transport::Quic).await;
             hub.metrics
                 .admission_waiting
                 .fetch_sub(1, Ordering::Relaxed);
-            let Ok(permit) = permit else { return };
-            let conn = match tokio::time::timeout(Duration::from_secs(10), async { incoming.await })
-                .await
+            let Some(permit) = permit else {
+                hub.metrics.refuse("handshake_busy");
+                incoming.refuse();
+                return;
+            };
+            let conn = match tokio::time::timeout(HANDSHAKE_TIMEOUT, async { incoming.await }).await
             {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
@@ -193,6 +251,7 @@ pub(crate) async fn serve_quic(hub: Arc<Hub>, endpoint: quinn::Endpoint) {
                     return;
                 }
             };
+            drop(permit);
             let certs = conn
                 .peer_identity()
                 .and_then(|id| id.downcast::<Vec<CertificateDer<'static>>>().ok());
@@ -201,7 +260,7 @@ pub(crate) async fn serve_quic(hub: Arc<Hub>, endpoint: quinn::Endpoint) {
                 conn.close(quinn::VarInt::from_u32(403), b"tunnel refused");
                 return;
             };
-            drop(permit);
+            drop(source);
             let hub_conn = cceone_tunnel::HubConn::over_quic(conn);
             crate::session::run(hub, cluster, hub_conn, na).await;
         });
