@@ -2,8 +2,8 @@
 
 use crate::descriptor::Message;
 use crate::tables::{
-    apps_v1, batch_v1, coordination_v1, core_v1, meta_v1, networking_v1, policy_v1, rbac_v1,
-    scheduling_v1,
+    apps_v1, authentication_v1, authorization_v1, batch_v1, coordination_v1, core_v1, meta_v1,
+    networking_v1, policy_v1, rbac_v1, scheduling_v1,
 };
 
 /// Every known kind, by `apiVersion`; a message's name is its `kind`.
@@ -51,6 +51,22 @@ static KINDS: &[(&str, &[&Message])] = &[
         ],
     ),
     ("batch/v1", &[&batch_v1::JOB, &batch_v1::CRON_JOB]),
+    (
+        "authorization.k8s.io/v1",
+        &[
+            &authorization_v1::SELF_SUBJECT_ACCESS_REVIEW,
+            &authorization_v1::SELF_SUBJECT_RULES_REVIEW,
+            &authorization_v1::SUBJECT_ACCESS_REVIEW,
+            &authorization_v1::LOCAL_SUBJECT_ACCESS_REVIEW,
+        ],
+    ),
+    (
+        "authentication.k8s.io/v1",
+        &[
+            &authentication_v1::SELF_SUBJECT_REVIEW,
+            &authentication_v1::TOKEN_REVIEW,
+        ],
+    ),
     (
         "rbac.authorization.k8s.io/v1",
         &[

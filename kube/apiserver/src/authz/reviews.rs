@@ -73,14 +73,15 @@ pub fn discovery(group: &str, version: &str) -> Option<Vec<Value>> {
 }
 
 /// Answer a review: `rest` is the path after `/apis/<group>/v1`, `user` the caller (after
-/// impersonation), `lookup` resolves a bearer token for TokenReview. Returns the code and body.
+/// impersonation), `body` the decoded request object, `lookup` resolves a bearer token for
+/// TokenReview. Returns the code and body.
 pub async fn answer(
     rbac: &Rbac,
     user: &User,
     group: &str,
     rest: &[&str],
     method: &str,
-    body: &[u8],
+    body: Value,
     lookup: &(dyn Fn(&str) -> Option<User> + Sync),
 ) -> ApiResult<(u16, Value)> {
     let (ns, plural) = match rest {
@@ -102,8 +103,7 @@ pub async fn answer(
             "the server does not allow this method on the requested resource: {method} {plural}"
         )));
     }
-    let mut obj: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a {kind}: {e}")))?;
+    let mut obj = body;
     if !obj.is_object() {
         return Err(ApiError::BadRequest(format!("the body is not a {kind}")));
     }

@@ -298,7 +298,7 @@ async fn reviews_answer_for_the_caller() {
         "authorization.k8s.io",
         &["selfsubjectaccessreviews"],
         "POST",
-        body.to_string().as_bytes(),
+        body,
         &no_tokens,
     )
     .await
@@ -312,7 +312,7 @@ async fn reviews_answer_for_the_caller() {
         "authorization.k8s.io",
         &["selfsubjectrulesreviews"],
         "POST",
-        body.to_string().as_bytes(),
+        body,
         &no_tokens,
     )
     .await
@@ -334,7 +334,7 @@ async fn reviews_answer_for_the_caller() {
         "authentication.k8s.io",
         &["selfsubjectreviews"],
         "POST",
-        b"{}",
+        json!({}),
         &no_tokens,
     )
     .await

@@ -77,8 +77,18 @@ pub(crate) async fn review(
     rest: &[&str],
 ) -> Response<Body> {
     let method = req.method().as_str().to_string();
+    let ct = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = match util::read_body(req).await {
-        Ok(b) => b,
+        Ok(b) if method != "POST" || b.is_empty() => serde_json::Value::Null,
+        // kubectl's typed client sends protobuf.
+        Ok(b) => match super::body::decode(ct.as_deref(), b).await {
+            Ok(v) => v,
+            Err(e) => return util::error_response(&e),
+        },
         Err(e) => return util::error_response(&e),
     };
     let lookup = |token: &str| {
@@ -88,7 +98,7 @@ pub(crate) async fn review(
             .cloned()
             .map(super::with_authenticated)
     };
-    match authz::reviews::answer(&state.rbac, user, group, rest, &method, &body, &lookup).await {
+    match authz::reviews::answer(&state.rbac, user, group, rest, &method, body, &lookup).await {
         Ok((code, v)) => json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &v),
         Err(e) => util::error_response(&e),
     }

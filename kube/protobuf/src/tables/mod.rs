@@ -5,6 +5,8 @@
 //! structs) of Kubernetes 1.36 — a superset of the fields older clients send.
 
 pub(crate) mod apps_v1;
+pub(crate) mod authentication_v1;
+pub(crate) mod authorization_v1;
 pub(crate) mod batch_v1;
 pub(crate) mod coordination_v1;
 pub(crate) mod core_v1;
