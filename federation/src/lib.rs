@@ -28,6 +28,8 @@ use cceone_kube_apiserver::core::{PatchKind, WriteOptions};
 use cceone_kube_apiserver::{ApiServer, Core, ServerConfig};
 use serde_json::Value;
 
+pub use cceone_kube_apiserver::audit::AuditConfig;
+
 pub use crate::error::Error;
 
 /// The field manager of the CRDs the federation installs.
@@ -59,6 +61,8 @@ pub struct FederationConfig {
     pub workers: usize,
     /// fdatasync every commit of the store (turn off only for throwaway runs).
     pub fsync: bool,
+    /// Record every request to the federation API in an audit log.
+    pub audit: Option<AuditConfig>,
 }
 
 impl FederationConfig {
@@ -73,6 +77,7 @@ impl FederationConfig {
             graceful_eviction_timeout: Duration::from_secs(600),
             workers: 32,
             fsync: true,
+            audit: None,
         }
     }
 }
@@ -164,6 +169,7 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
         data_dir: cfg.data_dir.clone(),
         hostnames: cfg.hostnames.clone(),
         fsync: cfg.fsync,
+        audit: cfg.audit.clone(),
         ..ServerConfig::default()
     })
     .await?;

@@ -1,9 +1,15 @@
 //! The resource detector's pure half (Karmada `pkg/detector`): which policy claims a resource
 //! template, and the ResourceBinding / ClusterResourceBinding it produces.
 
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
-use crate::json::{obj, s};
+use cceone_karmada_api::binding::{BINDING_API_VERSION, ObjectReference, ReplicaRequirements};
+use cceone_karmada_api::{
+    BindingSpec, ObjectMeta, PropagationPolicy, ResourceBinding, ResourceSelector,
+};
+use serde_json::{Value, json};
+
+use crate::json::s;
 use crate::names;
 use crate::selector::{ImplicitPriority, resource_selectors_priority};
 
@@ -16,14 +22,12 @@ use crate::selector::{ImplicitPriority, resource_selectors_priority};
 /// claimed by ClusterPropagationPolicies.
 pub fn select_policy<'a>(
     template: &Value,
-    policies: &'a [Value],
-    cluster_scoped_policies: &'a [Value],
-) -> Option<&'a Value> {
+    policies: &'a [PropagationPolicy],
+    cluster_scoped_policies: &'a [PropagationPolicy],
+) -> Option<&'a PropagationPolicy> {
     let namespace = s(template, "/metadata/namespace");
     if !namespace.is_empty() {
-        let same_ns = policies
-            .iter()
-            .filter(|p| s(p, "/metadata/namespace") == namespace);
+        let same_ns = policies.iter().filter(|p| p.namespace() == namespace);
         if let Some(p) = highest_priority(template, same_ns) {
             return Some(p);
         }
@@ -31,20 +35,22 @@ pub fn select_policy<'a>(
     highest_priority(template, cluster_scoped_policies.iter())
 }
 
+/// The resource selectors of a policy (none when it has no spec).
+pub fn selectors(policy: &PropagationPolicy) -> &[ResourceSelector] {
+    policy.spec.as_ref().map_or(&[], |s| s.resource_selectors())
+}
+
 /// `getHighestPriorityPropagationPolicy`.
 fn highest_priority<'a>(
     template: &Value,
-    candidates: impl Iterator<Item = &'a Value>,
-) -> Option<&'a Value> {
-    let mut best: Option<(i64, ImplicitPriority, &'a Value)> = None;
+    candidates: impl Iterator<Item = &'a PropagationPolicy>,
+) -> Option<&'a PropagationPolicy> {
+    let mut best: Option<(i64, ImplicitPriority, &'a PropagationPolicy)> = None;
     for policy in candidates {
-        if crate::json::present(policy, "/metadata/deletionTimestamp") {
+        if policy.deleting() {
             continue;
         }
-        let implicit = resource_selectors_priority(
-            template,
-            crate::json::arr(policy, "/spec/resourceSelectors"),
-        );
+        let implicit = resource_selectors_priority(template, selectors(policy));
         if implicit == ImplicitPriority::MisMatch {
             continue;
         }
@@ -54,9 +60,7 @@ fn highest_priority<'a>(
             Some((e, i, current)) => {
                 explicit > e
                     || (explicit == e
-                        && (implicit > i
-                            || (implicit == i
-                                && s(policy, "/metadata/name") < s(current, "/metadata/name"))))
+                        && (implicit > i || (implicit == i && policy.name() < current.name())))
             }
         };
         if better {
@@ -67,8 +71,12 @@ fn highest_priority<'a>(
 }
 
 /// A policy's `spec.priority` (0 when unset).
-pub fn explicit_priority(policy: &Value) -> i64 {
-    crate::json::int(policy, "/spec/priority").unwrap_or(0)
+pub fn explicit_priority(policy: &PropagationPolicy) -> i64 {
+    policy
+        .spec
+        .as_ref()
+        .and_then(|s| s.priority)
+        .map_or(0, i64::from)
 }
 
 /// Karmada's binding name (`names.GenerateBindingName`): `<name>-<kind>` in lower case, with
@@ -78,31 +86,33 @@ pub fn binding_name(kind: &str, name: &str) -> String {
 }
 
 /// Whether a policy is a ClusterPropagationPolicy (rather than a PropagationPolicy).
-fn is_cluster_policy(policy: &Value) -> bool {
-    s(policy, "/kind") == "ClusterPropagationPolicy"
-        || (s(policy, "/kind").is_empty() && s(policy, "/metadata/namespace").is_empty())
+pub fn is_cluster_policy(policy: &PropagationPolicy) -> bool {
+    policy.kind == "ClusterPropagationPolicy"
+        || (policy.kind.is_empty() && policy.namespace().is_empty())
 }
+
+/// Labels or annotations.
+pub type StringMap = BTreeMap<String, String>;
 
 /// The labels and annotations with which a policy claims a template and its binding
 /// (`AddPPClaimMetadata` / `AddCPPClaimMetadata`): the policy's permanent id as a label (when
 /// the policy carries one) and its name (and namespace) as annotations.
-pub fn claim_metadata(policy: &Value) -> (Map<String, Value>, Map<String, Value>) {
-    let (mut labels, mut annotations) = (Map::new(), Map::new());
-    let policy_labels = obj(policy, "/metadata/labels");
-    let name = s(policy, "/metadata/name");
+pub fn claim_metadata(policy: &PropagationPolicy) -> (StringMap, StringMap) {
+    let (mut labels, mut annotations) = (StringMap::new(), StringMap::new());
+    let name = policy.name().to_string();
     let id_label = if is_cluster_policy(policy) {
-        annotations.insert(names::CPP_NAME_ANNOTATION.into(), json!(name));
+        annotations.insert(names::CPP_NAME_ANNOTATION.into(), name);
         names::CPP_PERMANENT_ID_LABEL
     } else {
         annotations.insert(
             names::PP_NAMESPACE_ANNOTATION.into(),
-            json!(s(policy, "/metadata/namespace")),
+            policy.namespace().to_string(),
         );
-        annotations.insert(names::PP_NAME_ANNOTATION.into(), json!(name));
+        annotations.insert(names::PP_NAME_ANNOTATION.into(), name);
         names::PP_PERMANENT_ID_LABEL
     };
-    if let Some(id) = policy_labels.and_then(|l| l.get(id_label)) {
-        labels.insert(id_label.into(), id.clone());
+    if let Some(id) = policy.metadata.label(id_label) {
+        labels.insert(id_label.into(), id.to_string());
     }
     (labels, annotations)
 }
@@ -117,79 +127,58 @@ pub fn claim_metadata(policy: &Value) -> (Map<String, Value>, Map<String, Value>
 /// (default `Abort`), scheduler name (default `default-scheduler`), propagateDeps, failover,
 /// preserveResourcesOnDeletion and suspension. The binding's own permanent-id label
 /// (`resourcebinding.karmada.io/permanent-id`) is left to the caller, which owns UUIDs.
-pub fn build_binding(template: &Value, policy: &Value) -> Value {
+pub fn build_binding(template: &Value, policy: &PropagationPolicy) -> ResourceBinding {
     let kind = s(template, "/kind");
     let name = s(template, "/metadata/name");
     let namespace = s(template, "/metadata/namespace");
-    let spec = policy.get("spec").cloned().unwrap_or(json!({}));
+    let policy_spec = policy.spec().into_owned();
     let (labels, annotations) = claim_metadata(policy);
-
-    let mut resource = Map::new();
-    resource.insert("apiVersion".into(), json!(s(template, "/apiVersion")));
-    resource.insert("kind".into(), json!(kind));
-    if !namespace.is_empty() {
-        resource.insert("namespace".into(), json!(namespace));
-    }
-    resource.insert("name".into(), json!(name));
-    for (field, ptr) in [
-        ("uid", "/metadata/uid"),
-        ("resourceVersion", "/metadata/resourceVersion"),
-    ] {
-        let v = s(template, ptr);
-        if !v.is_empty() {
-            resource.insert(field.into(), json!(v));
-        }
-    }
-
-    let mut out = Map::new();
-    out.insert("resource".into(), Value::Object(resource));
-    let or = |field: &str, default: &str| match spec.get(field).and_then(Value::as_str) {
-        Some(v) if !v.is_empty() => json!(v),
-        _ => json!(default),
+    let nonempty = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    let or = |v: &Option<String>, default: &str| {
+        Some(
+            v.clone()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_string()),
+        )
     };
-    out.insert(
-        "conflictResolution".into(),
-        or("conflictResolution", "Abort"),
-    );
-    out.insert(
-        "schedulerName".into(),
-        or("schedulerName", names::DEFAULT_SCHEDULER),
-    );
-    out.insert(
-        "placement".into(),
-        spec.get("placement").cloned().unwrap_or(json!({})),
-    );
-    for field in [
-        "propagateDeps",
-        "failover",
-        "preserveResourcesOnDeletion",
-        "suspension",
-    ] {
-        if let Some(v) = spec.get(field).filter(|v| !v.is_null()) {
-            out.insert(field.into(), v.clone());
-        }
-    }
     let (replicas, requirements) = crate::interpret::get_replicas(template);
-    if replicas > 0 {
-        out.insert("replicas".into(), json!(replicas));
-    }
-    if let Some(req) = requirements {
-        out.insert("replicaRequirements".into(), req);
-    }
-
-    let mut metadata = Map::new();
-    metadata.insert("name".into(), json!(binding_name(kind, name)));
-    let binding_kind = if namespace.is_empty() {
-        "ClusterResourceBinding"
-    } else {
-        metadata.insert("namespace".into(), json!(namespace));
-        "ResourceBinding"
+    let spec = BindingSpec {
+        resource: ObjectReference {
+            api_version: s(template, "/apiVersion").to_string(),
+            kind: kind.to_string(),
+            namespace: nonempty(namespace),
+            name: name.to_string(),
+            uid: nonempty(s(template, "/metadata/uid")),
+            resource_version: nonempty(s(template, "/metadata/resourceVersion")),
+            ..ObjectReference::default()
+        },
+        conflict_resolution: or(&policy_spec.conflict_resolution, "Abort"),
+        scheduler_name: or(&policy_spec.scheduler_name, names::DEFAULT_SCHEDULER),
+        placement: Some(policy_spec.placement.clone().unwrap_or_default()),
+        propagate_deps: policy_spec.propagate_deps,
+        failover: policy_spec.failover.clone(),
+        preserve_resources_on_deletion: policy_spec.preserve_resources_on_deletion,
+        suspension: policy_spec.suspension.clone(),
+        replicas: (replicas > 0).then_some(replicas),
+        replica_requirements: requirements
+            .and_then(|r| serde_json::from_value::<ReplicaRequirements>(r).ok()),
+        ..BindingSpec::default()
     };
-    if !labels.is_empty() {
-        metadata.insert("labels".into(), Value::Object(labels));
-    }
-    metadata.insert("annotations".into(), Value::Object(annotations));
-    metadata.insert(
+
+    let (binding_kind, finalizer) = if namespace.is_empty() {
+        ("ClusterResourceBinding", names::CLUSTER_BINDING_FINALIZER)
+    } else {
+        ("ResourceBinding", names::BINDING_FINALIZER)
+    };
+    let mut metadata = ObjectMeta {
+        name: Some(binding_name(kind, name)),
+        namespace: nonempty(namespace),
+        labels: (!labels.is_empty()).then_some(labels),
+        annotations: Some(annotations),
+        finalizers: Some(vec![finalizer.to_string()]),
+        ..ObjectMeta::default()
+    };
+    metadata.extra.insert(
         "ownerReferences".into(),
         json!([{
             "apiVersion": s(template, "/apiVersion"),
@@ -200,19 +189,14 @@ pub fn build_binding(template: &Value, policy: &Value) -> Value {
             "blockOwnerDeletion": true,
         }]),
     );
-    let finalizer = if namespace.is_empty() {
-        names::CLUSTER_BINDING_FINALIZER
-    } else {
-        names::BINDING_FINALIZER
-    };
-    metadata.insert("finalizers".into(), json!([finalizer]));
-
-    json!({
-        "apiVersion": "work.karmada.io/v1alpha2",
-        "kind": binding_kind,
-        "metadata": metadata,
-        "spec": out,
-    })
+    ResourceBinding {
+        api_version: BINDING_API_VERSION.to_string(),
+        kind: binding_kind.to_string(),
+        metadata,
+        spec: Some(spec),
+        status: None,
+        extra: Default::default(),
+    }
 }
 
 /// Namespaces whose objects the detector never propagates by default (Karmada's

@@ -37,11 +37,6 @@ pub(crate) fn present(v: &Value, ptr: &str) -> bool {
     v.pointer(ptr).is_some_and(|x| !x.is_null())
 }
 
-/// The strings of a string array at a JSON pointer (non-strings skipped).
-pub(crate) fn strings<'a>(v: &'a Value, ptr: &str) -> Vec<&'a str> {
-    arr(v, ptr).iter().filter_map(Value::as_str).collect()
-}
-
 /// `metadata.labels` of an object (empty when absent).
 pub(crate) fn labels(v: &Value) -> Map<String, Value> {
     obj(v, "/metadata/labels").cloned().unwrap_or_default()

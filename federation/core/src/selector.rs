@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use cceone_karmada_api::cluster::Taint;
-use cceone_karmada_api::{Cluster, ClusterAffinity, LabelSelector, Requirement, Toleration};
+use cceone_karmada_api::{
+    Cluster, ClusterAffinity, LabelSelector, Requirement, ResourceSelector, Toleration,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -83,16 +85,15 @@ pub fn label_selector_value_matches(selector: &Value, labels: &impl Labels) -> b
 /// The priority with which one `ResourceSelector` matches a resource
 /// (`util.ResourceSelectorPriority`): apiVersion and kind must be equal, the namespace too when
 /// the selector names one; a name wins over the label selector, which is ignored then.
-pub fn resource_selector_priority(resource: &Value, rs: &Value) -> ImplicitPriority {
-    if s(resource, "/apiVersion") != s(rs, "/apiVersion") || s(resource, "/kind") != s(rs, "/kind")
-    {
+pub fn resource_selector_priority(resource: &Value, rs: &ResourceSelector) -> ImplicitPriority {
+    if s(resource, "/apiVersion") != rs.api_version || s(resource, "/kind") != rs.kind {
         return ImplicitPriority::MisMatch;
     }
-    let ns = s(rs, "/namespace");
+    let ns = rs.namespace();
     if !ns.is_empty() && s(resource, "/metadata/namespace") != ns {
         return ImplicitPriority::MisMatch;
     }
-    let name = s(rs, "/name");
+    let name = rs.name();
     if !name.is_empty() {
         return if name == s(resource, "/metadata/name") {
             ImplicitPriority::MatchName
@@ -100,10 +101,10 @@ pub fn resource_selector_priority(resource: &Value, rs: &Value) -> ImplicitPrior
             ImplicitPriority::MisMatch
         };
     }
-    match rs.get("labelSelector") {
-        None | Some(Value::Null) => ImplicitPriority::MatchAll,
+    match &rs.label_selector {
+        None => ImplicitPriority::MatchAll,
         Some(sel) => {
-            if label_selector_value_matches(sel, &crate::json::labels(resource)) {
+            if label_selector_matches(sel, &crate::json::labels(resource)) {
                 ImplicitPriority::MatchLabelSelector
             } else {
                 ImplicitPriority::MisMatch
@@ -113,7 +114,10 @@ pub fn resource_selector_priority(resource: &Value, rs: &Value) -> ImplicitPrior
 }
 
 /// The highest priority among several selectors (`util.ResourceMatchSelectorsPriority`).
-pub fn resource_selectors_priority(resource: &Value, selectors: &[Value]) -> ImplicitPriority {
+pub fn resource_selectors_priority(
+    resource: &Value,
+    selectors: &[ResourceSelector],
+) -> ImplicitPriority {
     selectors
         .iter()
         .map(|rs| resource_selector_priority(resource, rs))

@@ -120,3 +120,9 @@ pub(crate) fn seed_clusters() -> Vec<Value> {
     .map(|n| plain(n))
     .collect()
 }
+
+/// The detector's binding of the seed's template under the seed's policy, as JSON.
+pub(crate) fn seed_binding() -> Value {
+    let pp = serde_json::from_value(seed_pp()).unwrap_or_default();
+    crate::detector::build_binding(&nginx(), &pp).to_value()
+}

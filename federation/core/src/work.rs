@@ -4,9 +4,13 @@
 //! revised to the cluster's replicas, overridden for the cluster, labelled and annotated for
 //! the way back, and pruned of fields the member must not receive.
 
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
-use crate::json::{int, obj, present, s};
+use cceone_karmada_api::work::{WORK_API_VERSION, WorkloadTemplate};
+use cceone_karmada_api::{ObjectMeta, OverridePolicy, ResourceBinding, Work, WorkSpec};
+use serde_json::{Value, json};
+
+use crate::json::{int, obj, s};
 use crate::names;
 use crate::overrides::{OverrideError, apply_overrides_detailed};
 use crate::scheduler::TargetCluster;
@@ -23,58 +27,63 @@ pub use cceone_karmada_api::work::{cluster_of, execution_space, work_name};
 /// annotations, `suspendDispatching` when the binding's suspension covers the cluster, and
 /// `preserveResourcesOnDeletion`.
 pub fn build_work(
-    binding: &Value,
+    binding: &ResourceBinding,
     template: &Value,
     target: &TargetCluster,
     cluster: &Cluster,
-    override_policies: &[Value],
-) -> Result<Value, OverrideError> {
-    let spec = binding.get("spec").unwrap_or(&Value::Null);
+    override_policies: &[OverridePolicy],
+) -> Result<Work, OverrideError> {
+    let spec = binding.spec();
     let mut manifest = template.clone();
-    let workload = int(spec, "/replicas").unwrap_or(0) > 0 || present(spec, "/replicaRequirements");
-    if workload {
+    if spec.is_workload() {
         crate::interpret::revise_replicas(&mut manifest, target.replicas.unwrap_or(0));
     }
     let outcome = apply_overrides_detailed(&manifest, cluster, override_policies)?;
     let mut manifest = outcome.manifest.clone();
 
-    let namespaced = s(binding, "/kind") != "ClusterResourceBinding";
-    let (id_label, binding_name) = if namespaced {
-        (names::RB_PERMANENT_ID_LABEL, s(binding, "/metadata/name"))
+    let namespaced = !binding.is_cluster_scoped();
+    let id_label = if namespaced {
+        names::RB_PERMANENT_ID_LABEL
     } else {
-        (names::CRB_PERMANENT_ID_LABEL, s(binding, "/metadata/name"))
+        names::CRB_PERMANENT_ID_LABEL
     };
-    let id = obj(binding, "/metadata/labels")
-        .and_then(|l| l.get(id_label))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let mut work_labels = Map::new();
-    work_labels.insert(id_label.into(), json!(id));
-    let mut work_annotations = Map::new();
+    let binding_name = binding.name();
+    let id = binding.metadata.label(id_label).unwrap_or("");
+    let mut work_labels = BTreeMap::new();
+    work_labels.insert(id_label.to_string(), id.to_string());
+    let mut work_annotations = BTreeMap::new();
     if namespaced {
         work_annotations.insert(
-            names::RB_NAMESPACE_ANNOTATION.into(),
-            json!(s(binding, "/metadata/namespace")),
+            names::RB_NAMESPACE_ANNOTATION.to_string(),
+            binding.namespace().to_string(),
         );
-        work_annotations.insert(names::RB_NAME_ANNOTATION.into(), json!(binding_name));
+        work_annotations.insert(
+            names::RB_NAME_ANNOTATION.to_string(),
+            binding_name.to_string(),
+        );
     } else {
-        work_annotations.insert(names::CRB_NAME_ANNOTATION.into(), json!(binding_name));
+        work_annotations.insert(
+            names::CRB_NAME_ANNOTATION.to_string(),
+            binding_name.to_string(),
+        );
     }
     let in_template = obj(template, "/metadata/annotations")
         .and_then(|a| a.get(names::CONFLICT_RESOLUTION_ANNOTATION))
         .and_then(Value::as_str)
         .filter(|v| matches!(*v, "overwrite" | "abort"));
-    let conflict = in_template.unwrap_or(if s(spec, "/conflictResolution") == "Overwrite" {
-        "overwrite"
-    } else {
-        "abort"
-    });
+    let conflict = in_template.unwrap_or(
+        if spec.conflict_resolution.as_deref() == Some("Overwrite") {
+            "overwrite"
+        } else {
+            "abort"
+        },
+    );
     work_annotations.insert(
-        names::CONFLICT_RESOLUTION_ANNOTATION.into(),
-        json!(conflict),
+        names::CONFLICT_RESOLUTION_ANNOTATION.to_string(),
+        conflict.to_string(),
     );
     for (k, v) in outcome.annotations() {
-        work_annotations.insert(k.into(), json!(v));
+        work_annotations.insert(k.to_string(), v);
     }
 
     let kind = s(&manifest, "/kind").to_string();
@@ -105,7 +114,7 @@ pub fn build_work(
                     || k.starts_with("clusterresourcebinding.karmada.io/")
                     || k == names::CONFLICT_RESOLUTION_ANNOTATION
                 {
-                    ann.insert(k.clone(), v.clone());
+                    ann.insert(k.clone(), json!(v));
                 }
             }
             ann.insert(names::RESOURCE_TEMPLATE_UID_ANNOTATION.into(), json!(uid));
@@ -132,36 +141,30 @@ pub fn build_work(
     }
     prune(&mut manifest);
 
-    let suspended = spec
-        .pointer("/suspension/dispatching")
-        .and_then(Value::as_bool)
-        == Some(true)
-        || crate::json::strings(spec, "/suspension/dispatchingOnClusters/clusterNames")
-            .contains(&target.name.as_str());
-    let mut work_spec = Map::new();
-    work_spec.insert("workload".into(), json!({"manifests": [manifest]}));
-    if suspended {
-        work_spec.insert("suspendDispatching".into(), json!(true));
-    }
-    if spec
-        .get("preserveResourcesOnDeletion")
-        .and_then(Value::as_bool)
-        == Some(true)
-    {
-        work_spec.insert("preserveResourcesOnDeletion".into(), json!(true));
-    }
-    Ok(json!({
-        "apiVersion": "work.karmada.io/v1alpha1",
-        "kind": "Work",
-        "metadata": {
-            "name": work_name,
-            "namespace": work_ns,
-            "finalizers": [names::EXECUTION_FINALIZER],
-            "labels": work_labels,
-            "annotations": work_annotations,
+    Ok(Work {
+        api_version: WORK_API_VERSION.to_string(),
+        kind: "Work".to_string(),
+        metadata: ObjectMeta {
+            name: Some(work_name),
+            namespace: Some(work_ns),
+            finalizers: Some(vec![names::EXECUTION_FINALIZER.to_string()]),
+            labels: Some(work_labels),
+            annotations: Some(work_annotations),
+            ..ObjectMeta::default()
         },
-        "spec": work_spec,
-    }))
+        spec: Some(WorkSpec {
+            workload: Some(WorkloadTemplate {
+                manifests: Some(vec![manifest]),
+                ..WorkloadTemplate::default()
+            }),
+            suspend_dispatching: spec.suspends(&target.name).then_some(true),
+            preserve_resources_on_deletion: (spec.preserve_resources_on_deletion == Some(true))
+                .then_some(true),
+            ..WorkSpec::default()
+        }),
+        status: None,
+        extra: Default::default(),
+    })
 }
 
 /// `RemoveIrrelevantFields`' kind-specific part plus the status: a Service's allocated

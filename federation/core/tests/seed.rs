@@ -90,9 +90,9 @@ fn seed_walk_through() {
     assert!(validate::validate(&op).is_empty());
 
     // Detection.
-    let pps = [pp];
+    let pps: [cceone_karmada_api::PropagationPolicy; 1] = [serde_json::from_value(pp).unwrap()];
     let policy = select_policy(&template(), &pps, &[]).unwrap();
-    let mut rb = build_binding(&template(), policy);
+    let mut rb = build_binding(&template(), policy).to_value();
     assert_eq!(
         rb["metadata"]["name"],
         detector::binding_name("Deployment", "nginx")
@@ -123,7 +123,19 @@ fn seed_walk_through() {
     let mut works = Vec::new();
     for t in &targets {
         let c = typed_clusters.iter().find(|c| c.name() == t.name).unwrap();
-        let w = work::build_work(&rb, &template(), t, c, &ops).unwrap();
+        let typed_ops: Vec<cceone_karmada_api::OverridePolicy> = ops
+            .iter()
+            .map(|o| serde_json::from_value(o.clone()).unwrap())
+            .collect();
+        let w = work::build_work(
+            &serde_json::from_value(rb.clone()).unwrap(),
+            &template(),
+            t,
+            c,
+            &typed_ops,
+        )
+        .unwrap()
+        .to_value();
         assert_eq!(w["metadata"]["namespace"], format!("karmada-es-{}", t.name));
         assert_eq!(w["metadata"]["name"], "nginx-687f7fb96f");
         let m = &w["spec"]["workload"]["manifests"][0];

@@ -16,7 +16,7 @@ use std::time::Duration;
 use cceone_federation_core::interpret::get_replicas;
 use cceone_federation_core::work::{build_work, execution_space, work_name};
 use cceone_federation_core::{crds, names};
-use cceone_karmada_api::ResourceBinding;
+use cceone_karmada_api::{OverridePolicy, ResourceBinding};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -224,12 +224,16 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         // The detector or the scheduler has yet to catch up; their writes bring us back.
         return Ok(None);
     }
-    let mut overrides: Vec<Value> = if let Some(ns) = &key.namespace {
-        ctx.ops.list_ns(ns).iter().map(|p| (**p).clone()).collect()
-    } else {
-        Vec::new()
+    // Admission checks policies' shape, so every stored one reads.
+    let mut overrides: Vec<Arc<Value>> = match &key.namespace {
+        Some(ns) => ctx.ops.list_ns(ns),
+        None => Vec::new(),
     };
-    overrides.extend(ctx.cops.list().iter().map(|p| (**p).clone()));
+    overrides.extend(ctx.cops.list());
+    let overrides: Vec<OverridePolicy> = overrides
+        .iter()
+        .filter_map(|p| OverridePolicy::from_value(p).ok())
+        .collect();
 
     let mut keep = HashSet::new();
     let mut requeue = None;
@@ -250,9 +254,9 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
             settled = false;
             continue;
         };
-        match build_work(&binding, &template, target, cluster, &overrides) {
+        match build_work(&typed, &template, target, cluster, &overrides) {
             Ok(work) => {
-                let work = finish(work);
+                let work = finish(work.to_value());
                 let wkey = ObjKey::of(&work).unwrap_or(wkey);
                 keep.insert(wkey.clone());
                 desired.push((wkey, work));

@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cceone_federation_core::detector::{
-    build_binding, claim_metadata, explicit_priority, is_skipped_namespace, select_policy,
+    StringMap, build_binding, claim_metadata, explicit_priority, is_cluster_policy,
+    is_skipped_namespace, select_policy, selectors,
 };
 use cceone_federation_core::selector::{ImplicitPriority, resource_selectors_priority};
 use cceone_federation_core::{crds, names};
+use cceone_karmada_api::PropagationPolicy;
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
@@ -54,31 +56,28 @@ const CLAIM_ANNOTATIONS: &[&str] = &[
     names::CPP_NAME_ANNOTATION,
 ];
 
-fn is_cluster_policy(p: &Value) -> bool {
-    s(p, "/kind") == "ClusterPropagationPolicy"
-}
-
-fn selects(policy: &Value, template: &Value) -> bool {
-    !deleting(policy)
-        && resource_selectors_priority(template, arr(policy, "/spec/resourceSelectors"))
-            != ImplicitPriority::MisMatch
+fn selects(policy: &PropagationPolicy, template: &Value) -> bool {
+    !policy.deleting()
+        && resource_selectors_priority(template, selectors(policy)) != ImplicitPriority::MisMatch
 }
 
 /// The policy a binding records as its claimer, if it still exists.
-fn claimer<'a>(binding: &Value, pps: &'a [Value], cpps: &'a [Value]) -> Option<&'a Value> {
+fn claimer<'a>(
+    binding: &Value,
+    pps: &'a [PropagationPolicy],
+    cpps: &'a [PropagationPolicy],
+) -> Option<&'a PropagationPolicy> {
     if let Some(name) = annotation(binding, names::PP_NAME_ANNOTATION) {
         let ns = annotation(binding, names::PP_NAMESPACE_ANNOTATION).unwrap_or("");
-        return pps
-            .iter()
-            .find(|p| s(p, "/metadata/name") == name && s(p, "/metadata/namespace") == ns);
+        return pps.iter().find(|p| p.name() == name && p.namespace() == ns);
     }
     let name = annotation(binding, names::CPP_NAME_ANNOTATION)?;
-    cpps.iter().find(|p| s(p, "/metadata/name") == name)
+    cpps.iter().find(|p| p.name() == name)
 }
 
 /// Whether `challenger` may take a template from `holder` (Karmada's preemption).
-fn preempts(challenger: &Value, holder: &Value) -> bool {
-    if s(challenger, "/spec/preemption") != "Always" {
+fn preempts(challenger: &PropagationPolicy, holder: &PropagationPolicy) -> bool {
+    if challenger.spec().preemption.as_deref() != Some("Always") {
         return false;
     }
     match (is_cluster_policy(challenger), is_cluster_policy(holder)) {
@@ -92,10 +91,10 @@ fn preempts(challenger: &Value, holder: &Value) -> bool {
 /// template and is not preempted, else the best match.
 pub(crate) fn choose<'a>(
     template: &Value,
-    pps: &'a [Value],
-    cpps: &'a [Value],
+    pps: &'a [PropagationPolicy],
+    cpps: &'a [PropagationPolicy],
     binding: Option<&Value>,
-) -> Option<&'a Value> {
+) -> Option<&'a PropagationPolicy> {
     let best = select_policy(template, pps, cpps);
     let current = binding
         .and_then(|b| claimer(b, pps, cpps))
@@ -122,14 +121,22 @@ fn binds(binding: &Value, key: &TemplateKey) -> bool {
 fn with_claim(
     current: Option<&Map<String, Value>>,
     owned: &[&str],
-    claim: &Map<String, Value>,
+    claim: &StringMap,
 ) -> Map<String, Value> {
     let mut out = current.cloned().unwrap_or_default();
     for k in owned {
         out.remove(*k);
     }
-    out.extend(claim.clone());
+    out.extend(claim.iter().map(|(k, v)| (k.clone(), json!(v))));
     out
+}
+
+/// Labels or annotations of an object as strings (non-strings skipped).
+fn strings(map: Option<&Map<String, Value>>) -> StringMap {
+    map.into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
 }
 
 /// Put (or, with `None`, take off) a policy's claim on the template; returns the template as
@@ -138,7 +145,7 @@ async fn claim_template(
     ctx: &Ctx,
     key: &TemplateKey,
     template: Arc<Value>,
-    policy: Option<&Value>,
+    policy: Option<&PropagationPolicy>,
 ) -> Result<Arc<Value>, Error> {
     let (labels, annotations) = policy.map(claim_metadata).unwrap_or_default();
     let project = |l: Map<String, Value>, a: Map<String, Value>| json!({"metadata": {"labels": l, "annotations": a}});
@@ -190,16 +197,12 @@ fn merged(live: &Value, desired: &Value) -> Value {
     let labels = with_claim(
         obj(live, "/metadata/labels"),
         CLAIM_LABELS,
-        &obj(desired, "/metadata/labels")
-            .cloned()
-            .unwrap_or_default(),
+        &strings(obj(desired, "/metadata/labels")),
     );
     let annotations = with_claim(
         obj(live, "/metadata/annotations"),
         CLAIM_ANNOTATIONS,
-        &obj(desired, "/metadata/annotations")
-            .cloned()
-            .unwrap_or_default(),
+        &strings(obj(desired, "/metadata/annotations")),
     );
     set(&mut out, &["metadata", "labels"], Value::Object(labels));
     set(
@@ -258,12 +261,18 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: TemplateKey) -> Result<Requeue
     if is_skipped_namespace(ns) || PLATFORM_NAMESPACES.contains(&ns) {
         return Ok(None);
     }
-    let pps: Vec<Value> = if ns.is_empty() {
+    // Admission checks policies' shape, so every stored one reads.
+    let typed = |list: Vec<Arc<Value>>| -> Vec<PropagationPolicy> {
+        list.iter()
+            .filter_map(|p| PropagationPolicy::from_value(p).ok())
+            .collect()
+    };
+    let pps = if ns.is_empty() {
         Vec::new()
     } else {
-        ctx.pps.list_ns(ns).iter().map(|p| (**p).clone()).collect()
+        typed(ctx.pps.list_ns(ns))
     };
-    let cpps: Vec<Value> = ctx.cpps.list().iter().map(|p| (**p).clone()).collect();
+    let cpps = typed(ctx.cpps.list());
     let Some(policy) = choose(&template, &pps, &cpps, existing.as_deref()) else {
         if existing.as_ref().is_some_and(|b| !deleting(b)) {
             tracing::info!(binding = %bkey, "no policy selects the template any more; deleting its binding");
@@ -277,7 +286,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: TemplateKey) -> Result<Requeue
         return Ok(Some(BINDING_TERMINATING_RECHECK));
     }
 
-    let mut desired = build_binding(&template, policy);
+    let mut desired = build_binding(&template, policy).to_value();
     let id_label = if bkey.namespace.is_some() {
         names::RB_PERMANENT_ID_LABEL
     } else {

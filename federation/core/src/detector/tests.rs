@@ -1,6 +1,32 @@
 use super::*;
 use crate::testutil::{nginx, seed_pp};
 
+// The fixtures are JSON, as users write them; these read them into the typed API for the
+// detector and give back JSON.
+fn typed_all(policies: &[Value]) -> Vec<PropagationPolicy> {
+    policies
+        .iter()
+        .map(|p| serde_json::from_value(p.clone()).unwrap())
+        .collect()
+}
+
+fn select_policy<'a>(template: &Value, pps: &'a [Value], cpps: &'a [Value]) -> Option<&'a Value> {
+    let (tp, tc) = (typed_all(pps), typed_all(cpps));
+    let chosen = super::select_policy(template, &tp, &tc)?;
+    let find = |typed: &[PropagationPolicy], values: &'a [Value]| {
+        typed
+            .iter()
+            .position(|p| std::ptr::eq(p, chosen))
+            .map(|i| &values[i])
+    };
+    find(&tp, pps).or_else(|| find(&tc, cpps))
+}
+
+fn build_binding(template: &Value, policy: &Value) -> Value {
+    let policy: PropagationPolicy = serde_json::from_value(policy.clone()).unwrap();
+    super::build_binding(template, &policy).to_value()
+}
+
 fn pp(name: &str, ns: &str, priority: Option<i64>, selector: Value) -> Value {
     let mut p = json!({
         "apiVersion": "policy.karmada.io/v1alpha1",

@@ -10,12 +10,14 @@
 //! the overriders run as `applyPolicyOverriders` runs them: imageOverrider, commandOverrider,
 //! argsOverrider, labelsOverrider, annotationsOverrider, fieldOverrider, plaintext.
 
+use cceone_karmada_api::policy::{
+    CommandArgsOverrider, FieldOverrider, ImageOverrider, MapOverrider, Overriders,
+};
+use cceone_karmada_api::{Cluster, OverridePolicy};
 use serde_json::{Value, json};
 
 use crate::json::{arr, obj, s};
 use crate::selector::{ImplicitPriority, cluster_matches, resource_selectors_priority};
-use cceone_karmada_api::{Cluster, ClusterAffinity};
-use serde::Deserialize;
 
 mod image;
 mod patch;
@@ -114,7 +116,7 @@ impl OverrideOutcome {
 pub fn apply_overrides(
     manifest: &Value,
     cluster: &Cluster,
-    ops: &[Value],
+    ops: &[OverridePolicy],
 ) -> Result<Value, OverrideError> {
     apply_overrides_detailed(manifest, cluster, ops).map(|o| o.manifest)
 }
@@ -123,17 +125,18 @@ pub fn apply_overrides(
 pub fn apply_overrides_detailed(
     manifest: &Value,
     cluster: &Cluster,
-    ops: &[Value],
+    ops: &[OverridePolicy],
 ) -> Result<OverrideOutcome, OverrideError> {
     let mut out = manifest.clone();
     let namespace = s(manifest, "/metadata/namespace");
-    let cluster_scoped: Vec<&Value> = ops.iter().filter(|p| is_cluster_policy(p)).collect();
+    let cluster_scoped: Vec<&OverridePolicy> =
+        ops.iter().filter(|p| is_cluster_policy(p)).collect();
     let applied_cluster_overrides = apply_group(&mut out, cluster, &cluster_scoped)?;
     let mut applied_overrides = Vec::new();
     if !namespace.is_empty() {
-        let namespaced: Vec<&Value> = ops
+        let namespaced: Vec<&OverridePolicy> = ops
             .iter()
-            .filter(|p| !is_cluster_policy(p) && s(p, "/metadata/namespace") == namespace)
+            .filter(|p| !is_cluster_policy(p) && p.namespace() == namespace)
             .collect();
         applied_overrides = apply_group(&mut out, cluster, &namespaced)?;
     }
@@ -144,11 +147,11 @@ pub fn apply_overrides_detailed(
     })
 }
 
-fn is_cluster_policy(p: &Value) -> bool {
-    match s(p, "/kind") {
+fn is_cluster_policy(p: &OverridePolicy) -> bool {
+    match p.kind.as_str() {
         "ClusterOverridePolicy" => true,
         "OverridePolicy" => false,
-        _ => s(p, "/metadata/namespace").is_empty(),
+        _ => p.namespace().is_empty(),
     }
 }
 
@@ -156,50 +159,37 @@ fn is_cluster_policy(p: &Value) -> bool {
 fn apply_group(
     manifest: &mut Value,
     cluster: &Cluster,
-    policies: &[&Value],
+    policies: &[&OverridePolicy],
 ) -> Result<Vec<Value>, OverrideError> {
-    let priority = |p: &Value| {
-        let selectors = arr(p, "/spec/resourceSelectors");
+    let priority = |p: &OverridePolicy| {
+        let selectors = p.spec.as_ref().map_or(&[][..], |s| s.resource_selectors());
         if selectors.is_empty() {
             ImplicitPriority::MatchAll
         } else {
             resource_selectors_priority(manifest, selectors)
         }
     };
-    let mut matching: Vec<(ImplicitPriority, &Value)> = policies
+    let mut matching: Vec<(ImplicitPriority, &OverridePolicy)> = policies
         .iter()
-        .filter(|p| !crate::json::present(p, "/metadata/deletionTimestamp"))
+        .filter(|p| !p.deleting())
         .map(|p| (priority(p), *p))
         .filter(|(prio, _)| *prio != ImplicitPriority::MisMatch)
         .collect();
-    matching.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| s(a.1, "/metadata/name").cmp(s(b.1, "/metadata/name")))
-    });
+    matching.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name().cmp(b.1.name())));
     let mut applied = Vec::new();
     for (_, policy) in matching {
-        let name = s(policy, "/metadata/name");
-        let spec = policy.get("spec").unwrap_or(&Value::Null);
-        let legacy;
-        let rules: &[Value] = if arr(spec, "/overrideRules").is_empty() {
-            legacy = [json!({
-                "targetCluster": spec.get("targetCluster").cloned().unwrap_or(Value::Null),
-                "overriders": spec.get("overriders").cloned().unwrap_or(json!({})),
-            })];
-            &legacy
-        } else {
-            arr(spec, "/overrideRules")
-        };
-        for rule in rules {
-            let target = rule.get("targetCluster").filter(|v| !v.is_null());
-            // Admission checked the target's shape; one that does not read matches nothing.
-            if target.is_some_and(|t| {
-                !ClusterAffinity::deserialize(t).is_ok_and(|a| cluster_matches(cluster, &a))
-            }) {
+        let name = policy.name();
+        let rules = policy.spec.as_ref().map(|s| s.rules()).unwrap_or_default();
+        for rule in &rules {
+            if rule
+                .target_cluster
+                .as_ref()
+                .is_some_and(|t| !cluster_matches(cluster, t))
+            {
                 continue;
             }
-            let overriders = rule.get("overriders").unwrap_or(&Value::Null);
-            apply_overriders(manifest, overriders, name)?;
+            apply_overriders(manifest, &rule.overriders, name)?;
+            let overriders = serde_json::to_value(&rule.overriders).unwrap_or(Value::Null);
             applied.push(json!({"policyName": name, "overriders": overriders}));
         }
     }
@@ -208,7 +198,11 @@ fn apply_group(
 }
 
 /// `applyPolicyOverriders`: one rule's overriders in Karmada's fixed order.
-fn apply_overriders(manifest: &mut Value, o: &Value, policy: &str) -> Result<(), OverrideError> {
+fn apply_overriders(
+    manifest: &mut Value,
+    o: &Overriders,
+    policy: &str,
+) -> Result<(), OverrideError> {
     let patch = |m: &mut Value, ops: &[Op]| {
         patch::apply(m, ops).map_err(|(op, path, reason)| OverrideError::Patch {
             policy: policy.to_string(),
@@ -217,39 +211,38 @@ fn apply_overriders(manifest: &mut Value, o: &Value, policy: &str) -> Result<(),
             reason,
         })
     };
-    for im in arr(o, "/imageOverrider") {
+    for im in o.image_overrider.iter().flatten() {
         let ops = image_patches(manifest, im, policy)?;
         patch(manifest, &ops)?;
     }
-    for (key, field) in [("commandOverrider", "command"), ("argsOverrider", "args")] {
-        for co in arr(o, &format!("/{key}")) {
+    for (list, field) in [
+        (&o.command_overrider, "command"),
+        (&o.args_overrider, "args"),
+    ] {
+        for co in list.iter().flatten() {
             let ops = command_args_patches(manifest, co, field);
             patch(manifest, &ops)?;
         }
     }
-    for (key, field) in [
-        ("labelsOverrider", "labels"),
-        ("annotationsOverrider", "annotations"),
+    for (list, field) in [
+        (&o.labels_overrider, "labels"),
+        (&o.annotations_overrider, "annotations"),
     ] {
-        for lo in arr(o, &format!("/{key}")) {
+        for lo in list.iter().flatten() {
             let ops = label_annotation_patches(manifest, lo, field);
             if !ops.is_empty() {
                 patch(manifest, &ops)?;
             }
         }
     }
-    for fo in arr(o, "/fieldOverrider") {
+    for fo in o.field_overrider.iter().flatten() {
         field_override(manifest, fo, policy)?;
     }
-    let plaintext: Vec<Op> = arr(o, "/plaintext")
+    let plaintext: Vec<Op> = o
+        .plaintext
         .iter()
-        .map(|p| {
-            Op::new(
-                s(p, "/operator"),
-                s(p, "/path"),
-                p.get("value").filter(|v| !v.is_null()).cloned(),
-            )
-        })
+        .flatten()
+        .map(|p| Op::new(&p.operator, &p.path, p.value.clone()))
         .collect();
     patch(manifest, &plaintext)
 }
@@ -266,10 +259,14 @@ fn pod_spec_prefix(manifest: &Value) -> Option<&'static str> {
 }
 
 /// `buildPatches`: a replace of every container image (or of the predicate path's value).
-fn image_patches(manifest: &Value, im: &Value, policy: &str) -> Result<Vec<Op>, OverrideError> {
+fn image_patches(
+    manifest: &Value,
+    im: &ImageOverrider,
+    policy: &str,
+) -> Result<Vec<Op>, OverrideError> {
     let mut targets: Vec<(String, String)> = Vec::new();
-    if let Some(pred) = im.get("predicate").filter(|v| !v.is_null()) {
-        let path = s(pred, "/path");
+    if let Some(pred) = &im.predicate {
+        let path = pred.path.as_str();
         let value = manifest
             .pointer(path)
             .filter(|_| path.starts_with('/'))
@@ -305,11 +302,11 @@ fn image_patches(manifest: &Value, im: &Value, policy: &str) -> Result<Vec<Op>, 
 }
 
 /// `overrideImage`: edit one component of an image reference.
-pub fn override_image(current: &str, im: &Value) -> Result<String, ImageError> {
+pub fn override_image(current: &str, im: &ImageOverrider) -> Result<String, ImageError> {
     let mut r = ImageRef::parse(current)?;
-    let value = s(im, "/value");
-    let op = s(im, "/operator");
-    match s(im, "/component") {
+    let value = im.value.as_deref().unwrap_or("");
+    let op = im.operator.as_str();
+    match im.component.as_str() {
         "Registry" => match op {
             "add" => r.hostname.push_str(value),
             "replace" => r.hostname = value.to_string(),
@@ -338,13 +335,13 @@ pub fn override_image(current: &str, im: &Value) -> Result<String, ImageError> {
 
 /// `buildCommandArgsPatches`: for each container of that name, add the field when absent or
 /// replace it with the values appended (`add`) or filtered out (`remove`).
-fn command_args_patches(manifest: &Value, co: &Value, field: &str) -> Vec<Op> {
+fn command_args_patches(manifest: &Value, co: &CommandArgsOverrider, field: &str) -> Vec<Op> {
     let Some(prefix) = pod_spec_prefix(manifest) else {
         return Vec::new();
     };
-    let values: Vec<Value> = arr(co, "/value").to_vec();
-    let name = s(co, "/containerName");
-    let op = s(co, "/operator");
+    let values: Vec<Value> = co.value.iter().flatten().map(|v| json!(v)).collect();
+    let name = co.container_name.as_str();
+    let op = co.operator.as_str();
     let mut ops = Vec::new();
     for (i, c) in arr(manifest, &format!("{prefix}/containers"))
         .iter()
@@ -377,9 +374,9 @@ fn command_args_patches(manifest: &Value, co: &Value, field: &str) -> Vec<Op> {
 
 /// `buildLabelAnnotationOverriderPatches`: `remove` / `replace` only keys present, `add`
 /// creates the map first when missing.
-fn label_annotation_patches(manifest: &mut Value, lo: &Value, field: &str) -> Vec<Op> {
-    let op = s(lo, "/operator");
-    let Some(values) = obj(lo, "/value") else {
+fn label_annotation_patches(manifest: &mut Value, lo: &MapOverrider, field: &str) -> Vec<Op> {
+    let op = lo.operator.as_str();
+    let Some(values) = &lo.value else {
         return Vec::new();
     };
     let mut ops = Vec::new();
@@ -399,31 +396,30 @@ fn label_annotation_patches(manifest: &mut Value, lo: &Value, field: &str) -> Ve
             _ => {}
         }
         let path = format!("/metadata/{field}/{}", key.replace('/', "~1"));
-        ops.push(Op::new(op, path, Some(value.clone())));
+        ops.push(Op::new(op, path, Some(json!(value))));
     }
     ops
 }
 
 /// `applyFieldOverriders`: patch the JSON document held in a string field.
-fn field_override(manifest: &mut Value, fo: &Value, policy: &str) -> Result<(), OverrideError> {
-    let path = s(fo, "/fieldPath").to_string();
+fn field_override(
+    manifest: &mut Value,
+    fo: &FieldOverrider,
+    policy: &str,
+) -> Result<(), OverrideError> {
+    let path = fo.field_path.clone();
     let err = |reason: &str| OverrideError::Field {
         policy: policy.to_string(),
         path: path.clone(),
         reason: reason.to_string(),
     };
-    let ops: Vec<Op> = if !arr(fo, "/json").is_empty() {
-        arr(fo, "/json")
+    let ops: Vec<Op> = if fo.json.as_ref().is_some_and(|j| !j.is_empty()) {
+        fo.json
             .iter()
-            .map(|p| {
-                Op::new(
-                    s(p, "/operator"),
-                    s(p, "/subPath"),
-                    p.get("value").filter(|v| !v.is_null()).cloned(),
-                )
-            })
+            .flatten()
+            .map(|p| Op::new(&p.operator, &p.sub_path, p.value.clone()))
             .collect()
-    } else if !arr(fo, "/yaml").is_empty() {
+    } else if fo.yaml.as_ref().is_some_and(|y| !y.is_empty()) {
         return Err(err("YAML field overriders are not supported"));
     } else {
         return Ok(());

@@ -16,6 +16,12 @@ fn op(name: &str, ns: &str, selectors: Value, rules: Value) -> Value {
 }
 
 // The fixtures are JSON; the cluster is read into the typed API for the engine.
+fn typed_ops(ops: &[Value]) -> Vec<OverridePolicy> {
+    ops.iter()
+        .map(|p| serde_json::from_value(p.clone()).unwrap())
+        .collect()
+}
+
 fn apply_overrides(
     manifest: &Value,
     cluster: &Value,
@@ -24,7 +30,7 @@ fn apply_overrides(
     super::apply_overrides(
         manifest,
         &serde_json::from_value(cluster.clone()).unwrap(),
-        ops,
+        &typed_ops(ops),
     )
 }
 
@@ -36,7 +42,7 @@ fn apply_overrides_detailed(
     super::apply_overrides_detailed(
         manifest,
         &serde_json::from_value(cluster.clone()).unwrap(),
-        ops,
+        &typed_ops(ops),
     )
 }
 

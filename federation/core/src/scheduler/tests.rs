@@ -1,5 +1,5 @@
 use super::*;
-use crate::testutil::{cluster, nginx, plain, seed_clusters, seed_pp, with_capacity};
+use crate::testutil::{cluster, plain, seed_clusters, seed_pp, with_capacity};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -56,7 +56,7 @@ fn weighted(weights: &[(&str, i64)]) -> Value {
 
 #[test]
 fn seed_scenario_three_replicas_at_one_to_two() {
-    let binding = crate::detector::build_binding(&nginx(), &seed_pp());
+    let binding = crate::testutil::seed_binding();
     let result = schedule(&binding["spec"], &seed_clusters()).unwrap();
     // Karmada's current Webster division returns clusters by name.
     assert_eq!(

@@ -44,7 +44,7 @@ fn resource_selector_priorities() {
         v.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        resource_selector_priority(&r, &v)
+        resource_selector_priority(&r, &typed(v))
     };
     assert_eq!(rs(json!({})), ImplicitPriority::MatchAll);
     assert_eq!(

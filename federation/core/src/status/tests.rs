@@ -1,5 +1,5 @@
 use super::*;
-use crate::testutil::{nginx, seed_pp};
+use crate::testutil::nginx;
 
 fn now() -> Timestamp {
     "2025-05-30T09:52:51Z".parse().unwrap()
@@ -32,7 +32,7 @@ fn work(cluster: &str, replicas: i64, applied: Option<&str>) -> Value {
 }
 
 fn seed_binding() -> Value {
-    let mut rb = crate::detector::build_binding(&nginx(), &seed_pp());
+    let mut rb = crate::testutil::seed_binding();
     rb["spec"]["clusters"] = json!([{"name": "cce-cceone-demo2", "replicas": 2}, {"name": "cce-cceone-demo1", "replicas": 1}]);
     rb["status"] = json!({
         "conditions": [{"type": "Scheduled", "status": "True", "reason": "Success",

@@ -7,18 +7,24 @@ fn deploy(name: &str, labels: Value) -> Value {
         "metadata": {"name": name, "namespace": "default", "labels": labels}})
 }
 
-fn pp(name: &str, selector: Value, priority: i64, preemption: &str) -> Value {
-    json!({"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
+fn pp(name: &str, selector: Value, priority: i64, preemption: &str) -> PropagationPolicy {
+    serde_json::from_value(
+        json!({"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
         "metadata": {"name": name, "namespace": "default"},
-        "spec": {"resourceSelectors": [selector], "priority": priority, "preemption": preemption}})
+        "spec": {"resourceSelectors": [selector], "priority": priority, "preemption": preemption}}),
+    )
+    .unwrap()
 }
 
-fn cpp(name: &str, selector: Value) -> Value {
-    json!({"apiVersion": "policy.karmada.io/v1alpha1", "kind": "ClusterPropagationPolicy",
-        "metadata": {"name": name}, "spec": {"resourceSelectors": [selector]}})
+fn cpp(name: &str, selector: Value) -> PropagationPolicy {
+    serde_json::from_value(
+        json!({"apiVersion": "policy.karmada.io/v1alpha1", "kind": "ClusterPropagationPolicy",
+        "metadata": {"name": name}, "spec": {"resourceSelectors": [selector]}}),
+    )
+    .unwrap()
 }
 
-fn claimed_by(p: &Value) -> Value {
+fn claimed_by(p: &PropagationPolicy) -> Value {
     let (_, annotations) = claim_metadata(p);
     json!({"metadata": {"annotations": annotations}})
 }
@@ -40,7 +46,7 @@ fn the_best_policy_claims_an_unclaimed_template() {
     );
     let pps = [all, named];
     let got = choose(&t, &pps, &[], None).unwrap();
-    assert_eq!(s(got, "/metadata/name"), "named");
+    assert_eq!(got.name(), "named");
 }
 
 #[test]
@@ -60,13 +66,7 @@ fn a_claim_sticks_unless_preempted() {
     );
     let pps = [all.clone(), named];
     let binding = claimed_by(&all);
-    assert_eq!(
-        s(
-            choose(&t, &pps, &[], Some(&binding)).unwrap(),
-            "/metadata/name"
-        ),
-        "all"
-    );
+    assert_eq!(choose(&t, &pps, &[], Some(&binding)).unwrap().name(), "all");
 
     let urgent = pp(
         "urgent",
@@ -76,10 +76,7 @@ fn a_claim_sticks_unless_preempted() {
     );
     let pps = [all.clone(), urgent];
     assert_eq!(
-        s(
-            choose(&t, &pps, &[], Some(&binding)).unwrap(),
-            "/metadata/name"
-        ),
+        choose(&t, &pps, &[], Some(&binding)).unwrap().name(),
         "urgent"
     );
 }
@@ -97,10 +94,7 @@ fn a_propagation_policy_with_preemption_takes_over_from_a_cluster_policy() {
         "Never",
     )];
     assert_eq!(
-        s(
-            choose(&t, &quiet, &cpps, Some(&binding)).unwrap(),
-            "/metadata/name"
-        ),
+        choose(&t, &quiet, &cpps, Some(&binding)).unwrap().name(),
         "c"
     );
     let loud = [pp(
@@ -110,10 +104,7 @@ fn a_propagation_policy_with_preemption_takes_over_from_a_cluster_policy() {
         "Always",
     )];
     assert_eq!(
-        s(
-            choose(&t, &loud, &cpps, Some(&binding)).unwrap(),
-            "/metadata/name"
-        ),
+        choose(&t, &loud, &cpps, Some(&binding)).unwrap().name(),
         "p"
     );
 }
