@@ -42,6 +42,8 @@ pub struct UpOptions {
     /// The endpoint (`host:port`) agents outside this process are told to dial; by default the
     /// hub's listen address, or with `0.0.0.0` this host's first non-loopback address.
     pub hub_public_endpoint: Option<String>,
+    /// Where the federation API's audit log goes; by default `<data dir>/audit/audit.log`.
+    pub audit_log: Option<PathBuf>,
 }
 
 /// Cluster shapes: varied regions and providers, as a real fleet would have.
@@ -144,12 +146,18 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
     let admin_kubeconfig = cfg.data_dir.join("admin.kubeconfig");
     let _ = std::fs::remove_file(&admin_kubeconfig);
     tracing::info!(data_dir = %cfg.data_dir.display(), clusters = cfg.clusters, "starting the federation");
-    let federation = cceone_federation::start(cceone_federation::FederationConfig::new(
+    let mut fed_cfg = cceone_federation::FederationConfig::new(
         cfg.federation_listen,
         Some(cfg.data_dir.join("federation")),
-    ))
-    .await
-    .context("starting the federation")?;
+    );
+    let audit_log = options
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| cfg.data_dir.join("audit").join("audit.log"));
+    fed_cfg.audit = Some(cceone_federation::AuditConfig::new(audit_log));
+    let federation = cceone_federation::start(fed_cfg)
+        .await
+        .context("starting the federation")?;
     let fed_kc = federation.admin_kubeconfig();
     let fed = client_from(&fed_kc).await?;
     tracing::info!(

@@ -57,6 +57,9 @@ enum Command {
         /// Extra virtual-kubelet nodes per cluster.
         #[arg(long, default_value_t = 0)]
         virtual_nodes: usize,
+        /// The federation API's audit log (default: <data-dir>/audit/audit.log).
+        #[arg(long, value_name = "FILE")]
+        audit_log: Option<std::path::PathBuf>,
     },
 }
 
@@ -74,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         node_memory,
         not_ready_nodes,
         virtual_nodes,
+        audit_log,
     } = Cli::parse().command;
     for (flag, q) in [("--node-cpu", &node_cpu), ("--node-memory", &node_memory)] {
         anyhow::ensure!(
@@ -100,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
         virtual_nodes,
     };
     let up = tokio::select! {
-        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint }) => r.context("cceone up")?,
+        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log }) => r.context("cceone up")?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
     };
     let kc = up.admin_kubeconfig.display().to_string();
