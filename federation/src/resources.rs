@@ -4,6 +4,7 @@
 use std::hash::{Hash, Hasher};
 
 use cceone_federation_core::names;
+use cceone_karmada_api::ResourceBinding;
 use kube::api::{ApiResource, GroupVersionKind};
 use serde_json::{Map, Value};
 
@@ -146,6 +147,16 @@ impl TemplateKey {
             api_version: s(r, "/apiVersion").to_string(),
             kind: s(r, "/kind").to_string(),
             key: ObjKey::new(s(r, "/namespace"), name),
+        })
+    }
+
+    /// The template a typed binding stands for.
+    pub(crate) fn of_typed_binding(binding: &ResourceBinding) -> Option<TemplateKey> {
+        let r = &binding.spec.as_ref()?.resource;
+        (!r.name.is_empty()).then(|| TemplateKey {
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+            key: ObjKey::new(r.namespace(), r.name.clone()),
         })
     }
 

@@ -2,7 +2,7 @@
 //! module shares, so that a missing or mistyped field reads as "absent" instead of panicking.
 
 use jiff::Timestamp;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// The string at a JSON pointer, or `""` when absent or not a string.
 pub(crate) fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
@@ -64,41 +64,6 @@ pub(crate) fn child_obj<'a>(
         parent.insert(key.to_string(), Value::Object(Map::new()));
     }
     parent.get_mut(key).and_then(Value::as_object_mut)
-}
-
-/// A `metav1.Condition` as Karmada's `util.NewCondition` builds it.
-pub(crate) fn new_condition(
-    kind: &str,
-    reason: &str,
-    message: &str,
-    status: bool,
-    now: Timestamp,
-) -> Value {
-    json!({
-        "type": kind,
-        "status": if status { "True" } else { "False" },
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": format_time(now),
-    })
-}
-
-/// `meta.SetStatusCondition`: replaces the condition of the same type, keeping its
-/// `lastTransitionTime` unless the status changed.
-pub(crate) fn set_condition(conditions: &mut Vec<Value>, mut cond: Value) {
-    let kind = s(&cond, "/type").to_string();
-    match conditions.iter_mut().find(|c| s(c, "/type") == kind) {
-        Some(existing) => {
-            if s(existing, "/status") == s(&cond, "/status")
-                && let (Some(obj), Some(old)) =
-                    (cond.as_object_mut(), existing.get("lastTransitionTime"))
-            {
-                obj.insert("lastTransitionTime".into(), old.clone());
-            }
-            *existing = cond;
-        }
-        None => conditions.push(cond),
-    }
 }
 
 /// The condition of a type in a conditions array.

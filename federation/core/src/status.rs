@@ -3,13 +3,15 @@
 //! `FullyApplied` condition, and the aggregated member statuses become the resource
 //! template's own status, so `kubectl get deployment nginx` on the federation shows `3/3`.
 
-use std::borrow::Borrow;
-
+use cceone_karmada_api::binding::ObjectReference;
+use cceone_karmada_api::{
+    AggregatedStatusItem, BindingSpec, BindingStatus, Condition, ResourceBinding, Work,
+    set_condition,
+};
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use crate::json::{arr, find_condition, int, s, set_condition};
-use crate::names::EXECUTION_SPACE_PREFIX;
+use crate::json::{arr, int, s};
 
 /// The binding's new `status`: `aggregatedStatus` built from its Works (one item per cluster,
 /// sorted by cluster name: `{clusterName, applied, appliedMessage?, status?, health}`) and the
@@ -17,25 +19,19 @@ use crate::names::EXECUTION_SPACE_PREFIX;
 /// status field, the `Scheduled` condition included, is carried over. Works being deleted,
 /// outside an execution space (`karmada-es-<cluster>`) or not holding the binding's resource
 /// are skipped.
-pub fn aggregate<W: Borrow<Value>>(binding: &Value, works: &[W], now: Timestamp) -> Value {
-    let resource = binding.pointer("/spec/resource").unwrap_or(&Value::Null);
-    let mut items: Vec<Value> = works
+pub fn aggregate(binding: &ResourceBinding, works: &[Work], now: Timestamp) -> BindingStatus {
+    let spec = binding.spec();
+    let mut items: Vec<AggregatedStatusItem> = works
         .iter()
-        .map(Borrow::borrow)
-        .filter(|w| !crate::json::present(w, "/metadata/deletionTimestamp"))
-        .filter_map(|w| aggregated_item(w, resource))
+        .filter(|w| !w.deleting())
+        .filter_map(|w| aggregated_item(w, &spec.resource))
         .collect();
-    items.sort_by(|a, b| s(a, "/clusterName").cmp(s(b, "/clusterName")));
+    items.sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
 
-    let mut status = binding
-        .get("status")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let mut conditions: Vec<Value> = arr(binding, "/status/conditions").to_vec();
-    let fully = fully_applied(binding.get("spec").unwrap_or(&Value::Null), &items);
+    let mut status = binding.status.clone().unwrap_or_default();
+    let fully = fully_applied(&spec, &items);
     let cond = if fully {
-        crate::json::new_condition(
+        Condition::new(
             "FullyApplied",
             "FullyAppliedSuccess",
             "All works have been successfully applied",
@@ -43,7 +39,7 @@ pub fn aggregate<W: Borrow<Value>>(binding: &Value, works: &[W], now: Timestamp)
             now,
         )
     } else {
-        crate::json::new_condition(
+        Condition::new(
             "FullyApplied",
             "FullyAppliedFailed",
             "Failed to apply all works, see status.aggregatedStatus for details",
@@ -51,76 +47,75 @@ pub fn aggregate<W: Borrow<Value>>(binding: &Value, works: &[W], now: Timestamp)
             now,
         )
     };
-    set_condition(&mut conditions, cond);
-    status.insert("aggregatedStatus".into(), Value::Array(items));
-    status.insert("conditions".into(), Value::Array(conditions));
-    Value::Object(status)
+    set_condition(status.conditions.get_or_insert_with(Vec::new), cond);
+    status.aggregated_status = Some(items);
+    status
 }
 
 /// One Work's item of `aggregatedStatus` (`assembleWorkStatus`).
-fn aggregated_item(work: &Value, resource: &Value) -> Option<Value> {
-    let cluster = s(work, "/metadata/namespace").strip_prefix(EXECUTION_SPACE_PREFIX)?;
-    let (api_version, kind) = (s(resource, "/apiVersion"), s(resource, "/kind"));
-    let (namespace, name) = (s(resource, "/namespace"), s(resource, "/name"));
-    let ordinal = arr(work, "/spec/workload/manifests").iter().position(|m| {
+fn aggregated_item(work: &Work, resource: &ObjectReference) -> Option<AggregatedStatusItem> {
+    let cluster = work.cluster()?;
+    let (api_version, kind) = (resource.api_version.as_str(), resource.kind.as_str());
+    let (namespace, name) = (resource.namespace(), resource.name.as_str());
+    let ordinal = work.manifests().iter().position(|m| {
         s(m, "/apiVersion") == api_version
             && s(m, "/kind") == kind
             && s(m, "/metadata/namespace") == namespace
             && s(m, "/metadata/name") == name
     })?;
-    let applied = find_condition(arr(work, "/status/conditions"), "Applied");
-    let mut item = Map::new();
-    item.insert("clusterName".into(), json!(cluster));
-    match applied.map(|c| (s(c, "/status"), s(c, "/message"))) {
-        Some(("True", _)) => {
-            item.insert("applied".into(), json!(true));
-            item.insert("health".into(), json!("Unknown"));
+    let status = work.status.as_ref();
+    let applied =
+        status.and_then(|st| cceone_karmada_api::find_condition(st.conditions(), "Applied"));
+    let mut item = AggregatedStatusItem {
+        cluster_name: cluster.to_string(),
+        health: Some("Unknown".into()),
+        ..AggregatedStatusItem::default()
+    };
+    match applied {
+        Some(c) if c.status == "True" => {
+            item.applied = Some(true);
             let (group, version) = match api_version.split_once('/') {
                 Some((g, v)) => (g, v),
                 None => ("", api_version),
             };
-            let found = arr(work, "/status/manifestStatuses").iter().find(|ms| {
-                let id = ms.get("identifier").unwrap_or(&Value::Null);
-                int(id, "/ordinal") == i64::try_from(ordinal).ok()
-                    && s(id, "/group") == group
-                    && s(id, "/version") == version
-                    && s(id, "/kind") == kind
-                    && s(id, "/namespace") == namespace
-                    && s(id, "/name") == name
-            });
+            let found = status
+                .map_or(&[][..], |st| st.manifest_statuses())
+                .iter()
+                .find(|ms| {
+                    let id = &ms.identifier;
+                    i64::try_from(ordinal).is_ok_and(|o| id.ordinal == o)
+                        && id.group == group
+                        && id.version == version
+                        && id.kind == kind
+                        && id.namespace.as_deref().unwrap_or("") == namespace
+                        && id.name == name
+                });
             if let Some(ms) = found {
-                if let Some(st) = ms.get("status").filter(|v| !v.is_null()) {
-                    item.insert("status".into(), st.clone());
-                }
-                let health = s(ms, "/health");
-                if !health.is_empty() {
-                    item.insert("health".into(), json!(health));
+                item.status = ms.status.clone().filter(|v| !v.is_null());
+                if let Some(health) = ms.health.as_ref().filter(|h| !h.is_empty()) {
+                    item.health = Some(health.clone());
                 }
             }
         }
         other => {
-            item.insert("applied".into(), json!(false));
-            if let Some((_, msg)) = other.filter(|(_, m)| !m.is_empty()) {
-                item.insert("appliedMessage".into(), json!(msg));
-            }
-            item.insert("health".into(), json!("Unknown"));
+            item.applied = Some(false);
+            item.applied_message = other
+                .map(|c| c.message().to_string())
+                .filter(|m| !m.is_empty());
         }
     }
-    Some(Value::Object(item))
+    Some(item)
 }
 
 /// `worksFullyApplied` against `ObtainBindingSpecExistingClusters`.
-fn fully_applied(spec: &Value, items: &[Value]) -> bool {
-    let mut targets: Vec<&str> = arr(spec, "/clusters")
-        .iter()
-        .map(|c| s(c, "/name"))
-        .collect();
-    for r in arr(spec, "/requiredBy") {
-        targets.extend(arr(r, "/clusters").iter().map(|c| s(c, "/name")));
+fn fully_applied(spec: &BindingSpec, items: &[AggregatedStatusItem]) -> bool {
+    let mut targets: Vec<&str> = spec.clusters().iter().map(|c| c.name.as_str()).collect();
+    for r in spec.required_by.iter().flatten() {
+        targets.extend(r.clusters.iter().flatten().map(|c| c.name.as_str()));
     }
-    for t in arr(spec, "/gracefulEvictionTasks") {
-        if !matches!(s(t, "/purgeMode"), "Directly" | "Immediately") {
-            targets.push(s(t, "/fromCluster"));
+    for t in spec.graceful_eviction_tasks() {
+        if !matches!(t.purge_mode(), "Directly" | "Immediately") {
+            targets.push(&t.from_cluster);
         }
     }
     targets.sort_unstable();
@@ -129,7 +124,7 @@ fn fully_applied(spec: &Value, items: &[Value]) -> bool {
         && targets.len() == items.len()
         && items
             .iter()
-            .all(|i| i["applied"] == json!(true) && targets.contains(&s(i, "/clusterName")))
+            .all(|i| i.applied == Some(true) && targets.contains(&i.cluster_name.as_str()))
 }
 
 /// The fields summed for each kind, and whether it tracks `observedGeneration`.
@@ -170,7 +165,11 @@ fn summed_fields(api_version: &str, kind: &str) -> Option<&'static [&'static str
 /// template's, else it keeps its old value) and Job (counters summed, `Complete` / `Failed`
 /// conditions, start and completion times). Other fields of the old status are kept. `None`
 /// for other kinds, and for a Job that already finished.
-pub fn template_status(template: &Value, aggregated: &[Value], now: Timestamp) -> Option<Value> {
+pub fn template_status(
+    template: &Value,
+    aggregated: &[AggregatedStatusItem],
+    now: Timestamp,
+) -> Option<Value> {
     let (api_version, kind) = (s(template, "/apiVersion"), s(template, "/kind"));
     if (api_version, kind) == ("batch/v1", "Job") {
         return job_status(template, aggregated, now);
@@ -185,7 +184,7 @@ pub fn template_status(template: &Value, aggregated: &[Value], now: Timestamp) -
     let mut sums = vec![0_i64; fields.len()];
     let mut observed_latest = 0;
     for item in aggregated {
-        let Some(member) = item.get("status").filter(|v| v.is_object()) else {
+        let Some(member) = item.status.as_ref().filter(|v| v.is_object()) else {
             continue;
         };
         let get = |f: &str| int(member, &format!("/{f}")).unwrap_or(0);
@@ -208,7 +207,11 @@ pub fn template_status(template: &Value, aggregated: &[Value], now: Timestamp) -
 }
 
 /// `ParsingJobStatus`.
-fn job_status(template: &Value, aggregated: &[Value], now: Timestamp) -> Option<Value> {
+fn job_status(
+    template: &Value,
+    aggregated: &[AggregatedStatusItem],
+    now: Timestamp,
+) -> Option<Value> {
     fn finished(st: &Value) -> Option<&str> {
         arr(st, "/conditions").iter().find_map(|c| {
             let t = s(c, "/type");
@@ -224,7 +227,7 @@ fn job_status(template: &Value, aggregated: &[Value], now: Timestamp) -> Option<
     let mut start: Option<&str> = None;
     let mut completion: Option<&str> = None;
     for item in aggregated {
-        let Some(st) = item.get("status").filter(|v| v.is_object()) else {
+        let Some(st) = item.status.as_ref().filter(|v| v.is_object()) else {
             continue;
         };
         let get = |f: &str| int(st, &format!("/{f}")).unwrap_or(0);
@@ -233,10 +236,10 @@ fn job_status(template: &Value, aggregated: &[Value], now: Timestamp) -> Option<
         failed += get("failed");
         match finished(st) {
             Some("Complete") => successful += 1,
-            Some(_) => failed_clusters.push(s(item, "/clusterName").to_string()),
+            Some(_) => failed_clusters.push(item.cluster_name.clone()),
             None => {}
         }
-        if find_condition(arr(st, "/conditions"), "SuccessCriteriaMet")
+        if crate::json::find_condition(arr(st, "/conditions"), "SuccessCriteriaMet")
             .is_some_and(|c| s(c, "/status") == "True")
         {
             criteria_met += 1;

@@ -173,7 +173,16 @@ fn seed_walk_through() {
     }
 
     // Aggregation: the seed's aggregatedStatus and conditions, and the template reads 3/3.
-    rb["status"] = aggregate(&rb, &works, now);
+    let typed_works: Vec<cceone_karmada_api::Work> = works
+        .iter()
+        .map(|w| serde_json::from_value(w.clone()).unwrap())
+        .collect();
+    let status = aggregate(
+        &serde_json::from_value(rb.clone()).unwrap(),
+        &typed_works,
+        now,
+    );
+    rb["status"] = serde_json::to_value(&status).unwrap();
     assert_eq!(
         rb["status"]["aggregatedStatus"][0],
         json!({"applied": true, "clusterName": "cce-cceone-demo1",
@@ -189,7 +198,7 @@ fn seed_walk_through() {
     assert_eq!(types, [("Scheduled", "True"), ("FullyApplied", "True")]);
     let st = status::template_status(
         &template(),
-        rb["status"]["aggregatedStatus"].as_array().unwrap(),
+        status.aggregated_status.as_deref().unwrap(),
         now,
     )
     .unwrap();

@@ -224,16 +224,11 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         // The detector or the scheduler has yet to catch up; their writes bring us back.
         return Ok(None);
     }
-    // Admission checks policies' shape, so every stored one reads.
-    let mut overrides: Vec<Arc<Value>> = match &key.namespace {
-        Some(ns) => ctx.ops.list_ns(ns),
+    let mut overrides: Vec<OverridePolicy> = match &key.namespace {
+        Some(ns) => ctx.ops.list_ns_as(ns),
         None => Vec::new(),
     };
-    overrides.extend(ctx.cops.list());
-    let overrides: Vec<OverridePolicy> = overrides
-        .iter()
-        .filter_map(|p| OverridePolicy::from_value(p).ok())
-        .collect();
+    overrides.extend(ctx.cops.list_as::<OverridePolicy>());
 
     let mut keep = HashSet::new();
     let mut requeue = None;

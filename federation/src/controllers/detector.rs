@@ -261,18 +261,12 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: TemplateKey) -> Result<Requeue
     if is_skipped_namespace(ns) || PLATFORM_NAMESPACES.contains(&ns) {
         return Ok(None);
     }
-    // Admission checks policies' shape, so every stored one reads.
-    let typed = |list: Vec<Arc<Value>>| -> Vec<PropagationPolicy> {
-        list.iter()
-            .filter_map(|p| PropagationPolicy::from_value(p).ok())
-            .collect()
-    };
-    let pps = if ns.is_empty() {
+    let pps: Vec<PropagationPolicy> = if ns.is_empty() {
         Vec::new()
     } else {
-        typed(ctx.pps.list_ns(ns))
+        ctx.pps.list_ns_as(ns)
     };
-    let cpps = typed(ctx.cpps.list());
+    let cpps: Vec<PropagationPolicy> = ctx.cpps.list_as();
     let Some(policy) = choose(&template, &pps, &cpps, existing.as_deref()) else {
         if existing.as_ref().is_some_and(|b| !deleting(b)) {
             tracing::info!(binding = %bkey, "no policy selects the template any more; deleting its binding");

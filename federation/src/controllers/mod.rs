@@ -23,7 +23,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use cceone_federation_core::names;
-use cceone_karmada_api::Cluster;
+use cceone_karmada_api::{Cluster, ResourceBinding};
 use cceone_kube_apiserver::LocalClient;
 use serde_json::{Value, json};
 
@@ -80,6 +80,15 @@ impl Ctx {
         }
     }
 
+    /// The binding with a key, typed.
+    pub(crate) fn binding_as(&self, key: &ObjKey) -> Option<ResourceBinding> {
+        if key.namespace.is_some() {
+            self.rbs.get_as(key)
+        } else {
+            self.crbs.get_as(key)
+        }
+    }
+
     /// The keys of every binding.
     pub(crate) fn binding_keys(&self) -> Vec<ObjKey> {
         let mut keys = self.rbs.keys();
@@ -96,13 +105,7 @@ impl Ctx {
             return Arc::clone(snapshot);
         }
         let generation = self.cluster_generation.load(Ordering::Acquire);
-        let snapshot: Arc<Vec<Cluster>> = Arc::new(
-            self.clusters
-                .list()
-                .iter()
-                .filter_map(|c| Cluster::from_value(c).ok())
-                .collect(),
-        );
+        let snapshot: Arc<Vec<Cluster>> = Arc::new(self.clusters.list_as());
         let mut slot = self.cluster_snapshot.write();
         // Keep it only if no Cluster changed while it was being made.
         if self.cluster_generation.load(Ordering::Acquire) == generation {

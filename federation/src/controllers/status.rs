@@ -6,49 +6,61 @@
 use std::sync::Arc;
 
 use cceone_federation_core::status::{aggregate, template_status};
+use cceone_karmada_api::{ResourceBinding, Work};
 use jiff::Timestamp;
 use serde_json::json;
 
 use super::Ctx;
 use crate::error::Error;
-use crate::json::{arr, deleting, merge_diff, s};
+use crate::json::{deleting, merge_diff, s};
 use crate::resources::{self, TemplateKey};
 use crate::runtime::{ObjKey, Requeue};
 use crate::templates::Lookup;
 
 /// Aggregate one binding's status, then its template's.
 pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Error> {
-    let Some(mut binding) = ctx.binding(&key) else {
+    let Some(mut binding) = ctx.binding_as(&key) else {
         return Ok(None);
     };
-    if deleting(&binding) {
+    if binding.deleting() {
         return Ok(None);
     }
-    let works = ctx.works.by_index(&resources::binding_index(&key));
+    let works: Vec<Work> = ctx.works.by_index_as(&resources::binding_index(&key));
     let now = Timestamp::now();
     let status = aggregate(&binding, &works, now);
-    let current = binding.get("status").cloned().unwrap_or(json!({}));
-    if let Some(diff) = merge_diff(&current, &status) {
-        let patch = json!({
-            "metadata": {"resourceVersion": s(&binding, "/metadata/resourceVersion")},
-            "status": diff,
-        });
-        let bar = resources::binding_for(&key);
-        tracing::debug!(binding = %key, "updating binding status");
-        binding = ctx.writer.merge_patch(&bar, &key, &patch, true).await?;
+    if binding.status.as_ref() != Some(&status) {
+        let current = serde_json::to_value(&binding.status)?;
+        let current = if current.is_null() {
+            json!({})
+        } else {
+            current
+        };
+        if let Some(diff) = merge_diff(&current, &serde_json::to_value(&status)?) {
+            let patch = json!({
+                "metadata": {"resourceVersion": binding.metadata.resource_version()},
+                "status": diff,
+            });
+            let bar = resources::binding_for(&key);
+            tracing::debug!(binding = %key, "updating binding status");
+            let written = ctx.writer.merge_patch(&bar, &key, &patch, true).await?;
+            binding = ResourceBinding::from_value(&written)?;
+        }
     }
 
-    let Some(tkey) = TemplateKey::of_binding(&binding) else {
+    let Some(tkey) = TemplateKey::of_typed_binding(&binding) else {
         return Ok(None);
     };
     let Lookup::Found(template) = ctx.templates.get(&tkey) else {
         return Ok(None);
     };
-    let uid = s(&binding, "/spec/resource/uid");
+    let uid = binding.spec().resource.uid().to_string();
     if deleting(&template) || (!uid.is_empty() && uid != s(&template, "/metadata/uid")) {
         return Ok(None);
     }
-    let aggregated = arr(&binding, "/status/aggregatedStatus");
+    let aggregated = binding
+        .status
+        .as_ref()
+        .map_or(&[][..], |s| s.aggregated_status());
     let Some(new) = template_status(&template, aggregated, now) else {
         return Ok(None);
     };

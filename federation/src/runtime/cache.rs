@@ -10,6 +10,7 @@ use cceone_kube_apiserver::{LocalClient, Reflected};
 use futures::StreamExt;
 use kube::api::ApiResource;
 use parking_lot::RwLock;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::json::s;
@@ -84,6 +85,17 @@ enum Body {
 }
 
 impl Body {
+    /// The object read into a typed model: straight from the bytes when packed. `None` if it
+    /// does not fit the model (the API server checked its shape, so that is a bug; logged).
+    fn typed<T: DeserializeOwned>(&self) -> Option<T> {
+        let out = match self {
+            Body::Tree(v) => T::deserialize(&**v),
+            Body::Packed(b) => serde_json::from_slice(b),
+        };
+        out.map_err(|e| tracing::warn!(error = %e, "a cached object does not read as its kind"))
+            .ok()
+    }
+
     fn value(&self) -> Arc<Value> {
         match self {
             Body::Tree(v) => Arc::clone(v),
@@ -173,8 +185,14 @@ impl Cache {
         body.map(|b| b.value())
     }
 
-    /// Every object.
-    pub(crate) fn list(&self) -> Vec<Arc<Value>> {
+    /// One object, typed.
+    pub(crate) fn get_as<T: DeserializeOwned>(&self, key: &ObjKey) -> Option<T> {
+        let body = self.inner.read().objects.get(key).map(|e| e.body.clone());
+        body.and_then(|b| b.typed())
+    }
+
+    /// Every object, typed.
+    pub(crate) fn list_as<T: DeserializeOwned>(&self) -> Vec<T> {
         let bodies: Vec<Body> = self
             .inner
             .read()
@@ -182,16 +200,11 @@ impl Cache {
             .values()
             .map(|e| e.body.clone())
             .collect();
-        bodies.iter().map(Body::value).collect()
+        bodies.iter().filter_map(Body::typed).collect()
     }
 
-    /// Every key.
-    pub(crate) fn keys(&self) -> Vec<ObjKey> {
-        self.inner.read().objects.keys().cloned().collect()
-    }
-
-    /// The objects of one namespace.
-    pub(crate) fn list_ns(&self, namespace: &str) -> Vec<Arc<Value>> {
+    /// The objects of one namespace, typed.
+    pub(crate) fn list_ns_as<T: DeserializeOwned>(&self, namespace: &str) -> Vec<T> {
         let bodies: Vec<Body> = self
             .inner
             .read()
@@ -200,24 +213,38 @@ impl Cache {
             .filter(|(k, _)| k.ns() == namespace)
             .map(|(_, e)| e.body.clone())
             .collect();
-        bodies.iter().map(Body::value).collect()
+        bodies.iter().filter_map(Body::typed).collect()
+    }
+
+    /// The objects found under an index value, typed.
+    pub(crate) fn by_index_as<T: DeserializeOwned>(&self, value: &str) -> Vec<T> {
+        self.index_bodies(value)
+            .iter()
+            .filter_map(Body::typed)
+            .collect()
+    }
+
+    fn index_bodies(&self, value: &str) -> Vec<Body> {
+        let inner = self.inner.read();
+        inner
+            .index
+            .get(value)
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| inner.objects.get(k).map(|e| e.body.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every key.
+    pub(crate) fn keys(&self) -> Vec<ObjKey> {
+        self.inner.read().objects.keys().cloned().collect()
     }
 
     /// The objects found under an index value.
     pub(crate) fn by_index(&self, value: &str) -> Vec<Arc<Value>> {
-        let bodies: Vec<Body> = {
-            let inner = self.inner.read();
-            inner
-                .index
-                .get(value)
-                .map(|keys| {
-                    keys.iter()
-                        .filter_map(|k| inner.objects.get(k).map(|e| e.body.clone()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        bodies.iter().map(Body::value).collect()
+        self.index_bodies(value).iter().map(Body::value).collect()
     }
 
     /// Wait until the first list has been loaded.
@@ -546,7 +573,7 @@ mod packed_tests {
         assert!(c.by_index("p").is_empty());
         assert_eq!(c.by_index("q")[0]["metadata"]["resourceVersion"], "3");
         c.remove(&ObjKey::new("a", "x"), 4);
-        assert!(c.by_index("q").is_empty() && c.list().is_empty());
+        assert!(c.by_index("q").is_empty() && c.list_as::<Value>().is_empty());
         assert_eq!(
             *seen.lock().unwrap(),
             vec![

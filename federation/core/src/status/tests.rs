@@ -1,6 +1,24 @@
 use super::*;
 use crate::testutil::nginx;
 
+// The fixtures are JSON; these read them into the typed API and give the status back as JSON.
+fn aggregate<W: std::borrow::Borrow<Value>>(binding: &Value, works: &[W], now: Timestamp) -> Value {
+    let works: Vec<Work> = works
+        .iter()
+        .map(|w| serde_json::from_value(w.borrow().clone()).unwrap())
+        .collect();
+    let binding: ResourceBinding = serde_json::from_value(binding.clone()).unwrap();
+    serde_json::to_value(super::aggregate(&binding, &works, now)).unwrap()
+}
+
+fn template_status(template: &Value, items: &[Value], now: Timestamp) -> Option<Value> {
+    let items: Vec<AggregatedStatusItem> = items
+        .iter()
+        .map(|i| serde_json::from_value(i.clone()).unwrap())
+        .collect();
+    super::template_status(template, &items, now)
+}
+
 fn now() -> Timestamp {
     "2025-05-30T09:52:51Z".parse().unwrap()
 }
