@@ -82,6 +82,8 @@ impl Simulator {
             fsync: cfg.fsync,
             kubernetes_version: cfg.kubernetes_version.clone(),
             admin: Some(admin),
+            // A simulator exists to be broken on purpose.
+            fault_injection: true,
             ..ServerConfig::default()
         })
         .await?;

@@ -52,6 +52,10 @@ pub struct ServerConfig {
     pub tokens: Vec<(String, String, Vec<String>)>,
     /// Extra `/admin/...` routes.
     pub admin: Option<AdminHook>,
+    /// Serve `/admin/...`: fault injection (`/admin/faults`), forced compaction
+    /// (`/admin/compact`) and the extra routes. Off by default (production servers); the
+    /// simulator turns it on.
+    pub fault_injection: bool,
     /// Watch history kept for resuming watches (events).
     pub history: usize,
     /// Record requests in an audit log.
@@ -79,6 +83,7 @@ impl Default for ServerConfig {
             kubernetes_version: "v1.32.0".into(),
             tokens: Vec::new(),
             admin: None,
+            fault_injection: false,
             history: 1_000_000,
             audit: None,
         }
@@ -158,6 +163,7 @@ impl ApiServer {
             version: cfg.kubernetes_version.clone(),
             faults: http::Faults::default(),
             admin: cfg.admin.clone(),
+            fault_injection: cfg.fault_injection,
             rbac: authz::Rbac::new(Arc::clone(&core)),
             audit: cfg.audit.clone().map(audit::AuditLog::open).transpose()?,
         });

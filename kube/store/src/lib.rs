@@ -218,6 +218,12 @@ pub trait Store: Send + Sync + 'static {
     fn stats(&self) -> StoreStats {
         StoreStats::default()
     }
+
+    /// Whether writes can be accepted now: the error every write would get (a failed log
+    /// write such as a full disk, a closed store), for readiness probes.
+    fn writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Counters of a store's durable commits.

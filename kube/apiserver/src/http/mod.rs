@@ -5,6 +5,7 @@ mod audited;
 mod body;
 mod discovery;
 mod gate;
+mod probes;
 mod resources;
 mod table;
 mod util;
@@ -66,6 +67,9 @@ pub struct State {
     pub faults: Faults,
     /// Extra admin routes.
     pub admin: Option<AdminHook>,
+    /// Whether `/admin/...` (fault injection, forced compaction, the extra routes) is served
+    /// at all; off in production servers.
+    pub fault_injection: bool,
     /// Who may do what.
     pub rbac: crate::authz::Rbac,
     /// Where requests are recorded, if anywhere.
@@ -80,6 +84,7 @@ pub async fn serve(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -92,11 +97,18 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return,
         };
+        // A cap on open connections, so that idle or slow clients end at a limit of their own
+        // instead of at the process's file descriptors.
+        let Ok(connection) = Arc::clone(&connections).try_acquire_owned() else {
+            tracing::debug!(%peer, "connection refused: at the connection cap");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let state = Arc::clone(&state);
         let mut conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
+            let _connection = connection;
             let tls =
                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
                     Ok(Ok(s)) => s,
@@ -118,8 +130,7 @@ pub async fn serve(
                 let cert_user = cert_user.clone();
                 async move { Ok::<_, Infallible>(handle(state, req, cert_user, peer).await) }
             });
-            let builder =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let builder = http_builder();
             let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
             tokio::pin!(conn);
             tokio::select! {
@@ -132,6 +143,28 @@ pub async fn serve(
             }
         });
     }
+}
+
+/// Open connections at most; more are closed at accept.
+const MAX_CONNECTIONS: usize = 8192;
+/// How long a client has to send a request's headers once the connection is ready for one (a
+/// slow drip or an idle keep-alive connection is closed after it).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// HTTP/1 with a header-read timeout; HTTP/2 whose peers must answer pings.
+fn http_builder() -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
 }
 
 fn authenticate(
@@ -197,7 +230,8 @@ async fn handle(
     });
     let mut admission = None;
     let resp = match path.as_str() {
-        "/healthz" | "/livez" | "/readyz" => util::text(StatusCode::OK, "ok"),
+        "/healthz" | "/livez" => util::text(StatusCode::OK, "ok"),
+        "/readyz" => probes::readyz(&*state.core.store),
         "/metrics" => util::text(StatusCode::OK, &state.core.metrics.render(&state.core)),
         "/version" => json_response(StatusCode::OK, &discovery::version(&state.version)),
         _ => match authenticate(&state, &req, cert_user) {
@@ -284,6 +318,13 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
 }
 
 async fn admin(state: &Arc<State>, req: Request<Incoming>, rest: String) -> Response<Body> {
+    if !state.fault_injection {
+        return util::error_response(&ApiError::NotFound {
+            resource: String::new(),
+            name: String::new(),
+            message: "admin endpoints (fault injection) are off on this server".into(),
+        });
+    }
     let method = req.method().clone();
     let body = match util::read_body(req).await {
         Ok(b) if b.is_empty() => None,

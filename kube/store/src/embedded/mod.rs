@@ -494,6 +494,17 @@ impl Store for EmbeddedStore {
         self.write(key, Mutation::Delete(expected)).await
     }
 
+    fn writable(&self) -> Result<(), StoreError> {
+        let st = self.core.state.lock();
+        if let Some(failure) = &st.failure {
+            return Err(failure.to_error());
+        }
+        if st.closing {
+            return Err(StoreError::Closed);
+        }
+        Ok(())
+    }
+
     fn stats(&self) -> crate::StoreStats {
         use std::sync::atomic::Ordering::Relaxed;
         let st = &self.core.stats;
