@@ -28,6 +28,30 @@ pub(crate) enum Command {
     /// Offline repair of a stopped server's store (no API access needed).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// People's access to the federation API.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Print a kubeconfig that reaches the federation API as NAME (what NAME may do there is
+    /// up to RBAC: bind NAME or its groups to roles).
+    Kubeconfig {
+        /// The user name the API server sees.
+        name: String,
+        /// A group the user is in (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// Expire the kubeconfig after this long (default: never; revoke it instead).
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+    },
+    /// Revoke a kubeconfig issued by `user kubeconfig` (by the id it printed).
+    Revoke {
+        /// The kubeconfig id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,10 +1,12 @@
 //! `cceonectl`: the platform admin's command line against the federation API: register member
 //! clusters and print their agent manifests, list them, revoke or unsubscribe them, and issue
-//! bootstrap tokens and proxy kubeconfigs; and repair a stopped server's store offline.
+//! bootstrap tokens and proxy kubeconfigs; issue and revoke people's kubeconfigs; and repair a
+//! stopped server's store offline.
 
 mod args;
 mod cluster;
 mod store;
+mod user;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -35,6 +37,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } = cli;
     let cmd = match command {
         Command::Store(cmd) => return store::run(cmd),
+        Command::User(cmd) => {
+            let target = user::target(kubeconfig.as_deref(), context.as_deref())?;
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return user::run(&client, &target, cmd).await;
+        }
         Command::Cluster(cmd) => cmd,
     };
     let client = client(kubeconfig.as_deref(), context).await?;

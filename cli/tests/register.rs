@@ -534,3 +534,107 @@ async fn lifecycle_commands_and_bad_input() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/kubeconfig"));
 }
+
+/// kubectl with `kubeconfig`: (exit code, stdout, stderr).
+fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let out = Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl must be installed");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `cceonectl user kubeconfig`: the printed kubeconfig reaches the API as that user and those
+/// groups, RBAC decides what they may do, and it stops working when revoked or expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_kubeconfig_reaches_the_api_as_that_user_until_revoked() {
+    let fed = Fed::start();
+    fed.kubectl(&["create", "namespace", "cceone-system"]);
+    let text = fed.ok(&["user", "kubeconfig", "alice", "--group", "dev"]);
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# Revoke: cceonectl user revoke "))
+        .unwrap_or_else(|| panic!("no revoke line in:\n{text}"))
+        .to_string();
+    let alice = fed.dir.path().join("alice.kubeconfig");
+    std::fs::write(&alice, &text).unwrap();
+
+    let who = ["auth", "whoami", "-o", "jsonpath={.status.userInfo}"];
+    let (code, out, err) = kubectl_with(&alice, &who);
+    assert_eq!(code, Some(0), "{err}");
+    let info: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(info["username"], "alice");
+    assert_eq!(
+        info["groups"],
+        serde_json::json!(["dev", "system:authenticated"])
+    );
+    // Authenticated is not authorized: nothing is bound to alice yet.
+    let (code, _, err) = kubectl_with(&alice, &["get", "configmaps", "-n", "default"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "Error from server (Forbidden): configmaps is forbidden: User \"alice\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""
+    );
+    fed.kubectl(&[
+        "create",
+        "rolebinding",
+        "dev-view",
+        "--clusterrole=view",
+        "--group=dev",
+        "-n",
+        "default",
+    ]);
+    let (code, _, err) = kubectl_with(&alice, &["get", "configmaps", "-n", "default"]);
+    assert_eq!(code, Some(0), "{err}");
+    // The token itself is a Secret only admins read; alice may not.
+    let (code, _, err) = kubectl_with(&alice, &["get", "secrets", "-n", "cceone-system"]);
+    assert_eq!(code, Some(1), "{err}");
+
+    assert_eq!(
+        fed.ok(&["user", "revoke", &id]),
+        format!("user kubeconfig {id} revoked\n")
+    );
+    let (code, _, err) = kubectl_with(&alice, &who);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("Unauthorized"), "{err}");
+    assert!(fed.fails(&["user", "revoke", &id]).contains("not found"));
+
+    // A kubeconfig with a lifetime stops at its expiry.
+    let text = fed.ok(&["user", "kubeconfig", "bob", "--ttl", "2s"]);
+    assert!(text.contains("; expires "), "{text}");
+    let bob = fed.dir.path().join("bob.kubeconfig");
+    std::fs::write(&bob, &text).unwrap();
+    let (code, out, err) = kubectl_with(
+        &bob,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (Some(0), "bob"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, _, err) = kubectl_with(&bob, &["auth", "whoami"]);
+        if code == Some(1) && err.contains("Unauthorized") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bob's kubeconfig did not expire: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        fed.fails(&["user", "kubeconfig", "carol", "--ttl", "0s"])
+            .contains("positive")
+    );
+}

@@ -14,6 +14,7 @@ pub mod phase;
 pub mod proxytoken;
 pub mod render;
 pub mod token;
+pub mod usertoken;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};

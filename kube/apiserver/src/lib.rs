@@ -6,6 +6,7 @@
 //! the same API for in-process controllers.
 
 pub mod audit;
+pub mod authn;
 pub mod authz;
 pub mod builtin;
 pub mod core;

@@ -29,6 +29,42 @@ impl Admission {
     }
 }
 
+/// Who a request is from: a static token, a client certificate, or a user token from the
+/// store (`cceonectl user kubeconfig`).
+pub(crate) async fn authenticate(
+    state: &State,
+    req: &Request<Incoming>,
+    cert_user: Option<User>,
+) -> Result<User, ApiError> {
+    let bearer = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match bearer {
+        Some(t) if !state.tokens.contains_key(t) && crate::authn::parse(t).is_some() => {
+            match crate::authn::verify(&state.core, t).await {
+                Some(u) => Ok(super::with_authenticated(u)),
+                None => {
+                    tracing::debug!(reason = "unknown or expired user token", "request refused");
+                    Err(ApiError::Unauthorized)
+                }
+            }
+        }
+        _ => super::authenticate(state, req, cert_user),
+    }
+}
+
+/// A bearer token's user, for TokenReview.
+async fn token_user(state: &State, token: &str) -> Option<User> {
+    let user = match state.tokens.get(token) {
+        Some(u) => u.clone(),
+        None => crate::authn::verify(&state.core, token).await?,
+    };
+    Some(super::with_authenticated(user))
+}
+
 /// Impersonate and authorize: the admitted request, or the refusal to answer with.
 pub(crate) async fn admit(
     state: &State,
@@ -91,13 +127,15 @@ pub(crate) async fn review(
         },
         Err(e) => return util::error_response(&e),
     };
-    let lookup = |token: &str| {
-        state
-            .tokens
-            .get(token)
-            .cloned()
-            .map(super::with_authenticated)
+    let token = body
+        .pointer("/spec/token")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let reviewed = match (group, rest) {
+        (authz::reviews::AUTHENTICATION, ["tokenreviews"]) => token_user(state, token).await,
+        _ => None,
     };
+    let lookup = |_: &str| reviewed.clone();
     match authz::reviews::answer(&state.rbac, user, group, rest, &method, body, &lookup).await {
         Ok((code, v)) => json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &v),
         Err(e) => util::error_response(&e),

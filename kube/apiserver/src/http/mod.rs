@@ -234,7 +234,7 @@ async fn handle(
         "/readyz" => probes::readyz(&*state.core.store),
         "/metrics" => util::text(StatusCode::OK, &state.core.metrics.render(&state.core)),
         "/version" => json_response(StatusCode::OK, &discovery::version(&state.version)),
-        _ => match authenticate(&state, &req, cert_user) {
+        _ => match gate::authenticate(&state, &req, cert_user).await {
             Err(e) => util::error_response(&e),
             Ok(user) => {
                 let (adm, refusal) = gate::admit(&state, &req, user).await;
