@@ -4,13 +4,14 @@
 //! eviction tasks.
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Value, json};
 
-use crate::json::{arr, find_condition, format_time, int, parse_time, s};
+use cceone_karmada_api::Cluster;
+use cceone_karmada_api::meta::{Condition, format_time, parse_time};
+
 use crate::names::{TAINT_NOT_READY, TAINT_UNREACHABLE};
 use crate::selector::tolerates;
 use cceone_karmada_api::cluster::Taint;
-use cceone_karmada_api::{BindingSpec, GracefulEvictionTask, Toleration};
+use cceone_karmada_api::{BindingSpec, GracefulEvictionTask, ResourceBinding, Toleration};
 
 /// The cluster's `Ready` condition and its full new `spec.taints`.
 ///
@@ -24,33 +25,38 @@ use cceone_karmada_api::{BindingSpec, GracefulEvictionTask, Toleration};
 /// a cluster that has not reported yet carries `not-ready`. Other taints are kept; added ones
 /// get `timeAdded: now`. The condition's `lastTransitionTime` only moves when its status does.
 pub fn cluster_conditions(
-    cluster: &Value,
+    cluster: &Cluster,
     last_report: Option<Timestamp>,
     now: Timestamp,
     grace: SignedDuration,
-) -> (Value, Vec<Value>) {
-    let current = find_condition(arr(cluster, "/status/conditions"), "Ready");
+) -> (Condition, Vec<Taint>) {
+    let current = cluster.ready_condition();
     let reference = last_report
-        .or_else(|| parse_time(s(cluster, "/metadata/creationTimestamp")))
+        .or_else(|| {
+            cluster
+                .metadata
+                .creation_timestamp
+                .as_deref()
+                .and_then(parse_time)
+        })
         .unwrap_or(now);
     let stale = reference
         .checked_add(grace)
         .is_ok_and(|deadline| now > deadline);
     let keep_time = |status: &str| {
         current
-            .filter(|c| s(c, "/status") == status)
-            .map(|c| s(c, "/lastTransitionTime").to_string())
+            .filter(|c| c.status == status)
+            .and_then(|c| c.last_transition_time.clone())
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| format_time(now))
     };
-    let condition = |status: &str, reason: &str, message: &str| {
-        json!({
-            "type": "Ready",
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "lastTransitionTime": keep_time(status),
-        })
+    let condition = |status: &str, reason: &str, message: &str| Condition {
+        type_: "Ready".into(),
+        status: status.into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_transition_time: Some(keep_time(status)),
+        ..Condition::default()
     };
     let never = last_report.is_none() && current.is_none();
     let ready = if stale {
@@ -60,7 +66,7 @@ pub fn cluster_conditions(
                 "ClusterStatusNeverUpdated",
                 "Cluster status controller never posted cluster status.",
             ),
-            Some(c) if s(c, "/status") == "Unknown" => c.clone(),
+            Some(c) if c.status == "Unknown" => c.clone(),
             Some(_) => condition(
                 "Unknown",
                 "ClusterStatusUnknown",
@@ -75,7 +81,7 @@ pub fn cluster_conditions(
         )
     } else {
         match current {
-            Some(c) if s(c, "/status") == "False" => c.clone(),
+            Some(c) if c.status == "False" => c.clone(),
             _ => condition(
                 "True",
                 "ClusterReady",
@@ -85,8 +91,8 @@ pub fn cluster_conditions(
     };
     let not_ready = taint(TAINT_NOT_READY, "NoSchedule");
     let unreachable = taint(TAINT_UNREACHABLE, "NoSchedule");
-    let taints = arr(cluster, "/spec/taints");
-    let new = match s(&ready, "/status") {
+    let taints = cluster.taints();
+    let new = match ready.status.as_str() {
         _ if never && !stale => update_taints(taints, &[not_ready], &[], now),
         "False" => update_taints(taints, &[not_ready], &[unreachable], now),
         "Unknown" => update_taints(taints, &[unreachable], &[not_ready], now),
@@ -101,19 +107,23 @@ pub fn cluster_conditions(
 /// (`unreachable:NoExecute`) is added and the other removed; a Ready cluster loses both.
 /// Returns the full new `spec.taints`.
 pub fn failover_taints(
-    cluster: &Value,
+    cluster: &Cluster,
     now: Timestamp,
     eviction_timeout: SignedDuration,
-) -> Vec<Value> {
-    let taints = arr(cluster, "/spec/taints");
+) -> Vec<Taint> {
+    let taints = cluster.taints();
     let not_ready = taint(TAINT_NOT_READY, "NoExecute");
     let unreachable = taint(TAINT_UNREACHABLE, "NoExecute");
-    let Some(ready) = find_condition(arr(cluster, "/status/conditions"), "Ready") else {
+    let Some(ready) = cluster.ready_condition() else {
         return taints.to_vec();
     };
-    let since = parse_time(s(ready, "/lastTransitionTime")).unwrap_or(now);
+    let since = ready
+        .last_transition_time
+        .as_deref()
+        .and_then(parse_time)
+        .unwrap_or(now);
     let due = since.checked_add(eviction_timeout).is_ok_and(|t| now >= t);
-    match s(ready, "/status") {
+    match ready.status.as_str() {
         "True" => update_taints(taints, &[], &[not_ready, unreachable], now),
         "False" if due => update_taints(taints, &[not_ready], &[unreachable], now),
         "Unknown" if due => update_taints(taints, &[unreachable], &[not_ready], now),
@@ -121,18 +131,22 @@ pub fn failover_taints(
     }
 }
 
-fn taint(key: &str, effect: &str) -> Value {
-    json!({"key": key, "effect": effect})
+fn taint(key: &str, effect: &str) -> Taint {
+    Taint {
+        key: key.into(),
+        effect: effect.into(),
+        ..Taint::default()
+    }
 }
 
 /// `Taint.MatchTaint`: same key and effect.
-fn same_taint(a: &Value, b: &Value) -> bool {
-    s(a, "/key") == s(b, "/key") && s(a, "/effect") == s(b, "/effect")
+fn same_taint(a: &Taint, b: &Taint) -> bool {
+    a.key == b.key && a.effect == b.effect
 }
 
 /// `SetCurrentClusterTaints`.
-fn update_taints(taints: &[Value], add: &[Value], remove: &[Value], now: Timestamp) -> Vec<Value> {
-    let mut out: Vec<Value> = taints
+fn update_taints(taints: &[Taint], add: &[Taint], remove: &[Taint], now: Timestamp) -> Vec<Taint> {
+    let mut out: Vec<Taint> = taints
         .iter()
         .filter(|t| !remove.iter().any(|r| same_taint(t, r)))
         .cloned()
@@ -140,9 +154,7 @@ fn update_taints(taints: &[Value], add: &[Value], remove: &[Value], now: Timesta
     for a in add {
         if !taints.iter().any(|t| same_taint(t, a)) {
             let mut t = a.clone();
-            if let Some(m) = t.as_object_mut() {
-                m.insert("timeAdded".into(), json!(format_time(now)));
-            }
+            t.time_added = Some(format_time(now));
             out.push(t);
         }
     }
@@ -239,32 +251,39 @@ pub fn evict_cluster(spec: &mut BindingSpec, cluster: &str, now: Timestamp) -> b
 /// (`gracePeriodSeconds`, else `default_timeout`) has passed since its creation, or once the
 /// binding is scheduled and every target cluster reports a Healthy resource.
 pub fn assess_eviction_tasks(
-    binding: &Value,
+    binding: &ResourceBinding,
     now: Timestamp,
     default_timeout: SignedDuration,
-) -> (Vec<Value>, Vec<String>) {
-    let scheduled = find_condition(arr(binding, "/status/conditions"), "Scheduled")
-        .is_some_and(|c| s(c, "/status") == "True");
-    let items = arr(binding, "/status/aggregatedStatus");
-    let all_healthy = arr(binding, "/spec/clusters").iter().all(|t| {
+) -> (Vec<GracefulEvictionTask>, Vec<String>) {
+    let status = binding.status.as_ref();
+    let scheduled = status
+        .and_then(|s| cceone_karmada_api::find_condition(s.conditions(), "Scheduled"))
+        .is_some_and(Condition::is_true);
+    let items = status.map_or(&[][..], |s| s.aggregated_status());
+    let all_healthy = binding.clusters().iter().all(|t| {
         items
             .iter()
-            .find(|i| s(i, "/clusterName") == s(t, "/name"))
-            .is_some_and(|i| s(i, "/health") == "Healthy")
+            .find(|i| i.cluster_name == t.name)
+            .is_some_and(|i| i.health.as_deref() == Some("Healthy"))
     });
     let mut kept = Vec::new();
     let mut done = Vec::new();
-    for task in arr(binding, "/spec/gracefulEvictionTasks") {
-        let Some(created) = parse_time(s(task, "/creationTimestamp")) else {
+    let tasks = binding
+        .spec
+        .as_ref()
+        .map_or(&[][..], |s| s.graceful_eviction_tasks());
+    for task in tasks {
+        let Some(created) = task.creation_timestamp.as_deref().and_then(parse_time) else {
             let mut t = task.clone();
-            t["creationTimestamp"] = json!(format_time(now));
+            t.creation_timestamp = Some(format_time(now));
             kept.push(t);
             continue;
         };
-        let keep = match task.get("suppressDeletion").and_then(Value::as_bool) {
+        let keep = match task.suppress_deletion {
             Some(suppress) => suppress,
             None => {
-                let timeout = int(task, "/gracePeriodSeconds")
+                let timeout = task
+                    .grace_period_seconds
                     .map_or(default_timeout, SignedDuration::from_secs);
                 let expired = created.checked_add(timeout).is_ok_and(|t| now > t);
                 !(expired || (scheduled && all_healthy))
@@ -273,7 +292,7 @@ pub fn assess_eviction_tasks(
         if keep {
             kept.push(task.clone());
         } else {
-            done.push(s(task, "/fromCluster").to_string());
+            done.push(task.from_cluster.clone());
         }
     }
     (kept, done)

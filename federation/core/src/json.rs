@@ -49,11 +49,6 @@ pub(crate) fn format_time(ts: Timestamp) -> String {
         .to_string()
 }
 
-/// Parses a `metav1.Time` string.
-pub(crate) fn parse_time(s: &str) -> Option<Timestamp> {
-    s.parse().ok()
-}
-
 /// A mutable object at `key` inside `parent`, created empty when absent or not an object
 /// (always `Some`; the option only spares callers a panic path).
 pub(crate) fn child_obj<'a>(

@@ -16,14 +16,14 @@ use std::time::Duration;
 use cceone_federation_core::interpret::get_replicas;
 use cceone_federation_core::work::{build_work, execution_space, work_name};
 use cceone_federation_core::{crds, names};
-use cceone_karmada_api::{OverridePolicy, ResourceBinding};
+use cceone_karmada_api::{OverridePolicy, ResourceBinding, Work};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::Ctx;
 use super::eviction::settle_tasks;
 use crate::error::Error;
-use crate::json::{arr, deleting, merge_diff, obj, s, set};
+use crate::json::{deleting, merge_diff, obj, s, set};
 use crate::resources::{self, TemplateKey};
 use crate::runtime::{ObjKey, Requeue};
 use crate::templates::Lookup;
@@ -127,11 +127,16 @@ async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: Value) -> Result<bool, Er
     }
 }
 
+/// The key of a Work.
+fn work_key(w: &Work) -> ObjKey {
+    ObjKey::new(w.namespace(), w.name())
+}
+
 /// Delete every Work of a binding not in `keep`.
-async fn prune(ctx: &Ctx, works: &[Arc<Value>], keep: &HashSet<ObjKey>) -> Result<(), Error> {
+async fn prune(ctx: &Ctx, works: &[Work], keep: &HashSet<ObjKey>) -> Result<(), Error> {
     for w in works {
-        let Some(k) = ObjKey::of(w) else { continue };
-        if !keep.contains(&k) && !deleting(w) {
+        let k = work_key(w);
+        if !keep.contains(&k) && !w.deleting() {
             tracing::debug!(work = %k, "deleting work");
             ctx.writer.delete(&resources::work(), &k).await?;
         }
@@ -140,19 +145,14 @@ async fn prune(ctx: &Ctx, works: &[Arc<Value>], keep: &HashSet<ObjKey>) -> Resul
 }
 
 /// The Work keys of the clusters a graceful eviction still holds on to.
-fn evicting(binding: &Value, works: &[Arc<Value>]) -> HashSet<ObjKey> {
+fn evicting(binding: &ResourceBinding, works: &[Work]) -> HashSet<ObjKey> {
     let mut keep = HashSet::new();
-    for task in arr(binding, "/spec/gracefulEvictionTasks") {
-        if matches!(s(task, "/purgeMode"), "Immediately" | "Directly") {
+    for task in binding.spec().graceful_eviction_tasks() {
+        if matches!(task.purge_mode(), "Immediately" | "Directly") {
             continue;
         }
-        let space = execution_space(s(task, "/fromCluster"));
-        keep.extend(
-            works
-                .iter()
-                .filter_map(|w| ObjKey::of(w))
-                .filter(|k| k.ns() == space),
-        );
+        let space = execution_space(&task.from_cluster);
+        keep.extend(works.iter().map(work_key).filter(|k| k.ns() == space));
     }
     keep
 }
@@ -160,47 +160,36 @@ fn evicting(binding: &Value, works: &[Arc<Value>]) -> HashSet<ObjKey> {
 /// Whether the binding is up to date with its template and scheduled for its current spec,
 /// so that a template change is dispatched once, with its new schedule, rather than first with
 /// the old one. A template going or replaced waits for the detector too.
-fn current(binding: &Value, template: &Value) -> bool {
-    let uid = s(binding, "/spec/resource/uid");
+fn current(binding: &ResourceBinding, template: &Value) -> bool {
+    let spec = binding.spec();
+    let uid = spec.resource.uid();
     let (replicas, _) = get_replicas(template);
-    let generation = binding
-        .pointer("/metadata/generation")
-        .and_then(Value::as_i64);
-    let observed = binding
-        .pointer("/status/schedulerObservedGeneration")
-        .and_then(Value::as_i64);
     !deleting(template)
         && (uid.is_empty() || uid == s(template, "/metadata/uid"))
-        && binding
-            .pointer("/spec/replicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-            == i64::from(replicas)
-        && observed >= generation
+        && spec.replicas.unwrap_or(0) == replicas
+        && binding.scheduler_observed_generation() >= binding.metadata.generation
 }
 
 /// Dispatch one binding's Works.
 pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Error> {
-    let works = ctx.works.by_index(&resources::binding_index(&key));
-    let Some(binding) = ctx.binding(&key) else {
+    let works: Vec<Work> = ctx.works.by_index_as(&resources::binding_index(&key));
+    let Some(binding) = ctx.binding_as(&key) else {
         prune(&ctx, &works, &HashSet::new()).await?;
         return Ok(None);
     };
     let bar = resources::binding_for(&key);
-    if deleting(&binding) {
+    if binding.deleting() {
         prune(&ctx, &works, &HashSet::new()).await?;
         let finalizer = if key.namespace.is_some() {
             names::BINDING_FINALIZER
         } else {
             names::CLUSTER_BINDING_FINALIZER
         };
-        let finalizers: Vec<&Value> = arr(&binding, "/metadata/finalizers")
-            .iter()
-            .filter(|f| f.as_str() != Some(finalizer))
-            .collect();
-        if finalizers.len() != arr(&binding, "/metadata/finalizers").len() {
+        let all = binding.metadata.finalizers();
+        let finalizers: Vec<&String> = all.iter().filter(|f| *f != finalizer).collect();
+        if finalizers.len() != all.len() {
             let patch = json!({"metadata": {
-                "resourceVersion": s(&binding, "/metadata/resourceVersion"),
+                "resourceVersion": binding.metadata.resource_version(),
                 "finalizers": finalizers,
             }});
             match ctx.writer.merge_patch(&bar, &key, &patch, false).await {
@@ -212,7 +201,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         }
         return Ok(None);
     }
-    let Some(tkey) = TemplateKey::of_binding(&binding) else {
+    let Some(tkey) = TemplateKey::of_typed_binding(&binding) else {
         return Ok(None);
     };
     let template = match ctx.templates.get(&tkey) {
@@ -239,9 +228,8 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         s(&template, "/metadata/namespace"),
     );
     let mut desired = Vec::new();
-    let typed = ResourceBinding::from_value(&binding)?;
     let clusters = ctx.cluster_values();
-    for target in typed.clusters() {
+    for target in binding.clusters() {
         let wkey = ObjKey::new(&execution_space(&target.name), work_name(kind, name, ns));
         let Some(cluster) = clusters.iter().find(|c| c.name() == target.name) else {
             // The scheduler will move the binding off a cluster that is gone.
@@ -249,7 +237,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
             settled = false;
             continue;
         };
-        match build_work(&typed, &template, target, cluster, &overrides) {
+        match build_work(&binding, &template, target, cluster, &overrides) {
             Ok(work) => {
                 let work = finish(work.to_value());
                 let wkey = ObjKey::of(&work).unwrap_or(wkey);
@@ -292,12 +280,13 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     );
     if let Some(tasks) = tasks {
         tracing::info!(binding = %key, remaining = tasks.len(), "graceful eviction settled");
-        let tasks = (!tasks.is_empty()).then_some(Value::Array(tasks));
+        let tasks = (!tasks.is_empty()).then_some(tasks);
         let patch = json!({
-            "metadata": {"resourceVersion": s(&binding, "/metadata/resourceVersion")},
+            "metadata": {"resourceVersion": binding.metadata.resource_version()},
             "spec": {"gracefulEvictionTasks": tasks},
         });
-        binding = ctx.writer.merge_patch(&bar, &key, &patch, false).await?;
+        let written = ctx.writer.merge_patch(&bar, &key, &patch, false).await?;
+        binding = ResourceBinding::from_value(&written)?;
     }
     keep.extend(evicting(&binding, &works));
     prune(&ctx, &works, &keep).await?;

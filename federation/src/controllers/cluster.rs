@@ -12,13 +12,20 @@ use std::time::Duration;
 
 use cceone_federation_core::health::{cluster_conditions, failover_taints};
 use cceone_federation_core::work::execution_space;
+use std::collections::BTreeMap;
+
+use cceone_karmada_api::cluster::{
+    ApiEnablement, CLUSTER_API_VERSION, ClusterSpec, ClusterStatus, NodeSummary, ResourceSummary,
+};
+use cceone_karmada_api::{Cluster, Condition, ObjectMeta};
 use cceone_platform::CLUSTER_LABEL;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::error::Error;
-use crate::json::{arr, condition, deleting, label, merge_diff, obj, present, s, set};
+use crate::json::{condition, deleting, merge_diff, obj, present, s, set};
 use crate::resources;
 use crate::runtime::{ObjKey, Requeue};
 
@@ -63,101 +70,82 @@ fn last_report(regc: &Value, now: Timestamp) -> Option<Timestamp> {
 
 /// The labels the Cluster should carry: its own, with the registration's copied over (and
 /// those copied before but since removed there dropped), plus the platform's cluster label.
-fn desired_labels(regc: &Value, live: Option<&Value>, name: &str) -> (Map<String, Value>, String) {
+fn desired_labels(
+    regc: &Value,
+    live: Option<&Cluster>,
+    name: &str,
+) -> (BTreeMap<String, String>, String) {
     let mut labels = live
-        .and_then(|l| obj(l, "/metadata/labels"))
-        .cloned()
+        .and_then(|l| l.metadata.labels.clone())
         .unwrap_or_default();
-    let from_regc = obj(regc, "/metadata/labels").cloned().unwrap_or_default();
+    let from_regc: BTreeMap<String, String> = obj(regc, "/metadata/labels")
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect();
     let previously = live
-        .and_then(|l| crate::json::annotation(l, SYNCED_LABELS_ANNOTATION))
+        .and_then(|l| l.metadata.annotation(SYNCED_LABELS_ANNOTATION))
         .unwrap_or("");
     for old in previously.split(',').filter(|k| !k.is_empty()) {
         if !from_regc.contains_key(old) {
             labels.remove(old);
         }
     }
-    let mut keys: Vec<&str> = from_regc.keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    let synced = keys.join(",");
+    let synced = from_regc
+        .keys()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
     labels.extend(from_regc);
-    labels.insert(CLUSTER_LABEL.into(), json!(name));
+    labels.insert(CLUSTER_LABEL.into(), name.to_string());
     (labels, synced)
 }
 
 /// The Cluster's spec without taints: Pull mode and the registration's placement facts.
-fn desired_spec(regc: &Value, live: Option<&Value>) -> Map<String, Value> {
-    let mut spec = live
-        .and_then(|l| obj(l, "/spec"))
-        .cloned()
-        .unwrap_or_default();
-    spec.insert("syncMode".into(), json!("Pull"));
-    for (field, ptr) in [("provider", "/spec/provider"), ("region", "/spec/region")] {
-        match s(regc, ptr) {
-            "" => spec.remove(field),
-            v => spec.insert(field.into(), json!(v)),
-        };
-    }
-    match s(regc, "/spec/zone") {
-        "" => spec.remove("zones"),
-        z => spec.insert("zones".into(), json!([z])),
-    };
+fn desired_spec(regc: &Value, live: Option<&Cluster>) -> ClusterSpec {
+    let mut spec = live.and_then(|l| l.spec.clone()).unwrap_or_default();
+    spec.sync_mode = Some("Pull".into());
+    let text = |ptr: &str| Some(s(regc, ptr).to_string()).filter(|v| !v.is_empty());
+    spec.provider = text("/spec/provider");
+    spec.region = text("/spec/region");
+    spec.zones = text("/spec/zone").map(|z| vec![z]);
     spec
 }
 
 /// The Cluster's status from the registration's (Karmada's field shapes), with `Ready`.
-fn desired_status(regc: &Value, live: &Value, ready: Value) -> Map<String, Value> {
-    let mut status = live
-        .get("status")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let mut set = |k: &str, v: Option<Value>| match v.filter(|v| !v.is_null()) {
-        Some(v) => {
-            status.insert(k.into(), v);
+fn desired_status(regc: &Value, live: &Cluster, ready: Condition) -> ClusterStatus {
+    let mut status = live.status.clone().unwrap_or_default();
+    status.kubernetes_version =
+        Some(s(regc, "/status/kubernetesVersion").to_string()).filter(|v| !v.is_empty());
+    status.api_enablements = regc
+        .pointer("/status/apiEnablements")
+        .and_then(|a| Vec::<ApiEnablement>::deserialize(a).ok());
+    status.node_summary = regc.pointer("/status/nodeSummary").map(|n| NodeSummary {
+        total_num: Some(n.get("total").and_then(Value::as_i64).unwrap_or(0)),
+        ready_num: Some(n.get("ready").and_then(Value::as_i64).unwrap_or(0)),
+        ..NodeSummary::default()
+    });
+    status.resource_summary = regc.pointer("/status/resourceSummary").map(|r| {
+        let part = |name: &str| {
+            r.get(name)
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        };
+        ResourceSummary {
+            allocatable: part("allocatable"),
+            allocated: part("allocated"),
+            allocating: part("allocating"),
+            ..ResourceSummary::default()
         }
-        None => {
-            status.remove(k);
-        }
-    };
-    set(
-        "kubernetesVersion",
-        Some(s(regc, "/status/kubernetesVersion"))
-            .filter(|v| !v.is_empty())
-            .map(|v| json!(v)),
-    );
-    set(
-        "apiEnablements",
-        regc.pointer("/status/apiEnablements").cloned(),
-    );
-    set(
-        "nodeSummary",
-        regc.pointer("/status/nodeSummary").map(|n| {
-            json!({
-                "totalNum": n.get("total").and_then(Value::as_i64).unwrap_or(0),
-                "readyNum": n.get("ready").and_then(Value::as_i64).unwrap_or(0),
-            })
-        }),
-    );
-    set(
-        "resourceSummary",
-        regc.pointer("/status/resourceSummary").map(|r| {
-            let mut m = Map::new();
-            for part in ["allocatable", "allocated", "allocating"] {
-                if let Some(v) = r.get(part).filter(|v| v.is_object()) {
-                    m.insert(part.into(), v.clone());
-                }
-            }
-            Value::Object(m)
-        }),
-    );
-    let mut conditions: Vec<Value> = arr(live, "/status/conditions")
+    });
+    let mut conditions: Vec<Condition> = status
+        .conditions()
         .iter()
-        .filter(|c| s(c, "/type") != "Ready")
+        .filter(|c| c.type_ != "Ready")
         .cloned()
         .collect();
     conditions.push(ready);
-    status.insert("conditions".into(), Value::Array(conditions));
+    status.conditions = Some(conditions);
     status
 }
 
@@ -170,7 +158,7 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
     let key = ObjKey::cluster(&name);
     let cluster_ar = resources::cluster();
     let regc = ctx.registered.get(&key);
-    let live = ctx.clusters.get(&key);
+    let live: Option<Cluster> = ctx.clusters.get_as(&key);
     let wanted = regc
         .as_deref()
         .filter(|r| !deleting(r) && s(r, "/status/phase") != "Unsubscribed" && joined(r));
@@ -180,8 +168,8 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
             .is_none_or(|r| deleting(r) || s(r, "/status/phase") == "Unsubscribed");
         if gone
             && let Some(live) = &live
-            && label(live, CLUSTER_LABEL) == Some(name.as_str())
-            && !deleting(live)
+            && live.metadata.label(CLUSTER_LABEL) == Some(name.as_str())
+            && !live.deleting()
         {
             tracing::info!(cluster = %name, "registered cluster gone; removing its federation cluster");
             ctx.writer.delete(&cluster_ar, &key).await?;
@@ -205,26 +193,31 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
         }
     }
 
-    let (labels, synced) = desired_labels(regc, live.as_deref(), &name);
+    let (labels, synced) = desired_labels(regc, live.as_ref(), &name);
     let live = match live {
         Some(l) => l,
         None => {
-            let spec = desired_spec(regc, None);
-            let obj = json!({
-                "apiVersion": "cluster.karmada.io/v1alpha1",
-                "kind": "Cluster",
-                "metadata": {
-                    "name": name,
-                    "labels": labels,
-                    "annotations": {SYNCED_LABELS_ANNOTATION: synced},
+            let cluster = Cluster {
+                api_version: CLUSTER_API_VERSION.into(),
+                kind: "Cluster".into(),
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    labels: Some(labels.clone()),
+                    annotations: Some(BTreeMap::from([(
+                        SYNCED_LABELS_ANNOTATION.to_string(),
+                        synced.clone(),
+                    )])),
+                    ..ObjectMeta::default()
                 },
-                "spec": spec,
-            });
+                spec: Some(desired_spec(regc, None)),
+                ..Cluster::default()
+            };
             tracing::info!(cluster = %name, "registered cluster joined; creating its federation cluster");
-            ctx.writer.create(&cluster_ar, obj).await?
+            let created = ctx.writer.create(&cluster_ar, cluster.to_value()).await?;
+            Cluster::from_value(&created)?
         }
     };
-    if deleting(&live) {
+    if live.deleting() {
         return Ok(Some(RECHECK_DISCONNECTED));
     }
 
@@ -235,48 +228,41 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
         now,
         signed(ctx.settings.cluster_grace),
     );
-    let mut judged = (*live).clone();
-    set(&mut judged, &["spec", "taints"], Value::Array(taints));
-    set(
-        &mut judged,
-        &["status", "conditions"],
-        json!([ready.clone()]),
-    );
+    let mut judged = live.clone();
+    judged.spec_mut().taints = Some(taints);
+    judged.status_mut().conditions = Some(vec![ready.clone()]);
     let taints = failover_taints(&judged, now, signed(ctx.settings.eviction_timeout));
 
+    let mut want = live.clone();
     let mut spec = desired_spec(regc, Some(&live));
-    if taints.is_empty() {
-        spec.remove("taints");
-    } else {
-        spec.insert("taints".into(), Value::Array(taints));
-    }
-    let mut annotations = obj(&live, "/metadata/annotations")
-        .cloned()
-        .unwrap_or_default();
-    annotations.insert(SYNCED_LABELS_ANNOTATION.into(), json!(synced));
-    let project = |labels: Option<&Value>, annotations: Option<&Value>, spec: Option<&Value>| json!({"metadata": {"labels": labels, "annotations": annotations}, "spec": spec});
-    let current = project(
-        live.pointer("/metadata/labels"),
-        live.pointer("/metadata/annotations"),
-        live.get("spec"),
-    );
-    let desired = project(
-        Some(&Value::Object(labels)),
-        Some(&Value::Object(annotations)),
-        Some(&Value::Object(spec)),
-    );
+    spec.taints = (!taints.is_empty()).then_some(taints);
+    want.spec = Some(spec);
+    want.metadata.labels = Some(labels);
+    want.metadata
+        .annotations_mut()
+        .insert(SYNCED_LABELS_ANNOTATION.into(), synced);
+    let project = |c: &Cluster| {
+        let v = c.to_value();
+        json!({"metadata": {"labels": v.pointer("/metadata/labels"), "annotations": v.pointer("/metadata/annotations")}, "spec": v.get("spec")})
+    };
     let mut live = live;
-    if let Some(mut patch) = merge_diff(&current, &desired) {
-        let rv = json!(s(&live, "/metadata/resourceVersion"));
+    if let Some(mut patch) = merge_diff(&project(&live), &project(&want)) {
+        let rv = json!(live.metadata.resource_version());
         set(&mut patch, &["metadata", "resourceVersion"], rv);
-        live = ctx
+        let written = ctx
             .writer
             .merge_patch(&cluster_ar, &key, &patch, false)
             .await?;
+        live = Cluster::from_value(&written)?;
     }
 
-    let status = Value::Object(desired_status(regc, &live, ready));
-    let current = live.get("status").cloned().unwrap_or(json!({}));
+    let status = serde_json::to_value(desired_status(regc, &live, ready))?;
+    let current = live
+        .status
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()?
+        .unwrap_or(json!({}));
     if let Some(diff) = merge_diff(&current, &status) {
         ctx.writer
             .merge_patch(&cluster_ar, &key, &json!({"status": diff}), true)
@@ -321,9 +307,10 @@ mod tests {
         let live = json!({"metadata": {
             "labels": {"team": "a", "old": "x", "env": "dev"},
             "annotations": {SYNCED_LABELS_ANNOTATION: "env,old"}}});
+        let live: Cluster = serde_json::from_value(live).unwrap();
         let (labels, synced) = desired_labels(&regc, Some(&live), "member1");
         assert_eq!(
-            Value::Object(labels),
+            serde_json::to_value(labels).unwrap(),
             json!({"team": "a", "env": "prod", CLUSTER_LABEL: "member1"})
         );
         assert_eq!(synced, "env");
@@ -334,8 +321,9 @@ mod tests {
         let regc = json!({"status": {"kubernetesVersion": "v1.32.0",
             "nodeSummary": {"total": 3, "ready": 2},
             "resourceSummary": {"capacity": {"cpu": "8"}, "allocatable": {"cpu": "7"}, "allocated": {"cpu": "1"}}}});
-        let ready = json!({"type": "Ready", "status": "True"});
-        let st = desired_status(&regc, &json!({}), ready);
+        let ready: Condition =
+            serde_json::from_value(json!({"type": "Ready", "status": "True"})).unwrap();
+        let st = serde_json::to_value(desired_status(&regc, &Cluster::default(), ready)).unwrap();
         assert_eq!(st["nodeSummary"], json!({"totalNum": 3, "readyNum": 2}));
         assert_eq!(
             st["resourceSummary"],

@@ -9,16 +9,15 @@
 //! been dispatched and reports healthy at its current generation, or when its grace period is
 //! over; then the old Work goes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use cceone_federation_core::health::{Eviction, assess_eviction_tasks, evict_cluster, eviction};
 use cceone_federation_core::work::execution_space;
-use cceone_karmada_api::{BindingSpec, Cluster, ResourceBinding};
+use cceone_karmada_api::{
+    BindingSpec, Cluster, GracefulEvictionTask, ResourceBinding, Work, find_condition,
+};
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Value, json};
 
-use crate::json::{arr, condition, s, set};
 use crate::runtime::Requeue;
 
 /// How often a binding with graceful evictions in flight is looked at again (their grace
@@ -65,28 +64,23 @@ pub(crate) fn evict_tainted(
 
 /// The binding as the assessment should see it: a cluster is healthy only if `settled` and
 /// its Work has been applied at its current generation, whatever it reported before.
-fn with_fresh_health(binding: &Value, works: &[Arc<Value>], settled: bool) -> Value {
+fn with_fresh_health(binding: &ResourceBinding, works: &[Work], settled: bool) -> ResourceBinding {
     let mut b = binding.clone();
-    let Some(items) = b
-        .pointer_mut("/status/aggregatedStatus")
-        .and_then(Value::as_array_mut)
-    else {
+    let Some(items) = b.status.as_mut().and_then(|s| s.aggregated_status.as_mut()) else {
         return b;
     };
     for item in items {
-        let space = execution_space(s(item, "/clusterName"));
-        let stale = works
-            .iter()
-            .filter(|w| s(w, "/metadata/namespace") == space)
-            .any(|w| {
-                let generation = w.pointer("/metadata/generation").and_then(Value::as_i64);
-                let applied = condition(w, "Applied")
-                    .and_then(|c| c.get("observedGeneration"))
-                    .and_then(Value::as_i64);
-                applied < generation
-            });
+        let space = execution_space(&item.cluster_name);
+        let stale = works.iter().filter(|w| w.namespace() == space).any(|w| {
+            let applied = w
+                .status
+                .as_ref()
+                .and_then(|s| find_condition(s.conditions(), "Applied"))
+                .and_then(|c| c.observed_generation);
+            applied < w.metadata.generation
+        });
         if stale || !settled {
-            set(item, &["health"], json!("Unknown"));
+            item.health = Some("Unknown".into());
         }
     }
     b
@@ -96,13 +90,13 @@ fn with_fresh_health(binding: &Value, works: &[Arc<Value>], settled: bool) -> Va
 /// look again later. `settled` says the binding is scheduled at its current generation and
 /// every target's Work is as dispatched now.
 pub(crate) fn settle_tasks(
-    binding: &Value,
-    works: &[Arc<Value>],
+    binding: &ResourceBinding,
+    works: &[Work],
     settled: bool,
     now: Timestamp,
     timeout: Duration,
-) -> (Option<Vec<Value>>, Requeue) {
-    let tasks = arr(binding, "/spec/gracefulEvictionTasks");
+) -> (Option<Vec<GracefulEvictionTask>>, Requeue) {
+    let tasks = binding.spec().graceful_eviction_tasks().to_vec();
     if tasks.is_empty() {
         return (None, None);
     }
@@ -110,13 +104,14 @@ pub(crate) fn settle_tasks(
     let (kept, _done) =
         assess_eviction_tasks(&with_fresh_health(binding, works, settled), now, timeout);
     let requeue = (!kept.is_empty()).then_some(TASK_RECHECK);
-    ((kept.as_slice() != tasks).then_some(kept), requeue)
+    ((kept != tasks).then_some(kept), requeue)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use cceone_federation_core::names;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -172,22 +167,24 @@ mod tests {
         );
     }
 
-    fn work(ns: &str, generation: i64, observed: i64) -> Arc<Value> {
-        Arc::new(
+    fn work(ns: &str, generation: i64, observed: i64) -> Work {
+        serde_json::from_value(
             json!({"metadata": {"namespace": ns, "generation": generation},
             "status": {"conditions": [{"type": "Applied", "status": "True", "observedGeneration": observed}]}}),
         )
+        .unwrap()
     }
 
     #[test]
     fn a_task_ends_only_when_the_new_placement_is_dispatched_and_healthy() {
         let now: Timestamp = "2025-01-01T00:00:10Z".parse().unwrap();
-        let binding = json!({
+        let binding: ResourceBinding = serde_json::from_value(json!({
             "spec": {"clusters": [{"name": "m2", "replicas": 4}], "gracefulEvictionTasks": [
                 {"fromCluster": "m1", "purgeMode": "Gracefully", "creationTimestamp": "2025-01-01T00:00:00Z"}]},
             "status": {
                 "conditions": [{"type": "Scheduled", "status": "True"}],
-                "aggregatedStatus": [{"clusterName": "m2", "health": "Healthy"}]}});
+                "aggregatedStatus": [{"clusterName": "m2", "health": "Healthy"}]}}))
+        .unwrap();
         let timeout = Duration::from_secs(600);
         // The Work of m2 was updated but not applied yet.
         let (kept, requeue) =

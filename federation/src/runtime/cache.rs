@@ -242,11 +242,6 @@ impl Cache {
         self.inner.read().objects.keys().cloned().collect()
     }
 
-    /// The objects found under an index value.
-    pub(crate) fn by_index(&self, value: &str) -> Vec<Arc<Value>> {
-        self.index_bodies(value).iter().map(Body::value).collect()
-    }
-
     /// Wait until the first list has been loaded.
     pub(crate) async fn wait_synced(&self) {
         let mut rx = self.synced.subscribe();
@@ -566,14 +561,17 @@ mod packed_tests {
         };
         c.observe(cm(1, "p"));
         assert_eq!(c.get(&ObjKey::new("a", "x")).unwrap()["data"]["owner"], "p");
-        assert_eq!(c.by_index("p").len(), 1);
+        assert_eq!(c.by_index_as::<Value>("p").len(), 1);
         // The same object again is no change; a new owner moves it in the index.
         c.observe(cm(2, "p"));
         c.observe(cm(3, "q"));
-        assert!(c.by_index("p").is_empty());
-        assert_eq!(c.by_index("q")[0]["metadata"]["resourceVersion"], "3");
+        assert!(c.by_index_as::<Value>("p").is_empty());
+        assert_eq!(
+            c.by_index_as::<Value>("q")[0]["metadata"]["resourceVersion"],
+            "3"
+        );
         c.remove(&ObjKey::new("a", "x"), 4);
-        assert!(c.by_index("q").is_empty() && c.list_as::<Value>().is_empty());
+        assert!(c.by_index_as::<Value>("q").is_empty() && c.list_as::<Value>().is_empty());
         assert_eq!(
             *seen.lock().unwrap(),
             vec![

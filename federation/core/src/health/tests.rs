@@ -1,5 +1,7 @@
 use super::*;
+use crate::json::s;
 use crate::testutil::plain;
+use serde_json::{Value, json};
 
 fn t(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -9,6 +11,47 @@ fn keys(taints: &[Value]) -> Vec<String> {
     taints
         .iter()
         .map(|t| format!("{}:{}", s(t, "/key"), s(t, "/effect")))
+        .collect()
+}
+
+// The fixtures are JSON; these read the cluster into the typed API and give JSON back.
+fn cluster_conditions(
+    c: &Value,
+    last: Option<Timestamp>,
+    now: Timestamp,
+    grace: SignedDuration,
+) -> (Value, Vec<Value>) {
+    let (ready, taints) = super::cluster_conditions(
+        &serde_json::from_value(c.clone()).unwrap(),
+        last,
+        now,
+        grace,
+    );
+    (
+        serde_json::to_value(ready).unwrap(),
+        taints
+            .iter()
+            .map(|t| serde_json::to_value(t).unwrap())
+            .collect(),
+    )
+}
+
+fn assess_eviction_tasks(
+    binding: &Value,
+    now: Timestamp,
+    timeout: SignedDuration,
+) -> (Vec<GracefulEvictionTask>, Vec<String>) {
+    super::assess_eviction_tasks(
+        &serde_json::from_value(binding.clone()).unwrap(),
+        now,
+        timeout,
+    )
+}
+
+fn failover_taints(c: &Value, now: Timestamp, timeout: SignedDuration) -> Vec<Value> {
+    super::failover_taints(&serde_json::from_value(c.clone()).unwrap(), now, timeout)
+        .iter()
+        .map(|t| serde_json::to_value(t).unwrap())
         .collect()
 }
 
