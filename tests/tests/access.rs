@@ -1,0 +1,320 @@
+//! Who may do what on `cceone up`, end to end with the real `kubectl` and `cceonectl`: a person's
+//! kubeconfig from `cceonectl user kubeconfig`, RBAC in the federation API (edit in one
+//! namespace, refused elsewhere in kube-apiserver's words, `auth can-i`, `auth whoami`,
+//! impersonation refused without the verb), the member's own RBAC deciding what a proxied
+//! request may do, and the audit log in `DIR/audit/audit.log` holding each request with the
+//! right user and code and no Secret data.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{cceone_up, eventually, free_port, kubectl, kubectl_bin, ok, step};
+
+/// kubectl with `kc`: (exit code, stdout, stderr).
+fn kubectl_as(kc: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(kubectl_bin())
+        .arg("--kubeconfig")
+        .arg(kc)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Write what a `cceonectl ... kubeconfig` printed to `dir/name`.
+fn save(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn audit_events(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let hub = format!("127.0.0.1:{}", free_port());
+    let (_up, admin) = cceone_up(d, 1, &hub);
+    let admin_s = admin.display().to_string();
+    step("cceone up ready");
+
+    for ns in ["team-a", "team-b"] {
+        kubectl(&admin, &["create", "namespace", ns]);
+    }
+    kubectl(
+        &admin,
+        &[
+            "create",
+            "rolebinding",
+            "alice-edit",
+            "--clusterrole=edit",
+            "--user=alice",
+            "-n",
+            "team-a",
+        ],
+    );
+    // A Secret whose data must never reach the audit log.
+    kubectl(
+        &admin,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "db",
+            "-n",
+            "team-a",
+            "--from-literal=password=hunter2-not-for-the-log",
+        ],
+    );
+    kubectl(
+        &admin,
+        &["get", "secret", "db", "-n", "team-a", "-o", "yaml"],
+    );
+
+    let text = ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            &admin_s,
+            "user",
+            "kubeconfig",
+            "alice",
+            "--group",
+            "dev",
+        ],
+    );
+    let alice = save(d, "alice.kubeconfig", &text);
+
+    step("alice: edit in team-a, refused in team-b");
+    let (code, out, err) = kubectl_as(
+        &alice,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx",
+            "-n",
+            "team-a",
+        ],
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), "deployment.apps/web created"),
+        "{err}"
+    );
+    let (code, _, err) = kubectl_as(
+        &alice,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx",
+            "-n",
+            "team-b",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(
+            "deployments.apps is forbidden: User \"alice\" cannot create resource \"deployments\" in API group \"apps\" in the namespace \"team-b\""
+        ),
+        "{err}"
+    );
+    let (code, _, err) = kubectl_as(&alice, &["get", "registeredclusters"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "Error from server (Forbidden): registeredclusters.platform.cceone.io is forbidden: User \"alice\" cannot list resource \"registeredclusters\" in API group \"platform.cceone.io\" at the cluster scope"
+    );
+
+    step("auth can-i and whoami");
+    let can_i = |ns: &str| {
+        kubectl_as(
+            &alice,
+            &["auth", "can-i", "create", "deployments", "-n", ns],
+        )
+    };
+    assert_eq!(can_i("team-a").1.trim(), "yes");
+    let (code, out, _) = can_i("team-b");
+    assert_eq!((code, out.trim()), (Some(1), "no"));
+    let (code, out, err) = kubectl_as(&alice, &["auth", "whoami"]);
+    assert_eq!(code, Some(0), "{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec!["ATTRIBUTE", "VALUE"],
+            vec!["Username", "alice"],
+            vec!["Groups", "[dev", "system:authenticated]"],
+        ]
+    );
+
+    step("impersonation without the verb");
+    let (code, _, err) = kubectl_as(&alice, &["get", "pods", "-n", "team-a", "--as", "admin"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "Error from server (Forbidden): users \"admin\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+    );
+
+    step("through the hub, the member's own RBAC decides");
+    let member = d.join("data").join("members").join("member1.kubeconfig");
+    kubectl(&member, &["create", "namespace", "team-a"]);
+    kubectl(
+        &member,
+        &[
+            "create",
+            "rolebinding",
+            "dev-edit",
+            "--clusterrole=edit",
+            "--group=devs",
+            "-n",
+            "team-a",
+        ],
+    );
+    let text = ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            &admin_s,
+            "cluster",
+            "kubeconfig",
+            "member1",
+            "--user",
+            "dev",
+            "--group",
+            "devs",
+        ],
+    );
+    let dev = save(d, "dev-member1.kubeconfig", &text);
+    let (code, out, err) = kubectl_as(
+        &dev,
+        &[
+            "create",
+            "deployment",
+            "api",
+            "--image=nginx",
+            "-n",
+            "team-a",
+        ],
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), "deployment.apps/api created"),
+        "{err}"
+    );
+    let (code, _, err) = kubectl_as(&dev, &["get", "deployments", "-n", "default"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "Error from server (Forbidden): deployments.apps is forbidden: User \"dev\" cannot list resource \"deployments\" in API group \"apps\" in the namespace \"default\""
+    );
+    let (_, out, _) = kubectl_as(
+        &dev,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    );
+    assert_eq!(out, "dev");
+
+    step("the audit log");
+    let log = d.join("data").join("audit").join("audit.log");
+    // The first event of `user` doing `verb` on `resource` in `ns` answered with `code`.
+    let find = |events: &[Value], user: &str, verb: &str, resource: &str, ns: &str, code: u64| {
+        events
+            .iter()
+            .find(|e| {
+                e["user"]["username"] == user
+                    && e["verb"] == verb
+                    && e["objectRef"]["resource"] == resource
+                    && e["objectRef"]["namespace"] == ns
+                    && e["responseStatus"]["code"] == code
+            })
+            .cloned()
+    };
+    let events = eventually(
+        "alice's requests in the audit log",
+        Duration::from_secs(10),
+        || {
+            let events = audit_events(&log);
+            find(&events, "alice", "create", "deployments", "team-b", 403).map(|_| events)
+        },
+    );
+    let created = find(&events, "alice", "create", "deployments", "team-a", 201).unwrap();
+    assert_eq!(created["apiVersion"], "audit.k8s.io/v1");
+    assert_eq!(created["kind"], "Event");
+    assert_eq!(created["objectRef"]["resource"], "deployments");
+    assert_eq!(created["objectRef"]["apiGroup"], "apps");
+    assert_eq!(
+        created["user"]["groups"],
+        serde_json::json!(["dev", "system:authenticated"])
+    );
+    assert_eq!(created["sourceIPs"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(
+        created["annotations"]["authorization.k8s.io/decision"],
+        "allow"
+    );
+    assert_eq!(created["responseObject"]["kind"], "Deployment");
+    assert!(
+        created["requestReceivedTimestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    let refused = find(&events, "alice", "create", "deployments", "team-b", 403).unwrap();
+    assert_eq!(refused["responseStatus"]["reason"], "Forbidden");
+    assert_eq!(
+        refused["annotations"]["authorization.k8s.io/decision"],
+        "forbid"
+    );
+    let impersonation = find(&events, "alice", "list", "pods", "team-a", 403).unwrap();
+    assert!(
+        impersonation["responseStatus"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot impersonate")),
+        "{impersonation}"
+    );
+    for verb in ["create", "get"] {
+        let code = if verb == "create" { 201 } else { 200 };
+        let secret = find(&events, "admin", verb, "secrets", "team-a", code)
+            .unwrap_or_else(|| panic!("no {verb} of the Secret in the audit log"));
+        assert_eq!(secret["level"], "Metadata");
+        assert!(secret.get("responseObject").is_none());
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    for leak in [
+        "hunter2-not-for-the-log",
+        "aHVudGVyMi1ub3QtZm9yLXRoZS1sb2c=",
+    ] {
+        assert!(!text.contains(leak), "Secret data in the audit log");
+    }
+    // cceonectl's own token Secrets are Secrets too.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["objectRef"]["resource"] == "secrets"
+                && e["objectRef"]["namespace"] == "cceone-system"
+                && e["verb"] == "create"
+                && e["level"] == "Metadata")
+    );
+}
