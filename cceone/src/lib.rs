@@ -42,7 +42,8 @@ pub struct UpOptions {
     /// The endpoint (`host:port`) agents outside this process are told to dial; by default the
     /// hub's listen address, or with `0.0.0.0` this host's first non-loopback address.
     pub hub_public_endpoint: Option<String>,
-    /// Where the federation API's audit log goes; by default `<data dir>/audit/audit.log`.
+    /// Where the federation API's audit log goes, by default `<data dir>/audit/audit.log`; each
+    /// simulated member's goes beside it as `<member>.log`.
     pub audit_log: Option<PathBuf>,
 }
 
@@ -154,7 +155,7 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
         .audit_log
         .clone()
         .unwrap_or_else(|| cfg.data_dir.join("audit").join("audit.log"));
-    fed_cfg.audit = Some(cceone_federation::AuditConfig::new(audit_log));
+    fed_cfg.audit = Some(cceone_federation::AuditConfig::new(audit_log.clone()));
     let federation = cceone_federation::start(fed_cfg)
         .await
         .context("starting the federation")?;
@@ -188,6 +189,10 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
                 virtual_nodes: cfg.virtual_nodes,
                 kubelet_version: "v1.32.0".into(),
             },
+            // Beside the federation's: what reached the member, proxied requests included.
+            audit: Some(cceone_kubesim::AuditConfig::new(
+                audit_log.with_file_name(format!("{name}.log")),
+            )),
             ..cceone_kubesim::SimConfig::default()
         })
         .await

@@ -57,7 +57,8 @@ enum Command {
         /// Extra virtual-kubelet nodes per cluster.
         #[arg(long, default_value_t = 0)]
         virtual_nodes: usize,
-        /// The federation API's audit log (default: <data-dir>/audit/audit.log).
+        /// The federation API's audit log (default: <data-dir>/audit/audit.log); the simulated
+        /// members' go beside it as <member>.log.
         #[arg(long, value_name = "FILE")]
         audit_log: Option<std::path::PathBuf>,
     },

@@ -14,6 +14,7 @@ use std::time::Duration;
 use cceone_kube_apiserver::{AdminHook, ApiServer, Core, ServerConfig, StartError};
 use serde_json::{Value, json};
 
+pub use cceone_kube_apiserver::audit::AuditConfig;
 pub use controller::ControllerConfig;
 pub use nodes::NodeShape;
 
@@ -34,6 +35,8 @@ pub struct SimConfig {
     pub lease_interval: Duration,
     /// fsync each commit.
     pub fsync: bool,
+    /// Record every request in an audit log.
+    pub audit: Option<AuditConfig>,
 }
 
 impl Default for SimConfig {
@@ -54,6 +57,7 @@ impl Default for SimConfig {
             controller: ControllerConfig::default(),
             lease_interval: Duration::from_secs(10),
             fsync: true,
+            audit: None,
         }
     }
 }
@@ -84,6 +88,7 @@ impl Simulator {
             admin: Some(admin),
             // A simulator exists to be broken on purpose.
             fault_injection: true,
+            audit: cfg.audit.clone(),
             ..ServerConfig::default()
         })
         .await?;

@@ -62,6 +62,9 @@ struct Args {
     /// Skip fsync (throwaway simulations only).
     #[arg(long)]
     no_fsync: bool,
+    /// Record every request as audit.k8s.io/v1 Event JSON lines in this file.
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
 }
 
 fn check_quantity(what: &str, q: &str) -> anyhow::Result<()> {
@@ -113,6 +116,10 @@ async fn main() -> anyhow::Result<()> {
             },
             lease_interval: Duration::from_secs(args.lease_interval_secs.max(1)),
             fsync: !args.no_fsync,
+            audit: args
+                .audit_log
+                .as_ref()
+                .map(|p| cceone_kubesim::AuditConfig::new(suffix(p))),
         };
         let sim = Simulator::start(cfg)
             .await

@@ -2,8 +2,8 @@
 //! kubeconfig from `cceonectl user kubeconfig`, RBAC in the federation API (edit in one
 //! namespace, refused elsewhere in kube-apiserver's words, `auth can-i`, `auth whoami`,
 //! impersonation refused without the verb), the member's own RBAC deciding what a proxied
-//! request may do, and the audit log in `DIR/audit/audit.log` holding each request with the
-//! right user and code and no Secret data.
+//! request may do, and the audit logs (`DIR/audit/audit.log`, the member's beside it) holding
+//! each request with the right user and code and no Secret data.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -308,6 +308,26 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
     ] {
         assert!(!text.contains(leak), "Secret data in the audit log");
     }
+    // The member records what reached it through the hub: the agent's credentials, acting
+    // as the kubeconfig's user.
+    let member_log = d.join("data").join("audit").join("member1.log");
+    let proxied = eventually(
+        "dev's 403 in member1's audit log",
+        Duration::from_secs(10),
+        || {
+            audit_events(&member_log).into_iter().find(|e| {
+                e["impersonatedUser"]["username"] == "dev"
+                    && e["verb"] == "list"
+                    && e["objectRef"]["namespace"] == "default"
+                    && e["responseStatus"]["code"] == 403
+            })
+        },
+    );
+    assert_eq!(
+        proxied["impersonatedUser"]["groups"],
+        serde_json::json!(["devs", "system:authenticated"])
+    );
+    assert_eq!(proxied["user"]["username"], "admin");
     // cceonectl's own token Secrets are Secrets too.
     assert!(
         events

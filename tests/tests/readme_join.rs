@@ -4,6 +4,7 @@
 //! `cargo run [--release] -p NAME -- ARGS` is played by a shim that runs the binaries this test
 //! built. Then the other two ways the README gives to read the env file (`set -a; . file` and the
 //! agent's `--env-file`) join two more members, and every log written to a file is plain text.
+//! The README's block on giving someone access runs the same way against its own `cceone up`.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -269,4 +270,72 @@ fn readme_join_commands_work_as_written() {
     );
     assert_plain("edge3's agent", &edge3.raw_log());
     assert_plain("edge4's agent", &edge4.raw_log());
+}
+
+/// The README paragraph on giving someone access, whose code block this test runs.
+const ACCESS_HEADING: &str = "To let a person work in one namespace";
+
+#[test]
+fn readme_access_commands_work_as_written() {
+    let block = readme_block(ACCESS_HEADING);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_up, admin) = cceone_up(d, 0, "127.0.0.1:0");
+    step("running the README's access commands");
+    let shim = write_shim(d);
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("timeout")
+        .args(["120", "bash", "-euc", &block])
+        .current_dir(d)
+        .env("PATH", path)
+        .env("CCEONE_BINS", bins())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the README's access commands failed ({}):\n{block}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        rows.contains(&vec!["Username", "alice"])
+            && rows.contains(&vec!["Groups", "[dev", "system:authenticated]"])
+            && rows.contains(&vec!["yes"])
+            && rows.contains(&vec!["deployment.apps/web", "created"]),
+        "{stdout}"
+    );
+    // What was granted in team-a is all alice has.
+    let alice = d.join("alice.kubeconfig").display().to_string();
+    let denied = support::run(
+        "kubectl",
+        &[
+            "--kubeconfig",
+            &alice,
+            "auth",
+            "can-i",
+            "create",
+            "deployments",
+            "-n",
+            "default",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&denied.stdout).trim(), "no");
+    assert_eq!(
+        kubectl(
+            &admin,
+            &["get", "deployment", "web", "-n", "team-a", "-o", "name"]
+        )
+        .trim(),
+        "deployment.apps/web"
+    );
 }
