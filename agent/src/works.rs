@@ -223,6 +223,7 @@ impl Works {
                     .unwrap_or("default")
                     .to_string()
             });
+            let overwrite = overwrites(&m);
             clean(&mut m, &work_ref);
             let api: Api<DynamicObject> = match &namespace {
                 Some(ns) => {
@@ -231,6 +232,36 @@ impl Works {
                 }
                 None => Api::all_with(self.client.clone(), &resource),
             };
+            if !overwrite {
+                // Karmada's `conflictResolution: Abort` (the default): an object that exists in
+                // the member and is not one the federation manages is left as it is, and the
+                // Work says why (pkg/util/objectwatcher `allowUpdate`). The watch of applied
+                // objects answers for objects already ours; anything else is looked up.
+                let key = object_key(&resource, namespace.as_deref(), &name);
+                let known = self
+                    .observed
+                    .lock()
+                    .map(|o| o.contains_key(&key))
+                    .unwrap_or(false);
+                if !known {
+                    match api.get_opt(&name).await {
+                        Ok(Some(existing)) if !managed(&existing) => {
+                            let cluster = cceone_karmada_api::cluster_of(&d.namespace)
+                                .unwrap_or(&d.namespace);
+                            errors.push(format!(
+                                "resource(kind={kind}, {}/{name}) already exists in the cluster {cluster} and is not managed by the federation; conflictResolution is Abort, so it is left as it is (set conflictResolution: Overwrite on the policy to take it over)",
+                                namespace.as_deref().unwrap_or("")
+                            ));
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            errors.push(format!("reading {kind} {name} before applying: {e}"));
+                            continue;
+                        }
+                    }
+                }
+            }
             match api
                 .patch(
                     &name,
@@ -492,6 +523,25 @@ impl Drop for Works {
             }
         }
     }
+}
+
+/// Whether a manifest's Work may take over an object that exists and is not ours
+/// (`work.karmada.io/conflict-resolution: overwrite`, from the policy's `conflictResolution`).
+fn overwrites(m: &Value) -> bool {
+    m.get("metadata")
+        .and_then(|md| md.get("annotations"))
+        .and_then(|a| a.get(cceone_karmada_api::names::CONFLICT_RESOLUTION_ANNOTATION))
+        .and_then(Value::as_str)
+        == Some("overwrite")
+}
+
+/// Whether a member object is one the federation manages: applied by this agent, or marked
+/// managed by Karmada (`karmada.io/managed: "true"`).
+fn managed(obj: &DynamicObject) -> bool {
+    let labels = obj.metadata.labels.as_ref();
+    let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+    label(MANAGED_LABEL) == Some(MANAGER)
+        || label(cceone_karmada_api::names::MANAGED_BY_KARMADA_LABEL) == Some("true")
 }
 
 /// Strip what the member must not receive and mark the object as ours.

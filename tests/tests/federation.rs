@@ -315,3 +315,114 @@ spec:
         "the error must name the field: {out}"
     );
 }
+
+/// `conflictResolution: Abort` (Karmada's default) leaves an object that already exists in a
+/// member and is not the federation's as it is, and the binding says why; `Overwrite` then
+/// takes it over (issue 16, item 2).
+#[test]
+fn abort_leaves_a_foreign_object_alone_and_overwrite_takes_it_over() {
+    let up = Up::start(1);
+    // Someone made `nginx` in member1 by hand before the federation knew of it.
+    let (ok, out) = Up::kubectl_at(
+        &up.member("member1"),
+        &["create", "deployment", "nginx", "--image=nginx:by-hand"],
+    );
+    assert!(ok, "{out}");
+    let yaml = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+  labels: {app: nginx}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: nginx}}
+  template:
+    metadata: {labels: {app: nginx}}
+    spec:
+      containers: [{name: nginx, image: "nginx:federated"}]
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata:
+  name: nginx-propagation
+spec:
+  resourceSelectors:
+    - {apiVersion: apps/v1, kind: Deployment, name: nginx}
+  placement:
+    clusterAffinity: {clusterNames: [member1]}
+"#;
+    let file = up.dir.path().join("nginx.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    up.fed(&["apply", "-f", file.to_str().unwrap()]);
+
+    let item = || {
+        up.fed_get(&[
+            "get",
+            "rb",
+            "nginx-deployment",
+            "-o",
+            "jsonpath={.status.aggregatedStatus[0].applied}|{.status.aggregatedStatus[0].appliedMessage}",
+        ])
+    };
+    let message = eventually(
+        "the binding reports the conflict",
+        Duration::from_secs(60),
+        || {
+            // Before the member reports, the item is `false` without a message.
+            let v = item();
+            (v.starts_with("false|") && v.len() > "false|".len()).then_some(v)
+        },
+    );
+    assert!(
+        message.contains("kind=Deployment, default/nginx")
+            && message.contains("already exists in the cluster member1"),
+        "{message}"
+    );
+    let image = || {
+        up.on_member(
+            "member1",
+            &[
+                "get",
+                "deploy",
+                "nginx",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].image} {.spec.replicas} {.metadata.labels.cceone\\.io/managed-by}",
+            ],
+        )
+    };
+    assert_eq!(
+        image().trim(),
+        "nginx:by-hand 1",
+        "the member's own object was touched"
+    );
+    let (_, fully) = Up::kubectl_at(
+        &up.kubeconfig(),
+        &[
+            "get",
+            "rb",
+            "nginx-deployment",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"FullyApplied\")].status}",
+        ],
+    );
+    assert_eq!(fully.trim(), "False");
+
+    up.fed(&[
+        "patch",
+        "propagationpolicy",
+        "nginx-propagation",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"conflictResolution":"Overwrite"}}"#,
+    ]);
+    eventually(
+        "Overwrite takes the object over",
+        Duration::from_secs(60),
+        || {
+            (image().trim() == "nginx:federated 2 cceone-cluster-agent"
+                && item().starts_with("true|"))
+            .then_some(())
+        },
+    );
+}
