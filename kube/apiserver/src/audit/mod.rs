@@ -78,8 +78,8 @@ pub struct Entry {
     pub code: u16,
     /// The response's `Status`, for failures.
     pub status: Option<Value>,
-    /// The response body, at `RequestResponse` level.
-    pub response_object: Option<Value>,
+    /// The response body as sent (JSON), spliced in unparsed at `RequestResponse` level.
+    pub response_object: Option<bytes::Bytes>,
     /// When the request arrived.
     pub received: jiff::Timestamp,
 }
@@ -110,8 +110,7 @@ impl AuditLog {
         if level == Level::None {
             return;
         }
-        let mut line = serde_json::to_vec(&event(level, entry)).unwrap_or_default();
-        line.push(b'\n');
+        let line = line(level, entry);
         if self.tx.send(line).await.is_err() {
             tracing::error!("the audit log writer has stopped; event lost");
         }
@@ -172,12 +171,6 @@ pub fn event(level: Level, e: &Entry) -> Value {
             }
         }
     }
-    if level >= Level::RequestResponse
-        && !policy::carries_credentials(a)
-        && let Some(obj) = &e.response_object
-    {
-        ev["responseObject"] = obj.clone();
-    }
     if let Some((allowed, reason)) = &e.decision {
         let mut ann =
             json!({"authorization.k8s.io/decision": if *allowed { "allow" } else { "forbid" }});
@@ -187,6 +180,28 @@ pub fn event(level: Level, e: &Entry) -> Value {
         ev["annotations"] = ann;
     }
     ev
+}
+
+/// The event as one JSON line. At `RequestResponse` the response body is spliced in as sent
+/// (our own JSON; parsing and re-encoding every written object would cost more than the write),
+/// except for requests that may carry credentials.
+pub fn line(level: Level, e: &Entry) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&event(level, e)).unwrap_or_default();
+    let body = e.response_object.as_ref().filter(|b| {
+        level >= Level::RequestResponse
+            && !policy::carries_credentials(&e.attributes)
+            && b.first() == Some(&b'{')
+            && b.last() == Some(&b'}')
+    });
+    if let Some(body) = body
+        && out.pop() == Some(b'}')
+    {
+        out.extend_from_slice(b",\"responseObject\":");
+        out.extend_from_slice(body);
+        out.push(b'}');
+    }
+    out.push(b'\n');
+    out
 }
 
 /// The version segment of a resource path.

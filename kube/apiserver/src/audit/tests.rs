@@ -32,7 +32,7 @@ fn events_name_who_what_and_the_answer() {
         decision: Some((false, String::new())),
         code: 403,
         status: Some(json!({"status": "Failure", "reason": "Forbidden", "message": "no"})),
-        response_object: Some(json!({"kind": "Status"})),
+        response_object: Some(bytes::Bytes::from_static(br#"{"kind":"Status"}"#)),
         received: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
     };
     let ev = event(Level::Metadata, &entry);
@@ -55,16 +55,25 @@ fn events_name_who_what_and_the_answer() {
         "2023-11-14T22:13:20.000000Z"
     );
     assert_eq!(ev["annotations"]["authorization.k8s.io/decision"], "forbid");
-    assert!(ev.get("responseObject").is_none(), "no bodies at Metadata");
-    assert_eq!(
-        event(Level::RequestResponse, &entry)["responseObject"]["kind"],
-        "Status"
+    let parsed = |level: Level, e: &Entry| -> Value {
+        let l = line(level, e);
+        assert_eq!(l.last(), Some(&b'\n'));
+        serde_json::from_slice(&l).unwrap()
+    };
+    assert!(
+        parsed(Level::Metadata, &entry)
+            .get("responseObject")
+            .is_none(),
+        "no bodies at Metadata"
     );
+    let full = parsed(Level::RequestResponse, &entry);
+    assert_eq!(full["responseObject"], json!({"kind": "Status"}));
+    assert_eq!(full["user"]["username"], "admin");
     let mut secret = entry.clone();
     secret.attributes.api_group.clear();
     secret.attributes.resource = "secrets".into();
     assert!(
-        event(Level::RequestResponse, &secret)
+        parsed(Level::RequestResponse, &secret)
             .get("responseObject")
             .is_none(),
         "a Secret's body is never logged"

@@ -56,6 +56,10 @@ impl Log {
         }
         let file = open_append(&rot.path)?;
         let size = file.metadata()?.len();
+        // Files that aged out while nothing rotated (a quiet log, a stopped server) go too.
+        if let Err(e) = prune(&rot, SystemTime::now()) {
+            tracing::warn!(error = %e, "pruning old audit logs failed");
+        }
         Ok(Log {
             rot,
             out: BufWriter::new(file),

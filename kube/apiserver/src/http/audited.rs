@@ -62,10 +62,8 @@ pub(crate) async fn record(
         match body.collect().await {
             Ok(c) => {
                 let bytes = c.to_bytes();
-                let v = (bytes.len() <= MAX_RECORDED_BODY)
-                    .then(|| serde_json::from_slice::<Value>(&bytes).ok())
-                    .flatten();
-                (Response::from_parts(parts, util::full(bytes)), v)
+                let kept = (bytes.len() <= MAX_RECORDED_BODY).then(|| bytes.clone());
+                (Response::from_parts(parts, util::full(bytes)), kept)
             }
             Err(e) => {
                 tracing::debug!(error = %e, "reading a response for the audit log failed");
@@ -89,8 +87,11 @@ pub(crate) async fn record(
         source_ip: Some(received.peer.ip()),
         decision: admission.as_ref().and_then(|a| a.decision.clone()),
         code,
-        status: body.clone().filter(|_| code >= 400),
-        response_object: body,
+        status: body
+            .as_ref()
+            .filter(|_| code >= 400)
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok()),
+        response_object: body.filter(|_| level >= Level::RequestResponse),
         received: received.at,
     };
     log.record(level, &entry).await;
