@@ -31,6 +31,36 @@ pub(crate) enum Command {
     /// People's access to the federation API.
     #[command(subcommand)]
     User(UserCommand),
+    /// Print the events of an audit log that match (offline: reads the files).
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// The audit log (its rotated files beside it are read too).
+    #[arg(long, default_value = "./data/audit/audit.log")]
+    pub(crate) file: PathBuf,
+    /// Only this user's requests (or requests impersonating them).
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+    /// Only this verb (get, list, watch, create, update, patch, delete, ...).
+    #[arg(long)]
+    pub(crate) verb: Option<String>,
+    /// Only this resource (`deployments` or `deployments.apps`).
+    #[arg(long)]
+    pub(crate) resource: Option<String>,
+    /// Only this namespace.
+    #[arg(long, short = 'n')]
+    pub(crate) namespace: Option<String>,
+    /// Only requests received since this time (RFC 3339) or this long ago (`1h`).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only requests received before this time (RFC 3339) or this long ago.
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    /// Print the matching events as JSON lines instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]

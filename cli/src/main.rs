@@ -1,9 +1,10 @@
 //! `cceonectl`: the platform admin's command line against the federation API: register member
 //! clusters and print their agent manifests, list them, revoke or unsubscribe them, and issue
-//! bootstrap tokens and proxy kubeconfigs; issue and revoke people's kubeconfigs; and repair a
-//! stopped server's store offline.
+//! bootstrap tokens and proxy kubeconfigs; issue and revoke people's kubeconfigs; and, offline,
+//! read audit logs and repair a stopped server's store.
 
 mod args;
+mod audit;
 mod cluster;
 mod store;
 mod user;
@@ -37,6 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } = cli;
     let cmd = match command {
         Command::Store(cmd) => return store::run(cmd),
+        Command::Audit(a) => return audit::run(a),
         Command::User(cmd) => {
             let target = user::target(kubeconfig.as_deref(), context.as_deref())?;
             let client = client(kubeconfig.as_deref(), context).await?;

@@ -308,6 +308,61 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
     ] {
         assert!(!text.contains(leak), "Secret data in the audit log");
     }
+    // cceonectl audit filters the log: alice's Deployment creates, one allowed, one refused.
+    let log_s = log.display().to_string();
+    let table = ok(
+        "cceonectl",
+        &[
+            "audit",
+            "--file",
+            &log_s,
+            "--user",
+            "alice",
+            "--verb",
+            "create",
+            "--resource",
+            "deployments.apps",
+            "--since",
+            "1h",
+        ],
+    );
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().skip(1).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                "USER",
+                "AS",
+                "VERB",
+                "RESOURCE",
+                "NAMESPACE",
+                "NAME",
+                "CODE"
+            ],
+            vec![
+                "alice",
+                "-",
+                "create",
+                "deployments.apps",
+                "team-a",
+                "-",
+                "201"
+            ],
+            vec![
+                "alice",
+                "-",
+                "create",
+                "deployments.apps",
+                "team-b",
+                "-",
+                "403"
+            ],
+        ],
+        "{table}"
+    );
     // The member records what reached it through the hub: the agent's credentials, acting
     // as the kubeconfig's user.
     let member_log = d.join("data").join("audit").join("member1.log");
