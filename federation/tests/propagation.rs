@@ -437,3 +437,59 @@ async fn cluster_policies_duplicate_cluster_scoped_templates_and_crd_instances()
     );
     fed.stop().await;
 }
+
+/// The detector's finished reconciles, from the API's `/metrics`.
+async fn detector_reconciles(fed: &Fed) -> u64 {
+    let metrics = fed.kubectl(&["get", "--raw", "/metrics"]).await;
+    metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"federation_reconciles_total{controller="detector",result="ok"} "#)
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `dependentOverrides` (issue 16 item 4): a template claimed by a policy that names
+/// OverridePolicies waits, without a binding, until they exist; the first Works then already
+/// carry the overrides (generation 1: never dispatched without them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependent_overrides_hold_propagation_until_they_exist() {
+    let fed = two_clusters().await;
+    let pp = PROPAGATION_POLICY.replace(
+        "spec:\n  propagateDeps: true",
+        "spec:\n  dependentOverrides: [example]\n  propagateDeps: true",
+    );
+    fed.apply(&pp).await;
+    let before = detector_reconciles(&fed).await;
+    fed.kubectl(&[
+        "create",
+        "deployment",
+        "nginx",
+        "--image=nginx",
+        "--replicas=3",
+    ])
+    .await;
+    // The detector looks at the template, finds the override missing and looks again a second
+    // later: after a few of its reconciles there is still no binding.
+    eventually("the detector looked again", WAIT, || async {
+        (detector_reconciles(&fed).await >= before + 3).then_some(())
+    })
+    .await;
+    assert!(
+        fed.get(&rb(), Some("default"), "nginx-deployment")
+            .await
+            .is_none(),
+        "a binding was made before the dependent override existed"
+    );
+    assert!(works_of(&fed, "nginx").await.is_empty());
+
+    fed.apply(OVERRIDE_POLICY).await;
+    let works = wait_works(&fed, &[("member1", 1), ("member2", 2)]).await;
+    for (cluster, _, labels) in &works {
+        assert_eq!(labels["cceone.propagationto"], cluster.as_str(), "{labels}");
+    }
+    for w in fed.list(&work(), None).await {
+        assert_eq!(w["metadata"]["generation"], 1, "a Work was rewritten: {w}");
+    }
+}

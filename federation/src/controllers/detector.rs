@@ -18,7 +18,7 @@ use cceone_federation_core::detector::{
 };
 use cceone_federation_core::selector::{ImplicitPriority, resource_selectors_priority};
 use cceone_federation_core::{crds, names};
-use cceone_karmada_api::PropagationPolicy;
+use cceone_karmada_api::{OverridePolicy, PropagationPolicy};
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
@@ -32,6 +32,36 @@ use crate::templates::Lookup;
 const PLATFORM_NAMESPACES: &[&str] = &[cceone_platform::SYSTEM_NAMESPACE];
 /// How soon to look again at a template whose old binding is still being deleted.
 const BINDING_TERMINATING_RECHECK: Duration = Duration::from_millis(200);
+
+/// How soon to look again at a template whose policy waits for dependent overrides.
+const DEPENDENT_OVERRIDES_RECHECK: Duration = Duration::from_secs(1);
+
+/// The policy's `dependentOverrides` that do not exist yet: OverridePolicies of the template's
+/// namespace (ClusterOverridePolicies for a cluster-scoped template).
+pub(crate) fn missing_overrides<'a>(
+    policy: &'a PropagationPolicy,
+    namespace: &str,
+    ops: &[OverridePolicy],
+    cops: &[OverridePolicy],
+) -> Vec<&'a str> {
+    let spec = policy.spec.as_ref();
+    let wanted = spec
+        .and_then(|s| s.dependent_overrides.as_deref())
+        .unwrap_or(&[]);
+    let exists = |name: &str| {
+        if namespace.is_empty() {
+            cops.iter().any(|p| p.name() == name && !p.deleting())
+        } else {
+            ops.iter()
+                .any(|p| p.name() == name && p.namespace() == namespace && !p.deleting())
+        }
+    };
+    wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !exists(n))
+        .collect()
+}
 
 /// The spec fields of a binding the detector owns (the scheduler owns `clusters`, the taint
 /// manager `gracefulEvictionTasks`).
@@ -275,6 +305,13 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: TemplateKey) -> Result<Requeue
         claim_template(&ctx, &key, template, None).await?;
         return Ok(None);
     };
+    let missing = missing_overrides(policy, ns, &ctx.ops.list_ns_as(ns), &ctx.cops.list_as());
+    if !missing.is_empty() {
+        // Karmada's `dependentOverrides`: nothing propagates until the named OverridePolicies
+        // exist, so the first Works already carry their overrides.
+        tracing::info!(template = %key.key, kind = %key.kind, missing = ?missing, "waiting for the policy's dependent overrides");
+        return Ok(Some(DEPENDENT_OVERRIDES_RECHECK));
+    }
     let template = claim_template(&ctx, &key, template, Some(policy)).await?;
     if existing.as_ref().is_some_and(|b| deleting(b)) {
         return Ok(Some(BINDING_TERMINATING_RECHECK));

@@ -157,3 +157,32 @@ fn merged_owns_only_the_detectors_part() {
         None
     );
 }
+
+#[test]
+fn dependent_overrides_must_exist_in_the_templates_namespace() {
+    let mut p = pp(
+        "all",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+        0,
+        "Never",
+    );
+    p.spec_mut().dependent_overrides = Some(vec!["op-a".into(), "op-b".into()]);
+    let op = |name: &str, ns: &str| -> OverridePolicy {
+        serde_json::from_value(json!({"apiVersion": "policy.karmada.io/v1alpha1",
+            "kind": "OverridePolicy", "metadata": {"name": name, "namespace": ns}, "spec": {}}))
+        .unwrap()
+    };
+    assert_eq!(missing_overrides(&p, "default", &[], &[]), ["op-a", "op-b"]);
+    let ops = [op("op-a", "default"), op("op-b", "other")];
+    assert_eq!(missing_overrides(&p, "default", &ops, &[]), ["op-b"]);
+    let ops = [op("op-a", "default"), op("op-b", "default")];
+    assert!(missing_overrides(&p, "default", &ops, &[]).is_empty());
+    // A policy without dependent overrides waits for nothing.
+    let plain = pp(
+        "x",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment"}),
+        0,
+        "Never",
+    );
+    assert!(missing_overrides(&plain, "default", &[], &[]).is_empty());
+}
