@@ -276,6 +276,9 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
         "allow"
     );
     assert_eq!(created["responseObject"]["kind"], "Deployment");
+    // kubectl sent it as protobuf; the log has it as JSON.
+    assert_eq!(created["requestObject"]["kind"], "Deployment");
+    assert_eq!(created["requestObject"]["metadata"]["name"], "web");
     assert!(
         created["requestReceivedTimestamp"]
             .as_str()
@@ -299,7 +302,7 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
         let secret = find(&events, "admin", verb, "secrets", "team-a", code)
             .unwrap_or_else(|| panic!("no {verb} of the Secret in the audit log"));
         assert_eq!(secret["level"], "Metadata");
-        assert!(secret.get("responseObject").is_none());
+        assert!(secret.get("responseObject").is_none() && secret.get("requestObject").is_none());
     }
     let text = std::fs::read_to_string(&log).unwrap();
     for leak in [

@@ -80,6 +80,8 @@ pub struct Entry {
     pub status: Option<Value>,
     /// The response body as sent (JSON), spliced in unparsed at `RequestResponse` level.
     pub response_object: Option<bytes::Bytes>,
+    /// The request body as JSON, spliced in unparsed from `Request` level up.
+    pub request_object: Option<bytes::Bytes>,
     /// When the request arrived.
     pub received: jiff::Timestamp,
 }
@@ -182,23 +184,27 @@ pub fn event(level: Level, e: &Entry) -> Value {
     ev
 }
 
-/// The event as one JSON line. At `RequestResponse` the response body is spliced in as sent
+/// The event as one JSON line. From `Request` the request body, at `RequestResponse` the
+/// response body too, is spliced in as sent
 /// (our own JSON; parsing and re-encoding every written object would cost more than the write),
 /// except for requests that may carry credentials.
 pub fn line(level: Level, e: &Entry) -> Vec<u8> {
     let mut out = serde_json::to_vec(&event(level, e)).unwrap_or_default();
-    let body = e.response_object.as_ref().filter(|b| {
-        level >= Level::RequestResponse
-            && !policy::carries_credentials(&e.attributes)
-            && b.first() == Some(&b'{')
-            && b.last() == Some(&b'}')
-    });
-    if let Some(body) = body
-        && out.pop() == Some(b'}')
-    {
-        out.extend_from_slice(b",\"responseObject\":");
-        out.extend_from_slice(body);
-        out.push(b'}');
+    let secret = policy::carries_credentials(&e.attributes);
+    for (key, body, from) in [
+        ("requestObject", &e.request_object, Level::Request),
+        ("responseObject", &e.response_object, Level::RequestResponse),
+    ] {
+        let body = body.as_ref().filter(|b| {
+            level >= from && !secret && b.first() == Some(&b'{') && b.last() == Some(&b'}')
+        });
+        if let Some(body) = body
+            && out.pop() == Some(b'}')
+        {
+            out.extend_from_slice(format!(",\"{key}\":").as_bytes());
+            out.extend_from_slice(body);
+            out.push(b'}');
+        }
     }
     out.push(b'\n');
     out

@@ -33,6 +33,7 @@ fn events_name_who_what_and_the_answer() {
         code: 403,
         status: Some(json!({"status": "Failure", "reason": "Forbidden", "message": "no"})),
         response_object: Some(bytes::Bytes::from_static(br#"{"kind":"Status"}"#)),
+        request_object: Some(bytes::Bytes::from_static(br#"{"kind":"Deployment"}"#)),
         received: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
     };
     let ev = event(Level::Metadata, &entry);
@@ -60,22 +61,24 @@ fn events_name_who_what_and_the_answer() {
         assert_eq!(l.last(), Some(&b'\n'));
         serde_json::from_slice(&l).unwrap()
     };
+    let meta = parsed(Level::Metadata, &entry);
     assert!(
-        parsed(Level::Metadata, &entry)
-            .get("responseObject")
-            .is_none(),
+        meta.get("responseObject").is_none() && meta.get("requestObject").is_none(),
         "no bodies at Metadata"
     );
+    let req = parsed(Level::Request, &entry);
+    assert_eq!(req["requestObject"], json!({"kind": "Deployment"}));
+    assert!(req.get("responseObject").is_none());
     let full = parsed(Level::RequestResponse, &entry);
     assert_eq!(full["responseObject"], json!({"kind": "Status"}));
+    assert_eq!(full["requestObject"], json!({"kind": "Deployment"}));
     assert_eq!(full["user"]["username"], "admin");
     let mut secret = entry.clone();
     secret.attributes.api_group.clear();
     secret.attributes.resource = "secrets".into();
+    let secret_line = parsed(Level::RequestResponse, &secret);
     assert!(
-        parsed(Level::RequestResponse, &secret)
-            .get("responseObject")
-            .is_none(),
+        secret_line.get("responseObject").is_none() && secret_line.get("requestObject").is_none(),
         "a Secret's body is never logged"
     );
 }

@@ -1,8 +1,12 @@
 //! Recording a request in the audit log once its answer is ready: the level from the policy,
-//! the failure `Status` (and at `RequestResponse` the whole body) read back from the response,
-//! which is then rebuilt unchanged. A watch is recorded when its stream starts.
+//! the request body (from `Request` up, left by `read_body` in a slot), the failure `Status`
+//! (and at `RequestResponse` the whole body) read back from the response, which is then rebuilt
+//! unchanged. A watch is recorded when its stream starts.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use http::Response;
 use http_body_util::BodyExt as _;
@@ -16,6 +20,40 @@ use crate::authz;
 /// Bodies larger than this are recorded without their object.
 const MAX_RECORDED_BODY: usize = 1024 * 1024;
 
+/// Where `read_body` leaves a copy of the request body (and its Content-Type) for the audit
+/// log, when the request's level records bodies.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BodySlot(Arc<parking_lot::Mutex<Option<Kept>>>);
+
+/// A kept body and its Content-Type.
+type Kept = (Option<String>, Bytes);
+
+impl BodySlot {
+    pub(crate) fn put(&self, content_type: Option<String>, body: Bytes) {
+        *self.0.lock() = Some((content_type, body));
+    }
+
+    fn take(&self) -> Option<Kept> {
+        self.0.lock().take()
+    }
+}
+
+/// A slot for the request body, put in the request, if its level records bodies.
+pub(crate) fn keep_body(
+    log: &AuditLog,
+    admission: &Admission,
+    req: &mut http::Request<hyper::body::Incoming>,
+) -> Option<BodySlot> {
+    let a = admission.attributes.as_ref()?;
+    let writes = matches!(a.verb.as_str(), "create" | "update" | "patch");
+    if !writes || log.level(a) < Level::Request || crate::audit::policy::carries_credentials(a) {
+        return None;
+    }
+    let slot = BodySlot::default();
+    req.extensions_mut().insert(slot.clone());
+    Some(slot)
+}
+
 /// What is known of a request before it is handled.
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
@@ -25,6 +63,8 @@ pub(crate) struct Received {
     pub(crate) user_agent: String,
     pub(crate) peer: SocketAddr,
     pub(crate) at: jiff::Timestamp,
+    /// The request body, when kept.
+    pub(crate) body: Option<BodySlot>,
 }
 
 /// Record the request and hand its response back.
@@ -73,6 +113,17 @@ pub(crate) async fn record(
     } else {
         (resp, None)
     };
+    // The request object as JSON: kept as sent when it is JSON, decoded otherwise (protobuf
+    // from typed clients, YAML); patches are recorded as the patch.
+    let request_object = match received.body.as_ref().and_then(BodySlot::take) {
+        Some((_, b)) if b.first() == Some(&b'{') => Some(b),
+        Some((ct, b)) => super::body::decode(ct.as_deref(), b)
+            .await
+            .ok()
+            .and_then(|v| serde_json::to_vec(&v).ok())
+            .map(Bytes::from),
+        None => None,
+    };
     let uri = if received.query.is_empty() {
         received.path.clone()
     } else {
@@ -92,6 +143,7 @@ pub(crate) async fn record(
             .filter(|_| code >= 400)
             .and_then(|b| serde_json::from_slice::<Value>(b).ok()),
         response_object: body.filter(|_| level >= Level::RequestResponse),
+        request_object,
         received: received.at,
     };
     log.record(level, &entry).await;

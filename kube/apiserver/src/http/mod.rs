@@ -215,7 +215,7 @@ async fn handle(
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
     let method = req.method().clone();
-    let received = state.audit.is_some().then(|| audited::Received {
+    let mut received = state.audit.is_some().then(|| audited::Received {
         method: method.to_string(),
         path: path.clone(),
         query: query.clone(),
@@ -227,6 +227,7 @@ async fn handle(
             .to_string(),
         peer,
         at: jiff::Timestamp::now(),
+        body: None,
     });
     let mut admission = None;
     let resp = match path.as_str() {
@@ -240,7 +241,13 @@ async fn handle(
                 let (adm, refusal) = gate::admit(&state, &req, user).await;
                 let resp = match refusal {
                     Some(refusal) => refusal,
-                    None => route(&state, req, adm.user().clone()).await,
+                    None => {
+                        let mut req = req;
+                        if let (Some(log), Some(r)) = (&state.audit, received.as_mut()) {
+                            r.body = audited::keep_body(log, &adm, &mut req);
+                        }
+                        route(&state, req, adm.user().clone()).await
+                    }
                 };
                 admission = Some(adm);
                 resp

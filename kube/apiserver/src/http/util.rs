@@ -60,9 +60,22 @@ pub(crate) fn error_response(e: &ApiError) -> Response<Body> {
 
 /// Read a request body, refusing more than [`MAX_BODY`] bytes.
 pub(crate) async fn read_body(req: http::Request<Incoming>) -> Result<Bytes, ApiError> {
+    // The audit log keeps the body when its level asks for it.
+    let slot = req.extensions().get::<super::audited::BodySlot>().cloned();
+    let ct = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
     match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
+        Ok(c) => {
+            let bytes = c.to_bytes();
+            if let Some(slot) = slot {
+                slot.put(ct, bytes.clone());
+            }
+            Ok(bytes)
+        }
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
