@@ -24,6 +24,11 @@ pub struct ClusterInfo {
     pub phase: String,
     /// `metadata.creationTimestamp`.
     pub created: Option<jiff::Timestamp>,
+    /// `status.certificateSerials`: the certificates that may speak for it (see
+    /// [`crate::serials`]).
+    pub serials: Vec<String>,
+    /// `status.registrationGeneration`: how many times a bootstrap token was redeemed for it.
+    pub registration_generation: i64,
 }
 
 impl ClusterInfo {
@@ -48,6 +53,21 @@ impl ClusterInfo {
                 .creation_timestamp
                 .as_ref()
                 .and_then(|t| t.0.to_string().parse().ok()),
+            serials: obj
+                .data
+                .pointer("/status/certificateSerials")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            registration_generation: obj
+                .data
+                .pointer("/status/registrationGeneration")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
         }
     }
 

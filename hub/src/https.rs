@@ -257,6 +257,7 @@ async fn register(hub: &Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
                 "the agent redeemed its bootstrap token and received a client certificate",
             );
             hub.clusters.append_operation(&cluster, op).await;
+            record_registration(hub, &cluster, &cert).await;
             json_resp(
                 StatusCode::OK,
                 &json!({"clusterName": cluster, "certificatePem": cert, "caPem": hub.ca.ca_pem(), "notAfter": not_after}),
@@ -271,6 +272,36 @@ async fn register(hub: &Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
             )
         }
     }
+}
+
+/// A registration issued `cert`: from now on it (and its rotations) alone speaks for the
+/// cluster; every certificate issued before is retired, and a session holding one is closed.
+async fn record_registration(hub: &Hub, cluster: &str, cert: &str) {
+    let Some(serial) = crate::serials::of_pem(cert) else {
+        tracing::error!(
+            cluster,
+            "the certificate just issued has no readable serial"
+        );
+        return;
+    };
+    let list = crate::serials::after_registration(&serial);
+    let info = hub.clusters.get(cluster);
+    hub.serials
+        .set(cluster, info.as_ref().and_then(|c| c.created), list.clone());
+    hub.sessions.close_unless_serial(cluster, &list);
+    let generation = info.map_or(0, |c| c.registration_generation) + 1;
+    tracing::info!(
+        cluster,
+        serial,
+        generation,
+        "registration recorded; earlier certificates retired"
+    );
+    hub.clusters
+        .patch_status(
+            cluster,
+            json!({"certificateSerials": list, "registrationGeneration": generation}),
+        )
+        .await;
 }
 
 /// Headers the proxy never forwards: credentials, impersonation (set from the caller's verified

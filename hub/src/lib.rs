@@ -11,9 +11,11 @@ mod https;
 mod metrics;
 mod proxytokens;
 mod registration;
+mod serials;
 mod server;
 mod session;
 mod sink;
+mod takeover;
 mod works;
 
 use std::net::SocketAddr;
@@ -114,6 +116,8 @@ pub struct Hub {
     proxy_tokens: proxytokens::ProxyTokens,
     admission: admission::Admission,
     works: Arc<works::Router>,
+    /// Certificate serial lists this hub wrote (see [`serials`]).
+    serials: serials::Written,
 }
 
 /// A failure to start the hub.
@@ -353,6 +357,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         client: client.clone(),
         ca,
         works: Arc::default(),
+        serials: serials::Written::default(),
     });
     let mut tasks = Vec::new();
     let revoker = Arc::clone(&hub);

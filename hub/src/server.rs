@@ -12,21 +12,26 @@ use tokio::net::TcpListener;
 use crate::Hub;
 use crate::admission::Transport;
 use crate::https::CertUser;
+use crate::session::PeerCert;
 
 /// Longest a TLS or QUIC handshake may take once it holds a slot.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whose certificate is this: an agent's (cluster name) or a user's.
 enum Peer {
-    Cluster(String, Option<i64>),
+    Cluster(String, PeerCert),
     User(CertUser),
     Anonymous,
     Unknown,
 }
 
-fn not_after(der: &[u8]) -> Option<i64> {
+/// (notBefore, notAfter) of a certificate, unix seconds.
+fn validity(der: &[u8]) -> Option<(i64, i64)> {
     let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some(c.validity().not_after.timestamp())
+    Some((
+        c.validity().not_before.timestamp(),
+        c.validity().not_after.timestamp(),
+    ))
 }
 
 fn classify(certs: Option<&[CertificateDer<'static>]>) -> Peer {
@@ -34,7 +39,13 @@ fn classify(certs: Option<&[CertificateDer<'static>]>) -> Peer {
         return Peer::Anonymous;
     };
     if let Some(cluster) = cceone_platform::ca::cluster_of_cert(first.as_ref()) {
-        return Peer::Cluster(cluster, not_after(first.as_ref()));
+        let (not_before, not_after) = validity(first.as_ref()).unzip();
+        let cert = PeerCert {
+            not_before,
+            not_after,
+            serial: crate::serials::of_der(first.as_ref()),
+        };
+        return Peer::Cluster(cluster, cert);
     }
     let Ok((_, c)) = x509_parser::parse_x509_certificate(first.as_ref()) else {
         return Peer::Unknown;
@@ -57,14 +68,32 @@ fn classify(certs: Option<&[CertificateDer<'static>]>) -> Peer {
 }
 
 /// Check a tunnel's identity; Some(cluster) when it may hold a session.
-fn admit_tunnel(
-    hub: &Hub,
-    peer: Peer,
-    addr: std::net::SocketAddr,
-) -> Option<(String, Option<i64>)> {
+fn admit_tunnel(hub: &Hub, peer: Peer, addr: std::net::SocketAddr) -> Option<(String, PeerCert)> {
     match peer {
-        Peer::Cluster(name, na) => match hub.clusters.get(&name) {
-            Some(info) if info.admits_tunnel() => Some((name, na)),
+        Peer::Cluster(name, cert) => match hub.clusters.get(&name) {
+            Some(info) if info.admits_tunnel() => {
+                let allowed = hub.serials.current(&name, info.created, &info.serials);
+                let issued_at = cert
+                    .not_before
+                    .map(|nb| nb + cceone_platform::ca::BACKDATE.as_secs() as i64);
+                let registered_at = info.created.map(|t| t.as_second());
+                if crate::serials::admits(
+                    &allowed,
+                    cert.serial.as_deref(),
+                    issued_at,
+                    registered_at,
+                ) {
+                    return Some((name, cert));
+                }
+                hub.metrics.refuse("retired_certificate");
+                tracing::warn!(
+                    cluster = name,
+                    %addr,
+                    serial = cert.serial.as_deref().unwrap_or("-"),
+                    "tunnel refused: the certificate was retired by a later registration or rotation"
+                );
+                None
+            }
             Some(_) => {
                 hub.metrics.refuse("revoked");
                 tracing::warn!(cluster = name, %addr, "tunnel refused: the cluster is revoked or unsubscribed");

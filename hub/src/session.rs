@@ -28,6 +28,38 @@ pub struct SessionHandle {
     pub closed_because: Arc<Mutex<Option<&'static str>>>,
     /// Outgoing control messages.
     pub control: tokio::sync::mpsc::Sender<v1::HubMessage>,
+    /// The agent id its Hello gave.
+    pub agent_id: String,
+    /// When the agent last sent anything ([`now_ms`]).
+    pub last_seen: Arc<AtomicU64>,
+    /// The certificate it authenticated with.
+    pub cert: PeerCert,
+}
+
+/// What the hub knows of the certificate a tunnel authenticated with.
+#[derive(Debug, Clone, Default)]
+pub struct PeerCert {
+    /// notBefore, unix seconds.
+    pub not_before: Option<i64>,
+    /// notAfter, unix seconds.
+    pub not_after: Option<i64>,
+    /// The serial number, lowercase hex.
+    pub serial: Option<String>,
+}
+
+/// Milliseconds on a monotonic clock private to this process.
+fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A tunnel refused because another agent holds a healthy session with the same identity.
+#[derive(Debug, Clone)]
+pub(crate) struct Refused {
+    /// The live session's agent id.
+    pub(crate) live_agent: String,
+    /// The live session's peer.
+    pub(crate) live_peer: std::net::SocketAddr,
 }
 
 /// All live sessions by cluster name.
@@ -35,6 +67,9 @@ pub struct SessionHandle {
 pub struct Sessions {
     map: Mutex<HashMap<String, SessionHandle>>,
     next_id: AtomicU64,
+    /// When a refused takeover was last written to a cluster's operation log (at most one a
+    /// minute, however often an impostor retries).
+    refusals_noted: Mutex<HashMap<String, Instant>>,
 }
 
 impl Sessions {
@@ -76,8 +111,67 @@ impl Sessions {
         }
     }
 
-    fn insert(&self, cluster: &str, s: SessionHandle) -> Option<SessionHandle> {
-        self.map.lock().insert(cluster.to_string(), s)
+    /// Makes `s` the cluster's session unless a different agent holds a healthy one (see
+    /// [`crate::takeover`]); returns the session it replaced.
+    fn admit(
+        &self,
+        cluster: &str,
+        s: SessionHandle,
+        healthy_within: Duration,
+    ) -> Result<Option<SessionHandle>, Refused> {
+        let mut map = self.map.lock();
+        let now = now_ms();
+        // A session the hub is already closing stands in nobody's way.
+        let live = map
+            .get(cluster)
+            .filter(|l| l.closed_because.lock().is_none());
+        let decision = crate::takeover::decide(
+            live.map(|l| crate::takeover::Live {
+                agent_id: &l.agent_id,
+                peer: l.conn.peer().ip(),
+                quiet_for: Duration::from_millis(
+                    now.saturating_sub(l.last_seen.load(Ordering::Relaxed)),
+                ),
+            }),
+            crate::takeover::Arrival {
+                agent_id: &s.agent_id,
+                peer: s.conn.peer().ip(),
+            },
+            healthy_within,
+        );
+        match (decision, live) {
+            (crate::takeover::Decision::Refuse, Some(l)) => Err(Refused {
+                live_agent: l.agent_id.clone(),
+                live_peer: l.conn.peer(),
+            }),
+            _ => Ok(map.insert(cluster.to_string(), s)),
+        }
+    }
+
+    /// Whether a refusal for `cluster` should be written to its operation log now.
+    fn note_refusal(&self, cluster: &str) -> bool {
+        let mut noted = self.refusals_noted.lock();
+        let now = Instant::now();
+        match noted.get(cluster) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+            _ => {
+                noted.insert(cluster.to_string(), now);
+                true
+            }
+        }
+    }
+
+    /// Close the cluster's session if its certificate is not one of `serials` (a
+    /// re-registration retired it).
+    pub fn close_unless_serial(&self, cluster: &str, serials: &[String]) {
+        let retired = self
+            .map
+            .lock()
+            .get(cluster)
+            .is_some_and(|s| s.cert.serial.as_ref().is_some_and(|x| !serials.contains(x)));
+        if retired {
+            self.close(cluster, "certificate retired by a new registration");
+        }
     }
 
     fn remove_if(&self, cluster: &str, id: u64) -> bool {
@@ -99,14 +193,9 @@ fn phase_transport(t: Transport) -> PhaseTransport {
 }
 
 /// Run one agent's session until it ends.
-pub(crate) async fn run(
-    hub: Arc<Hub>,
-    cluster: String,
-    conn: HubConn,
-    cert_not_after: Option<i64>,
-) {
+pub(crate) async fn run(hub: Arc<Hub>, cluster: String, conn: HubConn, cert: PeerCert) {
     let transport = conn.transport();
-    match serve(Arc::clone(&hub), &cluster, conn.clone(), cert_not_after).await {
+    match serve(Arc::clone(&hub), &cluster, conn.clone(), cert).await {
         Ok(()) => {}
         Err(e) => {
             tracing::info!(cluster, transport = transport.as_str(), error = %e, "session ended")
@@ -119,8 +208,9 @@ async fn serve(
     hub: Arc<Hub>,
     cluster: &str,
     conn: HubConn,
-    cert_not_after: Option<i64>,
+    cert: PeerCert,
 ) -> Result<(), TunnelError> {
+    let cert_not_after = cert.not_after;
     let transport = conn.transport();
     let max = hub.cfg.max_protocol_version.min(cceone_proto::MAX_VERSION);
     let mut control = conn.open().await?;
@@ -176,6 +266,47 @@ async fn serve(
         let _ = control.send(&bye).await;
         return Err(TunnelError::Protocol("no common protocol version".into()));
     };
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<v1::HubMessage>(64);
+    let id = hub.sessions.next_id.fetch_add(1, Ordering::Relaxed);
+    let closed_because: Arc<Mutex<Option<&'static str>>> = Arc::default();
+    let last_seen = Arc::new(AtomicU64::new(now_ms()));
+    let handle = SessionHandle {
+        id,
+        conn: conn.clone(),
+        version,
+        closed_because: Arc::clone(&closed_because),
+        control: out_tx.clone(),
+        agent_id: hello.agent_id.clone(),
+        last_seen: Arc::clone(&last_seen),
+        cert,
+    };
+    let healthy_within = hub.cfg.heartbeat_grace.min(hub.cfg.heartbeat_interval * 2);
+    match hub.sessions.admit(cluster, handle, healthy_within) {
+        Ok(Some(old)) => {
+            *old.closed_because.lock() = Some("replaced");
+            let _ = old.control.try_send(v1::HubMessage {
+                msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
+                    reason: "replaced by a newer connection".into(),
+                })),
+            });
+            old.conn.close("replaced by a newer connection");
+        }
+        Ok(None) => {}
+        Err(refused) => {
+            refuse_takeover(&hub, cluster, &conn, &hello.agent_id, &refused).await;
+            let bye = v1::HubMessage {
+                msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
+                    reason: "another agent holds a healthy session for this cluster".into(),
+                })),
+            };
+            let _ = control.send(&bye).await;
+            // Let the goodbye reach the agent before the tunnel is cut, so it can say why.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return Err(TunnelError::Protocol(
+                "refused: another agent holds a healthy session for this cluster".into(),
+            ));
+        }
+    }
     let ack = v1::HelloAck {
         version,
         hub_version: env!("CARGO_PKG_VERSION").into(),
@@ -183,13 +314,16 @@ async fn serve(
         status_resync_ms: hub.cfg.status_resync.as_millis() as u32,
         capabilities: vec!["proxy".into(), "csr".into()],
     };
-    control
+    if let Err(e) = control
         .send(&v1::HubMessage {
             msg: Some(hub_message::Msg::HelloAck(ack)),
         })
-        .await?;
+        .await
+    {
+        hub.sessions.remove_if(cluster, id);
+        return Err(e);
+    }
     let (mut tx, mut rx) = control.split();
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<v1::HubMessage>(64);
     // Heartbeat echoes have their own lane and go first: a queue of Work deliveries must not
     // hold them back until the agent thinks the hub is gone.
     let (echo_tx, mut echo_rx) = tokio::sync::mpsc::channel::<v1::HubMessage>(4);
@@ -208,24 +342,6 @@ async fn serve(
             }
         }
     });
-    let id = hub.sessions.next_id.fetch_add(1, Ordering::Relaxed);
-    let closed_because: Arc<Mutex<Option<&'static str>>> = Arc::default();
-    let handle = SessionHandle {
-        id,
-        conn: conn.clone(),
-        version,
-        closed_because: Arc::clone(&closed_because),
-        control: out_tx.clone(),
-    };
-    if let Some(old) = hub.sessions.insert(cluster, handle) {
-        *old.closed_because.lock() = Some("replaced");
-        let _ = old.control.try_send(v1::HubMessage {
-            msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
-                reason: "replaced by a newer connection".into(),
-            })),
-        });
-        old.conn.close("replaced by a newer connection");
-    }
     let gauge = match transport {
         Transport::Grpc => &hub.metrics.tunnels_grpc,
         Transport::Quic => &hub.metrics.tunnels_quic,
@@ -289,6 +405,7 @@ async fn serve(
             }
             Ok(Ok(Some(m))) => m,
         };
+        last_seen.store(now_ms(), Ordering::Relaxed);
         match msg.msg {
             Some(agent_message::Msg::Heartbeat(hb)) => {
                 hub.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
@@ -314,6 +431,7 @@ async fn serve(
                 {
                     Ok((cert, not_after)) => {
                         tracing::info!(cluster, not_after, "rotated the agent certificate");
+                        let issued_pem = cert.clone();
                         let issued = v1::CertificateIssued {
                             certificate_pem: cert,
                             ca_pem: hub.ca.ca_pem().to_string(),
@@ -324,11 +442,19 @@ async fn serve(
                                 msg: Some(hub_message::Msg::Certificate(issued)),
                             })
                             .await;
+                        let mut fields = json!({});
                         if let Ok(t) = jiff::Timestamp::from_second(not_after) {
-                            sink.cluster(
-                                json!({"certificateNotAfter": cceone_platform::phase::rfc3339(t)}),
-                            );
+                            fields["certificateNotAfter"] =
+                                json!(cceone_platform::phase::rfc3339(t));
                         }
+                        if let Some(serial) = crate::serials::of_pem(&issued_pem) {
+                            let info = hub.clusters.get(cluster).unwrap_or_default();
+                            let current = hub.serials.current(cluster, info.created, &info.serials);
+                            let list = crate::serials::after_rotation(&current, &serial);
+                            hub.serials.set(cluster, info.created, list.clone());
+                            fields["certificateSerials"] = json!(list);
+                        }
+                        sink.cluster(fields);
                     }
                     Err(e) => {
                         hub.metrics.refuse("bad_csr");
@@ -388,6 +514,41 @@ async fn serve(
         _ => {}
     }
     Ok(())
+}
+
+/// A second agent presented the identity of a cluster whose session is healthy: count it, say
+/// so, and note it in the cluster's operation log (rate limited).
+async fn refuse_takeover(
+    hub: &Hub,
+    cluster: &str,
+    conn: &HubConn,
+    agent_id: &str,
+    refused: &Refused,
+) {
+    hub.metrics.refuse("duplicate_identity");
+    tracing::warn!(
+        cluster,
+        peer = %conn.peer(),
+        agent = agent_id,
+        live_peer = %refused.live_peer,
+        live_agent = refused.live_agent,
+        "tunnel refused: another agent holds a healthy session with this cluster's identity (a copied identity?)"
+    );
+    if hub.sessions.note_refusal(cluster) {
+        let op = cceone_platform::phase::Operation::new(
+            jiff::Timestamp::now(),
+            "Security",
+            "DuplicateIdentityRefused",
+            format!(
+                "a second agent ({agent_id} from {}) presented this cluster's identity while the \
+                 session of {} from {} was healthy; it was refused",
+                conn.peer(),
+                refused.live_agent,
+                refused.live_peer
+            ),
+        );
+        hub.clusters.append_operation(cluster, op).await;
+    }
 }
 
 /// A control stream failed: when the agent sent bytes that are no frame or no message, count it

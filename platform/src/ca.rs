@@ -22,8 +22,9 @@ const CA_CN: &str = "cceone-hub-ca";
 const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Lifetime of a serving certificate.
 const SERVING_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
-/// Certificates start this much in the past, for clocks slightly behind ours.
-const BACKDATE: Duration = Duration::from_secs(5 * 60);
+/// Certificates start this much in the past, for clocks slightly behind ours (their issue time
+/// is notBefore plus this).
+pub const BACKDATE: Duration = Duration::from_secs(5 * 60);
 
 /// The hub's CA. `Debug` never shows the key.
 pub struct HubCa {

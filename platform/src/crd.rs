@@ -151,6 +151,10 @@ fn status_schema() -> Value {
             "lastHeartbeatTime": date_time(),
             "connectedSince": date_time(),
             "certificateNotAfter": date_time(),
+            "certificateSerials": {"type": "array", "items": string(),
+                "description": "Serials (hex) of the certificates that may speak for the cluster: the one issued at its latest registration and those of later rotations, the newest two. Any other certificate is refused."},
+            "registrationGeneration": {"type": "integer",
+                "description": "How many times a bootstrap token was redeemed for the cluster."},
             "conditions": {
                 "type": "array",
                 "x-kubernetes-list-type": "map",
