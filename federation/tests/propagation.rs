@@ -262,10 +262,45 @@ async fn policy_first_then_template_and_policy_edits_move_workloads() {
     })
     .await;
 
-    // No policy, no binding, no Works.
+    // The policy goes: as in Karmada, the claim comes off the template and the binding, but the
+    // binding and what the members run stay (deleting a policy is not deleting workloads).
     fed.kubectl(&["delete", "propagationpolicy", "example-policy"])
         .await;
+    eventually("the binding released by the policy", WAIT, || async {
+        let b = fed.get(&rb(), Some("default"), "nginx-deployment").await?;
+        b["metadata"]["annotations"]
+            .get("propagationpolicy.karmada.io/name")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    eventually("the template released by the policy", WAIT, || async {
+        let t = fed.get(&deployment(), Some("default"), "nginx").await?;
+        t["metadata"]["annotations"]
+            .get("propagationpolicy.karmada.io/name")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        works_of(&fed, "nginx")
+            .await
+            .iter()
+            .map(|(c, r, _)| (c.as_str(), *r))
+            .collect::<Vec<_>>(),
+        [("member2", 3)],
+        "the Works must stay when the policy goes"
+    );
+    // The template goes: its binding and Works go with it.
+    fed.kubectl(&["delete", "deployment", "nginx"]).await;
     wait_works(&fed, &[]).await;
+    eventually("the binding gone with its template", WAIT, || async {
+        fed.get(&rb(), Some("default"), "nginx-deployment")
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
     fed.stop().await;
 }
 
@@ -421,19 +456,36 @@ async fn cluster_policies_duplicate_cluster_scoped_templates_and_crd_instances()
     })
     .await;
 
+    // The policy goes: the bindings stay, unclaimed, and so does what the members run.
     fed.kubectl(&["delete", "clusterpropagationpolicy", "everywhere"])
         .await;
+    eventually("the cluster binding released", WAIT, || async {
+        let crb = fed
+            .kubectl(&["get", "crb", "reader-clusterrole", "-o", "json"])
+            .await;
+        let crb: Value = serde_json::from_str(&crb).ok()?;
+        crb["metadata"]["annotations"]
+            .get("clusterpropagationpolicy.karmada.io/name")
+            .is_none()
+            .then_some(())
+    })
+    .await;
     for name in ["reader", "settings", "gizmo"] {
-        eventually(&format!("{name} withdrawn"), WAIT, || async {
-            clusters_holding(&fed, name).await.is_empty().then_some(())
-        })
-        .await;
+        assert_eq!(clusters_holding(&fed, name).await, both, "{name} withdrawn");
     }
-    assert!(
-        fed.kubectl(&["get", "crb", "-o", "name"])
+    // The templates go: so do their bindings and Works.
+    fed.kubectl(&["delete", "clusterrole", "reader"]).await;
+    eventually("reader withdrawn with its template", WAIT, || async {
+        clusters_holding(&fed, "reader")
             .await
-            .trim()
             .is_empty()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        !fed.kubectl(&["get", "crb", "-o", "name"])
+            .await
+            .contains("reader-clusterrole")
     );
     fed.stop().await;
 }

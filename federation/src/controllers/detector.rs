@@ -7,7 +7,9 @@
 //! A claim sticks, as in Karmada: a template stays with the policy that claimed it while that
 //! policy still selects it, unless a policy with `preemption: Always` outranks it (a
 //! PropagationPolicy over a ClusterPropagationPolicy, else a higher explicit priority). When
-//! no policy selects a template any more, its binding is deleted (and with it the Works).
+//! no policy selects a template any more (the policy was deleted or no longer matches), the
+//! claim comes off the template and its binding, but the binding and the Works stay until the
+//! template goes, as in Karmada.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -208,6 +210,34 @@ async fn claim_template(
     Ok(written)
 }
 
+/// Take a policy's claim (labels and annotations) off a binding no policy claims any more.
+async fn release_binding(
+    ctx: &Ctx,
+    bar: &kube::api::ApiResource,
+    bkey: &ObjKey,
+    live: &Value,
+) -> Result<(), Error> {
+    let none = StringMap::new();
+    let current = json!({"metadata": {
+        "labels": obj(live, "/metadata/labels"),
+        "annotations": obj(live, "/metadata/annotations"),
+    }});
+    let released = json!({"metadata": {
+        "labels": with_claim(obj(live, "/metadata/labels"), CLAIM_LABELS, &none),
+        "annotations": with_claim(obj(live, "/metadata/annotations"), CLAIM_ANNOTATIONS, &none),
+    }});
+    if let Some(mut patch) = merge_diff(&current, &released) {
+        tracing::info!(binding = %bkey, "no policy claims the template any more; the binding stays, unclaimed");
+        set(
+            &mut patch,
+            &["metadata", "resourceVersion"],
+            json!(s(live, "/metadata/resourceVersion")),
+        );
+        ctx.writer.merge_patch(bar, bkey, &patch, false).await?;
+    }
+    Ok(())
+}
+
 /// What of a binding the detector compares and writes.
 fn projection(binding: &Value) -> Value {
     json!({
@@ -298,9 +328,12 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: TemplateKey) -> Result<Requeue
     };
     let cpps: Vec<PropagationPolicy> = ctx.cpps.list_as();
     let Some(policy) = choose(&template, &pps, &cpps, existing.as_deref()) else {
-        if existing.as_ref().is_some_and(|b| !deleting(b)) {
-            tracing::info!(binding = %bkey, "no policy selects the template any more; deleting its binding");
-            ctx.writer.delete(&bar, &bkey).await?;
+        // As Karmada does (pkg/detector `HandlePropagationPolicyDeletion` and the clean-up of
+        // bindings a policy no longer matches): the claim comes off the template and its
+        // binding, but the binding — and with it what the members run — stays until the
+        // template goes, and another policy may claim it.
+        if let Some(live) = existing.as_ref().filter(|b| !deleting(b)) {
+            release_binding(&ctx, &bar, &bkey, live).await?;
         }
         claim_template(&ctx, &key, template, None).await?;
         return Ok(None);
