@@ -179,6 +179,7 @@ impl ApiServer {
             rx,
         ))];
         tasks.push(tokio::spawn(gc::run(Arc::clone(&core))));
+        tasks.push(tokio::spawn(authz::aggregation::run(Arc::clone(&core))));
         tracing::info!(%addr, data_dir = ?cfg.data_dir, "API server serving");
         Ok(ApiServer {
             core,

@@ -7,6 +7,7 @@
 //! from memory), so a binding applies from the moment its write is acknowledged. Callers in
 //! `system:masters` never reach the store.
 
+pub mod aggregation;
 pub mod bootstrap;
 pub mod impersonate;
 pub mod request;
@@ -234,10 +235,11 @@ impl Rbac {
     }
 }
 
-/// The rules of an aggregated ClusterRole: its own (none, usually) plus each distinct rule of
-/// every other ClusterRole a selector matches, in name order.
+/// The rules of an aggregated ClusterRole: each distinct rule of every other ClusterRole a
+/// selector matches, in name order. Its own `rules` do not count: they are what the
+/// aggregation controller last wrote.
 pub fn aggregate(role: &Role, selectors: &[Value], all: &[Role]) -> Vec<PolicyRule> {
-    let mut out = role.rules.clone();
+    let mut out: Vec<PolicyRule> = Vec::new();
     let mut sorted: Vec<&Role> = all
         .iter()
         .filter(|r| r.metadata.name != role.metadata.name)

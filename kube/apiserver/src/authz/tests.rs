@@ -244,6 +244,25 @@ async fn aggregated_roles_pick_up_labelled_roles() {
     )
     .await;
     assert!(rbac.authorize(&widgets).await.allowed);
+    // The aggregation controller writes the new rule into the stored view (and, through
+    // edit's label, into edit and admin).
+    let controller = tokio::spawn(aggregation::run(Arc::clone(&core)));
+    let roles = core.resource(RBAC_GROUP, "v1", "clusterroles").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for name in ["view", "edit", "admin"] {
+        loop {
+            let r = core.get(&roles, None, name).await.unwrap();
+            if r["rules"].to_string().contains("widgets") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} never got the widget rule"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    controller.abort();
     // The stored defaults carry their aggregated rules, as kube's controller writes them.
     let edit = core
         .get(
