@@ -93,7 +93,9 @@ impl HubConfig {
             heartbeat_record_every: Duration::from_secs(30),
             status_resync: Duration::from_secs(300),
             access_timeout: Duration::from_secs(600),
-            cert_validity: Duration::from_secs(365 * 24 * 3600),
+            // A week: agents rotate after about five days, so a copied certificate is
+            // worthless within days, not a year.
+            cert_validity: Duration::from_secs(7 * 24 * 3600),
             max_handshakes: 256,
             max_connections: 16_384,
             max_per_source: 128,

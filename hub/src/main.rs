@@ -43,8 +43,8 @@ struct Args {
     /// Seconds a Pending cluster may wait for its agent before AccessTimeout.
     #[arg(long, default_value_t = 600)]
     access_timeout_secs: u64,
-    /// Validity of agent certificates, in seconds.
-    #[arg(long, default_value_t = 365 * 24 * 3600)]
+    /// Validity of agent certificates, in seconds (agents rotate at two thirds of it).
+    #[arg(long, default_value_t = 7 * 24 * 3600)]
     cert_validity_secs: u64,
     /// Concurrent TLS handshakes admitted, per transport (TCP, QUIC).
     #[arg(long, default_value_t = 256)]
