@@ -58,6 +58,14 @@ fn observe(obj: &DynamicObject) -> Observed {
     )
 }
 
+/// A kind's group/version/plural.
+fn kind_key(resource: &ApiResource) -> String {
+    format!(
+        "{}/{}/{}",
+        resource.group, resource.version, resource.plural
+    )
+}
+
 /// Where an object is: its kind's group/version/plural, namespace and name.
 fn object_key(resource: &ApiResource, namespace: Option<&str>, name: &str) -> String {
     format!(
@@ -86,6 +94,12 @@ pub struct Works {
     /// What those watches last saw of each applied object ([`object_key`]): its reflected
     /// status and health, so a status pass reads the member only for what it has not seen.
     observed: std::sync::Mutex<HashMap<String, Observed>>,
+    /// Objects of the watched kinds that exist and are not the federation's ([`object_key`]),
+    /// and the kinds whose watch has listed them all: `conflictResolution: Abort` is decided
+    /// from these, as Karmada's execution controller decides from its informer cache, and the
+    /// member is asked only while a kind's first list is still coming.
+    foreign: std::sync::Mutex<HashSet<String>>,
+    listed: std::sync::Mutex<HashSet<String>>,
     applies: AtomicU64,
     metrics: Arc<crate::health::AgentMetrics>,
 }
@@ -102,6 +116,8 @@ impl Works {
             me: me.clone(),
             watching: std::sync::Mutex::default(),
             observed: std::sync::Mutex::default(),
+            foreign: std::sync::Mutex::default(),
+            listed: std::sync::Mutex::default(),
             applies: AtomicU64::new(0),
             metrics,
         })
@@ -238,28 +254,24 @@ impl Works {
                 // Work says why (pkg/util/objectwatcher `allowUpdate`). The watch of applied
                 // objects answers for objects already ours; anything else is looked up.
                 let key = object_key(&resource, namespace.as_deref(), &name);
-                let known = self
-                    .observed
-                    .lock()
-                    .map(|o| o.contains_key(&key))
-                    .unwrap_or(false);
-                if !known {
-                    match api.get_opt(&name).await {
-                        Ok(Some(existing)) if !managed(&existing) => {
-                            let cluster = cceone_karmada_api::cluster_of(&d.namespace)
-                                .unwrap_or(&d.namespace);
-                            errors.push(format!(
-                                "resource(kind={kind}, {}/{name}) already exists in the cluster {cluster} and is not managed by the federation; conflictResolution is Abort, so it is left as it is (set conflictResolution: Overwrite on the policy to take it over)",
-                                namespace.as_deref().unwrap_or("")
-                            ));
-                            continue;
-                        }
-                        Ok(_) => {}
+                let conflict = match self.known_foreign(&resource, &key) {
+                    Some(foreign) => foreign,
+                    None => match api.get_opt(&name).await {
+                        Ok(existing) => existing.is_some_and(|o| !managed(&o)),
                         Err(e) => {
                             errors.push(format!("reading {kind} {name} before applying: {e}"));
                             continue;
                         }
-                    }
+                    },
+                };
+                if conflict {
+                    let cluster =
+                        cceone_karmada_api::cluster_of(&d.namespace).unwrap_or(&d.namespace);
+                    errors.push(format!(
+                        "resource(kind={kind}, {}/{name}) already exists in the cluster {cluster} and is not managed by the federation; conflictResolution is Abort, so it is left as it is (set conflictResolution: Overwrite on the policy to take it over)",
+                        namespace.as_deref().unwrap_or("")
+                    ));
+                    continue;
                 }
             }
             match api
@@ -328,19 +340,27 @@ impl Works {
         self.mark_dirty(key_for_dirty);
     }
 
+    /// Whether an object exists in the member and is not the federation's, from the watch of
+    /// its kind; `None` while that watch has not listed the kind yet (ask the member).
+    fn known_foreign(&self, resource: &ApiResource, key: &str) -> Option<bool> {
+        if self.observed.lock().ok()?.contains_key(key) {
+            return Some(false);
+        }
+        let listed = self.listed.lock().ok()?.contains(&kind_key(resource));
+        listed.then(|| self.foreign.lock().is_ok_and(|f| f.contains(key)))
+    }
+
     fn mark_dirty(&self, key: (String, String)) {
         if let Ok(mut d) = self.dirty.lock() {
             d.insert(key);
         }
     }
 
-    /// Watch `resource` (the objects of it the agent applied, by label) and mark the Work of each
-    /// changed object dirty. One watch per kind, for the agent's lifetime.
+    /// Watch `resource`: mark the Work of each changed object the agent applied dirty, and keep
+    /// the keys of the objects that are not the federation's (for conflict resolution). One
+    /// watch per kind, for the agent's lifetime.
     fn watch_kind(&self, resource: &ApiResource) {
-        let kind_key = format!(
-            "{}/{}/{}",
-            resource.group, resource.version, resource.plural
-        );
+        let kind_key = kind_key(resource);
         let Ok(mut watching) = self.watching.lock() else {
             return;
         };
@@ -348,8 +368,8 @@ impl Works {
             return;
         }
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
-        let cfg =
-            kube::runtime::watcher::Config::default().labels(&format!("{MANAGED_LABEL}={MANAGER}"));
+        let cfg = kube::runtime::watcher::Config::default();
+        let listed_key = kind_key.clone();
         let me: Weak<Works> = self.me.clone();
         let resource = resource.clone();
         let task = tokio::spawn(async move {
@@ -362,11 +382,30 @@ impl Works {
                         | kube::runtime::watcher::Event::Delete(ref o)
                         | kube::runtime::watcher::Event::InitApply(ref o)),
                     ) => {
-                        if let (Some(name), Ok(mut observed)) =
-                            (o.metadata.name.as_deref(), works.observed.lock())
-                        {
-                            let key = object_key(&resource, o.metadata.namespace.as_deref(), name);
-                            if matches!(event, kube::runtime::watcher::Event::Delete(_)) {
+                        let deleted = matches!(event, kube::runtime::watcher::Event::Delete(_));
+                        let Some(name) = o.metadata.name.as_deref() else {
+                            continue;
+                        };
+                        let key = object_key(&resource, o.metadata.namespace.as_deref(), name);
+                        if !managed(o) {
+                            // Someone else's (or no longer ours): remembered for conflicts only.
+                            if let Ok(mut foreign) = works.foreign.lock() {
+                                if deleted {
+                                    foreign.remove(&key);
+                                } else {
+                                    foreign.insert(key.clone());
+                                }
+                            }
+                            if let Ok(mut observed) = works.observed.lock() {
+                                observed.remove(&key);
+                            }
+                            continue;
+                        }
+                        if let Ok(mut foreign) = works.foreign.lock() {
+                            foreign.remove(&key);
+                        }
+                        if let Ok(mut observed) = works.observed.lock() {
+                            if deleted {
                                 observed.remove(&key);
                             } else {
                                 observed.insert(key, observe(o));
@@ -384,15 +423,22 @@ impl Works {
                     }
                     Ok(kube::runtime::watcher::Event::Init) => {
                         // A fresh list follows: what it does not bring back is gone.
-                        let prefix = format!(
-                            "{}/{}/{}/",
-                            resource.group, resource.version, resource.plural
-                        );
+                        let prefix = format!("{listed_key}/");
+                        if let Ok(mut listed) = works.listed.lock() {
+                            listed.remove(&listed_key);
+                        }
                         if let Ok(mut observed) = works.observed.lock() {
                             observed.retain(|k, _| !k.starts_with(&prefix));
                         }
+                        if let Ok(mut foreign) = works.foreign.lock() {
+                            foreign.retain(|k| !k.starts_with(&prefix));
+                        }
                     }
-                    Ok(_) => {}
+                    Ok(kube::runtime::watcher::Event::InitDone) => {
+                        if let Ok(mut listed) = works.listed.lock() {
+                            listed.insert(listed_key.clone());
+                        }
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "watching applied objects failed; retrying");
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
