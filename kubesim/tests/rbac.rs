@@ -305,3 +305,97 @@ subjects:
         "error: the selfsubjectreviews API is not enabled in the cluster or you do not have permission to call it"
     );
 }
+
+/// Escalation prevention: a namespace admin may hand out what they hold there (edit, a Role
+/// within their rights) but not more (cluster-admin, a wildcard Role), as in kube-apiserver.
+#[test]
+fn namespace_admins_grant_no_more_than_they_hold() {
+    let sim = Sim::start(&[]);
+    sim.ok(&["create", "namespace", "team-a"]);
+    sim.ok(&[
+        "create",
+        "rolebinding",
+        "bob-admin",
+        "--clusterrole=admin",
+        "--user=bob",
+        "-n",
+        "team-a",
+    ]);
+    let bob = user_kubeconfig(&sim, "bob", &[]);
+    let binding = |name: &str, role: &str| {
+        vec![
+            "create".to_string(),
+            "rolebinding".into(),
+            name.into(),
+            format!("--clusterrole={role}"),
+            "--user=carol".into(),
+            "-n".into(),
+            "team-a".into(),
+        ]
+    };
+    let args = binding("carol-edit", "edit");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (out, _) = exits(0, &bob, &args);
+    assert_eq!(
+        out.trim(),
+        "rolebinding.rbac.authorization.k8s.io/carol-edit created"
+    );
+    let args = binding("carol-root", "cluster-admin");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, err) = exits(1, &bob, &args);
+    assert!(
+        err.contains(
+            "rolebindings.rbac.authorization.k8s.io \"carol-root\" is forbidden: user \"bob\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:"
+        ) && err.contains("{APIGroups:[\"*\"], Resources:[\"*\"], Verbs:[\"*\"]}"),
+        "{err}"
+    );
+    let (out, _) = exits(
+        0,
+        &bob,
+        &[
+            "create",
+            "role",
+            "pod-reader",
+            "--verb=get",
+            "--verb=list",
+            "--resource=pods",
+            "-n",
+            "team-a",
+        ],
+    );
+    assert_eq!(
+        out.trim(),
+        "role.rbac.authorization.k8s.io/pod-reader created"
+    );
+    let (_, err) = exits(
+        1,
+        &bob,
+        &[
+            "create",
+            "role",
+            "everything",
+            "--verb=*",
+            "--resource=pods",
+            "-n",
+            "team-a",
+        ],
+    );
+    assert!(
+        err.contains("is attempting to grant RBAC permissions not currently held"),
+        "{err}"
+    );
+    // What bob could not grant, carol does not have.
+    let carol = user_kubeconfig(&sim, "carol", &[]);
+    let (out, _) = exits(
+        0,
+        &carol,
+        &["auth", "can-i", "create", "deployments", "-n", "team-a"],
+    );
+    assert_eq!(out.trim(), "yes");
+    let (out, _) = exits(
+        1,
+        &carol,
+        &["auth", "can-i", "create", "rolebindings", "-n", "team-a"],
+    );
+    assert_eq!(out.trim(), "no");
+}

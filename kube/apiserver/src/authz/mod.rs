@@ -9,6 +9,7 @@
 
 pub mod aggregation;
 pub mod bootstrap;
+pub mod escalation;
 pub mod impersonate;
 pub mod request;
 pub mod reviews;
@@ -178,7 +179,7 @@ impl Rbac {
 
     /// The rules of a binding's role; a ClusterRole with an aggregation rule has the rules of
     /// every ClusterRole its selectors match (what kube's aggregation controller writes).
-    async fn role_rules(
+    pub(crate) async fn role_rules(
         &self,
         role_ref: &rules::RoleRef,
         ns: &str,

@@ -246,6 +246,14 @@ async fn handle(
                         if let (Some(log), Some(r)) = (&state.audit, received.as_mut()) {
                             r.body = audited::keep_body(log, &adm, &mut req);
                         }
+                        // RBAC writes are checked against escalation once their body is read.
+                        if let Some(g) = adm
+                            .attributes
+                            .as_ref()
+                            .and_then(|a| crate::authz::escalation::guard(&state.rbac, a))
+                        {
+                            req.extensions_mut().insert(g);
+                        }
                         route(&state, req, adm.user().clone()).await
                     }
                 };

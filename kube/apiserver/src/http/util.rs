@@ -62,6 +62,10 @@ pub(crate) fn error_response(e: &ApiError) -> Response<Body> {
 pub(crate) async fn read_body(req: http::Request<Incoming>) -> Result<Bytes, ApiError> {
     // The audit log keeps the body when its level asks for it.
     let slot = req.extensions().get::<super::audited::BodySlot>().cloned();
+    let guard = req
+        .extensions()
+        .get::<crate::authz::escalation::Guard>()
+        .cloned();
     let ct = req
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -71,6 +75,12 @@ pub(crate) async fn read_body(req: http::Request<Incoming>) -> Result<Bytes, Api
     match limited.collect().await {
         Ok(c) => {
             let bytes = c.to_bytes();
+            if let Some(guard) = guard
+                // A body that does not decode fails in the handler, with its own message.
+                && let Ok(v) = super::body::decode(ct.as_deref(), bytes.clone()).await
+            {
+                guard.check(&v).await?;
+            }
             if let Some(slot) = slot {
                 slot.put(ct, bytes.clone());
             }
