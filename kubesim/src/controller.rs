@@ -116,25 +116,37 @@ async fn list(core: &Core, res: &ResourceInfo) -> Result<Vec<Value>, ApiError> {
         .collect())
 }
 
-/// Pods by the uid of their controlling owner (one pass over the pods, so a reconcile pass
-/// costs O(pods + workloads), not O(pods × workloads)).
-fn by_controller(pods: &[Value]) -> HashMap<&str, Vec<Value>> {
-    let mut out: HashMap<&str, Vec<Value>> = HashMap::new();
+/// The uid of a pod's controlling owner.
+fn controller_uid(pod: &Value) -> Option<&str> {
+    pod.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .and_then(|refs| {
+            refs.iter()
+                .find(|r| r.get("controller") == Some(&json!(true)))
+        })
+        .and_then(|r| r.get("uid"))
+        .and_then(Value::as_str)
+}
+
+/// Pods moved (not copied: a pass over thousands of pods copied each one) into groups by the
+/// uid of their controlling owner, and the pods without one; [`ungroup`] puts them back. One
+/// pass over the pods, so a reconcile pass costs O(pods + workloads), not O(pods × workloads).
+fn group_by_controller(pods: Vec<Value>) -> (HashMap<String, Vec<Value>>, Vec<Value>) {
+    let mut groups: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut rest = Vec::new();
     for p in pods {
-        let owner = p
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .and_then(|refs| {
-                refs.iter()
-                    .find(|r| r.get("controller") == Some(&json!(true)))
-            })
-            .and_then(|r| r.get("uid"))
-            .and_then(Value::as_str);
-        if let Some(uid) = owner {
-            out.entry(uid).or_default().push(p.clone());
+        match controller_uid(&p).map(String::from) {
+            Some(uid) => groups.entry(uid).or_default().push(p),
+            None => rest.push(p),
         }
     }
-    out
+    (groups, rest)
+}
+
+/// The pods of [`group_by_controller`] as one list again.
+fn ungroup(groups: HashMap<String, Vec<Value>>, mut rest: Vec<Value>) -> Vec<Value> {
+    rest.extend(groups.into_values().flatten());
+    rest
 }
 
 fn terminal(pod: &Value) -> bool {
@@ -225,7 +237,7 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
             workloads.push((Arc::clone(&res), w));
         }
     }
-    let owners = by_controller(&pods);
+    let (owners, unowned) = group_by_controller(std::mem::take(&mut pods));
     let mut actions = Vec::new();
     for (_, w) in &workloads {
         if meta::is_deleting(w) {
@@ -235,7 +247,7 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
         let owned = owners.get(uid).map_or(&[][..], Vec::as_slice);
         actions.extend(cceone_kubesim_core::reconcile(w, owned, &nodes));
     }
-    drop(owners);
+    pods = ungroup(owners, unowned);
     if !actions.is_empty() {
         changed = true;
         futures::future::join_all(actions.into_iter().map(|action| {
@@ -339,7 +351,7 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
     }
 
     // Workload status.
-    let owners = by_controller(&pods);
+    let (owners, _) = group_by_controller(pods);
     let mut updates = Vec::new();
     for (res, w) in &workloads {
         let Some(uid) = meta::uid(w) else { continue };
