@@ -167,6 +167,14 @@ pub(super) fn recover(dir: &Path, fsync: bool, history: usize) -> Result<Recover
     let mut tail: Option<(PathBuf, u64)> = None;
     for (i, (_, path)) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
+        if segments
+            .get(i + 1)
+            .is_some_and(|next| next.0 <= snap_rev + 1)
+        {
+            // Wholly covered by the snapshot (and removed below): nothing in it is needed, so
+            // damage in it must not stop the store.
+            continue;
+        }
         let (records, size) = read_segment(dir, path, last)?;
         for record in records {
             if record.revision <= revision {
