@@ -127,6 +127,25 @@ impl LabelSelector {
         self.matches_labels(labels)
     }
 
+    /// Whether a stored object (its JSON bytes) satisfies every requirement: only its
+    /// `metadata.labels` are read out of the bytes (the rest is skipped, not built), so a
+    /// label-selected list or watch does not parse every object whole. An object that does
+    /// not parse matches nothing.
+    pub fn matches_bytes(&self, bytes: &[u8]) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Labeled {
+            #[serde(default)]
+            metadata: LabeledMeta,
+        }
+        #[derive(serde::Deserialize, Default)]
+        struct LabeledMeta {
+            #[serde(default)]
+            labels: Option<Value>,
+        }
+        serde_json::from_slice::<Labeled>(bytes)
+            .is_ok_and(|o| self.matches_labels(o.metadata.labels.as_ref()))
+    }
+
     /// Whether a labels map satisfies every requirement.
     pub fn matches_labels(&self, labels: Option<&Value>) -> bool {
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
@@ -338,9 +357,22 @@ mod tests {
             "n>3",
             "app!=x,tier",
         ];
+        let bytes = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "labels": obj["metadata"]["labels"]},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}))
+        .unwrap();
         for s in yes {
             assert!(LabelSelector::parse(s).unwrap().matches(&obj), "{s}");
+            assert!(
+                LabelSelector::parse(s).unwrap().matches_bytes(&bytes),
+                "{s}"
+            );
         }
+        // An object without labels, and bytes that are not an object.
+        let bare = br#"{"metadata": {"name": "p"}, "spec": {}}"#;
+        assert!(LabelSelector::parse("!app").unwrap().matches_bytes(bare));
+        assert!(!LabelSelector::parse("app").unwrap().matches_bytes(bare));
+        assert!(!LabelSelector::parse("!app").unwrap().matches_bytes(b"[1,2"));
         let no = [
             "app=x",
             "tier notin (web)",
@@ -350,6 +382,10 @@ mod tests {
         ];
         for s in no {
             assert!(!LabelSelector::parse(s).unwrap().matches(&obj), "{s}");
+            assert!(
+                !LabelSelector::parse(s).unwrap().matches_bytes(&bytes),
+                "{s}"
+            );
         }
         assert!(LabelSelector::parse("a b c").is_err());
     }

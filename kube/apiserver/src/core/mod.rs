@@ -190,13 +190,13 @@ impl Core {
         let label = opts.label.as_ref().filter(|l| !l.is_empty());
         let field = opts.field.as_ref().filter(|f| !f.is_empty());
         let filter = move |kv: &KeyValue| -> bool {
-            if label.is_none() && field.is_none() {
-                return true;
+            match (label, field) {
+                (None, None) => true,
+                (Some(l), None) => l.matches_bytes(&kv.value),
+                _ => serde_json::from_slice::<Value>(&kv.value).is_ok_and(|obj| {
+                    label.is_none_or(|l| l.matches(&obj)) && field.is_none_or(|f| f.matches(&obj))
+                }),
             }
-            let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
-                return false;
-            };
-            label.is_none_or(|l| l.matches(&obj)) && field.is_none_or(|f| f.matches(&obj))
         };
         let limit = opts.limit.filter(|l| *l > 0);
         let page = self

@@ -164,13 +164,13 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 fn matches(opts: &WatchOptions, bytes: &[u8]) -> bool {
     let label = opts.label.as_ref().filter(|l| !l.is_empty());
     let field = opts.field.as_ref().filter(|f| !f.is_empty());
-    if label.is_none() && field.is_none() {
-        return true;
+    match (label, field) {
+        (None, None) => true,
+        (Some(l), None) => l.matches_bytes(bytes),
+        _ => serde_json::from_slice::<Value>(bytes).is_ok_and(|obj| {
+            label.is_none_or(|l| l.matches(&obj)) && field.is_none_or(|f| f.matches(&obj))
+        }),
     }
-    let Ok(obj) = serde_json::from_slice::<Value>(bytes) else {
-        return false;
-    };
-    label.is_none_or(|l| l.matches(&obj)) && field.is_none_or(|f| f.matches(&obj))
 }
 
 /// Turn a store event into what this watcher sees, given its selectors.
