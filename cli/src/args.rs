@@ -266,8 +266,9 @@ pub(crate) struct KubeconfigArgs {
     /// Group the member cluster sees (repeatable; default system:masters, i.e. cluster admin).
     #[arg(long = "group")]
     pub(crate) groups: Vec<String>,
-    /// Expire the kubeconfig after this long (default: never; revoke it instead).
-    #[arg(long, value_parser = parse_duration)]
+    /// Expire the kubeconfig after this long (e.g. 8h or 720h); its open streams end
+    /// then too.
+    #[arg(long, value_parser = parse_duration, default_value = "24h")]
     pub(crate) ttl: Option<Duration>,
     /// Which hub endpoint the kubeconfig points at.
     #[arg(long, value_enum, default_value = "public")]

@@ -354,8 +354,8 @@ async fn proxy(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|s| s.trim().to_string());
-    let (user, groups) = match (bearer, cert_user) {
-        (Some(t), _) => match hub.proxy_tokens.verify(&t, cluster) {
+    let (user, groups) = match (bearer.as_deref(), cert_user) {
+        (Some(t), _) => match hub.proxy_tokens.verify(t, cluster) {
             Some(x) => x,
             None => {
                 hub.metrics.refuse("bad_proxy_token");
@@ -460,10 +460,32 @@ async fn proxy(
     };
     let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
     let metrics = Arc::clone(&hub);
+    // A stream opened with a proxy kubeconfig ends when that kubeconfig is revoked or expires.
+    let revoked = {
+        let hub = Arc::clone(&hub);
+        let cluster = cluster.to_string();
+        async move {
+            match bearer {
+                Some(t) => hub.proxy_tokens.still_valid(&t, &cluster).await,
+                None => std::future::pending().await,
+            }
+        }
+    };
     tokio::spawn(async move {
         let _keep = tx; // dropping the sender would not cancel; the stream ends with the body
+        tokio::pin!(revoked);
         loop {
-            match rx.recv::<v1::ProxyChunk>().await {
+            let chunk = tokio::select! {
+                c = rx.recv::<v1::ProxyChunk>() => c,
+                () = &mut revoked => {
+                    tracing::info!("ending a proxied stream: its kubeconfig was revoked or expired");
+                    let _ = body_tx
+                        .send(Err(std::io::Error::other("the proxy kubeconfig was revoked or expired")))
+                        .await;
+                    return;
+                }
+            };
+            match chunk {
                 Ok(Some(c)) => {
                     if !c.data.is_empty() {
                         metrics
