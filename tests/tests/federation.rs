@@ -426,3 +426,91 @@ spec:
         },
     );
 }
+
+/// Deletion as Karmada does it (issue 16, item 5): deleting the policy leaves what the members run
+/// (the binding stays, unclaimed); deleting the template removes it from the members, unless the
+/// policy said `preserveResourcesOnDeletion`, when the member keeps its copy.
+#[test]
+fn deleting_a_policy_keeps_workloads_and_preserve_resources_on_deletion_keeps_them_in_members() {
+    let up = Up::start(1);
+    let yaml = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kept}
+data: {k: v}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: dropped}
+data: {k: v}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: keep}
+spec:
+  preserveResourcesOnDeletion: true
+  resourceSelectors: [{apiVersion: v1, kind: ConfigMap, name: kept}]
+  placement: {clusterAffinity: {clusterNames: [member1]}}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: drop}
+spec:
+  resourceSelectors: [{apiVersion: v1, kind: ConfigMap, name: dropped}]
+  placement: {clusterAffinity: {clusterNames: [member1]}}
+"#;
+    let file = up.dir.path().join("cms.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    up.fed(&["apply", "-f", file.to_str().unwrap()]);
+    let in_member = |name: &str| {
+        up.on_member(
+            "member1",
+            &["get", "configmap", name, "-o", "jsonpath={.data.k}"],
+        )
+        .trim()
+            == "v"
+    };
+    eventually(
+        "both ConfigMaps in member1",
+        Duration::from_secs(60),
+        || (in_member("kept") && in_member("dropped")).then_some(()),
+    );
+
+    // The policy goes: the binding stays, without the policy's claim, and so does the copy.
+    up.fed(&["delete", "propagationpolicy", "drop"]);
+    eventually("the binding released", Duration::from_secs(30), || {
+        let claim = up.fed_get(&[
+            "get",
+            "rb",
+            "dropped-configmap",
+            "-o",
+            "jsonpath={.metadata.annotations.propagationpolicy\\.karmada\\.io/name}|{.metadata.name}",
+        ]);
+        (claim.trim() == "|dropped-configmap").then_some(())
+    });
+    assert!(
+        in_member("dropped"),
+        "deleting the policy withdrew the workload"
+    );
+
+    // The templates go: `dropped` leaves the member, `kept` stays there.
+    up.fed(&["delete", "configmap", "dropped", "kept"]);
+    eventually(
+        "dropped removed from member1",
+        Duration::from_secs(60),
+        || {
+            up.on_member("member1", &["get", "configmap", "dropped"])
+                .contains("NotFound")
+                .then_some(())
+        },
+    );
+    eventually("the kept binding gone", Duration::from_secs(30), || {
+        up.fed_get(&["get", "rb", "kept-configmap"])
+            .contains("NotFound")
+            .then_some(())
+    });
+    assert!(
+        in_member("kept"),
+        "preserveResourcesOnDeletion did not keep the member's copy"
+    );
+}
