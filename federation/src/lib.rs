@@ -180,6 +180,7 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
     let client = client_from_kubeconfig(&kubeconfig).await?;
     cceone_platform::ensure_crds(&client, MANAGER).await?;
     cceone_platform::ensure_system_namespace(&client).await?;
+    cceone_platform::roles::ensure_roles(&client, MANAGER).await?;
     let local = cceone_kube_apiserver::LocalClient::new(Arc::clone(server.core()), MANAGER);
     let controllers = controllers::start(
         local,

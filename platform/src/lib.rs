@@ -13,6 +13,7 @@ pub mod hubinfo;
 pub mod phase;
 pub mod proxytoken;
 pub mod render;
+pub mod roles;
 pub mod token;
 pub mod usertoken;
 

@@ -1,7 +1,8 @@
 //! Who may do what on `cceone up`, end to end with the real `kubectl` and `cceonectl`: a person's
 //! kubeconfig from `cceonectl user kubeconfig`, RBAC in the federation API (edit in one
 //! namespace, refused elsewhere in kube-apiserver's words, `auth can-i`, `auth whoami`,
-//! impersonation refused without the verb), the member's own RBAC deciding what a proxied
+//! impersonation refused without the verb), the platform's roles (`ccseone-viewer` reads,
+//! `ccseone-user` cannot register clusters), the member's own RBAC deciding what a proxied
 //! request may do, and the audit logs (`DIR/audit/audit.log`, the member's beside it) holding
 //! each request with the right user and code and no Secret data.
 #![allow(clippy::unwrap_used)]
@@ -173,6 +174,67 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
     assert_eq!(
         err.trim(),
         "Error from server (Forbidden): users \"admin\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+    );
+
+    step("the platform's roles");
+    let person = |name: &str, role: &str| {
+        kubectl(
+            &admin,
+            &[
+                "create",
+                "clusterrolebinding",
+                &format!("{name}-{role}"),
+                &format!("--clusterrole={role}"),
+                &format!("--user={name}"),
+            ],
+        );
+        let text = ok(
+            "cceonectl",
+            &["--kubeconfig", &admin_s, "user", "kubeconfig", name],
+        );
+        save(d, &format!("{name}.kubeconfig"), &text)
+    };
+    let carol = person("carol", "ccseone-viewer");
+    let (code, out, err) = kubectl_as(&carol, &["get", "registeredclusters", "-o", "name"]);
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), "registeredcluster.platform.cceone.io/member1"),
+        "{err}"
+    );
+    let edge = save(
+        d,
+        "edge.yaml",
+        "apiVersion: platform.cceone.io/v1alpha1\nkind: RegisteredCluster\nmetadata: {name: edge}\nspec: {type: local}\n",
+    );
+    let edge_s = edge.display().to_string();
+    let (code, _, err) = kubectl_as(&carol, &["create", "-f", &edge_s]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(
+            "registeredclusters.platform.cceone.io is forbidden: User \"carol\" cannot create resource \"registeredclusters\" in API group \"platform.cceone.io\" at the cluster scope"
+        ),
+        "{err}"
+    );
+    let dave = person("dave", "ccseone-user");
+    let can = |kc: &Path, verb: &str, what: &str| {
+        let (_, out, _) = kubectl_as(kc, &["auth", "can-i", verb, what, "-A"]);
+        out.trim().to_string()
+    };
+    assert_eq!(
+        can(&dave, "create", "propagationpolicies.policy.karmada.io"),
+        "yes"
+    );
+    assert_eq!(
+        can(&dave, "create", "registeredclusters.platform.cceone.io"),
+        "no"
+    );
+    assert_eq!(
+        can(&dave, "patch", "registeredclusters.platform.cceone.io"),
+        "no"
+    );
+    assert_eq!(
+        can(&carol, "create", "propagationpolicies.policy.karmada.io"),
+        "no"
     );
 
     step("through the hub, the member's own RBAC decides");
