@@ -55,15 +55,19 @@ pub(crate) struct CertUser {
 }
 
 /// Serve one HTTPS connection.
-pub(crate) async fn serve<IO>(hub: Arc<Hub>, io: IO, cert_user: Option<CertUser>)
-where
+pub(crate) async fn serve<IO>(
+    hub: Arc<Hub>,
+    io: IO,
+    cert_user: Option<CertUser>,
+    peer: std::net::SocketAddr,
+) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let header_read_timeout = hub.cfg.header_read_timeout;
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let hub = Arc::clone(&hub);
         let cert_user = cert_user.clone();
-        async move { Ok::<_, Infallible>(route(hub, req, cert_user).await) }
+        async move { Ok::<_, Infallible>(route(hub, req, cert_user, peer).await) }
     });
     let builder = http_builder(header_read_timeout);
     if let Err(e) = builder
@@ -151,13 +155,14 @@ async fn route(
     hub: Arc<Hub>,
     req: Request<Incoming>,
     cert_user: Option<CertUser>,
+    peer: std::net::SocketAddr,
 ) -> Response<Body> {
     let path = req.uri().path().to_string();
     if let Some(r) = probe(&hub, &path) {
         return r;
     }
     match (req.method().clone(), path.as_str()) {
-        (http::Method::POST, "/v1/register") => register(&hub, req).await,
+        (http::Method::POST, "/v1/register") => register(&hub, req, peer.ip()).await,
         (_, p) if p.starts_with("/clusters/") => proxy(hub, req, cert_user).await,
         _ => status(
             StatusCode::NOT_FOUND,
@@ -176,7 +181,19 @@ async fn read_limited(body: Incoming, limit: usize) -> Result<Bytes, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn register(hub: &Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
+async fn register(
+    hub: &Arc<Hub>,
+    req: Request<Incoming>,
+    source: std::net::IpAddr,
+) -> Response<Body> {
+    if !hub.guesses.allowed(source, std::time::Instant::now()) {
+        hub.metrics.refuse("token_rate_limited");
+        return status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "too many refused bootstrap tokens from this address; retry later",
+        );
+    }
     let body = match read_limited(req.into_body(), crate::registration::MAX_BODY).await {
         Ok(b) => b,
         Err(e) => {
@@ -221,11 +238,20 @@ async fn register(hub: &Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
         Err(e) => {
             let reason = e.reason();
             hub.metrics.refuse(reason);
-            tracing::warn!(reason, error = %e, "registration refused");
+            hub.guesses.failed(source, std::time::Instant::now());
+            tracing::warn!(reason, %source, error = %e, "registration refused");
+            // An unknown id and a wrong secret get the same words: the answer must not say
+            // which token ids exist. Expired or used is only said to whoever knows the secret.
+            let told = match e {
+                cceone_platform::TokenError::Unknown | cceone_platform::TokenError::WrongSecret => {
+                    "unknown token or wrong secret".to_string()
+                }
+                e => e.to_string(),
+            };
             return status(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
-                &format!("bootstrap token refused: {e}"),
+                &format!("bootstrap token refused: {told}"),
             );
         }
     };

@@ -7,6 +7,7 @@
 mod admission;
 mod clusters;
 pub mod endpoint;
+mod guesses;
 mod https;
 mod metrics;
 mod proxytokens;
@@ -120,6 +121,8 @@ pub struct Hub {
     works: Arc<works::Router>,
     /// Certificate serial lists this hub wrote (see [`serials`]).
     serials: serials::Written,
+    /// Refused bootstrap tokens per source.
+    guesses: guesses::Guesses,
 }
 
 /// A failure to start the hub.
@@ -360,6 +363,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         ca,
         works: Arc::default(),
         serials: serials::Written::default(),
+        guesses: guesses::Guesses::default(),
     });
     let mut tasks = Vec::new();
     let revoker = Arc::clone(&hub);

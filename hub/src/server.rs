@@ -169,7 +169,7 @@ pub(crate) async fn serve_tcp(
                     Peer::User(u) => Some(u),
                     _ => None,
                 };
-                crate::https::serve(hub, tls, user).await;
+                crate::https::serve(hub, tls, user, addr).await;
             }
         });
     }

@@ -49,7 +49,7 @@ fn wrong_expired_and_reused_tokens_are_refused() {
         (
             p.agent("wrong", &member_kc, wrong),
             "wrong",
-            "wrong bootstrap token secret",
+            "unknown token or wrong secret",
         ),
         (
             p.agent("expired", &member_kc, expired),
