@@ -233,7 +233,6 @@ async fn handle(
     let resp = match path.as_str() {
         "/healthz" | "/livez" => util::text(StatusCode::OK, "ok"),
         "/readyz" => probes::readyz(&*state.core.store),
-        "/metrics" => util::text(StatusCode::OK, &state.core.metrics.render(&state.core)),
         "/version" => json_response(StatusCode::OK, &discovery::version(&state.version)),
         _ => match gate::authenticate(&state, &req, cert_user).await {
             Err(e) => util::error_response(&e),
@@ -299,6 +298,9 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
         .unwrap_or("")
         .to_string();
     match segs.as_slice() {
+        // As kube-apiserver: authenticated, and authorized as the non-resource URL `/metrics`
+        // (cluster-admin, or a role such as `system:monitoring`), never anonymous.
+        ["metrics"] => util::text(StatusCode::OK, &state.core.metrics.render(&state.core)),
         ["api"] => json_response(StatusCode::OK, &discovery::api_versions()),
         ["apis"] => json_response(StatusCode::OK, &discovery::group_list(&state.core)),
         ["api", "v1"] => discovery::resource_list(&state.core, "", "v1"),
