@@ -33,6 +33,25 @@ pub(crate) enum Command {
     User(UserCommand),
     /// Print the events of an audit log that match (offline: reads the files).
     Audit(AuditArgs),
+    /// Taint federation clusters (as `karmadactl taint`).
+    #[command(subcommand)]
+    Taint(TaintCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TaintCommand {
+    /// Add `KEY[=VALUE]:EFFECT` taints to a federation Cluster, or remove `KEY[:EFFECT]-`
+    /// (effects: NoSchedule, PreferNoSchedule, NoExecute).
+    Cluster {
+        /// The cluster.
+        name: String,
+        /// The taints to add or remove.
+        #[arg(required = true)]
+        taints: Vec<String>,
+        /// Replace a taint of the same key and effect that has another value.
+        #[arg(long)]
+        overwrite: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,14 @@
 //! `cceonectl`: the platform admin's command line against the federation API: register member
 //! clusters and print their agent manifests, list them, revoke or unsubscribe them, and issue
-//! bootstrap tokens and proxy kubeconfigs; issue and revoke people's kubeconfigs; and, offline,
+//! bootstrap tokens and proxy kubeconfigs; issue and revoke people's kubeconfigs; taint
+//! federation clusters; and, offline,
 //! read audit logs and repair a stopped server's store.
 
 mod args;
 mod audit;
 mod cluster;
 mod store;
+mod taint;
 mod user;
 
 use std::io::Write as _;
@@ -16,7 +18,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::args::{Cli, ClusterCommand, Command};
+use crate::args::{Cli, ClusterCommand, Command, TaintCommand};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -43,6 +45,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let target = user::target(kubeconfig.as_deref(), context.as_deref())?;
             let client = client(kubeconfig.as_deref(), context).await?;
             return user::run(&client, &target, cmd).await;
+        }
+        Command::Taint(TaintCommand::Cluster {
+            name,
+            taints,
+            overwrite,
+        }) => {
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return taint::cluster(&client, &name, &taints, overwrite).await;
         }
         Command::Cluster(cmd) => cmd,
     };

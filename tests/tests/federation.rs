@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{Proc, eventually, free_port, root, run};
+use support::{Proc, eventually, free_port, ok, root, run};
 
 struct Up {
     _proc: Proc,
@@ -513,4 +513,101 @@ spec:
         in_member("kept"),
         "preserveResourcesOnDeletion did not keep the member's copy"
     );
+}
+
+/// `cceonectl taint cluster` (issue 16, item 10, as `karmadactl taint`): a NoSchedule taint keeps
+/// new placements off the cluster; removing it lets them back.
+#[test]
+fn tainting_a_cluster_keeps_workloads_off_it_until_untainted() {
+    let up = Up::start(2);
+    let kc = up.kubeconfig();
+    let kc = kc.to_str().unwrap();
+    let out = ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            kc,
+            "taint",
+            "cluster",
+            "member1",
+            "dedicated=ops:NoSchedule",
+        ],
+    );
+    assert_eq!(out.trim(), "cluster/member1 tainted");
+    let taints = up.fed(&[
+        "get",
+        "cluster",
+        "member1",
+        "-o",
+        "jsonpath={.spec.taints[*].key}",
+    ]);
+    assert!(taints.contains("dedicated"), "{taints}");
+    // A bad taint is refused with the reason.
+    let bad = run(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            kc,
+            "taint",
+            "cluster",
+            "member1",
+            "dedicated=ops:Sometimes",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid taint effect"));
+
+    let yaml = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {k: v}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: settings}
+spec:
+  resourceSelectors: [{apiVersion: v1, kind: ConfigMap, name: settings}]
+  placement: {clusterAffinity: {clusterNames: [member1, member2]}}
+"#;
+    let file = up.dir.path().join("settings.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    up.fed(&["apply", "-f", file.to_str().unwrap()]);
+    let targets = || {
+        up.fed_get(&[
+            "get",
+            "rb",
+            "settings-configmap",
+            "-o",
+            "jsonpath={.spec.clusters[*].name}",
+        ])
+    };
+    eventually("scheduled to member2 only", Duration::from_secs(60), || {
+        (targets().trim() == "member2").then_some(())
+    });
+
+    let out = ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            kc,
+            "taint",
+            "cluster",
+            "member1",
+            "dedicated:NoSchedule-",
+        ],
+    );
+    assert_eq!(out.trim(), "cluster/member1 untainted");
+    eventually("back on both clusters", Duration::from_secs(60), || {
+        (targets().trim() == "member1 member2").then_some(())
+    });
+    eventually("the member has it", Duration::from_secs(60), || {
+        (up.on_member(
+            "member1",
+            &["get", "configmap", "settings", "-o", "jsonpath={.data.k}"],
+        )
+        .trim()
+            == "v")
+            .then_some(())
+    });
 }
