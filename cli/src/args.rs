@@ -36,6 +36,16 @@ pub(crate) enum Command {
     /// Taint federation clusters (as `karmadactl taint`).
     #[command(subcommand)]
     Taint(TaintCommand),
+    /// Mark a federation cluster unschedulable: nothing new is placed there.
+    Cordon {
+        /// The cluster.
+        name: String,
+    },
+    /// Mark a federation cluster schedulable again.
+    Uncordon {
+        /// The cluster.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -54,6 +54,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let client = client(kubeconfig.as_deref(), context).await?;
             return taint::cluster(&client, &name, &taints, overwrite).await;
         }
+        Command::Cordon { name } => {
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return taint::cordon(&client, &name, true).await;
+        }
+        Command::Uncordon { name } => {
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return taint::cordon(&client, &name, false).await;
+        }
         Command::Cluster(cmd) => cmd,
     };
     let client = client(kubeconfig.as_deref(), context).await?;

@@ -108,6 +108,52 @@ fn apply(
     Ok(taints)
 }
 
+/// The key of the taint `cordon` puts on a cluster (Karmada's `TaintClusterUnscheduler`).
+pub(crate) const UNSCHEDULABLE: &str = "cluster.karmada.io/unschedulable";
+
+/// Read a federation Cluster, compute its new taints with `change` (`None`: nothing to do) and
+/// write them back (conditional on the cluster not having changed meanwhile).
+async fn patch_taints(
+    client: &kube::Client,
+    name: &str,
+    change: impl FnOnce(Vec<Taint>) -> anyhow::Result<Option<Vec<Taint>>>,
+) -> anyhow::Result<bool> {
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("cluster.karmada.io", "v1alpha1", "Cluster"),
+        "clusters",
+    );
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    let live = api
+        .get(name)
+        .await
+        .with_context(|| format!("reading cluster {name}"))?;
+    let cluster = Cluster::from_value(&serde_json::to_value(&live)?)
+        .with_context(|| format!("reading cluster {name}"))?;
+    let Some(taints) = change(cluster.taints().to_vec())? else {
+        return Ok(false);
+    };
+    let taints = if taints.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::to_value(&taints)?
+    };
+    let patch = json!({
+        "metadata": {"resourceVersion": cluster.metadata.resource_version()},
+        "spec": {"taints": taints},
+    });
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .with_context(|| format!("writing the taints of cluster {name}"))?;
+    Ok(true)
+}
+
+fn now() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
+}
+
 /// Taint (or untaint) a federation Cluster.
 pub(crate) async fn cluster(
     client: &kube::Client,
@@ -122,33 +168,46 @@ pub(crate) async fn cluster(
     if changes.is_empty() {
         bail!("at least one taint is required (KEY[=VALUE]:EFFECT, or KEY[:EFFECT]- to remove)");
     }
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("cluster.karmada.io", "v1alpha1", "Cluster"),
-        "clusters",
-    );
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-    let live = api
-        .get(name)
-        .await
-        .with_context(|| format!("reading cluster {name}"))?;
-    let cluster = Cluster::from_value(&serde_json::to_value(&live)?)
-        .with_context(|| format!("reading cluster {name}"))?;
-    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string();
-    let taints = apply(cluster.taints().to_vec(), &changes, overwrite, &now)?;
+    let now = now();
+    patch_taints(client, name, |taints| {
+        apply(taints, &changes, overwrite, &now).map(Some)
+    })
+    .await?;
     let removing = changes.iter().all(|c| matches!(c, Change::Remove { .. }));
-    let patch = json!({
-        "metadata": {"resourceVersion": cluster.metadata.resource_version()},
-        "spec": {"taints": if taints.is_empty() { serde_json::Value::Null } else { serde_json::to_value(&taints)? }},
-    });
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .with_context(|| format!("tainting cluster {name}"))?;
     emit(&format!(
         "cluster/{name} {}\n",
         if removing { "untainted" } else { "tainted" }
     ))
+}
+
+/// `cordon` / `uncordon`, as `karmadactl cordon`: the `cluster.karmada.io/unschedulable`
+/// NoSchedule taint on or off, so the scheduler places nothing new there while it is on.
+pub(crate) async fn cordon(client: &kube::Client, name: &str, on: bool) -> anyhow::Result<()> {
+    let changed = patch_taints(client, name, |taints| {
+        let has = taints
+            .iter()
+            .any(|t| t.key == UNSCHEDULABLE && t.effect == "NoSchedule");
+        if has == on {
+            return Ok(None);
+        }
+        let change = if on {
+            Change::Add(Taint {
+                key: UNSCHEDULABLE.into(),
+                effect: "NoSchedule".into(),
+                ..Taint::default()
+            })
+        } else {
+            Change::Remove {
+                key: UNSCHEDULABLE.into(),
+                effect: Some("NoSchedule".into()),
+            }
+        };
+        apply(taints, &[change], false, &now()).map(Some)
+    })
+    .await?;
+    let what = if on { "cordoned" } else { "uncordoned" };
+    let already = if changed { "" } else { "already " };
+    emit(&format!("cluster/{name} {already}{what}\n"))
 }
 
 #[cfg(test)]

@@ -601,6 +601,33 @@ spec:
     eventually("back on both clusters", Duration::from_secs(60), || {
         (targets().trim() == "member1 member2").then_some(())
     });
+    // Cordon (as karmadactl): the unschedulable NoSchedule taint on, then off; twice says so.
+    let cordon = |verb: &str| ok("cceonectl", &["--kubeconfig", kc, verb, "member2"]);
+    assert_eq!(cordon("cordon").trim(), "cluster/member2 cordoned");
+    assert_eq!(cordon("cordon").trim(), "cluster/member2 already cordoned");
+    let taints = up.fed(&[
+        "get",
+        "cluster",
+        "member2",
+        "-o",
+        "jsonpath={.spec.taints[*].key}",
+    ]);
+    assert!(
+        taints.contains("cluster.karmada.io/unschedulable"),
+        "{taints}"
+    );
+    assert_eq!(cordon("uncordon").trim(), "cluster/member2 uncordoned");
+    let taints = up.fed(&[
+        "get",
+        "cluster",
+        "member2",
+        "-o",
+        "jsonpath={.spec.taints[*].key}",
+    ]);
+    assert!(
+        !taints.contains("cluster.karmada.io/unschedulable"),
+        "{taints}"
+    );
     eventually("the member has it", Duration::from_secs(60), || {
         (up.on_member(
             "member1",
