@@ -275,6 +275,7 @@ pub fn agent_documents(s: &AgentSettings, image: &str) -> Vec<Value> {
                                 "runAsNonRoot": true,
                                 "runAsUser": 65532,
                                 "capabilities": {"drop": ["ALL"]},
+                                "seccompProfile": {"type": "RuntimeDefault"},
                             },
                         }],
                     },

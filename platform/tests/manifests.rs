@@ -72,6 +72,11 @@ fn agent_template_matches_the_renderer() {
         "run with CCEONE_BLESS=1 to regenerate"
     );
     let parsed = docs(&text);
+    let agent = parsed.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    assert_eq!(
+        agent["spec"]["template"]["spec"]["containers"][0]["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
     let kinds: Vec<&str> = parsed.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
@@ -97,7 +102,16 @@ fn hub_manifest_exposes_9443_over_tcp_and_udp() {
     );
     let deploy = find("Deployment");
     assert_eq!(deploy["metadata"]["name"], "cceone-hub");
-    let c = &deploy["spec"]["template"]["spec"]["containers"][0];
+    let pod = &deploy["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["automountServiceAccountToken"], false,
+        "the hub uses no token"
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(
+        c["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
     // Probes use the plain-HTTP health port the hub is told to serve.
