@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::error::is_status;
 use crate::phase::rfc3339;
-use crate::secret::{b64, ct_eq, data_str, is_alnum, random_alnum, sha256_hex};
+use crate::secret::{b64, checked_identity, ct_eq, data_str, is_alnum, random_alnum, sha256_hex};
 use crate::{CLUSTER_LABEL, PlatformError, SYSTEM_NAMESPACE, validate_cluster_name};
 
 /// The Secret type of proxy tokens.
@@ -136,22 +136,7 @@ pub async fn issue(
     ttl: Option<Duration>,
 ) -> Result<(String, String), PlatformError> {
     validate_cluster_name(cluster)?;
-    if user.is_empty() || groups.iter().any(|g| g.is_empty() || g.contains(',')) {
-        return Err(PlatformError::InvalidInput(
-            "user must be non-empty and groups non-empty without commas".into(),
-        ));
-    }
-    let expiration = match ttl {
-        Some(ttl) if ttl.is_zero() => {
-            return Err(PlatformError::InvalidInput(
-                "kubeconfig lifetime must be positive".into(),
-            ));
-        }
-        Some(ttl) => Some(Timestamp::now().checked_add(ttl).map_err(|_| {
-            PlatformError::InvalidInput(format!("kubeconfig lifetime {ttl:?} is too long"))
-        })?),
-        None => None,
-    };
+    let expiration = checked_identity(user, groups, ttl)?;
     let api: Api<Secret> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let mut attempts = 0;
     loop {

@@ -62,6 +62,33 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// The checks a kubeconfig's identity passes before a token is issued for it (a user name, groups
+/// that fit a comma-separated list, a positive lifetime), and when it expires.
+pub(crate) fn checked_identity(
+    user: &str,
+    groups: &[String],
+    ttl: Option<std::time::Duration>,
+) -> Result<Option<jiff::Timestamp>, crate::PlatformError> {
+    use crate::PlatformError;
+    if user.is_empty() || groups.iter().any(|g| g.is_empty() || g.contains(',')) {
+        return Err(PlatformError::InvalidInput(
+            "user must be non-empty and groups non-empty without commas".into(),
+        ));
+    }
+    match ttl {
+        Some(ttl) if ttl.is_zero() => Err(PlatformError::InvalidInput(
+            "kubeconfig lifetime must be positive".into(),
+        )),
+        Some(ttl) => jiff::Timestamp::now()
+            .checked_add(ttl)
+            .map(Some)
+            .map_err(|_| {
+                PlatformError::InvalidInput(format!("kubeconfig lifetime {ttl:?} is too long"))
+            }),
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::error::is_status;
 use crate::phase::rfc3339;
-use crate::secret::{is_alnum, random_alnum};
+use crate::secret::{checked_identity, is_alnum, random_alnum};
 use crate::{PlatformError, SYSTEM_NAMESPACE};
 
 /// The Secret type of user tokens.
@@ -67,22 +67,7 @@ pub async fn issue(
     groups: &[String],
     ttl: Option<Duration>,
 ) -> Result<(String, String), PlatformError> {
-    if user.is_empty() || groups.iter().any(|g| g.is_empty() || g.contains(',')) {
-        return Err(PlatformError::InvalidInput(
-            "user must be non-empty and groups non-empty without commas".into(),
-        ));
-    }
-    let expiration = match ttl {
-        Some(ttl) if ttl.is_zero() => {
-            return Err(PlatformError::InvalidInput(
-                "kubeconfig lifetime must be positive".into(),
-            ));
-        }
-        Some(ttl) => Some(Timestamp::now().checked_add(ttl).map_err(|_| {
-            PlatformError::InvalidInput(format!("kubeconfig lifetime {ttl:?} is too long"))
-        })?),
-        None => None,
-    };
+    let expiration = checked_identity(user, groups, ttl)?;
     let api: Api<Secret> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let mut attempts = 0;
     loop {
