@@ -32,7 +32,7 @@ use cceone_kube_store::{EmbeddedOptions, EmbeddedStore, Store};
 
 pub use crate::core::Core;
 pub use crate::error::{ApiError, ApiResult, Cause};
-pub use crate::http::{AdminHook, User};
+pub use crate::http::{AdminHook, PodStream, PodStreamHook, User};
 pub use crate::local::{LocalClient, Reflected};
 pub use crate::tls::{Credential, Pki};
 
@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub history: usize,
     /// Record requests in an audit log.
     pub audit: Option<audit::AuditConfig>,
+    /// Who serves pods' logs, exec, attach and port-forward (the simulator's kubelet).
+    pub pod_streams: Option<PodStreamHook>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -87,6 +89,7 @@ impl Default for ServerConfig {
             fault_injection: false,
             history: 1_000_000,
             audit: None,
+            pod_streams: None,
         }
     }
 }
@@ -167,6 +170,7 @@ impl ApiServer {
             fault_injection: cfg.fault_injection,
             rbac: authz::Rbac::new(Arc::clone(&core)),
             audit: cfg.audit.clone().map(audit::AuditLog::open).transpose()?,
+            mount: std::sync::OnceLock::new(),
         });
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
@@ -232,6 +236,16 @@ impl ApiServer {
             "admin",
             &Credential::Token(self.admin_token.clone()),
         )
+    }
+
+    /// Serve `mount`'s pages on this server's port (once; a second mount is handed back).
+    pub fn mount(&self, mount: http::Mount) -> Result<(), http::Mount> {
+        self.state.mount.set(mount)
+    }
+
+    /// The admin user's bearer token (the one in [`ApiServer::admin_kubeconfig`]).
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
     }
 
     /// Injected faults (pause, latency).

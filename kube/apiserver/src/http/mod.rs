@@ -26,7 +26,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 pub use crate::metrics::Metrics;
-pub(crate) use util::{Body, json_response};
+pub use util::{Body, error_response};
+pub(crate) use util::json_response;
 
 use crate::core::Core;
 use crate::error::ApiError;
@@ -45,6 +46,44 @@ pub struct User {
 pub type AdminHook = Arc<
     dyn Fn(Method, String, Option<Value>) -> BoxFuture<'static, Option<(u16, Value)>> + Send + Sync,
 >;
+
+/// What a [`Mount`] does with a request: answer it, or hand it on (perhaps changed, e.g. with
+/// credentials added from a session) to authentication and the API like any other.
+pub enum Front {
+    /// The mount's own answer.
+    Answer(Response<ResponseBody>),
+    /// Go on with this request.
+    Pass(Request<Incoming>),
+}
+
+/// The body type a [`Mount`] answers with (a whole buffer or a stream).
+pub type ResponseBody = Body;
+
+/// Pages a program built on the server serves on its port under `prefix` (the web console),
+/// called before authentication for those paths only.
+pub struct Mount {
+    /// Paths starting with this are the mount's.
+    pub prefix: String,
+    /// The handler.
+    pub handler: Arc<dyn Fn(Request<Incoming>) -> BoxFuture<'static, Front> + Send + Sync>,
+}
+
+/// A pod's streaming subresource (`log`, `exec`, `attach`, `portforward`) once authorized,
+/// handed to whatever runs the pods (the simulator answers as a kubelet would).
+pub struct PodStream {
+    /// The request, upgrade included (`hyper::upgrade::on`).
+    pub request: Request<Incoming>,
+    /// Who it runs as.
+    pub user: User,
+    /// The pod as stored.
+    pub pod: Value,
+    /// `log`, `exec`, `attach` or `portforward`.
+    pub subresource: String,
+}
+
+/// Serves [`PodStream`]s.
+pub type PodStreamHook =
+    Arc<dyn Fn(PodStream) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
 /// Faults an operator can inject through `/admin/faults`.
 #[derive(Debug, Default)]
@@ -74,6 +113,8 @@ pub struct State {
     pub rbac: crate::authz::Rbac,
     /// Where requests are recorded, if anywhere.
     pub audit: Option<Arc<crate::audit::AuditLog>>,
+    /// Extra pages served on the same port, set once after start.
+    pub mount: std::sync::OnceLock<Mount>,
 }
 
 /// Accept TLS connections on `listener` until `shutdown` resolves.
@@ -131,7 +172,9 @@ pub async fn serve(
                 async move { Ok::<_, Infallible>(handle(state, req, cert_user, peer).await) }
             });
             let builder = http_builder();
-            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
+            // Upgrades: exec, attach and port-forward switch to WebSocket or SPDY.
+            let conn =
+                builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), svc);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => {
@@ -211,6 +254,15 @@ async fn handle(
     cert_user: Option<User>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    let req = match state.mount.get() {
+        Some(m) if req.uri().path().starts_with(m.prefix.as_str()) => {
+            match (m.handler)(req).await {
+                Front::Answer(resp) => return resp,
+                Front::Pass(req) => req,
+            }
+        }
+        _ => req,
+    };
     let started = std::time::Instant::now();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
@@ -317,6 +369,10 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
             gate::review(state, req, &user, &group, &rest).await
         }
+        ["api", "v1", "namespaces", ns, "pods", name, sub @ ("log" | "exec" | "attach" | "portforward")] => {
+            let (ns, name, sub) = (ns.to_string(), name.to_string(), sub.to_string());
+            pod_stream(state, req, user, &ns, &name, &sub).await
+        }
         ["api", "v1", rest @ ..] => {
             resources::handle(state, req, user, "", "v1", rest, &accept).await
         }
@@ -332,6 +388,49 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
             message: "the server could not find the requested resource".into(),
         }),
     }
+}
+
+/// `pods/{log,exec,attach,portforward}`: the pod must exist; then whoever runs pods answers.
+async fn pod_stream(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    user: User,
+    ns: &str,
+    name: &str,
+    sub: &str,
+) -> Response<Body> {
+    let allowed = match sub {
+        "log" => req.method() == Method::GET,
+        _ => matches!(*req.method(), Method::GET | Method::POST),
+    };
+    if !allowed {
+        return util::error_response(&ApiError::MethodNotAllowed(format!(
+            "{} is not supported on pods/{sub}",
+            req.method()
+        )));
+    }
+    let pod = match state.core.resource("", "v1", "pods") {
+        Ok(pods) => state.core.get(&pods, Some(ns), name).await,
+        Err(e) => Err(e),
+    };
+    let pod = match pod {
+        Ok(p) => p,
+        Err(e) => return util::error_response(&e),
+    };
+    let Some(hook) = &state.pod_streams else {
+        return util::error_response(&ApiError::NotFound {
+            resource: "pods".into(),
+            name: name.to_string(),
+            message: format!("pods/{sub} is not served by this server"),
+        });
+    };
+    hook(PodStream {
+        request: req,
+        user,
+        pod,
+        subresource: sub.to_string(),
+    })
+    .await
 }
 
 async fn admin(state: &Arc<State>, req: Request<Incoming>, rest: String) -> Response<Body> {
