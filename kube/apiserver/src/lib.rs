@@ -171,6 +171,7 @@ impl ApiServer {
             rbac: authz::Rbac::new(Arc::clone(&core)),
             audit: cfg.audit.clone().map(audit::AuditLog::open).transpose()?,
             mount: std::sync::OnceLock::new(),
+            pod_streams: cfg.pod_streams.clone(),
         });
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;

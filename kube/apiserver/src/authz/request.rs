@@ -75,6 +75,15 @@ pub fn attributes(user: &User, method: &str, path: &str, query: &[(String, Strin
             a.name = exact_name(sel).unwrap_or_default();
         }
     }
+    // kubectl 1.30+ opens exec, attach and port-forward as WebSocket GETs; kube-apiserver
+    // (AuthorizePodWebsocketUpgradeCreatePermission) still asks for `create`, as for the POST.
+    if by_method
+        && a.verb == "get"
+        && a.resource == "pods"
+        && matches!(a.subresource.as_str(), "exec" | "attach" | "portforward")
+    {
+        a.verb = "create".into();
+    }
     if by_method && a.name.is_empty() && a.verb == "delete" {
         a.verb = "deletecollection".into();
     }
@@ -162,6 +171,18 @@ mod tests {
                 "/api/v1/namespaces/a/pods/x/log",
                 &[],
                 (true, "get", "", "a", "pods", "log", "x"),
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/a/pods/x/exec",
+                &[("command", "echo")],
+                (true, "create", "", "a", "pods", "exec", "x"),
+            ),
+            (
+                "POST",
+                "/api/v1/namespaces/a/pods/x/portforward",
+                &[],
+                (true, "create", "", "a", "pods", "portforward", "x"),
             ),
             (
                 "POST",

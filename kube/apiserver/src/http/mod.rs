@@ -26,8 +26,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 pub use crate::metrics::Metrics;
-pub use util::{Body, error_response};
 pub(crate) use util::json_response;
+pub use util::{Body, error_response};
 
 use crate::core::Core;
 use crate::error::ApiError;
@@ -82,8 +82,7 @@ pub struct PodStream {
 }
 
 /// Serves [`PodStream`]s.
-pub type PodStreamHook =
-    Arc<dyn Fn(PodStream) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
+pub type PodStreamHook = Arc<dyn Fn(PodStream) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
 /// Faults an operator can inject through `/admin/faults`.
 #[derive(Debug, Default)]
@@ -115,6 +114,8 @@ pub struct State {
     pub audit: Option<Arc<crate::audit::AuditLog>>,
     /// Extra pages served on the same port, set once after start.
     pub mount: std::sync::OnceLock<Mount>,
+    /// Who serves pods' logs, exec, attach and port-forward (None: not found).
+    pub pod_streams: Option<PodStreamHook>,
 }
 
 /// Accept TLS connections on `listener` until `shutdown` resolves.
@@ -369,7 +370,15 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
             gate::review(state, req, &user, &group, &rest).await
         }
-        ["api", "v1", "namespaces", ns, "pods", name, sub @ ("log" | "exec" | "attach" | "portforward")] => {
+        [
+            "api",
+            "v1",
+            "namespaces",
+            ns,
+            "pods",
+            name,
+            sub @ ("log" | "exec" | "attach" | "portforward"),
+        ] => {
             let (ns, name, sub) = (ns.to_string(), name.to_string(), sub.to_string());
             pod_stream(state, req, user, &ns, &name, &sub).await
         }

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 pub(crate) const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// Response body: a whole buffer or a stream (watch).
-pub(crate) type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
@@ -46,7 +46,8 @@ pub(crate) fn text(code: StatusCode, s: &str) -> Response<Body> {
     bytes_response(code, "text/plain; charset=utf-8", s.to_string())
 }
 
-pub(crate) fn error_response(e: &ApiError) -> Response<Body> {
+/// A Kubernetes `Status` answer for `e`.
+pub fn error_response(e: &ApiError) -> Response<Body> {
     let code = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = json_response(code, &e.to_status());
     if matches!(e, ApiError::TooManyRequests(_) | ApiError::Unavailable(_)) {
