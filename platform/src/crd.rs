@@ -95,15 +95,15 @@ impl RegisteredClusterSpec {
     }
 }
 
-fn string() -> Value {
+pub(crate) fn string() -> Value {
     json!({"type": "string"})
 }
 
-fn string_map() -> Value {
+pub(crate) fn string_map() -> Value {
     json!({"type": "object", "additionalProperties": {"type": "string"}})
 }
 
-fn date_time() -> Value {
+pub(crate) fn date_time() -> Value {
     json!({"type": "string", "format": "date-time"})
 }
 
@@ -153,6 +153,10 @@ fn status_schema() -> Value {
             "certificateNotAfter": date_time(),
             "certificateSerials": {"type": "array", "items": string(),
                 "description": "Serials (hex) of the certificates that may speak for the cluster: the one issued at its latest registration and those of later rotations, the newest two. Any other certificate is refused."},
+            "federationMember": {"type": "boolean",
+                "description": "Whether the cluster is (to be) a member of the federation: false while it is in a fleet that is not bound to the federation, or once it is unsubscribed. Absent means yes (a cluster in no fleet joins directly)."},
+            "membership": {"type": "string",
+                "description": "Why federationMember is what it is, for people."},
             "registrationGeneration": {"type": "integer",
                 "description": "How many times a bootstrap token was redeemed for the cluster."},
             "conditions": {
@@ -179,7 +183,7 @@ fn status_schema() -> Value {
     })
 }
 
-fn column(name: &str, ty: &str, path: &str, priority: i32) -> Value {
+pub(crate) fn column(name: &str, ty: &str, path: &str, priority: i32) -> Value {
     json!({"name": name, "type": ty, "jsonPath": path, "priority": priority})
 }
 
@@ -259,26 +263,36 @@ fn established(crd: &CustomResourceDefinition) -> bool {
 pub async fn ensure_crds(client: &kube::Client, manager: &str) -> Result<(), PlatformError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply(manager).force();
-    api.patch(CRD_NAME, &params, &Patch::Apply(registered_cluster_crd()))
-        .await
-        .map_err(|e| PlatformError::api(format!("applying CRD {CRD_NAME}"), e))?;
-    let start = Instant::now();
-    loop {
-        let crd = api
-            .get(CRD_NAME)
+    let crds = [
+        (CRD_NAME, registered_cluster_crd()),
+        (crate::fleet::CRD_NAME, crate::fleet::fleet_crd()),
+        (crate::usage::CRD_NAME, crate::usage::usage_record_crd()),
+    ];
+    for (name, crd) in &crds {
+        api.patch(name, &params, &Patch::Apply(crd))
             .await
-            .map_err(|e| PlatformError::api(format!("reading CRD {CRD_NAME}"), e))?;
-        if established(&crd) {
-            return Ok(());
-        }
-        if start.elapsed() > ESTABLISH_DEADLINE {
-            return Err(PlatformError::NotEstablished {
-                name: CRD_NAME.to_string(),
-                waited_secs: ESTABLISH_DEADLINE.as_secs(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+            .map_err(|e| PlatformError::api(format!("applying CRD {name}"), e))?;
     }
+    let start = Instant::now();
+    for (name, _) in crds {
+        loop {
+            let crd = api
+                .get(name)
+                .await
+                .map_err(|e| PlatformError::api(format!("reading CRD {name}"), e))?;
+            if established(&crd) {
+                break;
+            }
+            if start.elapsed() > ESTABLISH_DEADLINE {
+                return Err(PlatformError::NotEstablished {
+                    name: name.to_string(),
+                    waited_secs: ESTABLISH_DEADLINE.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,12 +9,15 @@ mod error;
 mod secret;
 
 pub mod ca;
+pub mod clock;
+pub mod fleet;
 pub mod hubinfo;
 pub mod phase;
 pub mod proxytoken;
 pub mod render;
 pub mod roles;
 pub mod token;
+pub mod usage;
 pub mod usertoken;
 
 use k8s_openapi::api::core::v1::Namespace;
