@@ -65,6 +65,10 @@ pub struct Up {
     stop: tokio::sync::watch::Sender<bool>,
     /// Where the admin kubeconfig was written.
     pub admin_kubeconfig: PathBuf,
+    /// The web console's address.
+    pub console_url: String,
+    /// Where the console's one-time admin sign-in link was written (`<data dir>/console.url`).
+    pub console_link: PathBuf,
 }
 
 impl Up {
@@ -249,7 +253,15 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
     std::fs::write(&tmp, &fed_kc).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &admin_kubeconfig)
         .with_context(|| format!("writing {}", admin_kubeconfig.display()))?;
+    let console_url = federation.console_url();
+    let console_link = cfg.data_dir.join("console.url");
+    write_secret(
+        &console_link,
+        &format!("{}\n", federation.console_admin_link()?),
+    )?;
     Ok(Up {
+        console_url,
+        console_link,
         federation,
         hub,
         members,
@@ -257,6 +269,22 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
         stop,
         admin_kubeconfig,
     })
+}
+
+/// Write a file only its owner reads (a sign-in link is as good as the admin's token once).
+fn write_secret(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 async fn identity_exists(member: &kube::Client) -> bool {

@@ -110,8 +110,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let kc = up.admin_kubeconfig.display().to_string();
     let hub = up.hub_public_endpoint();
+    let console = &up.console_url;
+    let link = up.console_link.display();
     println!(
-        "\ncceone is up: federation API, hub and {clusters} member cluster(s), all Ready.\n\n  export KUBECONFIG={kc}\n  kubectl get cluster\n  kubectl get registeredclusters\n  kubectl apply -f examples/nginx.yaml   # a Deployment, OverridePolicy and PropagationPolicy\n  kubectl get rb nginx-deployment -o yaml\n  kubectl get deployment nginx\n\nAgents that `cceonectl cluster register` renders dial the hub at {hub}.\nCtrl-C stops everything; state stays in the data directory.\n"
+        "\ncceone is up: federation API, hub and {clusters} member cluster(s), all Ready.\n\n  export KUBECONFIG={kc}\n  kubectl get cluster\n  kubectl get registeredclusters\n  kubectl apply -f examples/nginx.yaml   # a Deployment, OverridePolicy and PropagationPolicy\n  kubectl get rb nginx-deployment -o yaml\n  kubectl get deployment nginx\n\nConsole: {console} (open the one-time admin sign-in link in {link},\n  or sign in with a bearer token from a kubeconfig).\n\nAgents that `cceonectl cluster register` renders dial the hub at {hub}.\nCtrl-C stops everything; state stays in the data directory.\n"
     );
     tokio::signal::ctrl_c()
         .await

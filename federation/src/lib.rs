@@ -87,6 +87,7 @@ pub struct Federation {
     server: ApiServer,
     controllers: controllers::Controllers,
     kubeconfig: String,
+    console: cceone_console::Console,
 }
 
 impl Federation {
@@ -98,6 +99,17 @@ impl Federation {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The web console's address (`https://host:port/console/`).
+    pub fn console_url(&self) -> String {
+        self.console.url()
+    }
+
+    /// A one-time link that opens the console signed in as the admin.
+    pub fn console_admin_link(&self) -> Result<String, cceone_console::Error> {
+        self.console
+            .sign_in_link(self.server.admin_token(), "admin")
     }
 
     /// A kubeconfig for the admin user.
@@ -173,6 +185,11 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
         ..ServerConfig::default()
     })
     .await?;
+    // The web console on the API's own port, acting through the API as whoever signs in.
+    let console = cceone_console::Console::new(server.url(), server.pki().ca_cert.clone());
+    if server.mount(console.mount()).is_err() {
+        tracing::warn!("the API server already serves other pages; no console");
+    }
     server.core().add_admission(admission::hook());
     server.core().add_delete_admission(admission::delete_hook());
     install_crds(server.core()).await?;
@@ -191,10 +208,11 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
             workers: cfg.workers,
         },
     );
-    tracing::info!(url = %server.url(), "federation serving");
+    tracing::info!(url = %server.url(), console = %console.url(), "federation serving");
     Ok(Federation {
         server,
         controllers,
         kubeconfig,
+        console,
     })
 }
