@@ -10,6 +10,8 @@
 //!   Job pods complete after a run time.
 //! * [`workload_status`] computes workload status the way the controllers
 //!   write it.
+//! * [`streams`] holds what the simulated kubelet's logs, exec, attach, port-forward and cp
+//!   are made of: the SPDY framer, container files, tar, the shell language, log lines.
 
 mod json;
 mod nodes;
@@ -19,6 +21,7 @@ mod reconcile;
 mod resources;
 mod schedule;
 mod status;
+pub mod streams;
 #[cfg(test)]
 mod test_support;
 
