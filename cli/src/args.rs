@@ -46,6 +46,85 @@ pub(crate) enum Command {
         /// The cluster.
         name: String,
     },
+    /// Fleets: groups of registered clusters, bound to the federation or not.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+    /// Print metered usage in vCPU-hours (billing hours in UTC+8) with totals.
+    Usage(UsageArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FleetCommand {
+    /// Create a fleet.
+    Create {
+        /// The fleet's name (a DNS-1123 label).
+        name: String,
+        /// A description for people.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Add clusters to a fleet (a cluster belongs to at most one fleet).
+    Add {
+        /// The fleet.
+        name: String,
+        /// The registered clusters.
+        #[arg(required = true)]
+        clusters: Vec<String>,
+    },
+    /// Remove clusters from a fleet.
+    Remove {
+        /// The fleet.
+        name: String,
+        /// The registered clusters.
+        #[arg(required = true)]
+        clusters: Vec<String>,
+    },
+    /// Bind a fleet to the federation: its clusters become federation members.
+    Bind {
+        /// The fleet.
+        name: String,
+    },
+    /// Unbind a fleet from the federation: its clusters leave it.
+    Unbind {
+        /// The fleet.
+        name: String,
+    },
+    /// Delete a fleet (refused while it is bound or holds clusters).
+    Delete {
+        /// The fleet.
+        name: String,
+    },
+}
+
+/// Output of `usage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum UsageFormat {
+    /// Aligned columns with a total line.
+    Table,
+    /// `hour,cluster,type,vcpus,vcpu_hours,unit_price,amount` (totals on stderr).
+    Csv,
+    /// One JSON document: the records and the totals.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UsageArgs {
+    /// Only this cluster's hours.
+    #[arg(long)]
+    pub(crate) cluster: Option<String>,
+    /// Only hours charged while the cluster was in this fleet.
+    #[arg(long)]
+    pub(crate) fleet: Option<String>,
+    /// Only hours starting at or after this time (RFC 3339, `2026-12-07T09:00+08:00`, or a
+    /// date `2026-12-07`, midnight UTC+8).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// Only hours starting before this time (same forms as --from).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub(crate) output: UsageFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,14 +1,17 @@
 //! `cceonectl`: the platform admin's command line against the federation API: register member
 //! clusters and print their agent manifests, list them, revoke or unsubscribe them, and issue
-//! bootstrap tokens and proxy kubeconfigs; issue and revoke people's kubeconfigs; taint
+//! bootstrap tokens and proxy kubeconfigs; group clusters into fleets; print metered
+//! usage; issue and revoke people's kubeconfigs; taint
 //! federation clusters; and, offline,
 //! read audit logs and repair a stopped server's store.
 
 mod args;
 mod audit;
 mod cluster;
+mod fleet;
 mod store;
 mod taint;
+mod usage;
 mod user;
 
 use std::io::Write as _;
@@ -61,6 +64,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Uncordon { name } => {
             let client = client(kubeconfig.as_deref(), context).await?;
             return taint::cordon(&client, &name, false).await;
+        }
+        Command::Fleet(cmd) => {
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return fleet::run(&client, cmd).await;
+        }
+        Command::Usage(a) => {
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return usage::run(&client, a).await;
         }
         Command::Cluster(cmd) => cmd,
     };

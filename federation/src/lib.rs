@@ -15,6 +15,7 @@ mod admission;
 mod controllers;
 mod error;
 mod json;
+mod platform;
 mod resources;
 mod runtime;
 mod templates;
@@ -63,6 +64,10 @@ pub struct FederationConfig {
     pub fsync: bool,
     /// Record every request to the federation API in an audit log.
     pub audit: Option<AuditConfig>,
+    /// The clock the vCPU-hour meter bills by (tests shift it across hours).
+    pub meter_clock: cceone_platform::clock::Clock,
+    /// How often the meter looks at every cluster (it also wakes on every change).
+    pub meter_interval: Duration,
 }
 
 impl FederationConfig {
@@ -78,6 +83,8 @@ impl FederationConfig {
             workers: 32,
             fsync: true,
             audit: None,
+            meter_clock: cceone_platform::clock::Clock::real(),
+            meter_interval: Duration::from_secs(5),
         }
     }
 }
@@ -86,6 +93,8 @@ impl FederationConfig {
 pub struct Federation {
     server: ApiServer,
     controllers: controllers::Controllers,
+    /// The platform's controllers and meter ([`platform`]).
+    platform_tasks: platform::Tasks,
     kubeconfig: String,
     console: cceone_console::Console,
 }
@@ -130,6 +139,7 @@ impl Federation {
     /// Stop the controllers, then the API server (flushing the store).
     pub async fn shutdown(mut self) {
         self.controllers.stop();
+        self.platform_tasks.stop();
         self.server.shutdown().await;
     }
 }
@@ -192,6 +202,8 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
     }
     server.core().add_admission(admission::hook());
     server.core().add_delete_admission(admission::delete_hook());
+    let platform = platform::Shared::new();
+    platform.install_admission(server.core());
     install_crds(server.core()).await?;
     let kubeconfig = server.admin_kubeconfig(KUBECONFIG_NAME);
     let client = client_from_kubeconfig(&kubeconfig).await?;
@@ -208,10 +220,19 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
             workers: cfg.workers,
         },
     );
+    let platform_tasks = platform::start(
+        platform,
+        cceone_kube_apiserver::LocalClient::new(Arc::clone(server.core()), MANAGER),
+        platform::Settings {
+            clock: cfg.meter_clock.clone(),
+            meter_interval: cfg.meter_interval,
+        },
+    );
     tracing::info!(url = %server.url(), console = %console.url(), "federation serving");
     Ok(Federation {
         server,
         controllers,
+        platform_tasks,
         kubeconfig,
         console,
     })

@@ -159,13 +159,13 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
     let cluster_ar = resources::cluster();
     let regc = ctx.registered.get(&key);
     let live: Option<Cluster> = ctx.clusters.get_as(&key);
-    let wanted = regc
-        .as_deref()
-        .filter(|r| !deleting(r) && s(r, "/status/phase") != "Unsubscribed" && joined(r));
+    // A cluster the platform withdrew (fleet not bound, unsubscribed) is not a member.
+    let out = |r: &Value| {
+        deleting(r) || s(r, "/status/phase") == "Unsubscribed" || crate::platform::withdrawn(r)
+    };
+    let wanted = regc.as_deref().filter(|r| !out(r) && joined(r));
     let Some(regc) = wanted else {
-        let gone = regc
-            .as_deref()
-            .is_none_or(|r| deleting(r) || s(r, "/status/phase") == "Unsubscribed");
+        let gone = regc.as_deref().is_none_or(out);
         if gone
             && let Some(live) = &live
             && live.metadata.label(CLUSTER_LABEL) == Some(name.as_str())

@@ -1,0 +1,210 @@
+//! The platform's controllers and admission in the federation (issue 15): fleets (status sums,
+//! which clusters are federation members), the registered-cluster lifecycle past what the hub
+//! records (unsubscribe through to Unsubscribed, delete-protection changes in the operation
+//! log) and the vCPU-hour meter. They run beside the federation's controllers on caches of
+//! their own, so neither set waits on the other; the only thing the cluster controller reads of
+//! this module is [`withdrawn`], a registered cluster's `status.federationMember`.
+
+mod admission;
+mod lifecycle;
+mod meter;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use cceone_kube_apiserver::{Core, LocalClient};
+use cceone_platform::clock::Clock;
+use serde_json::Value;
+
+use crate::json::s;
+use crate::runtime::{Cache, Queue, Writer, queue};
+
+/// Index of registered clusters by `spec.fleet`.
+const BY_FLEET: fn(&Value) -> Vec<String> = |v| {
+    cceone_platform::fleet::fleet_of(v)
+        .map(|f| vec![f.to_string()])
+        .unwrap_or_default()
+};
+
+/// Whether the platform took a registered cluster out of the federation (its fleet is not
+/// bound, or it is unsubscribed): the cluster controller then removes its Cluster.
+pub(crate) fn withdrawn(regc: &Value) -> bool {
+    regc.pointer("/status/federationMember") == Some(&Value::Bool(false))
+}
+
+/// How the platform controllers run.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// The meter's clock.
+    pub(crate) clock: Clock,
+    /// How often the meter looks at every cluster (it also wakes on each change).
+    pub(crate) meter_interval: Duration,
+}
+
+/// The caches the platform's admission and controllers share.
+pub(crate) struct Shared {
+    registered: Arc<Cache>,
+    fleets: Arc<Cache>,
+    usage: Arc<Cache>,
+    /// Set once every cache has loaded: before that, admission does not refuse a fleet it
+    /// has not seen.
+    synced: AtomicBool,
+}
+
+impl Shared {
+    /// Empty caches; [`start`] fills them.
+    pub(crate) fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            registered: Cache::new(
+                cceone_platform::registered_cluster_resource(),
+                Some(Box::new(BY_FLEET)),
+            ),
+            fleets: Cache::new(cceone_platform::fleet::fleet_resource(), None),
+            usage: Cache::new(
+                cceone_platform::usage::usage_record_resource(),
+                Some(Box::new(|v: &Value| {
+                    vec![s(v, "/spec/cluster").to_string()]
+                })),
+            ),
+            synced: AtomicBool::new(false),
+        })
+    }
+
+    /// Register the admission hooks with the API server.
+    pub(crate) fn install_admission(self: &Arc<Self>, core: &Arc<Core>) {
+        core.add_admission(admission::hook(Arc::clone(self)));
+        core.add_delete_admission(admission::delete_hook(Arc::clone(self)));
+    }
+
+    /// The members of a fleet, by name.
+    fn members(&self, fleet: &str) -> Vec<Arc<Value>> {
+        self.registered
+            .by_index_as::<Value>(fleet)
+            .into_iter()
+            .map(Arc::new)
+            .collect()
+    }
+
+    async fn wait_synced(&self) {
+        for c in [&self.registered, &self.fleets, &self.usage] {
+            c.wait_synced().await;
+        }
+    }
+}
+
+/// The platform's running tasks; dropping this stops them.
+pub(crate) struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Tasks {
+    /// Stop every task.
+    pub(crate) fn stop(&mut self) {
+        for t in self.0.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Run the caches, the fleet and lifecycle controllers and the meter.
+pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings) -> Tasks {
+    let writer = Writer::new(local.clone());
+    let mut tasks = Vec::new();
+    let fleet_q: Arc<Queue<String>> = Queue::new();
+    let cluster_q: Arc<Queue<String>> = Queue::new();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let stopped = Arc::new(parking_lot::Mutex::new(Vec::new()));
+
+    {
+        let (fq, cq, wake, stopped) = (
+            Arc::clone(&fleet_q),
+            Arc::clone(&cluster_q),
+            Arc::clone(&wake),
+            Arc::clone(&stopped),
+        );
+        shared.registered.on_change(Arc::new(move |old, new| {
+            for o in [old, new].into_iter().flatten() {
+                if let Some(f) = cceone_platform::fleet::fleet_of(o) {
+                    fq.add(f.to_string());
+                }
+            }
+            if let Some(o) = new.or(old) {
+                cq.add(s(o, "/metadata/name").to_string());
+            }
+            if meter::stopped_running(old, new)
+                && let Some(o) = old
+            {
+                stopped.lock().push(meter::Stopped::of(o));
+            }
+            wake.notify_one();
+        }));
+    }
+    {
+        let (fq, cq) = (Arc::clone(&fleet_q), Arc::clone(&cluster_q));
+        let weak = Arc::downgrade(&shared);
+        shared.fleets.on_change(Arc::new(move |old, new| {
+            let Some(f) = new.or(old) else { return };
+            let name = s(f, "/metadata/name").to_string();
+            if let Some(shared) = weak.upgrade() {
+                for m in shared.members(&name) {
+                    cq.add(s(&m, "/metadata/name").to_string());
+                }
+            }
+            fq.add(name);
+        }));
+    }
+
+    for cache in [&shared.registered, &shared.fleets, &shared.usage] {
+        writer.write_through(cache);
+        tasks.push(tokio::spawn(Arc::clone(cache).run(local.clone())));
+    }
+    {
+        let shared = Arc::clone(&shared);
+        tasks.push(tokio::spawn(async move {
+            shared.wait_synced().await;
+            shared.synced.store(true, Ordering::Release);
+        }));
+    }
+
+    let ctx = Arc::new(lifecycle::Ctx {
+        shared: Arc::clone(&shared),
+        writer: writer.clone(),
+        local: local.clone(),
+    });
+    for (name, q, fleets) in [
+        ("fleet", &fleet_q, true),
+        ("platform-cluster", &cluster_q, false),
+    ] {
+        let (c, ready) = (Arc::clone(&ctx), Arc::clone(&shared));
+        tasks.push(tokio::spawn(queue::run(
+            name,
+            Arc::clone(q),
+            2,
+            async move { ready.wait_synced().await },
+            move |key| {
+                let c = Arc::clone(&c);
+                async move {
+                    if fleets {
+                        lifecycle::reconcile_fleet(c, key).await
+                    } else {
+                        lifecycle::reconcile_cluster(c, key).await
+                    }
+                }
+            },
+        )));
+    }
+    tasks.push(tokio::spawn(meter::run(meter::Meter {
+        shared,
+        writer,
+        clock: settings.clock,
+        interval: settings.meter_interval,
+        wake,
+        stopped,
+    })));
+    Tasks(tasks)
+}
