@@ -8,8 +8,9 @@ use cceone_kube_store::{Revision, StoreError};
 
 /// etcd's message for a read or watch at a compacted revision (`mvcc.ErrCompacted`).
 const COMPACTED: &str = "required revision has been compacted";
-/// etcd's message for a request over `--max-request-bytes` (`ErrRequestTooLarge`).
-const TOO_LARGE: &str = "request is too large";
+/// etcd's messages for a request over `--max-request-bytes` (`ErrRequestTooLarge`) and over
+/// its gRPC receive limit (that plus 512 KiB).
+const TOO_LARGE: [&str; 2] = ["request is too large", "received message larger than max"];
 
 /// Maps an etcd error; `requested`/`compacted` fill in a `Compacted` answer.
 pub(crate) fn map(e: etcd_client::Error, requested: Revision, compacted: Revision) -> StoreError {
@@ -21,7 +22,7 @@ pub(crate) fn map(e: etcd_client::Error, requested: Revision, compacted: Revisio
                 compacted,
             };
         }
-        if message.contains(TOO_LARGE) {
+        if TOO_LARGE.iter().any(|m| message.contains(m)) {
             return StoreError::InvalidObject(format!("object too large for etcd: {message}"));
         }
     }
