@@ -63,6 +63,9 @@ pub struct ServerConfig {
     pub audit: Option<audit::AuditConfig>,
     /// Who serves pods' logs, exec, attach and port-forward (the simulator's kubelet).
     pub pod_streams: Option<PodStreamHook>,
+    /// An already open store to serve from (etcd, for several replicas on one store) instead
+    /// of the embedded store under `data_dir`; `data_dir` then holds the PKI only.
+    pub store: Option<Arc<dyn Store>>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -72,6 +75,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("data_dir", &self.data_dir)
             .field("kubernetes_version", &self.kubernetes_version)
             .field("tokens", &"<masked>")
+            .field(
+                "store",
+                &self.store.as_ref().map_or("embedded", |_| "given"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +97,7 @@ impl Default for ServerConfig {
             history: 1_000_000,
             audit: None,
             pod_streams: None,
+            store: None,
         }
     }
 }
@@ -120,7 +128,8 @@ pub struct ApiServer {
     admin_token: String,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    store: Arc<EmbeddedStore>,
+    /// The embedded store, closed (flushed) on shutdown; None when serving a given store.
+    embedded: Option<Arc<EmbeddedStore>>,
 }
 
 impl ApiServer {
@@ -132,13 +141,19 @@ impl ApiServer {
             std::fs::create_dir_all(dir)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
-        let store = EmbeddedStore::open(EmbeddedOptions {
-            dir: cfg.data_dir.as_ref().map(|d| d.join("store")),
-            fsync: cfg.fsync,
-            history: cfg.history,
-            ..EmbeddedOptions::default()
-        })?;
-        let dyn_store: Arc<dyn Store> = store.clone();
+        let (dyn_store, embedded) = match &cfg.store {
+            Some(given) => (Arc::clone(given), None),
+            None => {
+                let store = EmbeddedStore::open(EmbeddedOptions {
+                    dir: cfg.data_dir.as_ref().map(|d| d.join("store")),
+                    fsync: cfg.fsync,
+                    history: cfg.history,
+                    ..EmbeddedOptions::default()
+                })?;
+                let dyn_store: Arc<dyn Store> = store.clone();
+                (dyn_store, Some(store))
+            }
+        };
         let core = Core::new(dyn_store).await?;
         seed(&core).await?;
         authz::bootstrap::seed(&core).await?;
@@ -194,7 +209,7 @@ impl ApiServer {
             admin_token,
             shutdown,
             tasks,
-            store,
+            embedded,
         })
     }
 
@@ -260,7 +275,9 @@ impl ApiServer {
         for t in &self.tasks {
             t.abort();
         }
-        self.store.close().await;
+        if let Some(store) = &self.embedded {
+            store.close().await;
+        }
     }
 }
 
