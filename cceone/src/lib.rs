@@ -45,6 +45,10 @@ pub struct UpOptions {
     /// Where the federation API's audit log goes, by default `<data dir>/audit/audit.log`; each
     /// simulated member's goes beside it as `<member>.log`.
     pub audit_log: Option<PathBuf>,
+    /// For tests: shift the vCPU-hour meter's clock by the whole seconds written in this file
+    /// (read on every pass; the meter then looks every second), so billing hours can be
+    /// crossed without waiting for them.
+    pub clock_offset_file: Option<PathBuf>,
 }
 
 /// Cluster shapes: varied regions and providers, as a real fleet would have.
@@ -155,6 +159,10 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
         cfg.federation_listen,
         Some(cfg.data_dir.join("federation")),
     );
+    if let Some(file) = &options.clock_offset_file {
+        fed_cfg.meter_clock = cceone_platform::clock::Clock::with_offset_file(file.clone());
+        fed_cfg.meter_interval = std::time::Duration::from_secs(1);
+    }
     let audit_log = options
         .audit_log
         .clone()

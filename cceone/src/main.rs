@@ -61,6 +61,9 @@ enum Command {
         /// members' go beside it as <member>.log.
         #[arg(long, value_name = "FILE")]
         audit_log: Option<std::path::PathBuf>,
+        /// For tests: shift the vCPU-hour meter's clock by the seconds written in FILE.
+        #[arg(long, value_name = "FILE", hide = true)]
+        clock_offset_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -79,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         not_ready_nodes,
         virtual_nodes,
         audit_log,
+        clock_offset_file,
     } = Cli::parse().command;
     for (flag, q) in [("--node-cpu", &node_cpu), ("--node-memory", &node_memory)] {
         anyhow::ensure!(
@@ -105,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
         virtual_nodes,
     };
     let up = tokio::select! {
-        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log }) => r.context("cceone up")?,
+        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log, clock_offset_file }) => r.context("cceone up")?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
     };
     let kc = up.admin_kubeconfig.display().to_string();

@@ -1,0 +1,267 @@
+//! Fleets and the cluster lifecycle end to end through `cceone up` (issue 15): real kubectl and
+//! cceonectl against the federation API, real agents in simulated members. A fleet of two
+//! clusters leaves the federation while unbound and joins it when bound; a cluster belongs to
+//! one fleet (refused with the field named, whoever writes); a bound or populated fleet cannot
+//! be deleted; the fleet's status sums its members; a protected cluster cannot be deleted by
+//! `kubectl delete`; unsubscribe reaches Unsubscribed, takes the cluster out of the federation
+//! and is in the operation log.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::{Proc, eventually, free_port, run, step};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Up {
+    _proc: Proc,
+    dir: tempfile::TempDir,
+}
+
+impl Up {
+    fn start(clusters: usize) -> Up {
+        let dir = tempfile::tempdir().unwrap();
+        let args: Vec<String> = vec![
+            "up".into(),
+            "--data-dir".into(),
+            dir.path().join("data").display().to_string(),
+            "--clusters".into(),
+            clusters.to_string(),
+            "--hub-listen".into(),
+            format!("127.0.0.1:{}", free_port()),
+            "--federation-listen".into(),
+            format!("127.0.0.1:{}", free_port()),
+        ];
+        let proc = Proc::start("cceone", "cceone", &args, &Default::default(), dir.path());
+        let up = Up { _proc: proc, dir };
+        let kc = up.kubeconfig();
+        eventually("cceone up ready", Duration::from_secs(120), || {
+            kc.exists().then_some(())
+        });
+        up
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("data").join("admin.kubeconfig")
+    }
+
+    fn with_kc(&self, bin: &str, args: &[&str]) -> (bool, String) {
+        let kc = self.kubeconfig().display().to_string();
+        let mut all = vec!["--kubeconfig", kc.as_str()];
+        all.extend_from_slice(args);
+        let out = run(bin, &all);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let (ok, out) = self.with_kc("kubectl", args);
+        assert!(ok, "kubectl {args:?}: {out}");
+        out
+    }
+
+    fn kubectl_fails(&self, args: &[&str]) -> String {
+        let (ok, out) = self.with_kc("kubectl", args);
+        assert!(!ok, "kubectl {args:?} should fail: {out}");
+        out
+    }
+
+    fn ctl(&self, args: &[&str]) -> String {
+        let (ok, out) = self.with_kc("cceonectl", args);
+        assert!(ok, "cceonectl {args:?}: {out}");
+        out
+    }
+
+    fn ctl_fails(&self, args: &[&str]) -> String {
+        let (ok, out) = self.with_kc("cceonectl", args);
+        assert!(!ok, "cceonectl {args:?} should fail: {out}");
+        out
+    }
+
+    /// The federation Clusters' names.
+    fn federation_clusters(&self) -> Vec<String> {
+        let out = self.kubectl(&[
+            "get",
+            "clusters",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        out.split_whitespace().map(String::from).collect()
+    }
+
+    fn wait_members(&self, want: &[&str]) {
+        eventually(&format!("federation members {want:?}"), WAIT, || {
+            (self.federation_clusters() == want).then_some(())
+        });
+    }
+
+    fn field(&self, kind: &str, name: &str, path: &str) -> String {
+        let (_, out) = self.with_kc(
+            "kubectl",
+            &["get", kind, name, "-o", &format!("jsonpath={{{path}}}")],
+        );
+        out
+    }
+}
+
+#[test]
+fn fleets_bind_to_the_federation_and_clusters_live_through_unsubscribe() {
+    let up = Up::start(3);
+    up.wait_members(&["member1", "member2", "member3"]);
+
+    step("kubectl get fleets prints the promised columns");
+    up.ctl(&["fleet", "create", "prod"]);
+    let table = up.kubectl(&["get", "fleets"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "CLUSTERS",
+            "FEDERATION",
+            "NODES",
+            "CPU-ALLOCATED",
+            "MEMORY-ALLOCATED",
+            "AGE"
+        ]
+    );
+
+    step("two clusters in an unbound fleet leave the federation");
+    let out = up.ctl(&["fleet", "add", "prod", "member1", "member2"]);
+    assert!(
+        out.contains("registeredcluster/member2 added to fleet prod"),
+        "{out}"
+    );
+    up.wait_members(&["member3"]);
+    assert_eq!(
+        up.field("regc", "member1", ".status.membership"),
+        "fleet prod is not bound to the federation"
+    );
+
+    step("binding the fleet makes both federation members, Ready");
+    up.ctl(&["fleet", "bind", "prod"]);
+    up.wait_members(&["member1", "member2", "member3"]);
+    for m in ["member1", "member2"] {
+        eventually(&format!("{m} Ready"), WAIT, || {
+            (up.field(
+                "cluster",
+                m,
+                ".status.conditions[?(@.type==\"Ready\")].status",
+            ) == "True")
+                .then_some(())
+        });
+    }
+
+    step("the fleet's status sums its members (3 nodes of 4 CPUs each)");
+    eventually("fleet status", WAIT, || {
+        let row = up.kubectl(&["get", "fleet", "prod", "--no-headers"]);
+        let cells: Vec<String> = row.split_whitespace().map(String::from).collect();
+        (cells.len() >= 6 && cells[1] == "2" && cells[2] == "default" && cells[3] == "6")
+            .then_some(())
+    });
+    assert_eq!(up.field("fleet", "prod", ".status.vcpus"), "24");
+    assert!(
+        up.field("fleet", "prod", ".status.cpuAllocated")
+            .ends_with('%')
+    );
+
+    step("a cluster belongs to one fleet: cceonectl and kubectl are both refused");
+    up.ctl(&["fleet", "create", "dev"]);
+    let err = up.ctl_fails(&["fleet", "add", "dev", "member1"]);
+    assert!(err.contains("already in fleet \"prod\""), "{err}");
+    let err = up.kubectl_fails(&[
+        "patch",
+        "regc",
+        "member1",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"fleet":"dev"}}"#,
+    ]);
+    assert!(
+        err.contains("spec.fleet") && err.contains("already in fleet"),
+        "{err}"
+    );
+    let err = up.kubectl_fails(&[
+        "patch",
+        "regc",
+        "member3",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"fleet":"nope"}}"#,
+    ]);
+    assert!(
+        err.contains("spec.fleet") && err.contains("Not found"),
+        "{err}"
+    );
+
+    step("a bound fleet, then a populated one, cannot be deleted");
+    let err = up.ctl_fails(&["fleet", "delete", "prod"]);
+    assert!(err.contains("bound to federation"), "{err}");
+    let err = up.kubectl_fails(&["delete", "fleet", "prod"]);
+    assert!(err.contains("spec.federation"), "{err}");
+    up.ctl(&["fleet", "unbind", "prod"]);
+    up.wait_members(&["member3"]);
+    let err = up.ctl_fails(&["fleet", "delete", "prod"]);
+    assert!(err.contains("holds clusters (member1, member2)"), "{err}");
+
+    step("a cluster removed from the fleet is on its own again and rejoins directly");
+    let out = up.ctl(&["fleet", "remove", "prod", "member2"]);
+    assert!(out.contains("removed from fleet prod"), "{out}");
+    up.wait_members(&["member2", "member3"]);
+    eventually("fleet counts one cluster", WAIT, || {
+        (up.field("fleet", "prod", ".status.clusters") == "1").then_some(())
+    });
+    up.ctl(&["fleet", "remove", "prod", "member1"]);
+    up.ctl(&["fleet", "delete", "prod"]);
+    up.ctl(&["fleet", "delete", "dev"]);
+    up.wait_members(&["member1", "member2", "member3"]);
+    assert!(
+        up.kubectl(&["get", "fleets"]).trim().is_empty()
+            || !up.kubectl(&["get", "fleets"]).contains("prod")
+    );
+
+    step("delete protection holds against kubectl delete and is in the operation log");
+    up.ctl(&["cluster", "protect", "member3", "--on"]);
+    let err = up.kubectl_fails(&["delete", "registeredcluster", "member3"]);
+    assert!(err.contains("delete protection"), "{err}");
+    let err = up.ctl_fails(&["cluster", "unsubscribe", "member3"]);
+    assert!(err.contains("delete protection"), "{err}");
+    eventually("ProtectionOn logged", WAIT, || {
+        up.field("regc", "member3", ".status.operations[*].reason")
+            .contains("ProtectionOn")
+            .then_some(())
+    });
+
+    step("unsubscribe reaches Unsubscribed and takes the cluster out of the federation");
+    up.ctl(&["cluster", "protect", "member3", "--off"]);
+    up.ctl(&["cluster", "unsubscribe", "member3"]);
+    eventually("member3 Unsubscribed", WAIT, || {
+        (up.field("regc", "member3", ".status.phase") == "Unsubscribed").then_some(())
+    });
+    up.wait_members(&["member1", "member2"]);
+    let reasons = up.field("regc", "member3", ".status.operations[*].reason");
+    for r in [
+        "ProtectionOn",
+        "ProtectionOff",
+        "UnsubscribeRequested",
+        "Unsubscribed",
+    ] {
+        assert!(reasons.contains(r), "{r} missing from {reasons}");
+    }
+    let err = up.kubectl_fails(&["get", "namespace", "karmada-es-member3"]);
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
+}
