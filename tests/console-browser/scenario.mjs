@@ -1,0 +1,168 @@
+// Drives the cceone web console in Debian's headless Chromium (never a downloaded browser) for
+// tests/tests/console.rs. It reports what the pages show as JSON lines on stdout, one object per
+// step; the Rust test asserts on them and checks the API side. Where the test must act between
+// two steps (start or kill an agent), the script prints {"wait": NAME} and reads one line from
+// stdin before going on.
+//
+// Environment: CONSOLE_LINK (the one-time admin sign-in link), VIEWER_TOKEN (a bearer token bound
+// to the ccseone-viewer role), NGINX_YAML (a file to apply), OUT (a directory for screenshots),
+// CHROMIUM (default /usr/bin/chromium).
+import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+const env = (k, d) => process.env[k] ?? d ?? (() => { throw new Error(`${k} is not set`); })();
+const LINK = env('CONSOLE_LINK');
+const OUT = env('OUT');
+const TIMEOUT = 60_000;
+
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const report = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+async function waitFor(name) {
+  report({ wait: name });
+  const { value, done } = await lines.next();
+  if (done || value.trim() !== 'go') throw new Error(`the test did not say go after ${name}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: env('CHROMIUM', '/usr/bin/chromium'),
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+const problems = [];
+function watchProblems(page, who) {
+  page.on('pageerror', (e) => problems.push(`${who}: page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${who}: console error: ${m.text()}`); });
+  page.on('dialog', (d) => d.accept());
+}
+
+try {
+  // --- The admin, signed in by the one-time link. -------------------------------------------
+  const admin = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1360, height: 900 } });
+  const page = await admin.newPage();
+  watchProblems(page, 'admin');
+  page.setDefaultTimeout(TIMEOUT);
+  const t0 = Date.now();
+  await page.goto(LINK);
+  await page.locator('[data-stat=running] .stat-value', { hasText: /^[1-9]/ }).waitFor();
+  const overviewMs = Date.now() - t0;
+  const stat = async (id) => (await page.locator(`[data-stat=${id}] .stat-value`).textContent()).trim();
+  report({
+    step: 'overview', url: page.url(), ms: overviewMs, clusters: await stat('clusters'),
+    running: await stat('running'), vcpus: await stat('vcpus'), nodes: await stat('nodes'),
+    user: (await page.locator('#user').textContent()).trim(),
+  });
+  await page.screenshot({ path: `${OUT}/overview.png`, fullPage: true });
+
+  // The page's headers; the API pass-through refuses requests without the console's header
+  // (cross-site forgery) even with the session cookie; the link worked once only.
+  const home = await admin.request.get(new URL('/console/', LINK).href);
+  const bare = await admin.request.get(new URL('/console/k8s/api/v1/namespaces', LINK).href);
+  const again = await admin.newPage();
+  await again.goto(LINK);
+  report({ step: 'security', csp: home.headers()['content-security-policy'], withoutHeader: bare.status(), reusedLink: again.url() });
+  await again.close();
+
+  // A marker that survives only as long as the page is not reloaded.
+  await page.evaluate(() => { window.__notReloaded = true; });
+
+  // --- Registered clusters. -------------------------------------------------------------------
+  await page.locator('nav#nav a[data-section=clusters]').click();
+  await page.locator('#cluster-table tbody tr[data-name]').first().waitFor();
+  const rows = await page.locator('#cluster-table tbody tr[data-name]').evaluateAll((trs) => trs.map((tr) => ({
+    name: tr.dataset.name,
+    phase: tr.querySelector('td.phase [data-phase]').dataset.phase,
+    vcpus: tr.querySelector('td.vcpus').textContent.trim(),
+    protection: tr.querySelector('td.protection').textContent.trim(),
+  })));
+  report({ step: 'clusters', rows });
+  await page.locator('#q').fill('member2');
+  const filtered = await page.locator('#cluster-table tbody tr[data-name]').evaluateAll((trs) => trs.map((tr) => tr.dataset.name));
+  report({ step: 'filtered', rows: filtered });
+  await page.screenshot({ path: `${OUT}/clusters.png`, fullPage: true });
+
+  // --- Apply the seed's nginx example from the YAML box; watch it become 3/3. -----------------
+  await page.goto(new URL('/console/#/federation/apply', page.url()).href);
+  await page.locator('#yaml').fill(readFileSync(env('NGINX_YAML'), 'utf8'));
+  await page.locator('#apply').click();
+  await page.locator('#apply-results li').first().waitFor();
+  const applied = await page.locator('#apply-results li').allTextContents();
+  report({ step: 'applied', results: applied });
+  await page.locator('.tabs a', { hasText: 'Workloads' }).click();
+  const row = page.locator('#workload-table tr[data-name="Deployment/default/nginx"]');
+  await row.locator('td.replicas', { hasText: '3/3' }).waitFor();
+  const placement = await row.locator('td.placement .placed').evaluateAll((els) => els.map((e) => ({
+    cluster: e.dataset.cluster, replicas: Number(e.dataset.replicas), text: e.textContent,
+  })));
+  report({
+    step: 'workload', replicas: (await row.locator('td.replicas').textContent()).trim(),
+    health: (await row.locator('td.health').textContent()).trim(), placement,
+  });
+  await page.screenshot({ path: `${OUT}/workloads.png`, fullPage: true });
+  await page.locator('.tabs a', { hasText: 'Member clusters' }).click();
+  await page.locator('#member-table tr[data-name]').first().waitFor();
+  const members = await page.locator('#member-table tr[data-name]').evaluateAll((trs) => trs.map((tr) => ({
+    name: tr.dataset.name, ready: tr.querySelector('td.ready').textContent.trim(), taints: tr.querySelector('td.taints').textContent.trim(),
+  })));
+  report({ step: 'members', members });
+
+  // --- Delete protection on, then unsubscribe is refused. -------------------------------------
+  await page.goto(new URL('/console/#/clusters/member3', page.url()).href);
+  await page.locator('#protect').check();
+  await page.locator('.alert.ok', { hasText: 'Delete protection on' }).waitFor();
+  await page.locator('#unsubscribe').click();
+  const refusal = (await page.locator('.alert.error').first().textContent()).trim();
+  report({ step: 'unsubscribe-refused', message: refusal });
+  await page.locator('.alert button').first().click();
+
+  // --- Register a cluster from the console; its agent joins and then dies, live. -------------
+  await page.goto(new URL('/console/#/register', page.url()).href);
+  await page.evaluate(() => { window.__notReloaded = true; });
+  await page.locator('#r-name').fill('edge');
+  await page.locator('#r-type').selectOption('local');
+  await page.locator('#r-region').fill('cn-west-1');
+  await page.locator('#r-format').selectOption('env');
+  await page.locator('form button[type=submit]').click();
+  await page.locator('#agent-output pre').waitFor();
+  const phaseOf = () => page.locator('h1 [data-phase]').getAttribute('data-phase');
+  report({ step: 'registered', url: page.url(), phase: await phaseOf(), env: await page.locator('#agent-output pre').textContent() });
+  await waitFor('agent-started');
+  await page.locator('h1 [data-phase=Running]').waitFor({ timeout: 90_000 });
+  report({ step: 'joined', phase: await phaseOf(), notReloaded: await page.evaluate(() => window.__notReloaded === true) });
+  await page.screenshot({ path: `${OUT}/cluster.png`, fullPage: true });
+  await waitFor('agent-killed');
+  await page.locator('h1 [data-phase=Disconnected]').waitFor({ timeout: 120_000 });
+  report({
+    step: 'disconnected', phase: await phaseOf(), notReloaded: await page.evaluate(() => window.__notReloaded === true),
+    operations: await page.locator('#operations tbody tr').allTextContents(),
+  });
+
+  // --- A viewer signs in with a pasted token and is refused a change. ------------------------
+  const viewerCtx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1360, height: 900 } });
+  const viewer = await viewerCtx.newPage();
+  watchProblems(viewer, 'viewer');
+  viewer.setDefaultTimeout(TIMEOUT);
+  await viewer.goto(new URL('/console/', LINK).href);
+  await viewer.locator('#token').fill(env('VIEWER_TOKEN'));
+  await viewer.locator('#signin').click();
+  await viewer.locator('[data-stat=clusters] .stat-value').waitFor();
+  const viewerUser = (await viewer.locator('#user').textContent()).trim();
+  await viewer.goto(new URL('/console/#/clusters/member1', LINK).href);
+  await viewer.locator('#protect').click();
+  const viewerRefusal = (await viewer.locator('.alert.error').first().textContent()).trim();
+  await viewer.waitForFunction(() => !document.querySelector('#protect').disabled);
+  report({ step: 'viewer-refused', user: viewerUser, message: viewerRefusal, checked: await viewer.locator('#protect').isChecked() });
+  // The session cookie is HttpOnly: the page's script never sees it (nor the token).
+  report({ step: 'cookies', visible: await viewer.evaluate(() => document.cookie) });
+  await viewer.locator('#signout').click();
+  await viewer.locator('#token').waitFor();
+  report({ step: 'signed-out' });
+
+  report({ step: 'done', problems });
+} catch (e) {
+  report({ step: 'failed', error: String(e && e.stack || e), problems });
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  process.exit();
+}
