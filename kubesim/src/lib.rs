@@ -5,6 +5,7 @@
 
 pub mod controller;
 pub mod nodes;
+pub mod streams;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -89,6 +90,8 @@ impl Simulator {
             // A simulator exists to be broken on purpose.
             fault_injection: true,
             audit: cfg.audit.clone(),
+            // The simulated kubelet: logs, exec, attach, port-forward (and so cp).
+            pod_streams: Some(streams::hook()),
             ..ServerConfig::default()
         })
         .await?;
