@@ -68,6 +68,9 @@ pub struct FederationConfig {
     pub meter_clock: cceone_platform::clock::Clock,
     /// How often the meter looks at every cluster (it also wakes on every change).
     pub meter_interval: Duration,
+    /// Keep the API's objects in etcd instead of the embedded store under `data_dir` (which
+    /// then holds the certificates only).
+    pub etcd: Option<cceone_kube_store_etcd::EtcdConfig>,
 }
 
 impl FederationConfig {
@@ -85,6 +88,7 @@ impl FederationConfig {
             audit: None,
             meter_clock: cceone_platform::clock::Clock::real(),
             meter_interval: Duration::from_secs(5),
+            etcd: None,
         }
     }
 }
@@ -186,12 +190,22 @@ async fn install_crds(core: &Arc<Core>) -> Result<(), Error> {
 /// Start the API server, install the federation's kinds and admission, and run the
 /// controllers.
 pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
+    let store = match &cfg.etcd {
+        Some(etcd) => {
+            let store = cceone_kube_store_etcd::EtcdStore::connect(etcd.clone())
+                .await
+                .map_err(cceone_kube_apiserver::StartError::from)?;
+            Some(store as Arc<dyn cceone_kube_store::Store>)
+        }
+        None => None,
+    };
     let server = ApiServer::start(ServerConfig {
         listen: cfg.listen,
         data_dir: cfg.data_dir.clone(),
         hostnames: cfg.hostnames.clone(),
         fsync: cfg.fsync,
         audit: cfg.audit.clone(),
+        store,
         ..ServerConfig::default()
     })
     .await?;

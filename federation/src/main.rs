@@ -19,9 +19,12 @@ struct Args {
     /// API server listen address.
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: std::net::SocketAddr,
-    /// Directory for the store and certificates.
+    /// Directory for the store and certificates (the certificates only, with --etcd-servers).
     #[arg(long, default_value = "./data/federation")]
     data_dir: PathBuf,
+    /// The store on etcd instead of the embedded one.
+    #[command(flatten)]
+    etcd: cceone_kube_store_etcd::EtcdFlags,
     /// Where to write the admin kubeconfig once the API serves.
     #[arg(long)]
     kubeconfig_out: Option<PathBuf>,
@@ -48,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
     cfg.cluster_grace = Duration::from_secs(a.cluster_grace_secs);
     cfg.eviction_timeout = Duration::from_secs(a.eviction_timeout_secs);
     cfg.workers = a.workers;
+    cfg.etcd = a.etcd.config();
     let fed = cceone_federation::start(cfg)
         .await
         .context("starting the federation")?;

@@ -16,6 +16,8 @@
 
 mod codec;
 mod error;
+#[cfg(feature = "clap")]
+mod flags;
 #[cfg(feature = "test-util")]
 pub mod testing;
 mod watch;
@@ -32,6 +34,9 @@ use etcd_client::{
     PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse,
 };
 use serde_json::Value;
+
+#[cfg(feature = "clap")]
+pub use flags::EtcdFlags;
 
 /// Keys read per etcd range request when a list is cut into chunks (kept well under the
 /// response size limit even for large objects).
