@@ -219,10 +219,13 @@ pub(crate) enum ClusterCommand {
         /// The cluster.
         name: String,
     },
-    /// Turn delete protection on (or off with --off).
+    /// Turn delete protection on (the default, or --on) or off (--off).
     Protect {
         /// The cluster.
         name: String,
+        /// Turn protection on (the default).
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
         /// Turn protection off.
         #[arg(long)]
         off: bool,

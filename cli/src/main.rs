@@ -81,7 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ClusterCommand::List(a) => cluster::list(&client, a).await,
         ClusterCommand::Revoke { name } => cluster::revoke(&client, &name).await,
         ClusterCommand::Unsubscribe { name } => cluster::unsubscribe(&client, &name).await,
-        ClusterCommand::Protect { name, off } => cluster::protect(&client, &name, !off).await,
+        ClusterCommand::Protect { name, off, .. } => cluster::protect(&client, &name, !off).await,
         ClusterCommand::Token { name, ttl } => cluster::token(&client, &name, ttl).await,
         ClusterCommand::Kubeconfig(a) => cluster::kubeconfig(&client, a).await,
         ClusterCommand::RevokeKubeconfig { id } => cluster::revoke_kubeconfig(&client, &id).await,

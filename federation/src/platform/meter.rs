@@ -99,6 +99,10 @@ impl Meter {
         };
         let ar = usage_record_resource();
         for (hour, milli) in hours {
+            if milli == 0 {
+                // Nothing to charge (no report yet, or no Ready node).
+                continue;
+            }
             let name = record_name(&c.name, hour);
             let key = ObjKey::cluster(&name);
             let existing = self.shared.usage.get(&key).and_then(|r| UsageSpec::of(&r));
