@@ -49,6 +49,9 @@ pub struct UpOptions {
     /// (read on every pass; the meter then looks every second), so billing hours can be
     /// crossed without waiting for them.
     pub clock_offset_file: Option<PathBuf>,
+    /// Keep the federation API's objects in etcd instead of the embedded store (the simulated
+    /// members keep theirs embedded).
+    pub etcd: Option<cceone_kube_store_etcd::EtcdConfig>,
 }
 
 /// Cluster shapes: varied regions and providers, as a real fleet would have.
@@ -168,6 +171,7 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
         .clone()
         .unwrap_or_else(|| cfg.data_dir.join("audit").join("audit.log"));
     fed_cfg.audit = Some(cceone_federation::AuditConfig::new(audit_log.clone()));
+    fed_cfg.etcd = options.etcd.clone();
     let federation = cceone_federation::start(fed_cfg)
         .await
         .context("starting the federation")?;

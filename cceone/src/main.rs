@@ -64,6 +64,9 @@ enum Command {
         /// For tests: shift the vCPU-hour meter's clock by the seconds written in FILE.
         #[arg(long, value_name = "FILE", hide = true)]
         clock_offset_file: Option<std::path::PathBuf>,
+        /// The federation's store on etcd instead of the embedded one.
+        #[command(flatten)]
+        etcd: cceone_kube_store_etcd::EtcdFlags,
     },
 }
 
@@ -83,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         virtual_nodes,
         audit_log,
         clock_offset_file,
+        etcd,
     } = Cli::parse().command;
     for (flag, q) in [("--node-cpu", &node_cpu), ("--node-memory", &node_memory)] {
         anyhow::ensure!(
@@ -109,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
         virtual_nodes,
     };
     let up = tokio::select! {
-        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log, clock_offset_file }) => r.context("cceone up")?,
+        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log, clock_offset_file, etcd: etcd.config() }) => r.context("cceone up")?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
     };
     let kc = up.admin_kubeconfig.display().to_string();
