@@ -247,26 +247,48 @@ fn the_console_in_chromium_shows_acts_refuses_and_follows_live() {
     );
     let rb: Value = serde_json::from_str(&kubectl(
         &admin,
-        &["get", "rb", "nginx-deployment", "-n", "default", "-o", "json"],
+        &[
+            "get",
+            "rb",
+            "nginx-deployment",
+            "-n",
+            "default",
+            "-o",
+            "json",
+        ],
     ))
     .unwrap();
     let api_split: BTreeMap<String, u64> = rb["spec"]["clusters"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (text(c, "/name").to_string(), c["replicas"].as_u64().unwrap()))
+        .map(|c| {
+            (
+                text(c, "/name").to_string(),
+                c["replicas"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(shown, api_split);
     let members = steps["members"]["members"].as_array().unwrap();
     assert_eq!(members.len(), 3, "{members:?}");
-    assert!(members.iter().all(|m| text(m, "/ready") == "True"), "{members:?}");
+    assert!(
+        members.iter().all(|m| text(m, "/ready") == "True"),
+        "{members:?}"
+    );
 
     // Delete protection went through the API, and the API refused the unsubscribe.
     let refusal = text(&steps["unsubscribe-refused"], "/message");
     assert!(refusal.contains("delete protection"), "{refusal}");
     let member3 = regc_json(&admin, "member3");
-    assert_eq!(member3.pointer("/spec/deleteProtection"), Some(&Value::Bool(true)));
-    assert_ne!(member3.pointer("/spec/unsubscribed"), Some(&Value::Bool(true)));
+    assert_eq!(
+        member3.pointer("/spec/deleteProtection"),
+        Some(&Value::Bool(true))
+    );
+    assert_ne!(
+        member3.pointer("/spec/unsubscribed"),
+        Some(&Value::Bool(true))
+    );
 
     // Registered from the console, joined and then lost, followed without a reload.
     assert_eq!(text(&steps["registered"], "/phase"), "Pending");
@@ -280,11 +302,24 @@ fn the_console_in_chromium_shows_acts_refuses_and_follows_live() {
         "Disconnected"
     );
 
+    // Usage per cluster from the meter's UsageRecords: the members that ran are billed.
+    let usage: Vec<&str> = steps["usage"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| text(r, "/cluster"))
+        .collect();
+    for m in ["member1", "member2", "member3"] {
+        assert!(usage.contains(&m), "{usage:?}");
+    }
+
     // The viewer saw the console and was refused the change, in the API's words.
     let viewer = &steps["viewer-refused"];
     assert_eq!(text(viewer, "/user"), "viewer1");
     assert!(
-        text(viewer, "/message").to_lowercase().contains("forbidden"),
+        text(viewer, "/message")
+            .to_lowercase()
+            .contains("forbidden"),
         "{viewer}"
     );
     assert_eq!(viewer["checked"], Value::Bool(false));
@@ -301,7 +336,10 @@ fn the_console_in_chromium_shows_acts_refuses_and_follows_live() {
         "{security}"
     );
     assert_eq!(security["withoutHeader"], Value::from(403), "{security}");
-    assert!(text(security, "/reusedLink").contains("expired"), "{security}");
+    assert!(
+        text(security, "/reusedLink").contains("expired"),
+        "{security}"
+    );
 
     let done = &steps["done"];
     assert_eq!(done["problems"], serde_json::json!([]), "{done}");
