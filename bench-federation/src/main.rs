@@ -220,6 +220,7 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| "warn,kube=error".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -4,9 +4,11 @@
 //! `kubectl get deployment nginx` on the federation shows `3/3` once the members run it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cceone_federation_core::status::{aggregate, template_status};
-use cceone_karmada_api::{ResourceBinding, Work};
+use cceone_karmada_api::meta::parse_time;
+use cceone_karmada_api::{ResourceBinding, Work, find_condition};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -16,6 +18,40 @@ use crate::json::{deleting, merge_diff, s};
 use crate::resources::{self, TemplateKey};
 use crate::runtime::{ObjKey, Requeue};
 use crate::templates::Lookup;
+
+/// How long at most a binding's status waits for the first report of a Work sent to a Ready
+/// cluster, counted from the Work's `creationTimestamp`.
+///
+/// A Ready cluster's agent is connected and will report each Work it is sent; writing the
+/// binding's status before it has (every such Work "applied: false, health Unknown", then
+/// again as each cluster reports) costs a binding and a template status write per report
+/// rather than one for all, and under a burst reports come seconds after the Works. Works of
+/// clusters that are not Ready are not waited for, nor are reports of failure (`Applied`
+/// false), and past this a late cluster holds the others' reports back no longer.
+const AWAIT_REPORTS: Duration = Duration::from_secs(30);
+
+/// How much longer to wait for Works created less than [`AWAIT_REPORTS`] ago on clusters for
+/// which `ready` holds that have no `Applied` condition yet; `None` when there are none.
+fn awaiting_reports(
+    works: &[Work],
+    now: Timestamp,
+    ready: impl Fn(&str) -> bool,
+) -> Option<Duration> {
+    let wait = jiff::SignedDuration::try_from(AWAIT_REPORTS).ok()?;
+    works
+        .iter()
+        .filter(|w| !w.deleting() && w.cluster().is_some_and(&ready))
+        .filter(|w| {
+            let conditions = w.status.as_ref().map_or(&[][..], |s| s.conditions());
+            find_condition(conditions, "Applied").is_none()
+        })
+        .filter_map(|w| parse_time(w.metadata.creation_timestamp.as_deref()?))
+        .filter_map(|created| {
+            let left = wait - now.duration_since(created);
+            Duration::try_from(left).ok().filter(|d| !d.is_zero())
+        })
+        .max()
+}
 
 /// Aggregate one binding's status, then its template's.
 pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Error> {
@@ -27,6 +63,16 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     }
     let works: Vec<Work> = ctx.works.by_index_as(&resources::binding_index(&key));
     let now = Timestamp::now();
+    let clusters = ctx.cluster_values();
+    let ready = |name: &str| {
+        clusters
+            .iter()
+            .any(|c| c.name() == name && c.ready_status() == "True")
+    };
+    if let Some(wait) = awaiting_reports(&works, now, ready) {
+        // A report brings the binding back sooner (the Works' changes queue it).
+        return Ok(Some(wait));
+    }
     let status = aggregate(&binding, &works, now);
     if binding.status.as_ref() != Some(&status) {
         let current = serde_json::to_value(&binding.status)?;

@@ -131,6 +131,25 @@ fn parse(bytes: &[u8]) -> Option<Value> {
     serde_json::from_slice(bytes).ok()
 }
 
+/// What [`Cache::already_has`] reads of an object: its key and revision (the other fields are
+/// skipped over, not built).
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    metadata: PeekMeta<'a>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PeekMeta<'a> {
+    #[serde(borrow, default)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    namespace: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    resource_version: std::borrow::Cow<'a, str>,
+}
+
 /// The cached objects of one resource.
 pub(crate) struct Cache {
     resource: ApiResource,
@@ -269,6 +288,12 @@ impl Cache {
                     self.synced.send_replace(true);
                 }
                 Reflected::Applied(obj) => {
+                    // Most events bring back what a controller of this process wrote and
+                    // the cache took in from the API's answer ([`Cache::observe`]): those
+                    // are known from their key and revision alone, without parsing them.
+                    if self.already_has(&obj) {
+                        continue;
+                    }
                     if let Some((key, value)) = parse(&obj).and_then(|v| self.decode(v)) {
                         self.upsert(key, value, true);
                     }
@@ -297,6 +322,25 @@ impl Cache {
             }
             None => Arc::new(Value::Null),
         }
+    }
+
+    /// Whether the cache holds `bytes`' object at its revision or later already (it was
+    /// written by this process and observed). Counts the revision as watched either way.
+    fn already_has(&self, bytes: &[u8]) -> bool {
+        let Ok(peek) = serde_json::from_slice::<Peek<'_>>(bytes) else {
+            return false;
+        };
+        let meta = peek.metadata;
+        let Ok(rv) = meta.resource_version.parse::<u64>() else {
+            return false;
+        };
+        if meta.name.is_empty() || rv == 0 {
+            return false;
+        }
+        let key = ObjKey::new(&meta.namespace, meta.name.into_owned());
+        let mut inner = self.inner.write();
+        inner.watched = inner.watched.max(rv);
+        inner.objects.get(&key).is_some_and(|e| e.revision >= rv)
     }
 
     /// An event's object with its `apiVersion` and `kind` filled in, and without

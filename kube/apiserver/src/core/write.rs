@@ -183,14 +183,14 @@ impl Core {
         if opts.dry_run {
             return Ok(obj);
         }
-        let kv = match self.store.create(&res.key(ns, &name), obj).await {
+        let kv = match self.store.create(&res.key(ns, &name), obj.clone()).await {
             Ok(kv) => kv,
             Err(StoreError::AlreadyExists { .. }) => {
                 return Err(ApiError::already_exists(&res.qualified(), &name));
             }
             Err(e) => return Err(e.into()),
         };
-        let out = self.decode(res, &kv.value)?;
+        let out = self.as_stored(res, obj, kv.mod_revision);
         self.after_write(res, &out);
         Ok(out)
     }
@@ -535,7 +535,7 @@ impl Core {
         expected: u64,
         opts: &WriteOptions,
     ) -> ApiResult<Value> {
-        if without_rv(old) == without_rv(&new) {
+        if same_but_rv(old, &new) {
             return Ok(old.clone());
         }
         if opts.dry_run {
@@ -546,7 +546,7 @@ impl Core {
         let result = if finalized {
             self.store.delete(&key, Some(expected)).await
         } else {
-            self.store.update(&key, new, Some(expected)).await
+            self.store.update(&key, new.clone(), Some(expected)).await
         };
         let kv = match result {
             Ok(kv) => kv,
@@ -558,9 +558,27 @@ impl Core {
             }
             Err(e) => return Err(e.into()),
         };
-        let out = self.decode(res, &kv.value)?;
+        let out = if finalized {
+            self.decode(res, &kv.value)?
+        } else {
+            self.as_stored(res, new, kv.mod_revision)
+        };
         self.after_write(res, &out);
         Ok(out)
+    }
+
+    /// The object just written as [`Core::decode`] would read it back from the store (which
+    /// stamps `metadata.resourceVersion` with the write's revision), without parsing the bytes
+    /// the store made of it.
+    fn as_stored(&self, res: &ResourceInfo, mut obj: Value, revision: u64) -> Value {
+        meta::metadata_mut(&mut obj).insert(
+            "resourceVersion".into(),
+            Value::String(revision.to_string()),
+        );
+        if res.version != res.storage_version {
+            obj["apiVersion"] = Value::String(res.api_version());
+        }
+        obj
     }
 
     /// Keep the registry in step with CRDs.
@@ -731,13 +749,28 @@ fn scale_of(res: &ResourceInfo, obj: &Value) -> ApiResult<Value> {
     }))
 }
 
-fn without_rv(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        md.remove("resourceVersion");
-        md.remove("managedFields");
+/// Whether two versions of an object differ in nothing but `metadata.resourceVersion` and
+/// `metadata.managedFields` (a write that would change nothing else is not made).
+fn same_but_rv(a: &Value, b: &Value) -> bool {
+    const IGNORED: [&str; 2] = ["resourceVersion", "managedFields"];
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let metadata_equal = |x: Option<&Value>, y: Option<&Value>| match (
+        x.and_then(Value::as_object),
+        y.and_then(Value::as_object),
+    ) {
+        (Some(x), Some(y)) => {
+            let x = x.iter().filter(|(k, _)| !IGNORED.contains(&k.as_str()));
+            let y = y.iter().filter(|(k, _)| !IGNORED.contains(&k.as_str()));
+            x.eq(y)
+        }
+        _ => x == y,
+    };
+    fn rest(m: &serde_json::Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+        m.iter().filter(|(k, _)| *k != "metadata")
     }
-    v
+    metadata_equal(a.get("metadata"), b.get("metadata")) && rest(a).eq(rest(b))
 }
 
 fn parse_rv(rv: Option<&str>) -> ApiResult<Option<u64>> {
