@@ -761,7 +761,7 @@ pages.register = (main) => {
         region: region.value, zone: zone.value, labels: lbl, deleteProtection: protect.checked,
         endpoint: endpoint.value, format: format.value });
       pages.cluster.ui[r.cluster] = { agent: r, kubeconfig: null };
-      alertBox(`${r.cluster} registered; it shows Pending until its agent joins.`, 'ok');
+      flash = [`${r.cluster} registered; it shows Pending until its agent joins.`, 'ok'];
       window.location.hash = `#/clusters/${encodeURIComponent(r.cluster)}`;
     } catch (err) {
       alertBox(`Register: ${err.message}`);
@@ -969,7 +969,7 @@ pages.newPolicy = (main, which) => {
     try {
       const plural = override ? 'overridepolicies' : 'propagationpolicies';
       await api.post(`/apis/policy.karmada.io/v1alpha1/namespaces/${encodeURIComponent(obj.metadata.namespace)}/${plural}`, obj);
-      alertBox(`${obj.kind} ${obj.metadata.name} created.`, 'ok');
+      flash = [`${obj.kind} ${obj.metadata.name} created.`, 'ok'];
       window.location.hash = '#/federation/policies';
     } catch (err) {
       alertBox(`Create: ${err.message}`);
@@ -1061,10 +1061,13 @@ pages.signin = (main, params) => {
 
 let current = null;
 let user = null;
+/** A message for the next page (shown after the navigation that clears the old ones). */
+let flash = null;
 
 function route() {
   // Messages belong to the page they were shown on.
   clear(document.getElementById('alerts'));
+  if (flash) { alertBox(...flash); flash = null; }
   const hash = window.location.hash.replace(/^#/, '') || '/';
   const [path, query] = hash.split('?');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);

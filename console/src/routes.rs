@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use cceone_kube_apiserver::http::{Front, ResponseBody};
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
@@ -54,7 +54,7 @@ pub(crate) async fn handle(inner: &Inner, req: Request<Incoming>) -> Front {
             .unwrap_or_else(Refusal::response),
         (Method::POST, action) if action.starts_with("/actions/") => {
             let name = action.trim_start_matches("/actions/").to_string();
-            match session_of(inner, &req) {
+            match session_of(inner, req.headers()) {
                 Ok(who) => match read_json(req).await {
                     Ok(body) => {
                         let api = actions::Api {
@@ -80,15 +80,11 @@ pub(crate) async fn handle(inner: &Inner, req: Request<Incoming>) -> Front {
 
 /// `/console/k8s/<path>`: the same request to the API at `<path>`, as the session's user.
 fn pass_through(inner: &Inner, mut req: Request<Incoming>, api_path: &str) -> Front {
-    let who = match session_of(inner, &req) {
+    let who = match session_of(inner, req.headers()) {
         Ok(w) => w,
         Err(r) => return Front::Answer(r.response()),
     };
-    let pq = match req.uri().query() {
-        Some(q) => format!("{api_path}?{q}"),
-        None => api_path.to_string(),
-    };
-    let Ok(uri) = pq.parse::<http::Uri>() else {
+    let Some(uri) = api_uri(api_path, req.uri().query()) else {
         return Front::Answer(status(StatusCode::BAD_REQUEST, "malformed path"));
     };
     *req.uri_mut() = uri;
@@ -103,16 +99,25 @@ fn pass_through(inner: &Inner, mut req: Request<Incoming>, api_path: &str) -> Fr
     Front::Pass(req)
 }
 
+/// `/console/k8s/<rest>?<query>` as the API's own `/<rest>?<query>` (only ever a path: no
+/// scheme or authority can come in).
+fn api_uri(api_path: &str, query: Option<&str>) -> Option<http::Uri> {
+    if !api_path.starts_with('/') || api_path.starts_with("//") {
+        return None;
+    }
+    let pq = match query {
+        Some(q) => format!("{api_path}?{q}"),
+        None => api_path.to_string(),
+    };
+    let uri = pq.parse::<http::Uri>().ok()?;
+    (uri.scheme().is_none() && uri.authority().is_none()).then_some(uri)
+}
+
 /// The session a request belongs to, or the refusal to answer with.
-fn session_of(inner: &Inner, req: &Request<Incoming>) -> Result<Identity, Refusal> {
-    csrf_checked(req)?;
-    let sid = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| cookie(h, COOKIE).map(str::to_string));
-    sid.and_then(|sid| inner.sessions.lock().get(&sid, Instant::now()).cloned())
+fn session_of(inner: &Inner, headers: &HeaderMap) -> Result<Identity, Refusal> {
+    csrf_checked(headers)?;
+    session_id(headers)
+        .and_then(|sid| inner.sessions.lock().get(&sid, Instant::now()).cloned())
         .ok_or_else(|| {
             Refusal::new(
                 StatusCode::UNAUTHORIZED,
@@ -121,14 +126,22 @@ fn session_of(inner: &Inner, req: &Request<Incoming>) -> Result<Identity, Refusa
         })
 }
 
+/// The session cookie's value, from any `Cookie` header.
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| cookie(h, COOKIE).map(str::to_string))
+}
+
 /// Refuse requests that lack the console's header or come from another site.
-fn csrf_checked(req: &Request<Incoming>) -> Result<(), Refusal> {
-    let cross = req
-        .headers()
+fn csrf_checked(headers: &HeaderMap) -> Result<(), Refusal> {
+    let cross = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|s| s == "cross-site" || s == "same-site");
-    if cross || !req.headers().contains_key(CSRF_HEADER) {
+    if cross || !headers.contains_key(CSRF_HEADER) {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "console requests must come from the console's own pages",
@@ -174,18 +187,13 @@ async fn session_route(
 ) -> Result<Response<ResponseBody>, Refusal> {
     match *req.method() {
         Method::GET => {
-            let who = session_of(inner, &req)?;
+            let who = session_of(inner, req.headers())?;
             Ok(json_response(StatusCode::OK, &json!({"user": who.user})))
         }
         Method::DELETE => {
-            csrf_checked(&req)?;
-            let sid = req
-                .headers()
-                .get(header::COOKIE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|h| cookie(h, COOKIE));
-            if let Some(sid) = sid {
-                inner.sessions.lock().remove(sid);
+            csrf_checked(req.headers())?;
+            if let Some(sid) = session_id(req.headers()) {
+                inner.sessions.lock().remove(&sid);
             }
             let mut r = status(StatusCode::OK, "signed out");
             set_cookie(
@@ -195,7 +203,7 @@ async fn session_route(
             Ok(r)
         }
         Method::POST => {
-            csrf_checked(&req)?;
+            csrf_checked(req.headers())?;
             let body = read_json(req).await?;
             let token = body
                 .get("token")
@@ -339,4 +347,79 @@ pub(crate) fn status_value(code: StatusCode, message: &str) -> Value {
 
 fn status(code: StatusCode, message: &str) -> Response<ResponseBody> {
     json_response(code, &status_value(code, message))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn inner() -> Inner {
+        Inner {
+            sessions: parking_lot::Mutex::new(crate::session::Sessions::default()),
+            api_url: "https://127.0.0.1:1".into(),
+            ca_pem: String::new(),
+        }
+    }
+
+    #[test]
+    fn session_requests_need_the_console_header_and_no_other_site() {
+        assert!(csrf_checked(&headers(&[(CSRF_HEADER, "1")])).is_ok());
+        assert!(
+            csrf_checked(&headers(&[
+                (CSRF_HEADER, "1"),
+                ("sec-fetch-site", "same-origin")
+            ]))
+            .is_ok()
+        );
+        assert!(csrf_checked(&headers(&[])).is_err(), "no header");
+        for site in ["cross-site", "same-site"] {
+            let r = csrf_checked(&headers(&[(CSRF_HEADER, "1"), ("sec-fetch-site", site)]));
+            assert_eq!(r.unwrap_err().code, StatusCode::FORBIDDEN, "{site}");
+        }
+    }
+
+    #[test]
+    fn a_session_is_found_by_its_cookie_only_with_the_header() {
+        let inner = inner();
+        let who = Identity {
+            token: "t".into(),
+            user: "alice".into(),
+        };
+        inner
+            .sessions
+            .lock()
+            .create("abc".into(), who, std::time::Instant::now());
+        let cookie = format!("other=1; {COOKIE}=abc");
+        let ok = session_of(&inner, &headers(&[(CSRF_HEADER, "1"), ("cookie", &cookie)]));
+        assert_eq!(ok.unwrap().user, "alice");
+        let forged = session_of(&inner, &headers(&[("cookie", &cookie)]));
+        assert_eq!(forged.unwrap_err().code, StatusCode::FORBIDDEN);
+        let unknown = format!("{COOKIE}=abd");
+        let r = session_of(
+            &inner,
+            &headers(&[(CSRF_HEADER, "1"), ("cookie", &unknown)]),
+        );
+        assert_eq!(r.unwrap_err().code, StatusCode::UNAUTHORIZED);
+        let none = session_of(&inner, &headers(&[(CSRF_HEADER, "1")]));
+        assert_eq!(none.unwrap_err().code, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn the_pass_through_rewrites_to_a_path_on_this_server_only() {
+        let u = api_uri("/apis/x/v1/things", Some("watch=1&resourceVersion=5")).unwrap();
+        assert_eq!(u.path(), "/apis/x/v1/things");
+        assert_eq!(u.query(), Some("watch=1&resourceVersion=5"));
+        assert_eq!(api_uri("/api/v1", None).unwrap().to_string(), "/api/v1");
+        assert!(api_uri("//evil.example/x", None).is_none());
+        assert!(api_uri("https://evil.example/x", None).is_none());
+    }
 }
