@@ -195,3 +195,53 @@ fn federation_on_etcd_keeps_objects_across_restarts() {
     );
     assert!(fed.running(), "the federation outlived etcd's restart");
 }
+
+#[test]
+fn cceone_up_on_etcd() {
+    let etcd = TestEtcd::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let hub_port = support::free_port();
+    let args: Vec<String> = vec![
+        "up".into(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--clusters".into(),
+        "1".into(),
+        "--nodes-per-cluster".into(),
+        "1".into(),
+        "--hub-listen".into(),
+        format!("127.0.0.1:{hub_port}"),
+        "--federation-listen".into(),
+        "127.0.0.1:0".into(),
+        "--etcd-servers".into(),
+        etcd.url(),
+    ];
+    let _up = Proc::start("cceone", "cceone", &args, &BTreeMap::new(), dir.path());
+    let kc = data.join("admin.kubeconfig");
+    eventually("cceone up ready on etcd", Duration::from_secs(120), || {
+        kc.exists().then_some(())
+    });
+    let clusters = kubectl(&kc, &["get", "cluster"]);
+    assert!(clusters.contains("member1"), "{clusters}");
+    // The federation's objects are in etcd (the Cluster the platform made for member1); its
+    // data directory has certificates but no store.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = rt.block_on(async {
+        let store = EtcdStore::connect(EtcdConfig {
+            compaction_interval: None,
+            ..EtcdConfig::new(vec![etcd.url()])
+        })
+        .await
+        .unwrap();
+        store
+            .get("/cluster.karmada.io/clusters/member1")
+            .await
+            .unwrap()
+    });
+    assert!(cluster.is_some(), "member1's Cluster is not in etcd");
+    assert!(!data.join("federation").join("store").exists());
+}
