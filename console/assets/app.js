@@ -917,12 +917,17 @@ pages.newPolicy = (main, which) => {
   const kind = h('input', { id: 'p-kind', value: 'Deployment' });
   const rname = h('input', { id: 'p-resource', placeholder: 'all of the kind when empty' });
   const clusters = h('fieldset', { class: 'clusters' }, h('legend', {}, override ? 'Target clusters' : 'Clusters'));
-  for (const c of store.clusters.list()) {
-    const id = `c-${c.metadata.name}`;
-    append(clusters, h('div', { class: 'cluster-pick' },
-      h('label', { for: id }, h('input', { type: 'checkbox', id, value: c.metadata.name, dataset: { cluster: c.metadata.name } }), ` ${c.metadata.name}`),
-      override ? null : h('input', { type: 'number', min: 1, value: 1, class: 'weight', 'aria-label': `Weight of ${c.metadata.name}`, dataset: { weight: c.metadata.name } })));
+  // The member clusters to pick from (once their list arrived; the form is not redrawn after).
+  function fillClusters() {
+    if (clusters.querySelector('input') || store.clusters.state !== 'ready') return;
+    for (const c of store.clusters.list()) {
+      const id = `c-${c.metadata.name}`;
+      append(clusters, h('div', { class: 'cluster-pick' },
+        h('label', { for: id }, h('input', { type: 'checkbox', id, value: c.metadata.name, dataset: { cluster: c.metadata.name } }), ` ${c.metadata.name}`),
+        override ? null : h('input', { type: 'number', min: 1, value: 1, class: 'weight', 'aria-label': `Weight of ${c.metadata.name}`, dataset: { weight: c.metadata.name } })));
+    }
   }
+  fillClusters();
   const mode = h('select', { id: 'p-mode' }, h('option', { value: 'Duplicated' }, 'Duplicated (every cluster runs all replicas)'),
     h('option', { value: 'Divided' }, 'Divided by the weights'));
   const labelKey = h('input', { id: 'p-label-key', placeholder: 'label key' });
@@ -978,7 +983,7 @@ pages.newPolicy = (main, which) => {
   append(clear(main), fedTabs('policies'), h('h1', {}, override ? 'New override policy' : 'New propagation policy'),
     h('div', { class: 'grid two' }, form, h('section', { class: 'card' }, h('h2', {}, 'YAML'), preview)));
   refresh();
-  return {};
+  return { update: fillClusters };
 };
 
 pages.fleets = (main) => {

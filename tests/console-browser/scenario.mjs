@@ -108,6 +108,28 @@ try {
   })));
   report({ step: 'members', members });
 
+  // --- A PropagationPolicy from the form: a ConfigMap onto member3 only. ----------------------
+  await page.goto(new URL('/console/#/federation/apply', page.url()).href);
+  await page.locator('#yaml').fill('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  greeting: hello\n');
+  await page.locator('#apply').click();
+  await page.locator('#apply-results li', { hasText: 'ConfigMap/demo' }).waitFor();
+  await page.goto(new URL('/console/#/new-policy/propagation', page.url()).href);
+  await page.locator('#p-name').fill('demo-pp');
+  await page.locator('#p-apiversion').fill('v1');
+  await page.locator('#p-kind').fill('ConfigMap');
+  await page.locator('#p-resource').fill('demo');
+  await page.locator('input[data-cluster=member3]').check();
+  const previewed = await page.locator('pre.code').textContent();
+  await page.locator('form button[type=submit]').click();
+  await page.locator('#policy-table tr[data-name="default/demo-pp"]').waitFor();
+  await page.locator('.tabs a', { hasText: 'Workloads' }).click();
+  const cm = page.locator('#workload-table tr[data-name="ConfigMap/default/demo"]');
+  await cm.locator('.placed[data-cluster=member3]').waitFor();
+  report({
+    step: 'policy-form', previewed,
+    placement: await cm.locator('.placed').evaluateAll((els) => els.map((e) => e.dataset.cluster)),
+  });
+
   // --- Delete protection on, then unsubscribe is refused. -------------------------------------
   await page.goto(new URL('/console/#/clusters/member3', page.url()).href);
   await page.locator('#protect').check();
@@ -116,6 +138,13 @@ try {
   const refusal = (await page.locator('.alert.error span').first().textContent()).trim();
   report({ step: 'unsubscribe-refused', message: refusal });
   await page.locator('.alert.error button').first().click();
+
+  // --- A proxy kubeconfig for member3, downloaded (the test uses it with kubectl). -----------
+  await page.locator('#kc-ttl').selectOption('1');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#kubeconfig').click()]);
+  const kubeconfigPath = `${env('SECRETS')}/member3-proxy.kubeconfig`;
+  await download.saveAs(kubeconfigPath);
+  report({ step: 'kubeconfig', file: download.suggestedFilename(), path: kubeconfigPath });
 
   // --- Register a cluster from the console; its agent joins and then dies, live. -------------
   await page.goto(new URL('/console/#/register', page.url()).href);
@@ -151,7 +180,7 @@ try {
 
   // The overview once everything above happened (the README's picture).
   await page.locator('nav#nav a[data-section=overview]').click();
-  await page.locator('[data-stat=workloads] .stat-value', { hasText: '1' }).waitFor();
+  await page.locator('[data-stat=workloads] .stat-value', { hasText: '2' }).waitFor();
   await page.screenshot({ path: `${OUT}/overview.png`, fullPage: true });
 
   // --- A viewer signs in with a pasted token and is refused a change. ------------------------

@@ -19,7 +19,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Proc, cceone_up, free_port, kubectl, kubesim, ok, root, step};
+use support::{
+    Proc, cceone_up, eventually, free_port, kubectl, kubectl_bin, kubesim, ok, root, step,
+};
 
 /// The browser project, with playwright-core installed from its lock file.
 fn browser_project() -> std::path::PathBuf {
@@ -100,6 +102,7 @@ fn the_console_in_chromium_shows_acts_refuses_and_follows_live() {
         .env("VIEWER_TOKEN", &viewer_token)
         .env("NGINX_YAML", root().join("examples").join("nginx.yaml"))
         .env("OUT", &shots)
+        .env("SECRETS", d)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -275,6 +278,57 @@ fn the_console_in_chromium_shows_acts_refuses_and_follows_live() {
     assert!(
         members.iter().all(|m| text(m, "/ready") == "True"),
         "{members:?}"
+    );
+
+    // The policy the form wrote, and where it put the ConfigMap.
+    let form = &steps["policy-form"];
+    assert_eq!(form["placement"], serde_json::json!(["member3"]), "{form}");
+    assert!(
+        text(form, "/previewed").contains("kind: PropagationPolicy"),
+        "{form}"
+    );
+    let pp: Value = serde_json::from_str(&kubectl(
+        &admin,
+        &[
+            "get",
+            "propagationpolicy",
+            "demo-pp",
+            "-n",
+            "default",
+            "-o",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        pp.pointer("/spec/placement/clusterAffinity/clusterNames"),
+        Some(&serde_json::json!(["member3"]))
+    );
+    assert_eq!(
+        pp.pointer("/spec/resourceSelectors/0/kind"),
+        Some(&Value::from("ConfigMap"))
+    );
+
+    // The downloaded proxy kubeconfig reaches member3 through the hub.
+    let kc = &steps["kubeconfig"];
+    assert_eq!(text(kc, "/file"), "member3.kubeconfig");
+    let proxied = Path::new(text(kc, "/path"));
+    let nodes = kubectl(proxied, &["get", "nodes", "-o", "name"]);
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    eventually(
+        "the form's ConfigMap on member3, read through the proxy",
+        Duration::from_secs(30),
+        || {
+            let out = Command::new(kubectl_bin())
+                .arg("--kubeconfig")
+                .arg(proxied)
+                .args(["get", "configmap", "demo", "-n", "default", "-o", "name"])
+                .output()
+                .unwrap();
+            (out.status.success()
+                && String::from_utf8_lossy(&out.stdout).trim() == "configmap/demo")
+                .then_some(())
+        },
     );
 
     // Delete protection went through the API, and the API refused the unsubscribe.
