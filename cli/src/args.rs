@@ -51,6 +51,59 @@ pub(crate) enum Command {
     Fleet(FleetCommand),
     /// Print metered usage in vCPU-hours (billing hours in UTC+8) with totals.
     Usage(UsageArgs),
+    /// Grants: a user's preset role in member clusters, synced into them as RBAC.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+}
+
+/// A preset role in member clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// Read-write on every object.
+    Administrator,
+    /// Read-write on namespaced workload objects, read-only on the rest.
+    Operations,
+    /// Read-write on the namespaced objects a console shows.
+    Developer,
+    /// Read-only on those.
+    Restricted,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GrantCommand {
+    /// Grant a user a role on clusters or on a fleet (every member cluster, replacing their
+    /// own grants while they are in it).
+    Create {
+        /// The user (as their kubeconfig names them).
+        #[arg(long)]
+        user: String,
+        /// The role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A cluster (repeatable).
+        #[arg(
+            long = "cluster",
+            required_unless_present = "fleet",
+            conflicts_with = "fleet"
+        )]
+        clusters: Vec<String>,
+        /// A fleet.
+        #[arg(long)]
+        fleet: Option<String>,
+        /// A namespace (repeatable; default: all).
+        #[arg(long = "namespace", short = 'n')]
+        namespaces: Vec<String>,
+        /// The grant's name (default: from the user, the target and the role).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List grants.
+    List,
+    /// Revoke a grant: its RBAC leaves the members.
+    Delete {
+        /// The grant.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

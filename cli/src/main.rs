@@ -9,6 +9,7 @@ mod args;
 mod audit;
 mod cluster;
 mod fleet;
+mod grant;
 mod store;
 mod taint;
 mod usage;
@@ -68,6 +69,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fleet(cmd) => {
             let client = client(kubeconfig.as_deref(), context).await?;
             return fleet::run(&client, cmd).await;
+        }
+        Command::Grant(cmd) => {
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return grant::run(&client, cmd).await;
         }
         Command::Usage(a) => {
             let client = client(kubeconfig.as_deref(), context).await?;

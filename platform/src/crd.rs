@@ -155,6 +155,8 @@ fn status_schema() -> Value {
                 "description": "Serials (hex) of the certificates that may speak for the cluster: the one issued at its latest registration and those of later rotations, the newest two. Any other certificate is refused."},
             "federationMember": {"type": "boolean",
                 "description": "Whether the cluster is (to be) a member of the federation: false while it is in a fleet that is not bound to the federation, or once it is unsubscribed. Absent means yes (a cluster in no fleet joins directly)."},
+            "deleteProtection": {"type": "boolean",
+                "description": "The delete protection last recorded in the operation log."},
             "membership": {"type": "string",
                 "description": "Why federationMember is what it is, for people."},
             "registrationGeneration": {"type": "integer",
@@ -267,6 +269,7 @@ pub async fn ensure_crds(client: &kube::Client, manager: &str) -> Result<(), Pla
         (CRD_NAME, registered_cluster_crd()),
         (crate::fleet::CRD_NAME, crate::fleet::fleet_crd()),
         (crate::usage::CRD_NAME, crate::usage::usage_record_crd()),
+        (crate::grant::CRD_NAME, crate::grant::grant_crd()),
     ];
     for (name, crd) in &crds {
         api.patch(name, &params, &Patch::Apply(crd))

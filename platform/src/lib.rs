@@ -11,6 +11,7 @@ mod secret;
 pub mod ca;
 pub mod clock;
 pub mod fleet;
+pub mod grant;
 pub mod hubinfo;
 pub mod phase;
 pub mod proxytoken;

@@ -102,12 +102,61 @@ fn admit_cluster_fleet(shared: &Shared, old: Option<&Value>, obj: &Value) -> Vec
     Vec::new()
 }
 
+/// A grant names a user, and either clusters or a fleet (not both), each a valid name.
+fn admit_grant(obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    if s(obj, "/spec/user").is_empty() {
+        causes.push(cause(
+            "FieldValueRequired",
+            "spec.user",
+            "Required value: the user granted".into(),
+        ));
+    }
+    let clusters = obj
+        .pointer("/spec/clusters")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let fleet = s(obj, "/spec/fleet");
+    match (clusters, fleet.is_empty()) {
+        (0, true) => causes.push(cause(
+            "FieldValueRequired",
+            "spec.clusters",
+            "Required value: name clusters (spec.clusters) or a fleet (spec.fleet)".into(),
+        )),
+        (n, false) if n > 0 => causes.push(cause(
+            "FieldValueForbidden",
+            "spec.fleet",
+            "Forbidden: a grant is on clusters or on a fleet, not both".into(),
+        )),
+        _ => {}
+    }
+    for (i, ns) in obj
+        .pointer("/spec/namespaces")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let n = ns.as_str().unwrap_or_default();
+        if cceone_platform::validate_cluster_name(n).is_err() {
+            causes.push(cause(
+                "FieldValueInvalid",
+                &format!("spec.namespaces[{i}]"),
+                format!("Invalid value: {n:?}: a namespace is a DNS-1123 label"),
+            ));
+        }
+    }
+    causes
+}
+
 /// The write admission hook.
 pub(super) fn hook(shared: Arc<Shared>) -> Admission {
     Arc::new(
         move |res: &ResourceInfo, old: Option<&Value>, obj: &mut Value| {
             if is_platform(res, cceone_platform::fleet::PLURAL) {
                 admit_fleet(obj)
+            } else if is_platform(res, cceone_platform::grant::PLURAL) {
+                admit_grant(obj)
             } else if is_platform(res, cceone_platform::PLURAL) {
                 admit_cluster_fleet(&shared, old, obj)
             } else {
@@ -170,6 +219,31 @@ mod tests {
         assert_eq!(fields, ["metadata.name", "spec.federation"]);
         let good = json!({"metadata": {"name": "f1"}, "spec": {"federation": FEDERATION}});
         assert!(admit_fleet(&good).is_empty());
+    }
+
+    #[test]
+    fn grants_name_their_bad_fields() {
+        let field = |v: Value| {
+            admit_grant(&v)
+                .into_iter()
+                .map(|c| c.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            field(json!({"spec": {"user": "a", "role": "developer"}})),
+            ["spec.clusters"]
+        );
+        assert_eq!(
+            field(
+                json!({"spec": {"user": "", "role": "developer", "clusters": ["m1"], "fleet": "f"}})
+            ),
+            ["spec.user", "spec.fleet"]
+        );
+        assert_eq!(
+            field(json!({"spec": {"user": "a", "fleet": "f", "namespaces": ["ok", "Bad"]}})),
+            ["spec.namespaces[1]"]
+        );
+        assert!(field(json!({"spec": {"user": "a", "fleet": "f"}})).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! their own, so neither set waits on the other; the only thing the cluster controller reads of
 //! this module is [`withdrawn`], a registered cluster's `status.federationMember`.
 
+mod access;
 mod admission;
 mod lifecycle;
 mod meter;
@@ -47,6 +48,7 @@ pub(crate) struct Shared {
     registered: Arc<Cache>,
     fleets: Arc<Cache>,
     usage: Arc<Cache>,
+    grants: Arc<Cache>,
     /// Set once every cache has loaded: before that, admission does not refuse a fleet it
     /// has not seen.
     synced: AtomicBool,
@@ -67,6 +69,7 @@ impl Shared {
                     vec![s(v, "/spec/cluster").to_string()]
                 })),
             ),
+            grants: Cache::new(cceone_platform::grant::grant_resource(), None),
             synced: AtomicBool::new(false),
         })
     }
@@ -87,7 +90,7 @@ impl Shared {
     }
 
     async fn wait_synced(&self) {
-        for c in [&self.registered, &self.fleets, &self.usage] {
+        for c in [&self.registered, &self.fleets, &self.usage, &self.grants] {
             c.wait_synced().await;
         }
     }
@@ -117,6 +120,8 @@ pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings)
     let mut tasks = Vec::new();
     let fleet_q: Arc<Queue<String>> = Queue::new();
     let cluster_q: Arc<Queue<String>> = Queue::new();
+    let access_q: Arc<Queue<String>> = Queue::new();
+    let grant_q: Arc<Queue<String>> = Queue::new();
     let wake = Arc::new(tokio::sync::Notify::new());
     let stopped = Arc::new(parking_lot::Mutex::new(Vec::new()));
 
@@ -127,6 +132,8 @@ pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings)
             Arc::clone(&wake),
             Arc::clone(&stopped),
         );
+        let (aq, weak) = (Arc::clone(&access_q), Arc::downgrade(&shared));
+        let gq = Arc::clone(&grant_q);
         shared.registered.on_change(Arc::new(move |old, new| {
             for o in [old, new].into_iter().flatten() {
                 if let Some(f) = cceone_platform::fleet::fleet_of(o) {
@@ -135,6 +142,15 @@ pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings)
             }
             if let Some(o) = new.or(old) {
                 cq.add(s(o, "/metadata/name").to_string());
+                aq.add(s(o, "/metadata/name").to_string());
+            }
+            if old.map(cceone_platform::fleet::fleet_of)
+                != new.map(cceone_platform::fleet::fleet_of)
+                && let Some(shared) = weak.upgrade()
+            {
+                for g in shared.grants.keys() {
+                    gq.add(g.name);
+                }
             }
             if meter::stopped_running(old, new)
                 && let Some(o) = old
@@ -159,7 +175,27 @@ pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings)
         }));
     }
 
-    for cache in [&shared.registered, &shared.fleets, &shared.usage] {
+    {
+        let (aq, gq) = (Arc::clone(&access_q), Arc::clone(&grant_q));
+        let weak = Arc::downgrade(&shared);
+        shared.grants.on_change(Arc::new(move |old, new| {
+            if let Some(g) = new.or(old) {
+                gq.add(s(g, "/metadata/name").to_string());
+            }
+            if let Some(shared) = weak.upgrade() {
+                for c in shared.registered.keys() {
+                    aq.add(c.name);
+                }
+            }
+        }));
+    }
+
+    for cache in [
+        &shared.registered,
+        &shared.fleets,
+        &shared.usage,
+        &shared.grants,
+    ] {
         writer.write_through(cache);
         tasks.push(tokio::spawn(Arc::clone(cache).run(local.clone())));
     }
@@ -176,28 +212,22 @@ pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings)
         writer: writer.clone(),
         local: local.clone(),
     });
-    for (name, q, fleets) in [
-        ("fleet", &fleet_q, true),
-        ("platform-cluster", &cluster_q, false),
-    ] {
-        let (c, ready) = (Arc::clone(&ctx), Arc::clone(&shared));
-        tasks.push(tokio::spawn(queue::run(
-            name,
-            Arc::clone(q),
-            2,
-            async move { ready.wait_synced().await },
-            move |key| {
-                let c = Arc::clone(&c);
-                async move {
-                    if fleets {
-                        lifecycle::reconcile_fleet(c, key).await
-                    } else {
-                        lifecycle::reconcile_cluster(c, key).await
-                    }
-                }
-            },
-        )));
+    macro_rules! controller {
+        ($name:literal, $queue:expr, $reconcile:path) => {{
+            let (c, ready) = (Arc::clone(&ctx), Arc::clone(&shared));
+            tasks.push(tokio::spawn(queue::run(
+                $name,
+                Arc::clone(&$queue),
+                2,
+                async move { ready.wait_synced().await },
+                move |key| $reconcile(Arc::clone(&c), key),
+            )));
+        }};
     }
+    controller!("fleet", fleet_q, lifecycle::reconcile_fleet);
+    controller!("platform-cluster", cluster_q, lifecycle::reconcile_cluster);
+    controller!("access", access_q, access::reconcile);
+    controller!("grant", grant_q, access::reconcile_grant);
     tasks.push(tokio::spawn(meter::run(meter::Meter {
         shared,
         writer,
