@@ -1,7 +1,8 @@
 //! Proxied API requests from the hub: each arrives on its own tunnel stream, is sent to the
 //! member's API server with the agent's own credentials plus impersonation of the original
 //! caller (so the member's RBAC decides), and the response streams back chunk by chunk (watches
-//! and `logs -f` included).
+//! and `logs -f` included). An upgrade the member accepts (exec, attach, port-forward over
+//! WebSocket or SPDY) becomes raw bytes both ways on the same stream.
 
 use bytes::Bytes;
 use cceone_proto::v1;
@@ -71,6 +72,18 @@ pub async fn serve(
     for h in req.headers.iter().filter(|h| forwardable(&h.name)) {
         builder = builder.header(h.name.as_str(), h.value.as_str());
     }
+    // exec, attach and port-forward switch protocols: the hop-by-hop upgrade headers are the
+    // point of the request, so they are set again for the member.
+    let upgrade = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("upgrade"))
+        .map(|h| h.value.clone());
+    if let Some(u) = &upgrade {
+        builder = builder
+            .header("connection", "Upgrade")
+            .header("upgrade", u.as_str());
+    }
     if !req.user.is_empty() {
         builder = builder.header("Impersonate-User", req.user.as_str());
         for g in &req.groups {
@@ -95,11 +108,27 @@ pub async fn serve(
             })
         })
         .collect();
+    let switching = response.status() == http::StatusCode::SWITCHING_PROTOCOLS;
     tx.send(&v1::ProxyResponse {
         status: u32::from(response.status().as_u16()),
         headers,
     })
     .await?;
+    if switching && upgrade.is_some() {
+        return match hyper::upgrade::on(response).await {
+            Ok(up) => {
+                let moved = cceone_tunnel::splice(hyper_util::rt::TokioIo::new(up), tx, rx).await;
+                tracing::debug!(path = %req.path, sent = moved.sent, received = moved.received,
+                    "upgraded proxy stream ended");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, path = %req.path, "the member switched protocols but the upgrade failed");
+                tx.reset();
+                Ok(())
+            }
+        };
+    }
     let mut body = response.into_body();
     loop {
         match body.frame().await {

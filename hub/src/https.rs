@@ -70,8 +70,9 @@ pub(crate) async fn serve<IO>(
         async move { Ok::<_, Infallible>(route(hub, req, cert_user, peer).await) }
     });
     let builder = http_builder(header_read_timeout);
+    // Upgrades: exec, attach and port-forward through the cluster proxy switch protocols.
     if let Err(e) = builder
-        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
+        .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), svc)
         .await
     {
         tracing::debug!(error = %e, "https connection ended with an error");
@@ -352,7 +353,7 @@ fn forwardable(name: &str) -> bool {
 
 async fn proxy(
     hub: Arc<Hub>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     cert_user: Option<CertUser>,
 ) -> Response<Body> {
     let path = req.uri().path().to_string();
@@ -417,11 +418,23 @@ async fn proxy(
             })
         })
         .collect();
+    let mut headers = headers;
+    // exec, attach and port-forward (WebSocket or SPDY): the upgrade goes to the member, and
+    // once it switches protocols the bytes flow both ways on the same tunnel stream.
+    let upgrade = upgrade_of(req.headers());
+    if let Some(u) = &upgrade {
+        headers.push(v1::Header {
+            name: "upgrade".into(),
+            value: u.clone(),
+        });
+    }
+    let on_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
     let method = req.method().to_string();
-    let has_body = !matches!(
-        req.method(),
-        &http::Method::GET | &http::Method::HEAD | &http::Method::OPTIONS
-    );
+    let has_body = upgrade.is_none()
+        && !matches!(
+            req.method(),
+            &http::Method::GET | &http::Method::HEAD | &http::Method::OPTIONS
+        );
     let mut stream = match session.conn.open().await {
         Ok(s) => s,
         Err(e) => {
@@ -484,6 +497,12 @@ async fn proxy(
             );
         }
     };
+    if let (Some(on_upgrade), StatusCode::SWITCHING_PROTOCOLS) = (
+        on_upgrade,
+        StatusCode::from_u16(head.status as u16).unwrap_or(StatusCode::BAD_GATEWAY),
+    ) {
+        return switched(hub, cluster, bearer, head, on_upgrade, tx, rx);
+    }
     let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
     let metrics = Arc::clone(&hub);
     // A stream opened with a proxy kubeconfig ends when that kubeconfig is revoked or expires.
@@ -552,5 +571,72 @@ async fn proxy(
             resp.headers_mut().append(n, v);
         }
     }
+    resp
+}
+
+/// The protocol a request asks to switch to (`Connection: Upgrade` plus `Upgrade: ...`).
+fn upgrade_of(headers: &http::HeaderMap) -> Option<String> {
+    let connection_upgrade = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    let upgrade = headers.get(http::header::UPGRADE)?.to_str().ok()?.trim();
+    (connection_upgrade && !upgrade.is_empty()).then(|| upgrade.to_string())
+}
+
+/// The member switched protocols: answer 101 with its headers and splice the caller's upgraded
+/// connection to the tunnel stream until either side closes (or the kubeconfig is revoked).
+fn switched(
+    hub: Arc<Hub>,
+    cluster: &str,
+    bearer: Option<String>,
+    head: v1::ProxyResponse,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    tx: cceone_tunnel::Sender,
+    rx: cceone_tunnel::Receiver,
+) -> Response<Body> {
+    let mut resp = Response::new(full(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    for h in head.headers {
+        let n = h.name.to_ascii_lowercase();
+        if !(forwardable(&n) || n == "upgrade" || n == "connection") {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(n.as_bytes()),
+            http::HeaderValue::from_str(&h.value),
+        ) {
+            resp.headers_mut().append(n, v);
+        }
+    }
+    let cluster = cluster.to_string();
+    tokio::spawn(async move {
+        let io = match on_upgrade.await {
+            Ok(up) => hyper_util::rt::TokioIo::new(up),
+            Err(e) => {
+                tracing::debug!(cluster, error = %e, "the caller did not complete the upgrade");
+                return;
+            }
+        };
+        let revoked = async {
+            match &bearer {
+                Some(t) => hub.proxy_tokens.still_valid(t, &cluster).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            moved = cceone_tunnel::splice(io, tx, rx) => {
+                hub.metrics
+                    .proxy_bytes
+                    .fetch_add(moved.received, Ordering::Relaxed);
+                tracing::debug!(cluster, sent = moved.sent, received = moved.received, "upgraded proxy stream ended");
+            }
+            () = revoked => {
+                tracing::info!(cluster, "ending an upgraded proxy stream: its kubeconfig was revoked or expired");
+            }
+        }
+    });
     resp
 }

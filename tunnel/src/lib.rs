@@ -10,12 +10,14 @@
 pub mod backoff;
 mod conn;
 pub mod frame;
+pub mod splice;
 mod stream;
 
 pub use conn::{
     AgentConn, DialConfig, HubConn, Transport, TransportChoice, dial, hub_quic_transport,
     quic_transport,
 };
+pub use splice::{Spliced, splice};
 pub use stream::{Receiver, Sender, Stream};
 
 /// The ALPN protocol that marks a tunnel connection (plain HTTPS on the same port uses h2 or

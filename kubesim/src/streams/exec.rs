@@ -337,7 +337,7 @@ where
     let exit = tokio::select! {
         exit = work => exit,
         () = read => {
-            tracing::debug!("SPDY client went away; the process is ended");
+            tracing::info!("the SPDY client went away; its process is ended");
             return conn.close(last).await;
         }
     };

@@ -120,7 +120,7 @@ pub(crate) async fn remote_command<F, Fut>(
             let _ = sink.close().await;
         }
         () = read => {
-            tracing::debug!("WebSocket client went away; the process is ended");
+            tracing::info!("the WebSocket client went away; its process is ended");
         }
     }
 }

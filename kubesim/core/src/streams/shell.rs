@@ -24,6 +24,8 @@ pub struct Command {
     pub argv: Vec<String>,
     /// `> file` (false) or `>> file` (true).
     pub stdout_to: Option<(String, bool)>,
+    /// `>&2`: stdout goes to stderr.
+    pub to_stderr: bool,
 }
 
 /// A pipeline and how the next one is reached.
@@ -147,6 +149,14 @@ fn lex(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Tok>, ParseE
                         Some("&&")
                     }
                     '&' => return Err(ParseError::Unexpected("&".into())),
+                    '>' if chars.peek() == Some(&'&') => {
+                        chars.next();
+                        match chars.next() {
+                            Some('2') => Some(">&2"),
+                            Some('1') => None,
+                            _ => return Err(ParseError::Unexpected(">&".into())),
+                        }
+                    }
                     '>' if chars.peek() == Some(&'>') => {
                         chars.next();
                         Some(">>")
@@ -187,6 +197,7 @@ pub fn parse(script: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<S
     while let Some(t) = toks.next() {
         match t {
             Tok::Word(w) => cmd.argv.push(w),
+            Tok::Op(">&2") => cmd.to_stderr = true,
             Tok::Op(op @ (">" | ">>")) => match toks.next() {
                 Some(Tok::Word(f)) => cmd.stdout_to = Some((f, op == ">>")),
                 _ => return Err(ParseError::Unexpected("newline".into())),
@@ -257,6 +268,7 @@ mod tests {
         assert_eq!(parse("| x", &env), Err(ParseError::Unexpected("|".into())));
         assert_eq!(parse("a &", &env), Err(ParseError::Unexpected("&".into())));
         assert!(parse(&"x".repeat(MAX_SCRIPT + 1), &env).is_err());
+        assert!(parse("echo e >&2", &env).unwrap()[0].pipeline[0].to_stderr);
         assert_eq!(
             parse("echo a\\ b # c", &env).unwrap()[0].pipeline[0].argv,
             vec!["echo", "a b"]
