@@ -397,6 +397,9 @@ impl Core {
         record: bool,
     ) -> ApiResult<()> {
         match sub {
+            // A status write that changed nothing but the status (the usual case) is kept as it
+            // is; otherwise the other fields come back from `old`.
+            Some("status") if same_but_status(old, new) => {}
             Some("status") => {
                 let status = new.get("status").cloned();
                 let managed = new.pointer("/metadata/managedFields").cloned();
@@ -749,28 +752,45 @@ fn scale_of(res: &ResourceInfo, obj: &Value) -> ApiResult<Value> {
     }))
 }
 
+/// Whether two versions of an object differ in nothing but their `status`,
+/// `metadata.resourceVersion` and `metadata.managedFields`.
+fn same_but_status(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return false;
+    };
+    same_metadata(a.get("metadata"), b.get("metadata"))
+        && others(a, Some("status")).eq(others(b, Some("status")))
+}
+
 /// Whether two versions of an object differ in nothing but `metadata.resourceVersion` and
 /// `metadata.managedFields` (a write that would change nothing else is not made).
 fn same_but_rv(a: &Value, b: &Value) -> bool {
-    const IGNORED: [&str; 2] = ["resourceVersion", "managedFields"];
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return a == b;
     };
-    let metadata_equal = |x: Option<&Value>, y: Option<&Value>| match (
-        x.and_then(Value::as_object),
-        y.and_then(Value::as_object),
-    ) {
-        (Some(x), Some(y)) => {
-            let x = x.iter().filter(|(k, _)| !IGNORED.contains(&k.as_str()));
-            let y = y.iter().filter(|(k, _)| !IGNORED.contains(&k.as_str()));
-            x.eq(y)
+    same_metadata(a.get("metadata"), b.get("metadata")) && others(a, None).eq(others(b, None))
+}
+
+/// The top-level fields of an object other than `metadata` and `skip`, in key order.
+fn others<'a>(
+    m: &'a serde_json::Map<String, Value>,
+    skip: Option<&'a str>,
+) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    m.iter()
+        .filter(move |(k, _)| *k != "metadata" && Some(k.as_str()) != skip)
+}
+
+/// Whether two `metadata` values are the same but for `resourceVersion` and `managedFields`.
+fn same_metadata(a: Option<&Value>, b: Option<&Value>) -> bool {
+    const IGNORED: [&str; 2] = ["resourceVersion", "managedFields"];
+    match (a.and_then(Value::as_object), b.and_then(Value::as_object)) {
+        (Some(a), Some(b)) => {
+            let a = a.iter().filter(|(k, _)| !IGNORED.contains(&k.as_str()));
+            let b = b.iter().filter(|(k, _)| !IGNORED.contains(&k.as_str()));
+            a.eq(b)
         }
-        _ => x == y,
-    };
-    fn rest(m: &serde_json::Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
-        m.iter().filter(|(k, _)| *k != "metadata")
+        _ => a == b,
     }
-    metadata_equal(a.get("metadata"), b.get("metadata")) && rest(a).eq(rest(b))
 }
 
 fn parse_rv(rv: Option<&str>) -> ApiResult<Option<u64>> {
