@@ -87,6 +87,29 @@ impl Up {
         out
     }
 
+    /// kubectl against a simulated member of `cceone up`.
+    fn on_member(&self, member: &str, args: &[&str]) -> (bool, String) {
+        let kc = self
+            .dir
+            .path()
+            .join("data")
+            .join("members")
+            .join(format!("{member}.kubeconfig"))
+            .display()
+            .to_string();
+        let mut all = vec!["--kubeconfig", kc.as_str()];
+        all.extend_from_slice(args);
+        let out = run("kubectl", &all);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
     /// The federation Clusters' names.
     fn federation_clusters(&self) -> Vec<String> {
         let out = self.kubectl(&[
@@ -174,6 +197,63 @@ fn fleets_bind_to_the_federation_and_clusters_live_through_unsubscribe() {
             .ends_with('%')
     );
 
+    step("a grant on the fleet shows up as RBAC in both members");
+    let out = up.ctl(&[
+        "grant",
+        "create",
+        "--user",
+        "alice",
+        "--role",
+        "developer",
+        "--fleet",
+        "prod",
+    ]);
+    assert!(out.contains("grant/alice-prod-developer created"), "{out}");
+    for m in ["member1", "member2"] {
+        eventually(&format!("alice's binding in {m}"), WAIT, || {
+            let (_, out) = up.on_member(
+                m,
+                &[
+                    "get",
+                    "clusterrolebinding",
+                    "cceone:grant:alice-prod-developer",
+                    "-o",
+                    "jsonpath={.roleRef.name} {.subjects[0].name}",
+                ],
+            );
+            (out == "cceone:developer alice").then_some(())
+        });
+        let (ok, _) = up.on_member(m, &["get", "clusterrole", "cceone:developer"]);
+        assert!(ok, "the developer role is in {m}");
+    }
+    let (_, none) = up.on_member(
+        "member3",
+        &[
+            "get",
+            "clusterrolebinding",
+            "cceone:grant:alice-prod-developer",
+        ],
+    );
+    assert!(
+        none.contains("NotFound") || none.contains("not found"),
+        "{none}"
+    );
+    eventually("kubectl get grants shows where it applies", WAIT, || {
+        let row = up.kubectl(&["get", "grants", "--no-headers"]);
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        (cells.len() >= 6
+            && cells[..6]
+                == [
+                    "alice-prod-developer",
+                    "alice",
+                    "developer",
+                    "member1,member2",
+                    "*",
+                    "prod",
+                ])
+        .then_some(())
+    });
+
     step("a cluster belongs to one fleet: cceonectl and kubectl are both refused");
     up.ctl(&["fleet", "create", "dev"]);
     let err = up.ctl_fails(&["fleet", "add", "dev", "member1"]);
@@ -219,6 +299,17 @@ fn fleets_bind_to_the_federation_and_clusters_live_through_unsubscribe() {
     let out = up.ctl(&["fleet", "remove", "prod", "member2"]);
     assert!(out.contains("removed from fleet prod"), "{out}");
     up.wait_members(&["member2", "member3"]);
+    eventually("the fleet's grant left member2", WAIT, || {
+        let (ok, _) = up.on_member(
+            "member2",
+            &[
+                "get",
+                "clusterrolebinding",
+                "cceone:grant:alice-prod-developer",
+            ],
+        );
+        (!ok).then_some(())
+    });
     eventually("fleet counts one cluster", WAIT, || {
         (up.field("fleet", "prod", ".status.clusters") == "1").then_some(())
     });
