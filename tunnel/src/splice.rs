@@ -41,10 +41,11 @@ where
                         return (sent, false);
                     }
                 }
+                // A peer that closes without TLS close_notify, or resets after its last
+                // write, has still said all it had: what was read is delivered, then the end.
                 Err(e) => {
-                    tracing::debug!(error = %e, "upgraded connection read failed");
-                    tx.reset();
-                    return (sent, false);
+                    tracing::debug!(error = %e, "upgraded connection ended with an error");
+                    break;
                 }
             }
         }
@@ -96,10 +97,12 @@ where
         tokio::select! {
             () = &mut linger => break,
             (n, ok) = &mut up, if sent.is_none() => {
+                tracing::trace!(bytes = n, ok, "splice: the local side's input ended");
                 sent = Some(n);
                 if !ok { break; }
             }
             (n, ok) = &mut down, if received.is_none() => {
+                tracing::trace!(bytes = n, ok, "splice: the tunnel side's input ended");
                 received = Some(n);
                 if !ok { break; }
             }
