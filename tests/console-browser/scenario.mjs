@@ -198,6 +198,11 @@ try {
   const viewerRefusal = (await viewer.locator('.alert.error span').first().textContent()).trim();
   await viewer.waitForFunction(() => !document.querySelector('#protect').disabled);
   report({ step: 'viewer-refused', user: viewerUser, message: viewerRefusal, checked: await viewer.locator('#protect').isChecked() });
+  // The console's own actions run as the viewer too: registering is refused by the API.
+  await viewer.goto(new URL('/console/#/register', LINK).href);
+  await viewer.locator('#r-name').fill('sneaky');
+  await viewer.locator('form button[type=submit]').click();
+  report({ step: 'viewer-register-refused', message: (await viewer.locator('.alert.error span').first().textContent()).trim() });
   // The session cookie is HttpOnly: the page's script never sees it (nor the token).
   report({ step: 'cookies', visible: await viewer.evaluate(() => document.cookie) });
   await viewer.locator('#signout').click();

@@ -381,6 +381,44 @@ fn the_console_in_chromium_shows_acts_refuses_and_follows_live() {
         regc_json(&admin, "member1").pointer("/spec/deleteProtection"),
         Some(&Value::Bool(true))
     );
+    let register = text(&steps["viewer-register-refused"], "/message");
+    assert!(register.to_lowercase().contains("forbidden"), "{register}");
+    let sneaky = std::process::Command::new(kubectl_bin())
+        .args([
+            "--kubeconfig",
+            &admin_s,
+            "get",
+            "registeredcluster",
+            "sneaky",
+        ])
+        .output()
+        .unwrap();
+    assert!(!sneaky.status.success(), "the viewer registered a cluster");
+    // The audit log names who acted through the console: the admin's patch, the viewer's refusal.
+    let audit = d.join("data").join("audit").join("audit.log");
+    let patched = |events: &[Value], user: &str, name: &str, code: u64| {
+        events.iter().any(|e| {
+            e["user"]["username"] == user
+                && e["verb"] == "patch"
+                && e["objectRef"]["resource"] == "registeredclusters"
+                && e["objectRef"]["name"] == name
+                && e["responseStatus"]["code"] == code
+        })
+    };
+    eventually(
+        "the console's requests in the audit log",
+        Duration::from_secs(10),
+        || {
+            let events: Vec<Value> = std::fs::read_to_string(&audit)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            (patched(&events, "admin", "member3", 200)
+                && patched(&events, "viewer1", "member1", 403))
+            .then_some(())
+        },
+    );
     assert_eq!(text(&steps["cookies"], "/visible"), "", "HttpOnly cookie");
     assert!(steps.contains_key("signed-out"));
 
