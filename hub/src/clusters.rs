@@ -71,9 +71,16 @@ impl ClusterInfo {
         }
     }
 
-    /// Whether an agent of this cluster may hold a tunnel.
+    /// Whether an agent of this cluster may register (redeem a bootstrap token).
     pub fn admits_tunnel(&self) -> bool {
         !self.revoked && !self.unsubscribed && self.phase != "Unsubscribed"
+    }
+
+    /// Whether an agent of this cluster may hold a tunnel: not once revoked; while being
+    /// unsubscribed it may, so the deletions of its Works (what the platform put in the member)
+    /// reach it, until the federation records it Unsubscribed.
+    pub fn keeps_tunnel(&self) -> bool {
+        !self.revoked && self.phase != "Unsubscribed"
     }
 }
 
@@ -147,7 +154,7 @@ impl Clusters {
                         .cache
                         .read()
                         .iter()
-                        .filter(|(_, i)| !i.admits_tunnel())
+                        .filter(|(_, i)| !i.keeps_tunnel())
                         .map(|(n, i)| {
                             (
                                 n.clone(),
@@ -165,7 +172,7 @@ impl Clusters {
                     };
                     let info = ClusterInfo::of(&o);
                     let was = self.cache.write().insert(n.clone(), info.clone());
-                    if !info.admits_tunnel() && was.is_none_or(|w| w.admits_tunnel()) {
+                    if !info.keeps_tunnel() && was.is_none_or(|w| w.keeps_tunnel()) {
                         on_revoked(
                             &n,
                             if info.revoked {

@@ -71,7 +71,7 @@ fn classify(certs: Option<&[CertificateDer<'static>]>) -> Peer {
 fn admit_tunnel(hub: &Hub, peer: Peer, addr: std::net::SocketAddr) -> Option<(String, PeerCert)> {
     match peer {
         Peer::Cluster(name, cert) => match hub.clusters.get(&name) {
-            Some(info) if info.admits_tunnel() => {
+            Some(info) if info.keeps_tunnel() => {
                 let allowed = hub.serials.current(&name, info.created, &info.serials);
                 let issued_at = cert
                     .not_before

@@ -334,7 +334,34 @@ fn fleets_bind_to_the_federation_and_clusters_live_through_unsubscribe() {
             .then_some(())
     });
 
-    step("unsubscribe reaches Unsubscribed and takes the cluster out of the federation");
+    step(
+        "unsubscribe reaches Unsubscribed, takes the cluster out of the federation and cleans the member",
+    );
+    up.ctl(&[
+        "grant",
+        "create",
+        "--user",
+        "bob",
+        "--role",
+        "restricted",
+        "--cluster",
+        "member3",
+        "--namespace",
+        "default",
+    ]);
+    eventually("bob's binding in member3", WAIT, || {
+        let (ok, _) = up.on_member(
+            "member3",
+            &[
+                "get",
+                "rolebinding",
+                "-n",
+                "default",
+                "cceone:grant:bob-member3-restricted",
+            ],
+        );
+        ok.then_some(())
+    });
     up.ctl(&["cluster", "protect", "member3", "--off"]);
     up.ctl(&["cluster", "unsubscribe", "member3"]);
     eventually("member3 Unsubscribed", WAIT, || {
@@ -350,9 +377,109 @@ fn fleets_bind_to_the_federation_and_clusters_live_through_unsubscribe() {
     ] {
         assert!(reasons.contains(r), "{r} missing from {reasons}");
     }
+    let (ok, out) = up.on_member(
+        "member3",
+        &[
+            "get",
+            "rolebinding",
+            "-n",
+            "default",
+            "cceone:grant:bob-member3-restricted",
+        ],
+    );
+    assert!(
+        !ok,
+        "the grant's RBAC is still in the unsubscribed member: {out}"
+    );
+    let (ok, out) = up.on_member("member3", &["get", "clusterrole", "cceone:restricted"]);
+    assert!(
+        !ok,
+        "the preset role is still in the unsubscribed member: {out}"
+    );
     let err = up.kubectl_fails(&["get", "namespace", "karmada-es-member3"]);
     assert!(
         err.contains("NotFound") || err.contains("not found"),
         "{err}"
     );
+}
+
+/// `cargo run [--release] -p NAME -- ARGS...` as `exec $CCEONE_BINS/NAME ARGS...`.
+const CARGO_SHIM: &str = r#"#!/bin/sh
+[ "$1" = run ] || { echo "cargo shim: only 'cargo run' is played here, not: $*" >&2; exit 2; }
+shift
+bin=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --release) shift ;;
+        -p) bin=$2; shift 2 ;;
+        --) shift; break ;;
+        *) echo "cargo shim: unexpected argument $1" >&2; exit 2 ;;
+    esac
+done
+exec "$CCEONE_BINS/$bin" "$@"
+"#;
+
+/// The README's fleet block, handed to `bash` unchanged in the directory where `cceone up
+/// --data-dir ./data` runs; only `cargo run -p NAME --` is played by a shim running the binaries
+/// this test built.
+#[test]
+fn readme_fleet_commands_run_as_written() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let readme = std::fs::read_to_string(support::root().join("README.md")).unwrap();
+    let (_, after) = readme.split_once("\n## Fleets, grants and usage").unwrap();
+    let (_, block) = after.split_once("```sh\n").unwrap();
+    let (block, _) = block.split_once("```").unwrap();
+
+    let up = Up::start(3);
+    up.wait_members(&["member1", "member2", "member3"]);
+    let shim_dir = up.dir.path().join("shim");
+    std::fs::create_dir_all(&shim_dir).unwrap();
+    let shim = shim_dir.join("cargo");
+    std::fs::write(&shim, CARGO_SHIM).unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        shim_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .current_dir(up.dir.path())
+        .env("PATH", path)
+        .env("CCEONE_BINS", support::bins())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the README block failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("fleet/prod bound to federation default"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("hour,cluster,type,vcpus,vcpu_hours,unit_price,amount\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(",member1,ctyun,12,12,0.0556,0.6672"),
+        "{stdout}"
+    );
+    up.wait_members(&["member1", "member2", "member3"]);
+    eventually("alice's binding in member2", WAIT, || {
+        let (_, out) = up.on_member(
+            "member2",
+            &[
+                "get",
+                "clusterrolebinding",
+                "cceone:grant:alice-prod-developer",
+                "-o",
+                "name",
+            ],
+        );
+        out.contains("alice-prod-developer").then_some(())
+    });
 }

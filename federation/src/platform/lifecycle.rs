@@ -2,8 +2,10 @@
 //! registered cluster's lifecycle: whether it is a federation member (its fleet's binding),
 //! delete-protection changes recorded in its operation log, and unsubscribe carried through:
 //! Unsubscribing (out of its fleet and the federation: the cluster controller deletes its
-//! Cluster and execution space, so its Works, and what they applied in the member, go), then
-//! Unsubscribed once the Cluster and the execution space are gone.
+//! Cluster and execution space, so its Works go, and the hub, which keeps the tunnel open
+//! until Unsubscribed, has the agent remove what they applied in the member — workloads unless
+//! `preserveResourcesOnDeletion`, and the grants' RBAC), then Unsubscribed once the Cluster
+//! and the execution space are gone and a short drain has passed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,21 @@ use crate::runtime::{ObjKey, Requeue, Writer};
 
 /// How often an unsubscribing cluster is looked at until its teardown is done.
 const RECHECK_TEARDOWN: Duration = Duration::from_secs(1);
+/// How long after unsubscribe was requested the cluster stays Unsubscribing at least: its
+/// tunnel stays open until Unsubscribed, and the hub relays the deletions of its Works (the
+/// platform's objects in the member) within moments of the execution space going.
+const DRAIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(3);
+
+/// When unsubscribe was requested (the operation log's latest UnsubscribeRequested).
+fn unsubscribe_requested(status: &Value) -> Option<Timestamp> {
+    status
+        .get("operations")?
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|o| s(o, "/reason") == "UnsubscribeRequested")
+        .and_then(|o| s(o, "/time").parse().ok())
+}
 
 /// What the reconcilers share.
 pub(super) struct Ctx {
@@ -158,7 +175,9 @@ pub(super) async fn reconcile_cluster(ctx: Arc<Ctx>, name: String) -> Result<Req
         match s(&status, "/phase") {
             "Unsubscribed" => {}
             "Unsubscribing" => {
-                if teardown_done(&ctx, &name).await? {
+                let drained =
+                    unsubscribe_requested(&status).is_none_or(|t| now.duration_since(t) >= DRAIN);
+                if drained && teardown_done(&ctx, &name).await? {
                     tracing::info!(cluster = %name, "teardown done; the cluster is unsubscribed");
                     apply_event(&mut status, &SessionEvent::Unsubscribed { at: now });
                 } else {
