@@ -224,6 +224,24 @@ pub fn evict_cluster(spec: &mut BindingSpec, cluster: &str, now: Timestamp) -> b
         .and_then(|c| c.purge_mode.clone())
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "Gracefully".to_string());
+    let task = GracefulEvictionTask {
+        purge_mode: Some(purge),
+        reason: Some("TaintUntolerated".into()),
+        producer: Some("TaintManager".into()),
+        ..GracefulEvictionTask::default()
+    };
+    evict_cluster_with(spec, cluster, task, now)
+}
+
+/// `GracefulEvictCluster`: removes `cluster` from `spec.clusters` and records `task` (its
+/// cluster, creation time and replicas filled in) unless the cluster has a task already.
+/// Returns whether the binding targeted the cluster.
+pub fn evict_cluster_with(
+    spec: &mut BindingSpec,
+    cluster: &str,
+    task: GracefulEvictionTask,
+    now: Timestamp,
+) -> bool {
     let Some(clusters) = spec.clusters.as_mut() else {
         return false;
     };
@@ -235,12 +253,9 @@ pub fn evict_cluster(spec: &mut BindingSpec, cluster: &str, now: Timestamp) -> b
     if !tasks.iter().any(|t| t.from_cluster == cluster) {
         tasks.push(GracefulEvictionTask {
             from_cluster: cluster.to_string(),
-            purge_mode: Some(purge),
-            reason: Some("TaintUntolerated".into()),
-            producer: Some("TaintManager".into()),
             creation_timestamp: Some(format_time(now)),
             replicas: removed.replicas.filter(|r| *r > 0),
-            ..GracefulEvictionTask::default()
+            ..task
         });
     }
     true

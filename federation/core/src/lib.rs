@@ -8,6 +8,7 @@
 //! API; there is no I/O and the current time is always an argument, so the controllers that
 //! drive these functions stay thin and the logic is tested without a server.
 
+pub mod appfailover;
 pub mod crds;
 pub mod detector;
 pub mod health;

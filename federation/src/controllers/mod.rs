@@ -68,6 +68,11 @@ pub(crate) struct Ctx {
     cluster_snapshot: parking_lot::RwLock<Option<Arc<Vec<Cluster>>>>,
     /// Counts Cluster changes, so that a copy made across one is not kept.
     cluster_generation: std::sync::atomic::AtomicU64,
+    /// Since when each binding's workload has been unhealthy in each cluster (application
+    /// failover; in memory, as Karmada keeps it).
+    pub(crate) unhealthy_apps: parking_lot::Mutex<
+        std::collections::HashMap<ObjKey, cceone_federation_core::appfailover::UnhealthySince>,
+    >,
 }
 
 impl Ctx {
@@ -237,6 +242,20 @@ fn status_delay(q: &Queue<ObjKey>) -> Duration {
     (STATUS_COALESCE + Duration::from_millis(5).saturating_mul(waiting)).min(STATUS_COALESCE_MAX)
 }
 
+/// Each cluster's reported health of a binding's workload (`status.aggregatedStatus`).
+fn cluster_health(binding: Option<&Value>) -> Vec<(Option<&Value>, Option<&Value>)> {
+    binding
+        .and_then(|b| b.pointer("/status/aggregatedStatus"))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| (i.get("clusterName"), i.get("health")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// What of a Cluster scheduling and overrides look at (not its resource summary, which
 /// changes all the time).
 fn cluster_projection(c: Option<&Value>) -> Value {
@@ -308,6 +327,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         templates: Templates::new(local.clone(), writer),
         cluster_snapshot: parking_lot::RwLock::new(None),
         cluster_generation: std::sync::atomic::AtomicU64::new(0),
+        unhealthy_apps: parking_lot::Mutex::default(),
     });
     let q = Queues {
         cluster: Queue::new(),
@@ -512,7 +532,13 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
                 }
                 if !arr(b, "/spec/gracefulEvictionTasks").is_empty() {
                     // A graceful eviction ends when the new placement reports healthy.
-                    bq.add(key);
+                    bq.add(key.clone());
+                }
+                if b.pointer("/spec/failover/application").is_some()
+                    && cluster_health(old) != cluster_health(new)
+                {
+                    // Application failover watches the clusters' health reports.
+                    sq.add(key);
                 }
             }
         }));

@@ -4,15 +4,18 @@
 //! `lastScheduledTime` in its status.
 //!
 //! Before scheduling it plays Karmada's taint manager ([`super::eviction`]), moving the binding
-//! off clusters whose NoExecute taints it does not tolerate.
+//! off clusters whose NoExecute taints it does not tolerate, and its application failover
+//! controller ([`cceone_federation_core::appfailover`]), moving it off clusters that have
+//! reported the workload unhealthy for longer than the policy tolerates.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use cceone_federation_core::names;
+use cceone_federation_core::health::evict_cluster_with;
 use cceone_federation_core::scheduler::{
     ScheduleError, applied_placement, needs_schedule, schedule_binding, scheduled_condition,
 };
+use cceone_federation_core::{appfailover, names};
 use cceone_karmada_api::meta::format_time;
 use cceone_karmada_api::{BindingStatus, ResourceBinding, set_condition};
 use jiff::Timestamp;
@@ -43,6 +46,7 @@ fn projection(binding: &Value) -> Value {
 /// Schedule one binding.
 pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Error> {
     let Some(live) = ctx.binding(&key) else {
+        ctx.unhealthy_apps.lock().remove(&key);
         return Ok(None);
     };
     let binding = ResourceBinding::from_value(&live)?;
@@ -60,6 +64,26 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     let (spec, mut requeue) = evict_tainted(&binding, &clusters, now);
     let mut want = binding.clone();
     want.spec = Some(spec);
+    let decision = {
+        let mut unhealthy = ctx.unhealthy_apps.lock();
+        let since = unhealthy.entry(key.clone()).or_default();
+        let decision = appfailover::decide(&want, since, now);
+        if since.is_empty() {
+            unhealthy.remove(&key);
+        }
+        decision
+    };
+    if let Some(app) = appfailover::settings(&binding).cloned() {
+        for cluster in &decision.evict {
+            tracing::info!(binding = %key, cluster = %cluster, "application unhealthy past its toleration; evicting");
+            let task = appfailover::task(&app, cluster);
+            evict_cluster_with(want.spec_mut(), cluster, task, now);
+        }
+    }
+    if let Some(left) = decision.recheck {
+        let left = Duration::try_from(left).unwrap_or(RETRY);
+        requeue = earliest(requeue, left + Duration::from_millis(10));
+    }
 
     let condition;
     let mut affinity = None;
