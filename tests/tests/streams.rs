@@ -74,7 +74,14 @@ fn blob(n: usize, seed: u32) -> Vec<u8> {
 }
 
 /// exec output, exit codes, stdin and `cp` both ways with one client.
-fn exec_and_cp(bin: &Path, kc: &Path, dir: &Path, tag: &str) {
+fn exec_and_cp(
+    bin: &Path,
+    kc: &Path,
+    dir: &Path,
+    tag: &str,
+    member_log: &dyn Fn() -> String,
+    want: &str,
+) {
     let (code, out, err) = kc_run(bin, kc, &["exec", "solo", "--", "echo", "hello", tag], None);
     assert_eq!(
         (code, String::from_utf8_lossy(&out).as_ref()),
@@ -127,6 +134,21 @@ fn exec_and_cp(bin: &Path, kc: &Path, dir: &Path, tag: &str) {
     assert!(
         std::fs::read(&back).unwrap() == data,
         "cp round trip changed the file"
+    );
+    // Each command reached the member once, over the protocol this client speaks first (no
+    // fallback from a failed WebSocket to SPDY).
+    let log = member_log();
+    let ran = format!("command=[\"echo\", \"hello\", \"{tag}\"] upgrade={want}");
+    assert_eq!(
+        log.matches(&format!("command=[\"echo\", \"hello\", \"{tag}\"]"))
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches(&ran).count(),
+        1,
+        "no {ran:?} in the member's log"
     );
     step(&format!("exec and cp with {tag}"));
 }
@@ -291,7 +313,8 @@ fn wait_solo(member: &dyn Fn(&[&str]) -> String) {
 #[test]
 fn streams_directly_against_the_simulator() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, kc) = kubesim("member", dir.path(), &["--nodes", "1"]);
+    let (sim, kc) = kubesim("member", dir.path(), &["--nodes", "1"]);
+    let member_log = || sim.log_text();
     wait_solo(&|args| support::kubectl(&kc, args));
     let k132 = kubectl_bin();
     let (code, _, err) = kc_run(&k132, &kc, &["logs", "solo", "--previous"], None);
@@ -301,14 +324,21 @@ fn streams_directly_against_the_simulator() {
         "Error from server (BadRequest): previous terminated container \"solo\" in pod \"solo\" not found"
     );
     logs(&k132, &kc, dir.path(), "direct");
-    exec_and_cp(&k132, &kc, dir.path(), "direct-ws");
+    exec_and_cp(
+        &k132,
+        &kc,
+        dir.path(),
+        "direct-ws",
+        &member_log,
+        "WebSocket",
+    );
     exec_tty(&k132, &kc);
     port_forward(&k132, &kc, dir.path(), "direct-ws");
     let Some(k127) = kubectl_127() else {
         println!("SKIPPED: the SPDY half: no kubectl.1.27 beside the kubectl dispatcher");
         return;
     };
-    exec_and_cp(&k127, &kc, dir.path(), "direct-spdy");
+    exec_and_cp(&k127, &kc, dir.path(), "direct-spdy", &member_log, "Spdy");
     port_forward(&k127, &kc, dir.path(), "direct-spdy");
 }
 
@@ -372,11 +402,26 @@ fn streams_through_the_hub_over_quic_and_tcp() {
         let (kc, _) = p.proxy_kubeconfig(cluster, &format!("{cluster}.kubeconfig"));
         let d = p.dir.path();
         logs(&k132, &kc, d, cluster);
-        exec_and_cp(&k132, &kc, d, &format!("{cluster}-ws"));
+        let member_log = || member_proc.log_text();
+        exec_and_cp(
+            &k132,
+            &kc,
+            d,
+            &format!("{cluster}-ws"),
+            &member_log,
+            "WebSocket",
+        );
         exec_tty(&k132, &kc);
         port_forward(&k132, &kc, d, &format!("{cluster}-ws"));
         if let Some(k127) = &k127 {
-            exec_and_cp(k127, &kc, d, &format!("{cluster}-spdy"));
+            exec_and_cp(
+                k127,
+                &kc,
+                d,
+                &format!("{cluster}-spdy"),
+                &member_log,
+                "Spdy",
+            );
             port_forward(k127, &kc, d, &format!("{cluster}-spdy"));
         }
 
@@ -407,7 +452,16 @@ fn streams_through_the_hub_over_quic_and_tcp() {
     }
 
     // The member's RBAC decides: dev reads logs through the hub but may not exec.
-    let text = p.cceonectl(&["cluster", "kubeconfig", "over-quic", "--user", "dev"]);
+    // (without --group, cceonectl's proxy kubeconfigs carry system:masters)
+    let text = p.cceonectl(&[
+        "cluster",
+        "kubeconfig",
+        "over-quic",
+        "--user",
+        "dev",
+        "--group",
+        "devs",
+    ]);
     let dev = p.dir.path().join("dev.kubeconfig");
     std::fs::write(&dev, text).unwrap();
     let (code, out, err) = kc_run(&k132, &dev, &["logs", "solo", "--tail", "1"], None);
