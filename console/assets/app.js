@@ -609,13 +609,14 @@ pages.cluster = (main, name) => {
   const head = h('div', { class: 'title-row' });
   const body = h('div', { class: 'grid' });
   const output = h('div');
-  append(clear(main), h('p', {}, h('a', { href: '#/clusters' }, '← Registered clusters')), head, body, output);
+  // What an action handed out (the agent settings to copy) comes first, above the details.
+  append(clear(main), h('p', {}, h('a', { href: '#/clusters' }, '← Registered clusters')), head, output, body);
   drawOutput();
 
   function drawOutput() {
     clear(output);
     if (ui.agent) {
-      append(output, h('section', { class: 'card wide', id: 'agent-output' },
+      append(output, h('section', { class: 'card wide output', id: 'agent-output' },
         h('h2', {}, ui.agent.format === 'env' ? 'Agent settings (env file)' : 'Agent YAML'),
         h('p', { class: 'muted' }, ui.agent.format === 'env'
           ? 'cceone-cluster-agent --env-file agent.env --kubeconfig member.kubeconfig'
@@ -625,7 +626,7 @@ pages.cluster = (main, name) => {
         h('pre', { class: 'code', tabindex: 0 }, ui.agent.text)));
     }
     if (ui.kubeconfig) {
-      append(output, h('section', { class: 'card wide' }, h('h2', {}, 'Proxy kubeconfig issued'),
+      append(output, h('section', { class: 'card wide output' }, h('h2', {}, 'Proxy kubeconfig issued'),
         h('p', {}, `Downloaded as ${name}.kubeconfig. It reaches the member's API through the hub; revoke it with `,
           h('code', {}, `cceonectl cluster revoke-kubeconfig ${ui.kubeconfig.id}`), '.')));
     }
