@@ -1,5 +1,5 @@
 //! Streams with the real `kubectl`: `logs` (`--tail`, `--previous` refused in kubelet's words,
-//! `-f` receiving lines as they are written), `exec` (output, exit codes, stdin, `-it` with a
+//! `-f` receiving lines as they are written), `attach`, `exec` (output, exit codes, stdin, `-it` with a
 //! TTY and its size), `cp` both ways and `port-forward` carrying a large body both ways, first
 //! directly against the simulator, then through a proxy kubeconfig (hub -> tunnel -> agent ->
 //! a member behind NAT when network namespaces are available) over QUIC and over TLS/TCP, each
