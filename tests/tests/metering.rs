@@ -203,7 +203,13 @@ fn running_disconnected_running_across_hours_and_a_restart() {
     );
     let table = ctl(
         &kc,
-        &["usage", "--cluster", "edge", "--from", &format_hour(hour_of(hour_c))],
+        &[
+            "usage",
+            "--cluster",
+            "edge",
+            "--from",
+            &format_hour(hour_of(hour_c)),
+        ],
     );
     assert_eq!(table.lines().count(), 4, "{table}");
     drop(edge);
