@@ -328,6 +328,8 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
     assert_eq!(created["kind"], "Event");
     assert_eq!(created["objectRef"]["resource"], "deployments");
     assert_eq!(created["objectRef"]["apiGroup"], "apps");
+    // The create's URL names no object; the event names the one created, as kube-apiserver's.
+    assert_eq!(created["objectRef"]["name"], "web");
     assert_eq!(
         created["user"]["groups"],
         serde_json::json!(["dev", "system:authenticated"])
@@ -413,7 +415,7 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
                 "create",
                 "deployments.apps",
                 "team-a",
-                "-",
+                "web",
                 "201"
             ],
             vec![

@@ -95,8 +95,15 @@ pub(crate) async fn record(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
-    let want_body =
-        json && attributes.verb != "watch" && (code >= 400 || level >= Level::RequestResponse);
+    // A create's objectRef names the object created, which only its answer tells when the
+    // name was generated (as kube-apiserver fills it in from the response object).
+    let unnamed_create = attributes.verb == "create"
+        && attributes.resource_request
+        && attributes.name.is_empty()
+        && (200..300).contains(&code);
+    let want_body = json
+        && attributes.verb != "watch"
+        && (code >= 400 || level >= Level::RequestResponse || unnamed_create);
     let (resp, body) = if want_body {
         let (parts, body) = resp.into_parts();
         match body.collect().await {
@@ -124,6 +131,10 @@ pub(crate) async fn record(
             .map(Bytes::from),
         None => None,
     };
+    let mut attributes = attributes;
+    if unnamed_create && let Some(name) = body.as_deref().and_then(created_name) {
+        attributes.name = name;
+    }
     let uri = if received.query.is_empty() {
         received.path.clone()
     } else {
@@ -148,4 +159,34 @@ pub(crate) async fn record(
     };
     log.record(level, &entry).await;
     resp
+}
+
+/// `metadata.name` of an object answered as JSON (other fields skipped over, not built).
+fn created_name(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        #[serde(default)]
+        metadata: Meta,
+    }
+    #[derive(Default, serde::Deserialize)]
+    struct Meta {
+        #[serde(default)]
+        name: String,
+    }
+    let o: Object = serde_json::from_slice(body).ok()?;
+    (!o.metadata.name.is_empty()).then_some(o.metadata.name)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::created_name;
+
+    #[test]
+    fn the_created_name_comes_from_the_answer() {
+        let answer = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg-x7k2p","generateName":"cfg-","uid":"u"},"data":{"a":"b"}}"#;
+        assert_eq!(created_name(answer).as_deref(), Some("cfg-x7k2p"));
+        assert_eq!(created_name(b"{}"), None);
+        assert_eq!(created_name(b"not json"), None);
+    }
 }
