@@ -192,10 +192,10 @@ async fn install_crds(core: &Arc<Core>) -> Result<(), Error> {
 pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
     let store = match &cfg.etcd {
         Some(etcd) => {
-            let store = cceone_kube_store_etcd::EtcdStore::connect(etcd.clone())
+            let store = cceone_kube_store_etcd::connect(etcd.clone())
                 .await
                 .map_err(cceone_kube_apiserver::StartError::from)?;
-            Some(store as Arc<dyn cceone_kube_store::Store>)
+            Some(store)
         }
         None => None,
     };

@@ -16,7 +16,8 @@ use cceone_kube_store::{Event, EventType, KeyValue, Revision, StoreError, WatchI
 use etcd_client::{WatchOptions, WatchRequestSender, WatchResponse, WatchResponseStream};
 use futures::StreamExt;
 
-use crate::{Shared, codec, error};
+use crate::client::Shared;
+use crate::{codec, error};
 
 /// Starts a watch of `prefix` for events after `after`.
 pub(crate) fn watch(

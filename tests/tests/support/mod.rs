@@ -44,6 +44,9 @@ pub fn bins() -> &'static PathBuf {
                 "cceone",
                 "-p",
                 "cceone-federation",
+                // --etcd-servers (the etcd tests); the build needs protoc, as scripts/test installs.
+                "--features",
+                "cceone/etcd,cceone-federation/etcd",
             ])
             .current_dir(root())
             .status()
