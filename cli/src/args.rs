@@ -425,9 +425,10 @@ pub(crate) struct KubeconfigArgs {
     /// The cluster.
     pub(crate) name: String,
     /// User the member cluster sees (impersonated).
-    #[arg(long, default_value = "admin")]
+    #[arg(long, default_value = cceone_platform::proxytoken::DEFAULT_USER)]
     pub(crate) user: String,
-    /// Group the member cluster sees (repeatable; default system:masters, i.e. cluster admin).
+    /// Group the member cluster sees (repeatable; default: system:masters, i.e. cluster admin,
+    /// for the default user `admin`, none for a named user).
     #[arg(long = "group")]
     pub(crate) groups: Vec<String>,
     /// Expire the kubeconfig after this long (e.g. 8h or 720h); its open streams end

@@ -331,11 +331,13 @@ pub(crate) async fn token(client: &kube::Client, name: &str, ttl: Duration) -> a
 pub(crate) async fn kubeconfig(client: &kube::Client, a: KubeconfigArgs) -> anyhow::Result<()> {
     get(client, &a.name).await?;
     let hub = hub_endpoint(client, a.endpoint).await?;
-    let groups = if a.groups.is_empty() {
-        vec!["system:masters".to_string()]
-    } else {
-        a.groups
-    };
+    let groups = proxytoken::groups_for(&a.user, a.groups);
+    if groups.is_empty() {
+        eprintln!(
+            "{} gets no groups: the member's RBAC decides what they may do (bind them, or pass --group)",
+            a.user
+        );
+    }
     let (id, bearer) = proxytoken::issue(client, &a.name, &a.user, &groups, a.ttl)
         .await
         .context("issuing a proxy token")?;

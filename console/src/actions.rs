@@ -210,15 +210,18 @@ async fn agent_settings(client: &kube::Client, name: &str, body: &Value) -> Resu
 /// `cceonectl cluster kubeconfig` issues it.
 async fn proxy_kubeconfig(api: &Api<'_>, body: &Value) -> Result<Value, Failure> {
     let name = required(body, "cluster")?;
-    let user = field(body, "user").unwrap_or("admin");
-    let groups: Vec<String> = match body.get("groups").and_then(Value::as_array) {
-        Some(g) if !g.is_empty() => g
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect(),
-        _ => vec!["system:masters".to_string()],
-    };
+    let user = field(body, "user").unwrap_or(proxytoken::DEFAULT_USER);
+    let asked: Vec<String> = body
+        .get("groups")
+        .and_then(Value::as_array)
+        .map(|g| {
+            g.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let groups = proxytoken::groups_for(user, asked);
     let ttl = body
         .get("ttlHours")
         .and_then(Value::as_u64)

@@ -42,6 +42,23 @@ pub struct ProxyIdentity {
     pub cluster: String,
 }
 
+/// The user a proxy kubeconfig impersonates when none is named.
+pub const DEFAULT_USER: &str = "admin";
+
+/// The groups a proxy kubeconfig carries into the member: those asked for; with none, the
+/// default user [`DEFAULT_USER`] is a cluster admin (`system:masters`) and anyone else gets no
+/// group (the member's RBAC decides), so that naming a person never makes them a cluster admin
+/// by accident.
+pub fn groups_for(user: &str, groups: Vec<String>) -> Vec<String> {
+    if !groups.is_empty() {
+        groups
+    } else if user == DEFAULT_USER {
+        vec!["system:masters".to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// Split a token into (id, secret), or None when malformed.
 pub fn parse(token: &str) -> Option<(&str, &str)> {
     let (id, secret) = token.split_once('.')?;
@@ -205,6 +222,13 @@ mod tests {
     }
 
     const TOKEN: &str = "abcd1234.0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn only_the_default_user_is_a_cluster_admin_by_default() {
+        assert_eq!(groups_for(DEFAULT_USER, vec![]), ["system:masters"]);
+        assert!(groups_for("dev", vec![]).is_empty());
+        assert_eq!(groups_for("dev", vec!["devs".into()]), ["devs"]);
+    }
 
     #[test]
     fn verify_accepts_only_the_right_token_in_time() {

@@ -452,7 +452,7 @@ fn streams_through_the_hub_over_quic_and_tcp() {
     }
 
     // The member's RBAC decides: dev reads logs through the hub but may not exec.
-    // (without --group, cceonectl's proxy kubeconfigs carry system:masters)
+    // (a named user without --group gets no group at all; --group puts them in devs)
     let text = p.cceonectl(&[
         "cluster",
         "kubeconfig",
