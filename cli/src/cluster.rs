@@ -273,7 +273,9 @@ pub(crate) async fn unsubscribe(client: &kube::Client, name: &str) -> anyhow::Re
         );
     }
     if spec.unsubscribed {
-        return emit(&format!("registeredcluster/{name} already unsubscribed\n"));
+        return emit(&format!(
+            "registeredcluster/{name} already unsubscribing (see its status.phase)\n"
+        ));
     }
     let rv = obj
         .pointer("/metadata/resourceVersion")
@@ -285,7 +287,10 @@ pub(crate) async fn unsubscribe(client: &kube::Client, name: &str) -> anyhow::Re
         .patch(name, &PatchParams::default(), &patch)
         .await
     {
-        Ok(_) => emit(&format!("registeredcluster/{name} unsubscribed\n")),
+        // The federation takes it out and cleans the member, then records Unsubscribed.
+        Ok(_) => emit(&format!(
+            "registeredcluster/{name} unsubscribing: it becomes Unsubscribed once the federation has taken it out and cleaned the member (status.phase)\n"
+        )),
         Err(e) if is_status(&e, 409) => {
             bail!("registered cluster {name:?} changed meanwhile; check it and retry")
         }
