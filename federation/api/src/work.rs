@@ -146,6 +146,12 @@ impl Work {
     pub fn cluster(&self) -> Option<&str> {
         cluster_of(self.namespace())
     }
+
+    /// Its `Applied` condition, once the member has reported one.
+    pub fn applied(&self) -> Option<&Condition> {
+        let status = self.status.as_ref()?;
+        crate::find_condition(status.conditions(), "Applied")
+    }
 }
 
 /// The namespace holding a cluster's Works.

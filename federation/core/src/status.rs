@@ -64,8 +64,7 @@ fn aggregated_item(work: &Work, resource: &ObjectReference) -> Option<Aggregated
             && s(m, "/metadata/name") == name
     })?;
     let status = work.status.as_ref();
-    let applied =
-        status.and_then(|st| cceone_karmada_api::find_condition(st.conditions(), "Applied"));
+    let applied = work.applied();
     let mut item = AggregatedStatusItem {
         cluster_name: cluster.to_string(),
         health: Some("Unknown".into()),

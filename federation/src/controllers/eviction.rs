@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use cceone_federation_core::health::{Eviction, assess_eviction_tasks, evict_cluster, eviction};
 use cceone_federation_core::work::execution_space;
-use cceone_karmada_api::{
-    BindingSpec, Cluster, GracefulEvictionTask, ResourceBinding, Work, find_condition,
-};
+use cceone_karmada_api::{BindingSpec, Cluster, GracefulEvictionTask, ResourceBinding, Work};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::runtime::Requeue;
@@ -72,11 +70,7 @@ fn with_fresh_health(binding: &ResourceBinding, works: &[Work], settled: bool) -
     for item in items {
         let space = execution_space(&item.cluster_name);
         let stale = works.iter().filter(|w| w.namespace() == space).any(|w| {
-            let applied = w
-                .status
-                .as_ref()
-                .and_then(|s| find_condition(s.conditions(), "Applied"))
-                .and_then(|c| c.observed_generation);
+            let applied = w.applied().and_then(|c| c.observed_generation);
             applied < w.metadata.generation
         });
         if stale || !settled {

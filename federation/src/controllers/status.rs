@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cceone_federation_core::status::{aggregate, template_status};
 use cceone_karmada_api::meta::parse_time;
-use cceone_karmada_api::{ResourceBinding, Work, find_condition};
+use cceone_karmada_api::{ResourceBinding, Work};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -40,11 +40,7 @@ fn awaiting_reports(
     let wait = jiff::SignedDuration::try_from(AWAIT_REPORTS).ok()?;
     works
         .iter()
-        .filter(|w| !w.deleting() && w.cluster().is_some_and(&ready))
-        .filter(|w| {
-            let conditions = w.status.as_ref().map_or(&[][..], |s| s.conditions());
-            find_condition(conditions, "Applied").is_none()
-        })
+        .filter(|w| !w.deleting() && w.applied().is_none() && w.cluster().is_some_and(&ready))
         .filter_map(|w| parse_time(w.metadata.creation_timestamp.as_deref()?))
         .filter_map(|created| {
             let left = wait - now.duration_since(created);
