@@ -78,6 +78,24 @@ impl Up {
         Self::kubectl_at(&self.kubeconfig(), args).1
     }
 
+    /// `kubectl apply -f` of `yaml`, written to `file` in the test's directory.
+    fn apply_yaml(&self, file: &str, yaml: &str) -> String {
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, yaml).unwrap();
+        self.fed(&["apply", "-f", path.to_str().unwrap()])
+    }
+
+    /// A ResourceBinding's `spec.clusters` as `name=replicas` words.
+    fn placement(&self, binding: &str) -> String {
+        self.fed_get(&[
+            "get",
+            "rb",
+            binding,
+            "-o",
+            "jsonpath={range .spec.clusters[*]}{.name}={.replicas} {end}",
+        ])
+    }
+
     fn on_member(&self, member: &str, args: &[&str]) -> String {
         Self::kubectl_at(&self.member(member), args).1
     }
@@ -153,15 +171,7 @@ fn seed_walkthrough_scale_edit_delete_without_churn() {
         "{applied}"
     );
 
-    let clusters_of_rb = || {
-        up.fed_get(&[
-            "get",
-            "rb",
-            "nginx-deployment",
-            "-o",
-            "jsonpath={range .spec.clusters[*]}{.name}={.replicas} {end}",
-        ])
-    };
+    let clusters_of_rb = || up.placement("nginx-deployment");
     eventually("binding scheduled 1:2", Duration::from_secs(30), || {
         (clusters_of_rb().trim() == "member1=1 member2=2").then_some(())
     });
@@ -352,9 +362,7 @@ spec:
   placement:
     clusterAffinity: {clusterNames: [member1]}
 "#;
-    let file = up.dir.path().join("nginx.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    up.fed(&["apply", "-f", file.to_str().unwrap()]);
+    up.apply_yaml("nginx.yaml", yaml);
 
     let item = || {
         up.fed_get(&[
@@ -459,9 +467,7 @@ spec:
   resourceSelectors: [{apiVersion: v1, kind: ConfigMap, name: dropped}]
   placement: {clusterAffinity: {clusterNames: [member1]}}
 "#;
-    let file = up.dir.path().join("cms.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    up.fed(&["apply", "-f", file.to_str().unwrap()]);
+    up.apply_yaml("cms.yaml", yaml);
     let in_member = |name: &str| {
         up.on_member(
             "member1",
@@ -570,9 +576,7 @@ spec:
   resourceSelectors: [{apiVersion: v1, kind: ConfigMap, name: settings}]
   placement: {clusterAffinity: {clusterNames: [member1, member2]}}
 "#;
-    let file = up.dir.path().join("settings.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    up.fed(&["apply", "-f", file.to_str().unwrap()]);
+    up.apply_yaml("settings.yaml", yaml);
     let targets = || {
         up.fed_get(&[
             "get",
@@ -688,18 +692,8 @@ spec:
       plaintext:
       - {path: /spec/template/spec/containers/0/resources, operator: add, value: {requests: {cpu: "100000"}}}
 "#;
-    let file = up.dir.path().join("web.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    up.fed(&["apply", "-f", file.to_str().unwrap()]);
-    let placement = || {
-        up.fed_get(&[
-            "get",
-            "rb",
-            "web-deployment",
-            "-o",
-            "jsonpath={range .spec.clusters[*]}{.name}={.replicas} {end}",
-        ])
-    };
+    up.apply_yaml("web.yaml", yaml);
+    let placement = || up.placement("web-deployment");
     eventually("first placement 1:1", Duration::from_secs(30), || {
         (placement().trim() == "member1=1 member2=1").then_some(())
     });
