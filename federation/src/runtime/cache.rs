@@ -131,25 +131,6 @@ fn parse(bytes: &[u8]) -> Option<Value> {
     serde_json::from_slice(bytes).ok()
 }
 
-/// What [`Cache::already_has`] reads of an object: its key and revision (the other fields are
-/// skipped over, not built).
-#[derive(serde::Deserialize)]
-struct Peek<'a> {
-    #[serde(borrow)]
-    metadata: PeekMeta<'a>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PeekMeta<'a> {
-    #[serde(borrow, default)]
-    name: std::borrow::Cow<'a, str>,
-    #[serde(borrow, default)]
-    namespace: std::borrow::Cow<'a, str>,
-    #[serde(borrow, default)]
-    resource_version: std::borrow::Cow<'a, str>,
-}
-
 /// The cached objects of one resource.
 pub(crate) struct Cache {
     resource: ApiResource,
@@ -327,10 +308,9 @@ impl Cache {
     /// Whether the cache holds `bytes`' object at its revision or later already (it was
     /// written by this process and observed). Counts the revision as watched either way.
     fn already_has(&self, bytes: &[u8]) -> bool {
-        let Ok(peek) = serde_json::from_slice::<Peek<'_>>(bytes) else {
+        let Some(meta) = cceone_kube_apiserver::meta::identity(bytes) else {
             return false;
         };
-        let meta = peek.metadata;
         let Ok(rv) = meta.resource_version.parse::<u64>() else {
             return false;
         };

@@ -220,6 +220,34 @@ pub fn spec_changed(old: &Value, new: &Value) -> bool {
     }
 }
 
+/// What identifies a stored or answered object: `metadata.name`, `.namespace` and
+/// `.resourceVersion`, read from its JSON without building the rest (empty when absent).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity<'a> {
+    /// `metadata.name`.
+    #[serde(borrow, default)]
+    pub name: std::borrow::Cow<'a, str>,
+    /// `metadata.namespace`.
+    #[serde(borrow, default)]
+    pub namespace: std::borrow::Cow<'a, str>,
+    /// `metadata.resourceVersion`.
+    #[serde(borrow, default)]
+    pub resource_version: std::borrow::Cow<'a, str>,
+}
+
+/// The [`Identity`] of a JSON object; `None` if the bytes are not one.
+pub fn identity(json: &[u8]) -> Option<Identity<'_>> {
+    #[derive(serde::Deserialize)]
+    struct Object<'a> {
+        #[serde(borrow, default)]
+        metadata: Identity<'a>,
+    }
+    serde_json::from_slice::<Object<'_>>(json)
+        .ok()
+        .map(|o| o.metadata)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -161,20 +161,10 @@ pub(crate) async fn record(
     resp
 }
 
-/// `metadata.name` of an object answered as JSON (other fields skipped over, not built).
+/// `metadata.name` of an object answered as JSON.
 fn created_name(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Object {
-        #[serde(default)]
-        metadata: Meta,
-    }
-    #[derive(Default, serde::Deserialize)]
-    struct Meta {
-        #[serde(default)]
-        name: String,
-    }
-    let o: Object = serde_json::from_slice(body).ok()?;
-    (!o.metadata.name.is_empty()).then_some(o.metadata.name)
+    let name = crate::meta::identity(body)?.name;
+    (!name.is_empty()).then(|| name.into_owned())
 }
 
 #[cfg(test)]
