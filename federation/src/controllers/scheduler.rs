@@ -64,22 +64,30 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     let (spec, mut requeue) = evict_tainted(&binding, &clusters, now);
     let mut want = binding.clone();
     want.spec = Some(spec);
-    let decision = {
-        let mut unhealthy = ctx.unhealthy_apps.lock();
-        let since = unhealthy.entry(key.clone()).or_default();
-        let decision = appfailover::decide(&want, since, now);
-        if since.is_empty() {
-            unhealthy.remove(&key);
+    // Only bindings that take part in application failover keep unhealthy-since times.
+    let decision = match appfailover::settings(&want).cloned() {
+        None => {
+            ctx.unhealthy_apps.lock().remove(&key);
+            appfailover::Decision::default()
         }
-        decision
+        Some(app) => {
+            let decision = {
+                let mut unhealthy = ctx.unhealthy_apps.lock();
+                let since = unhealthy.entry(key.clone()).or_default();
+                let decision = appfailover::decide(&want, since, now);
+                if since.is_empty() {
+                    unhealthy.remove(&key);
+                }
+                decision
+            };
+            for cluster in &decision.evict {
+                tracing::info!(binding = %key, cluster = %cluster, "application unhealthy past its toleration; evicting");
+                let task = appfailover::task(&app, cluster);
+                evict_cluster_with(want.spec_mut(), cluster, task, now);
+            }
+            decision
+        }
     };
-    if let Some(app) = appfailover::settings(&binding).cloned() {
-        for cluster in &decision.evict {
-            tracing::info!(binding = %key, cluster = %cluster, "application unhealthy past its toleration; evicting");
-            let task = appfailover::task(&app, cluster);
-            evict_cluster_with(want.spec_mut(), cluster, task, now);
-        }
-    }
     if let Some(left) = decision.recheck {
         let left = Duration::try_from(left).unwrap_or(RETRY);
         requeue = earliest(requeue, left + Duration::from_millis(10));
