@@ -1,5 +1,7 @@
 //! The built-in kinds registered at start-up, with kube-apiserver's names, scopes, short names,
-//! categories and subresources.
+//! categories and subresources (as `kubectl api-resources -o wide` lists them on a 1.32 cluster;
+//! upstream declares them in each kind's `pkg/registry/<group>/<kind>/storage/storage.go`
+//! through `ShortNames()` and `Categories()`).
 
 use crate::resource::{Registry, ResourceInfo, ScaleSpec};
 
@@ -10,9 +12,10 @@ struct Builtin {
     plural: &'static str,
     namespaced: bool,
     short: &'static [&'static str],
-    all: bool,
+    categories: &'static [&'static str],
     status: bool,
     scale: bool,
+    storage_version: &'static str,
 }
 
 const fn b(
@@ -30,9 +33,10 @@ const fn b(
         plural,
         namespaced,
         short,
-        all: false,
+        categories: &[],
         status: false,
         scale: false,
+        storage_version: version,
     }
 }
 
@@ -42,7 +46,13 @@ const fn with_status(mut x: Builtin) -> Builtin {
 }
 
 const fn in_all(mut x: Builtin) -> Builtin {
-    x.all = true;
+    x.categories = &["all"];
+    x
+}
+
+/// kube-apiserver puts CRDs, APIServices and admission configurations in `api-extensions`.
+const fn api_extension(mut x: Builtin) -> Builtin {
+    x.categories = &["api-extensions"];
     x
 }
 
@@ -68,6 +78,14 @@ const BUILTINS: &[Builtin] = &[
     with_status(b("", "v1", "Node", "nodes", false, &["no"])),
     b("", "v1", "Event", "events", true, &["ev"]),
     b("", "v1", "Endpoints", "endpoints", true, &["ep"]),
+    b(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        true,
+        &[],
+    ),
     with_status(b(
         "",
         "v1",
@@ -142,14 +160,14 @@ const BUILTINS: &[Builtin] = &[
         true,
         &["cj"],
     ))),
-    with_status(b(
+    in_all(with_status(b(
         "autoscaling",
         "v2",
         "HorizontalPodAutoscaler",
         "horizontalpodautoscalers",
         true,
         &["hpa"],
-    )),
+    ))),
     with_status(b(
         "networking.k8s.io",
         "v1",
@@ -232,15 +250,99 @@ const BUILTINS: &[Builtin] = &[
         false,
         &["pc"],
     ),
-    with_status(b(
+    api_extension(with_status(b(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
         "customresourcedefinitions",
         false,
         &["crd", "crds"],
+    ))),
+    // Kinds a 1.32 cluster serves that tools probe or `apply --prune` lists: stored and served
+    // like any other object, with no controller behind them unless noted.
+    in_all(scalable(with_status(b(
+        "",
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        true,
+        &["rc"],
+    )))),
+    b("", "v1", "PodTemplate", "podtemplates", true, &[]),
+    // Read-only on upstream (`pkg/registry/core/componentstatus`); here an empty list.
+    b(
+        "",
+        "v1",
+        "ComponentStatus",
+        "componentstatuses",
+        false,
+        &["cs"],
+    ),
+    // autoscaling/v1 of the same objects as v2 (stored as v2), converted on the way in and out.
+    in_all(with_status(hpa_v1())),
+    with_status(b(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        false,
+        &["csr"],
+    )),
+    b(
+        "node.k8s.io",
+        "v1",
+        "RuntimeClass",
+        "runtimeclasses",
+        false,
+        &[],
+    ),
+    api_extension(b(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        false,
+        &[],
+    )),
+    api_extension(b(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        false,
+        &[],
+    )),
+    b(
+        "storage.k8s.io",
+        "v1",
+        "CSIDriver",
+        "csidrivers",
+        false,
+        &[],
+    ),
+    b("storage.k8s.io", "v1", "CSINode", "csinodes", false, &[]),
+    with_status(b(
+        "storage.k8s.io",
+        "v1",
+        "VolumeAttachment",
+        "volumeattachments",
+        false,
+        &[],
     )),
 ];
+
+const fn hpa_v1() -> Builtin {
+    let mut x = b(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        true,
+        &["hpa"],
+    );
+    x.storage_version = "v2";
+    x
+}
 
 /// Register every built-in kind.
 pub fn register_builtins(registry: &Registry) {
@@ -260,11 +362,11 @@ pub fn register_builtins(registry: &Registry) {
             singular: x.kind.to_lowercase(),
             namespaced: x.namespaced,
             short_names: x.short.iter().map(|s| s.to_string()).collect(),
-            categories: if x.all { vec!["all".into()] } else { vec![] },
+            categories: x.categories.iter().map(|s| s.to_string()).collect(),
             has_status: x.status,
             scale,
             printer,
-            storage_version: x.version.into(),
+            storage_version: x.storage_version.into(),
             schema: None,
             custom: false,
         });
