@@ -91,6 +91,110 @@ fn resources_in(core: &Core, group: &str, version: &str) -> Vec<std::sync::Arc<R
         .collect()
 }
 
+/// Verbs of a resource as kube-apiserver lists them: most kinds have every verb; namespaces no
+/// `deletecollection` (`pkg/registry/core/namespace/storage`), component statuses are
+/// read-only (`pkg/registry/core/componentstatus/rest.go`).
+fn verbs(r: &ResourceInfo) -> Vec<&'static str> {
+    match (r.group.as_str(), r.plural.as_str()) {
+        ("", "namespaces") => vec![
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
+        ("", "componentstatuses") => vec!["get", "list"],
+        _ => r.verbs(),
+    }
+}
+
+/// A subresource in discovery: its name, the group, version and kind it answers with (empty
+/// group and version: the parent's), and its verbs.
+struct Sub {
+    name: &'static str,
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    verbs: &'static [&'static str],
+}
+
+/// Subresources served besides `status` and `scale`, by (group, plural) of the parent, as a
+/// 1.32 cluster lists them (`pkg/registry/core/rest/storage_core.go`,
+/// `pkg/registry/certificates/rest/storage_certificates.go`).
+fn extra_subresources(group: &str, plural: &str) -> &'static [Sub] {
+    const fn s(
+        name: &'static str,
+        group: &'static str,
+        version: &'static str,
+        kind: &'static str,
+        verbs: &'static [&'static str],
+    ) -> Sub {
+        Sub {
+            name,
+            group,
+            version,
+            kind,
+            verbs,
+        }
+    }
+    const GET_CREATE: &[&str] = &["create", "get"];
+    const WRITE: &[&str] = &["get", "patch", "update"];
+    const PODS: &[Sub] = &[
+        s("attach", "", "", "PodAttachOptions", GET_CREATE),
+        s("exec", "", "", "PodExecOptions", GET_CREATE),
+        s("log", "", "", "Pod", &["get"]),
+        s("portforward", "", "", "PodPortForwardOptions", GET_CREATE),
+    ];
+    const SERVICE_ACCOUNTS: &[Sub] = &[s(
+        "token",
+        "authentication.k8s.io",
+        "v1",
+        "TokenRequest",
+        &["create"],
+    )];
+    const CSRS: &[Sub] = &[s("approval", "", "", "CertificateSigningRequest", WRITE)];
+    match (group, plural) {
+        ("", "pods") => PODS,
+        ("", "serviceaccounts") => SERVICE_ACCOUNTS,
+        ("certificates.k8s.io", "certificatesigningrequests") => CSRS,
+        _ => &[],
+    }
+}
+
+/// Every subresource of `r`: (name, group, version, kind, verbs), the group and version empty
+/// when they are the parent's.
+fn subresources(
+    r: &ResourceInfo,
+) -> Vec<(
+    &'static str,
+    &'static str,
+    &'static str,
+    String,
+    Vec<&'static str>,
+)> {
+    const WRITE: [&str; 3] = ["get", "patch", "update"];
+    let mut out = Vec::new();
+    for x in extra_subresources(&r.group, &r.plural) {
+        out.push((
+            x.name,
+            x.group,
+            x.version,
+            x.kind.to_string(),
+            x.verbs.to_vec(),
+        ));
+    }
+    if r.scale.is_some() {
+        out.push((
+            "scale",
+            "autoscaling",
+            "v1",
+            "Scale".to_string(),
+            WRITE.to_vec(),
+        ));
+    }
+    if r.has_status {
+        out.push(("status", "", "", r.kind.clone(), WRITE.to_vec()));
+    }
+    out.sort_by_key(|x| x.0);
+    out
+}
+
 /// `/api/v1` and `/apis/<group>/<version>`.
 pub(crate) fn resource_list(core: &Core, group: &str, version: &str) -> Response<Body> {
     let rs = resources_in(core, group, version);
@@ -101,7 +205,7 @@ pub(crate) fn resource_list(core: &Core, group: &str, version: &str) -> Response
     for r in &rs {
         let mut e = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-            "verbs": r.verbs(),
+            "verbs": verbs(r),
         });
         if !r.short_names.is_empty() {
             e["shortNames"] = json!(r.short_names);
@@ -110,11 +214,14 @@ pub(crate) fn resource_list(core: &Core, group: &str, version: &str) -> Response
             e["categories"] = json!(r.categories);
         }
         list.push(e);
-        if r.has_status {
-            list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
-        }
-        if r.scale.is_some() {
-            list.push(json!({"name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
+        for (name, g, v, kind, verbs) in subresources(r) {
+            let mut e = json!({"name": format!("{}/{name}", r.plural), "singularName": "",
+                "namespaced": r.namespaced, "kind": kind, "verbs": verbs});
+            if !g.is_empty() || !v.is_empty() {
+                e["group"] = json!(g);
+                e["version"] = json!(v);
+            }
+            list.push(e);
         }
     }
     let gv = if group.is_empty() {
@@ -126,6 +233,105 @@ pub(crate) fn resource_list(core: &Core, group: &str, version: &str) -> Response
         StatusCode::OK,
         &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
     )
+}
+
+/// The aggregated discovery version a client's `Accept` asks for (`v2`, or `v2beta1` from
+/// client-go before 1.30), or None for the legacy documents
+/// (`staging/src/k8s.io/apiserver/pkg/endpoints/discovery/aggregated/negotiation.go`).
+pub(crate) fn wants_aggregated(accept: &str) -> Option<&'static str> {
+    for part in accept.split(',') {
+        let mut params = part.split(';').map(str::trim);
+        if params.next() != Some("application/json") {
+            continue;
+        }
+        let (mut g, mut v, mut r#as) = (None, None, None);
+        for p in params {
+            match p.split_once('=') {
+                Some(("g", x)) => g = Some(x),
+                Some(("v", x)) => v = Some(x),
+                Some(("as", x)) => r#as = Some(x),
+                _ => {}
+            }
+        }
+        if g == Some("apidiscovery.k8s.io") && r#as == Some("APIGroupDiscoveryList") {
+            match v {
+                Some("v2") => return Some("v2"),
+                Some("v2beta1") => return Some("v2beta1"),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// `/api` (`legacy`: the core group alone) or `/apis` (every other group) as one
+/// `APIGroupDiscoveryList` with every version, resource and subresource, which kubectl 1.26+
+/// reads in a single request instead of one per group-version.
+pub(crate) fn aggregated(core: &Core, legacy: bool, version: &str) -> Response<Body> {
+    let all = core.registry.all();
+    let mut groups: Vec<(String, Vec<String>)> = core.registry.groups();
+    groups.retain(|(g, _)| g.is_empty() == legacy);
+    if !legacy {
+        groups.extend(review_groups());
+    }
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(g, vs)| {
+            let versions: Vec<Value> = vs
+                .iter()
+                .map(|v| {
+                    let mut resources: Vec<Value> = crate::authz::reviews::discovery(g, v)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|e| {
+                            json!({"resource": e["name"], "responseKind": {"group": "", "version": "", "kind": e["kind"]},
+                                   "scope": if e["namespaced"] == true { "Namespaced" } else { "Cluster" },
+                                   "singularResource": e["singularName"], "verbs": e["verbs"]})
+                        })
+                        .collect();
+                    for r in all.iter().filter(|r| &r.group == g && &r.version == v) {
+                        resources.push(aggregated_resource(r));
+                    }
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": g, "creationTimestamp": null}, "versions": versions})
+        })
+        .collect();
+    let doc = json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+                     "metadata": {}, "items": items});
+    let mut resp = json_response(StatusCode::OK, &doc);
+    let ct = format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
+    if let Ok(v) = http::HeaderValue::from_str(&ct) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+fn aggregated_resource(r: &ResourceInfo) -> Value {
+    let subs: Vec<Value> = subresources(r)
+        .into_iter()
+        .map(|(name, g, v, kind, verbs)| {
+            json!({"subresource": name, "responseKind": {"group": g, "version": v, "kind": kind}, "verbs": verbs})
+        })
+        .collect();
+    let mut e = json!({
+        "resource": r.plural,
+        "responseKind": {"group": "", "version": "", "kind": r.kind},
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": verbs(r),
+    });
+    if !r.short_names.is_empty() {
+        e["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        e["categories"] = json!(r.categories);
+    }
+    if !subs.is_empty() {
+        e["subresources"] = json!(subs);
+    }
+    e
 }
 
 /// `/openapi/v3`: where each group-version's document is.

@@ -354,6 +354,9 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
         // As kube-apiserver: authenticated, and authorized as the non-resource URL `/metrics`
         // (cluster-admin, or a role such as `system:monitoring`), never anonymous.
         ["metrics"] => util::text(StatusCode::OK, &state.core.metrics.render(&state.core)),
+        ["api" | "apis"] if let Some(v) = discovery::wants_aggregated(&accept) => {
+            discovery::aggregated(&state.core, segs[0] == "api", v)
+        }
         ["api"] => json_response(StatusCode::OK, &discovery::api_versions()),
         ["apis"] => json_response(StatusCode::OK, &discovery::group_list(&state.core)),
         ["api", "v1"] => discovery::resource_list(&state.core, "", "v1"),
