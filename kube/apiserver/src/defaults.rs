@@ -4,8 +4,6 @@
 
 use serde_json::{Value, json};
 
-use crate::error::Cause;
-
 fn set_default(obj: &mut Value, pointer: &str, value: Value) {
     if obj.pointer(pointer).is_some() {
         return;
@@ -187,99 +185,6 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
     }
 }
 
-/// Validate `obj` of `group`/`kind`, appending field causes.
-pub fn validate(group: &str, kind: &str, obj: &Value, causes: &mut Vec<Cause>) {
-    let pod_spec_at = match (group, kind) {
-        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") => {
-            validate_selector(obj, causes);
-            Some("spec.template.spec")
-        }
-        ("", "Pod") => Some("spec"),
-        _ => None,
-    };
-    if let Some(path) = pod_spec_at {
-        let pointer = format!("/{}", path.replace('.', "/"));
-        validate_pod_spec(obj.pointer(&pointer), path, causes);
-    }
-    if let Some(r) = obj.pointer("/spec/replicas")
-        && r.as_i64().is_none_or(|n| n < 0)
-        && !r.is_null()
-    {
-        causes.push(Cause::invalid(
-            "spec.replicas",
-            r,
-            "must be greater than or equal to 0",
-        ));
-    }
-    if (group, kind) == ("", "Service")
-        && let Some(t) = obj.pointer("/spec/type").and_then(Value::as_str)
-    {
-        let ok = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
-        if !ok.contains(&t) {
-            causes.push(Cause::not_supported("spec.type", &json!(t), &ok));
-        }
-    }
-}
-
-fn validate_selector(obj: &Value, causes: &mut Vec<Cause>) {
-    let Some(sel) = obj.pointer("/spec/selector") else {
-        causes.push(Cause::required("spec.selector"));
-        return;
-    };
-    let Ok(selector) = crate::selector::LabelSelector::from_object(sel) else {
-        causes.push(Cause::invalid(
-            "spec.selector",
-            sel,
-            "invalid label selector",
-        ));
-        return;
-    };
-    if selector.is_empty() {
-        causes.push(Cause::invalid(
-            "spec.selector",
-            sel,
-            "empty selector is invalid for deployment",
-        ));
-        return;
-    }
-    let labels = obj.pointer("/spec/template/metadata/labels");
-    if !selector.matches_labels(labels) {
-        causes.push(Cause {
-            reason: "FieldValueInvalid".into(),
-            message: format!(
-                "Invalid value: {}: `selector` does not match template `labels`",
-                go_string_map(labels)
-            ),
-            field: "spec.template.metadata.labels".into(),
-        });
-    }
-}
-
-/// A label map as Go's `%#v` prints a `map[string]string` (sorted keys), which is how
-/// kube-apiserver shows the bad value: `map[string]string{"app":"a", "tier":"b"}`.
-fn go_string_map(labels: Option<&Value>) -> String {
-    let Some(map) = labels.and_then(Value::as_object) else {
-        return "map[string]string(nil)".into();
-    };
-    let mut pairs: Vec<(&String, String)> = map
-        .iter()
-        .map(|(k, v)| {
-            (
-                k,
-                v.as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| v.to_string()),
-            )
-        })
-        .collect();
-    pairs.sort();
-    let cells: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), Value::from(v.as_str())))
-        .collect();
-    format!("map[string]string{{{}}}", cells.join(", "))
-}
-
 /// What the Job strategy does on create unless `spec.manualSelector` is true: label the pod
 /// template with the job's name and uid and select on `batch.kubernetes.io/controller-uid`.
 fn generate_job_selector(obj: &mut Value) {
@@ -318,57 +223,6 @@ fn generate_job_selector(obj: &mut Value) {
     );
 }
 
-fn validate_pod_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
-    let containers = spec
-        .and_then(|s| s.get("containers"))
-        .and_then(Value::as_array);
-    let Some(containers) = containers.filter(|c| !c.is_empty()) else {
-        causes.push(Cause::required(format!("{path}.containers")));
-        return;
-    };
-    let mut seen = Vec::new();
-    for (i, c) in containers.iter().enumerate() {
-        let at = format!("{path}.containers[{i}]");
-        match c.get("name").and_then(Value::as_str) {
-            None | Some("") => causes.push(Cause::required(format!("{at}.name"))),
-            Some(n) => {
-                if let Some(cause) = crate::meta::validate_name(&format!("{at}.name"), n, true) {
-                    causes.push(cause);
-                }
-                if seen.contains(&n) {
-                    causes.push(Cause {
-                        reason: "FieldValueDuplicate".into(),
-                        message: format!("Duplicate value: \"{n}\""),
-                        field: format!("{at}.name"),
-                    });
-                }
-                seen.push(n);
-            }
-        }
-        if c.get("image")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            causes.push(Cause::required(format!("{at}.image")));
-        }
-        if let Some(ports) = c.get("ports").and_then(Value::as_array) {
-            for (j, p) in ports.iter().enumerate() {
-                let cp = p.get("containerPort");
-                if !cp
-                    .and_then(Value::as_i64)
-                    .is_some_and(|n| (1..=65535).contains(&n))
-                {
-                    causes.push(Cause::invalid(
-                        format!("{at}.ports[{j}].containerPort"),
-                        cp.unwrap_or(&Value::Null),
-                        "must be between 1 and 65535, inclusive",
-                    ));
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,7 +242,7 @@ mod tests {
             "TCP"
         );
         let mut causes = vec![];
-        validate("apps", "Deployment", &d, &mut causes);
+        crate::validation::validate_kind("apps", "Deployment", None, &d, &mut causes);
         assert_eq!(causes.len(), 1);
         assert_eq!(causes[0].field, "spec.template.metadata.labels");
         assert_eq!(
@@ -411,7 +265,7 @@ mod tests {
             "x"
         );
         let mut causes = vec![];
-        validate("batch", "Job", &j, &mut causes);
+        crate::validation::validate_kind("batch", "Job", None, &j, &mut causes);
         assert!(causes.is_empty(), "{causes:?}");
     }
 
@@ -419,7 +273,7 @@ mod tests {
     fn missing_image_is_named() {
         let p = json!({"spec": {"containers": [{"name": "c"}]}});
         let mut causes = vec![];
-        validate("", "Pod", &p, &mut causes);
+        crate::validation::validate_kind("", "Pod", None, &p, &mut causes);
         assert_eq!(causes[0].field, "spec.containers[0].image");
     }
 }

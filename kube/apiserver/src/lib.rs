@@ -22,6 +22,7 @@ pub mod resource;
 pub mod schema;
 pub mod selector;
 pub mod tls;
+pub(crate) mod validation;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -516,7 +516,7 @@ impl Core {
             causes.push(c);
         }
         meta::validate_labels(obj, &mut causes);
-        crate::defaults::validate(&res.group, &res.kind, obj, &mut causes);
+        crate::validation::validate(res, old, obj, &mut causes);
         if res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition" {
             crate::crd::validate(obj, old, &mut causes);
             crate::crd::set_status(obj);
