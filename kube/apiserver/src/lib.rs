@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod builtin;
+pub(crate) mod convert;
 pub mod core;
 pub mod crd;
 pub mod defaults;

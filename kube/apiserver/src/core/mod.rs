@@ -129,6 +129,7 @@ impl Core {
             .map_err(|e| ApiError::Internal(format!("stored object does not decode: {e}")))?;
         if res.version != res.storage_version {
             v["apiVersion"] = Value::String(res.api_version());
+            crate::convert::to_served(res, &mut v);
         }
         Ok(v)
     }

@@ -580,6 +580,7 @@ impl Core {
         );
         if res.version != res.storage_version {
             obj["apiVersion"] = Value::String(res.api_version());
+            crate::convert::to_served(res, &mut obj);
         }
         obj
     }

@@ -20,12 +20,16 @@ use crate::error::Cause;
 use crate::resource::ResourceInfo;
 
 /// Validate `obj` of `res` (and, on update, against `old`), appending the causes that refuse it.
+/// An object written in another version than the one stored is converted first.
 pub(crate) fn validate(
     res: &ResourceInfo,
     old: Option<&Value>,
-    obj: &Value,
+    obj: &mut Value,
     causes: &mut Vec<Cause>,
 ) {
+    if res.version != res.storage_version {
+        crate::convert::to_storage(res, obj);
+    }
     validate_kind(&res.group, &res.kind, old, obj, causes);
 }
 
