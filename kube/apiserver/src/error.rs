@@ -129,6 +129,17 @@ pub enum ApiError {
     /// 429: the server is paused or shedding load.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 with the causes that refused the request and, when above 0, how long to wait
+    /// (the eviction subresource's refusal when a disruption budget allows none).
+    #[error("{message}")]
+    TooManyRequestsBecause {
+        /// Full message.
+        message: String,
+        /// `details.retryAfterSeconds` (0: none given).
+        retry_after_seconds: u32,
+        /// `details.causes`.
+        causes: Vec<Cause>,
+    },
     /// 503: the server is unavailable (fault injection, shutting down).
     #[error("{0}")]
     Unavailable(String),
@@ -200,7 +211,7 @@ impl ApiError {
             ApiError::Unauthorized => 401,
             ApiError::Forbidden(_) => 403,
             ApiError::TooLarge(_) => 413,
-            ApiError::TooManyRequests(_) => 429,
+            ApiError::TooManyRequests(_) | ApiError::TooManyRequestsBecause { .. } => 429,
             ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
         }
@@ -220,7 +231,9 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::TooLarge(_) => "RequestEntityTooLarge",
-            ApiError::TooManyRequests(_) => "TooManyRequests",
+            ApiError::TooManyRequests(_) | ApiError::TooManyRequestsBecause { .. } => {
+                "TooManyRequests"
+            }
             ApiError::Unavailable(_) => "ServiceUnavailable",
             ApiError::Internal(_) => "InternalError",
         }
@@ -251,6 +264,20 @@ impl ApiError {
             } => {
                 let mut d = details("", name, causes);
                 d["kind"] = Value::String(kind.clone());
+                Some(d)
+            }
+            ApiError::TooManyRequestsBecause {
+                retry_after_seconds,
+                causes,
+                ..
+            } => {
+                let mut d = details("", "", causes);
+                if let Some(m) = d.as_object_mut() {
+                    m.remove("name");
+                }
+                if *retry_after_seconds > 0 {
+                    d["retryAfterSeconds"] = json!(retry_after_seconds);
+                }
                 Some(d)
             }
             _ => None,

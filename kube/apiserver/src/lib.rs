@@ -5,6 +5,7 @@
 //! directory and serves discovery, OpenAPI, the built-in kinds and any CRD's kinds; [`Core`] is
 //! the same API for in-process controllers.
 
+pub mod admission;
 pub mod audit;
 pub mod authn;
 pub mod authz;

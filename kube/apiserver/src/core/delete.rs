@@ -168,6 +168,7 @@ impl Core {
     }
 
     /// Delete every object a list with `list_opts` selects; returns them.
+                    crate::admission::deleted(self, res, &out);
     pub async fn delete_collection(
         self: &Arc<Self>,
         res: &Arc<ResourceInfo>,

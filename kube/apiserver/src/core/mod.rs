@@ -3,6 +3,7 @@
 //! [`Core`], so they see the same validation, metadata rules and watch events.
 
 mod delete;
+mod eviction;
 mod watch;
 mod write;
 
@@ -14,6 +15,7 @@ use cceone_kube_store::{KeyValue, Store};
 use serde_json::{Value, json};
 
 pub use delete::DeleteOptions;
+pub use eviction::set_disruption_allowed;
 pub use watch::{WatchItem, WatchOptions};
 pub use write::{PatchKind, WriteOptions};
 
@@ -57,6 +59,8 @@ pub struct Core {
     pub delete_admission: parking_lot::RwLock<Vec<DeleteAdmission>>,
     /// Request counters of every transport (HTTP and the in-process client).
     pub metrics: crate::metrics::Metrics,
+    /// Service IP and port allocation, LimitRange and ResourceQuota admission.
+    pub builtin_admission: crate::admission::BuiltinAdmission,
 }
 
 /// An admission hook, like a mutating plus validating webhook in one: it may default fields of
@@ -82,6 +86,7 @@ impl Core {
             admission: parking_lot::RwLock::new(Vec::new()),
             delete_admission: parking_lot::RwLock::new(Vec::new()),
             metrics: crate::metrics::Metrics::default(),
+            builtin_admission: Default::default(),
         });
         let crds = core
             .registry

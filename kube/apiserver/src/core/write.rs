@@ -176,9 +176,10 @@ impl Core {
         self: &Arc<Self>,
         res: &Arc<ResourceInfo>,
         ns: Option<&str>,
-        obj: Value,
+        mut obj: Value,
         opts: &WriteOptions,
     ) -> ApiResult<Value> {
+        crate::admission::admit(self, res, None, &mut obj, opts.dry_run).await?;
         let name = meta::name(&obj).unwrap_or_default().to_string();
         if opts.dry_run {
             return Ok(obj);
@@ -534,7 +535,7 @@ impl Core {
         ns: Option<&str>,
         name: &str,
         old: &Value,
-        new: Value,
+        mut new: Value,
         expected: u64,
         opts: &WriteOptions,
     ) -> ApiResult<Value> {
@@ -542,6 +543,7 @@ impl Core {
             return Ok(old.clone());
         }
         if opts.dry_run {
+        crate::admission::admit(self, res, Some(old), &mut new, opts.dry_run).await?;
             return Ok(new);
         }
         let key = res.key(ns, name);

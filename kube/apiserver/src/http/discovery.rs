@@ -137,6 +137,8 @@ fn extra_subresources(group: &str, plural: &str) -> &'static [Sub] {
     const WRITE: &[&str] = &["get", "patch", "update"];
     const PODS: &[Sub] = &[
         s("attach", "", "", "PodAttachOptions", GET_CREATE),
+        // kubectl drain finds the eviction API's version here (`drain.CheckEvictionSupport`).
+        s("eviction", "policy", "v1", "Eviction", &["create"]),
         s("exec", "", "", "PodExecOptions", GET_CREATE),
         s("log", "", "", "Pod", &["get"]),
         s("portforward", "", "", "PodPortForwardOptions", GET_CREATE),

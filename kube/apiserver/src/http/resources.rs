@@ -76,7 +76,9 @@ fn resolve(state: &State, group: &str, version: &str, rest: &[&str]) -> ApiResul
         });
     }
     if let Some(s) = &sub {
-        let ok = (s == "status" && res.has_status) || (s == "scale" && res.scale.is_some());
+        let ok = (s == "status" && res.has_status)
+            || (s == "scale" && res.scale.is_some())
+            || (s == "eviction" && res.group.is_empty() && res.plural == "pods");
         if !ok {
             return Err(ApiError::NotFound {
                 resource: res.qualified(),
@@ -234,6 +236,13 @@ async fn handle_inner(
             };
             respond(&t.res, StatusCode::OK, obj, as_table && sub.is_none(), &q)
         }
+        (&Method::POST, Some(name), Some("eviction")) => {
+            let name = name.to_string();
+            let ct = content_type(&req);
+            let body = body::decode(ct.as_deref(), read_body(req).await?).await?;
+            let status = core.evict(&t.res, ns, &name, &body, wopts.dry_run).await?;
+            Ok(json_response(StatusCode::CREATED, &status))
+        }
         (&Method::POST, None, None) => {
             let ct = content_type(&req);
             let body = body::decode(ct.as_deref(), read_body(req).await?).await?;
@@ -280,14 +289,13 @@ async fn handle_inner(
         }
         (&Method::DELETE, Some(name), None) => {
             let name = name.to_string();
+            // kubectl's typed clients send DeleteOptions as protobuf.
+            let ct = content_type(&req);
             let raw = read_body(req).await?;
             let body = if raw.is_empty() {
                 None
             } else {
-                Some(
-                    serde_json::from_slice::<Value>(&raw)
-                        .map_err(|e| ApiError::BadRequest(format!("DeleteOptions: {e}")))?,
-                )
+                Some(body::decode(ct.as_deref(), raw).await?)
             };
             let dopts =
                 DeleteOptions::from_body(body.as_ref(), q.get("propagationPolicy"), wopts.dry_run)?;
@@ -305,11 +313,12 @@ async fn handle_inner(
                 .filter(|s| !s.is_empty())
                 .map(|s| FieldSelector::parse(s, &t.res.kind))
                 .transpose()?;
+            let ct = content_type(&req);
             let raw = read_body(req).await?;
             let body = if raw.is_empty() {
                 None
             } else {
-                serde_json::from_slice::<Value>(&raw).ok()
+                body::decode(ct.as_deref(), raw).await.ok()
             };
             let dopts =
                 DeleteOptions::from_body(body.as_ref(), q.get("propagationPolicy"), wopts.dry_run)?;
