@@ -224,15 +224,13 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         ("networking.k8s.io", "Ingress") => {
             set_default(obj, "/status", json!({"loadBalancer": {}}));
         }
-        ("networking.k8s.io", "NetworkPolicy") => {
-            // `SetDefaults_NetworkPolicy`: Ingress always, Egress when egress rules are given.
-            if obj.pointer("/spec/policyTypes").is_none() {
-                let mut types = vec![json!("Ingress")];
-                if obj.pointer("/spec/egress").is_some() {
-                    types.push(json!("Egress"));
-                }
-                set_default(obj, "/spec/policyTypes", Value::Array(types));
+        // `SetDefaults_NetworkPolicy`: Ingress always, Egress when egress rules are given.
+        ("networking.k8s.io", "NetworkPolicy") if obj.pointer("/spec/policyTypes").is_none() => {
+            let mut types = vec![json!("Ingress")];
+            if obj.pointer("/spec/egress").is_some() {
+                types.push(json!("Egress"));
             }
+            set_default(obj, "/spec/policyTypes", Value::Array(types));
         }
         ("policy", "PodDisruptionBudget") => {
             set_default(
