@@ -414,10 +414,10 @@ impl Platform {
         }
     }
 
-    /// One sample from the hub's `/metrics` (0 when absent or unreachable).
+    /// One sample from the hub's `/metrics` on its health port (0 when absent or unreachable).
     pub(crate) async fn hub_metric(&self, name: &str) -> u64 {
-        match self.hub_get("/metrics").await {
-            Ok((200, text)) => metric(&text, name),
+        match health_get(self.health_port, "/metrics").await {
+            Some((200, text)) => metric(&text, name),
             _ => 0,
         }
     }
@@ -522,17 +522,26 @@ pub(crate) async fn probe_healthz(port: u16, ca_pem: &str) -> Option<Duration> {
 /// `GET /healthz` on a new plain-HTTP connection to the hub's health port: how long it took,
 /// or None when it failed.
 pub(crate) async fn probe_health_port(port: u16) -> Option<Duration> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let t = Instant::now();
+    let (status, _) = health_get(port, "/healthz").await?;
+    (status == 200).then(|| t.elapsed())
+}
+
+/// `GET path` on a new plain-HTTP connection to the hub's health port: (status, body), None
+/// when the connection failed.
+async fn health_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
-    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n")
-        .await
-        .ok()?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.ok()?;
     let mut out = Vec::new();
     tcp.read_to_end(&mut out).await.ok()?;
-    out.starts_with(b"HTTP/1.1 200").then(|| t.elapsed())
+    let text = String::from_utf8_lossy(&out);
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((status, body.to_string()))
 }
 
 /// DER certificates from PEM.

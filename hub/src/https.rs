@@ -99,8 +99,10 @@ fn http_builder(
     builder
 }
 
-/// The health endpoints and metrics, or None for any other path.
-fn probe(hub: &Hub, path: &str) -> Option<Response<Body>> {
+/// The health endpoints, or None for any other path. `/metrics` only when `metrics` (the plain
+/// health port): the public port answers anyone who can reach it, and what the hub counts (live
+/// sessions, refusals by reason, sources in admission) tells an attacker how an attack is going.
+fn probe(hub: &Hub, path: &str, metrics: bool) -> Option<Response<Body>> {
     Some(match path {
         "/healthz" | "/livez" => text(StatusCode::OK, "ok"),
         "/readyz" => {
@@ -113,7 +115,7 @@ fn probe(hub: &Hub, path: &str) -> Option<Response<Body>> {
                 )
             }
         }
-        "/metrics" => {
+        "/metrics" if metrics => {
             let mut m = hub.metrics.render();
             m.push_str(&format!("# HELP cceone_hub_sessions Live agent sessions.\n# TYPE cceone_hub_sessions gauge\ncceone_hub_sessions {}\n", hub.sessions.len()));
             m.push_str(&format!(
@@ -134,7 +136,7 @@ pub(crate) async fn serve_health(hub: Arc<Hub>, io: tokio::net::TcpStream) {
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let hub = Arc::clone(&hub);
         async move {
-            Ok::<_, Infallible>(probe(&hub, req.uri().path()).unwrap_or_else(|| {
+            Ok::<_, Infallible>(probe(&hub, req.uri().path(), true).unwrap_or_else(|| {
                 status(
                     StatusCode::NOT_FOUND,
                     "NotFound",
@@ -159,16 +161,21 @@ async fn route(
     peer: std::net::SocketAddr,
 ) -> Response<Body> {
     let path = req.uri().path().to_string();
-    if let Some(r) = probe(&hub, &path) {
+    if let Some(r) = probe(&hub, &path, false) {
         return r;
     }
     match (req.method().clone(), path.as_str()) {
         (http::Method::POST, "/v1/register") => register(&hub, req, peer.ip()).await,
         (_, p) if p.starts_with("/clusters/") => proxy(hub, req, cert_user).await,
+        (_, "/metrics") => status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "metrics are served on the hub's health port only (--health-listen)",
+        ),
         _ => status(
             StatusCode::NOT_FOUND,
             "NotFound",
-            "the hub serves /v1/register, /clusters/<name>/proxy/..., /healthz, /readyz and /metrics",
+            "the hub serves /v1/register, /clusters/<name>/proxy/..., /healthz, /livez and /readyz",
         ),
     }
 }

@@ -74,9 +74,10 @@ pub struct HubConfig {
     pub header_read_timeout: Duration,
     /// Highest protocol version offered (tests lower it to act as an older hub).
     pub max_protocol_version: u32,
-    /// Where to serve /healthz, /livez, /readyz and /metrics over plain HTTP as well. On the
-    /// main port they share the TLS handshake queue with the agents, so during a reconnect storm
-    /// a probe could wait seconds; here it never waits.
+    /// Where to serve /healthz, /livez, /readyz over plain HTTP as well, and /metrics (served
+    /// only here: the main port is public). On the main port probes share the TLS handshake
+    /// queue with the agents, so during a reconnect storm a probe could wait seconds; here it
+    /// never waits.
     pub health_listen: Option<SocketAddr>,
 }
 

@@ -65,8 +65,8 @@ struct Args {
     /// Highest tunnel protocol version to offer.
     #[arg(long, default_value_t = cceone_proto::MAX_VERSION)]
     max_protocol_version: u32,
-    /// Also serve /healthz, /livez, /readyz and /metrics over plain HTTP here (for probes that
-    /// must not queue behind agents' TLS handshakes), e.g. 0.0.0.0:9444.
+    /// Serve /healthz, /livez, /readyz over plain HTTP here as well (for probes that must not
+    /// queue behind agents' TLS handshakes), and /metrics (only here), e.g. 0.0.0.0:9444.
     #[arg(long)]
     health_listen: Option<std::net::SocketAddr>,
 }

@@ -99,4 +99,9 @@ fn register_join_running_with_exact_vcpus_and_proxy() {
         "{metrics}"
     );
     assert_eq!(p.health_get("/v1/register").0, 404);
+    // The public port serves probes but not what the hub counts.
+    let (code, body) = p.https("GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("health port"), "{body}");
+    assert_eq!(p.https("GET", "/healthz", &[], b"").unwrap().0, 200);
 }

@@ -664,9 +664,9 @@ impl Platform {
         Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
-    /// The hub's `/metrics` text.
+    /// The hub's `/metrics` text (from its health port: the public port does not serve it).
     pub fn metrics(&self) -> String {
-        let (status, body) = self.https("GET", "/metrics", &[], b"").unwrap();
+        let (status, body) = self.health_get("/metrics");
         assert_eq!(status, 200, "{body}");
         body
     }
