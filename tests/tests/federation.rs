@@ -757,3 +757,149 @@ spec:
         "2"
     );
 }
+
+/// `propagateDeps` (issue 16, item 1; Karmada's "Propagate dependencies" walk-through): the
+/// ConfigMap and Secret a Deployment references follow it to its clusters through attached
+/// bindings, move with it, stop following when no longer referenced, and one created after the
+/// workload still follows.
+#[test]
+fn dependencies_follow_their_workload_and_stop_when_no_longer_referenced() {
+    let up = Up::start(2);
+    let deployment = |volumes: &str, env: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: my-nginx, labels: {{app: my-nginx}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: my-nginx}}}}
+  template:
+    metadata: {{labels: {{app: my-nginx}}}}
+    spec:
+      containers:
+      - image: nginx
+        name: my-nginx
+        env: [{env}]
+      volumes: [{volumes}]
+"#
+        )
+    };
+    let policy = |cluster: &str| {
+        format!(
+            r#"
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {{name: my-nginx-propagation}}
+spec:
+  propagateDeps: true
+  resourceSelectors: [{{apiVersion: apps/v1, kind: Deployment, name: my-nginx}}]
+  placement: {{clusterAffinity: {{clusterNames: [{cluster}]}}}}
+"#
+        )
+    };
+    let config = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: my-nginx-config}
+data: {nginx.properties: "proxy-read-timeout: 10s"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: my-nginx-secret}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unrelated}
+data: {k: v}
+"#;
+    let cm_volume = "{name: config, configMap: {name: my-nginx-config}}";
+    let secret_env =
+        "{name: PASSWORD, valueFrom: {secretKeyRef: {name: my-nginx-secret, key: password}}}";
+    up.apply_yaml("config.yaml", config);
+    up.apply_yaml(
+        "app.yaml",
+        &format!(
+            "{}---{}",
+            deployment(cm_volume, secret_env),
+            policy("member1")
+        ),
+    );
+    let has = |member: &str, what: &str| {
+        !up.on_member(member, &["get", what, "-o", "name"])
+            .contains("NotFound")
+    };
+    eventually(
+        "the Deployment, its ConfigMap and Secret in member1",
+        Duration::from_secs(60),
+        || {
+            (has("member1", "deploy/my-nginx")
+                && has("member1", "configmap/my-nginx-config")
+                && has("member1", "secret/my-nginx-secret"))
+            .then_some(())
+        },
+    );
+    assert!(!has("member2", "configmap/my-nginx-config"));
+    assert!(
+        !has("member1", "configmap/unrelated"),
+        "an unreferenced ConfigMap was propagated"
+    );
+    let required_by = up.fed(&[
+        "get",
+        "rb",
+        "my-nginx-config-configmap",
+        "-o",
+        "jsonpath={.spec.requiredBy[0].name}:{.spec.requiredBy[0].clusters[*].name}",
+    ]);
+    assert_eq!(required_by.trim(), "my-nginx-deployment:member1");
+    let recorded = up.fed(&[
+        "get",
+        "rb",
+        "my-nginx-deployment",
+        "-o",
+        "jsonpath={.metadata.annotations.resourcebinding\\.karmada\\.io/dependencies}",
+    ]);
+    assert!(recorded.contains("my-nginx-secret"), "{recorded}");
+
+    // The workload moves to member2: its dependencies go with it and leave member1.
+    up.apply_yaml("policy.yaml", &policy("member2"));
+    eventually(
+        "the dependencies moved to member2",
+        Duration::from_secs(60),
+        || {
+            (has("member2", "configmap/my-nginx-config")
+                && has("member2", "secret/my-nginx-secret")
+                && !has("member1", "configmap/my-nginx-config")
+                && !has("member1", "secret/my-nginx-secret"))
+            .then_some(())
+        },
+    );
+
+    // The Secret is no longer referenced, and a new ConfigMap is, before it exists.
+    let late_env = "{name: LATE, valueFrom: {configMapKeyRef: {name: late-config, key: k}}}";
+    up.apply_yaml("app2.yaml", &deployment(cm_volume, late_env));
+    eventually(
+        "the Secret withdrawn from member2",
+        Duration::from_secs(60),
+        || (!has("member2", "secret/my-nginx-secret")).then_some(()),
+    );
+    assert!(has("member2", "configmap/my-nginx-config"));
+    let left = up.fed(&[
+        "get",
+        "rb",
+        "my-nginx-secret-secret",
+        "-o",
+        "jsonpath={.spec.requiredBy}",
+    ]);
+    assert!(left.trim().is_empty(), "requiredBy kept: {left}");
+    up.apply_yaml(
+        "late.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late-config}\ndata: {k: v}\n",
+    );
+    eventually(
+        "a dependency created later follows too",
+        Duration::from_secs(60),
+        || has("member2", "configmap/late-config").then_some(()),
+    );
+}

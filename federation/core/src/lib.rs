@@ -10,6 +10,7 @@
 
 pub mod appfailover;
 pub mod crds;
+pub mod dependencies;
 pub mod detector;
 pub mod health;
 /// The status interpreter (moved to the typed API crate, which the agent shares).

@@ -29,7 +29,7 @@ use crate::runtime::{ObjKey, Requeue};
 use crate::templates::Lookup;
 
 /// How soon to try again when a template kind is not watched yet or an override failed.
-const RETRY: Duration = Duration::from_secs(1);
+pub(crate) const RETRY: Duration = Duration::from_secs(1);
 
 /// Annotations the binding controller owns on a Work (removed when no longer computed).
 const OWNED_ANNOTATIONS: &[&str] = &[
@@ -164,10 +164,14 @@ fn current(binding: &ResourceBinding, template: &Value) -> bool {
     let spec = binding.spec();
     let uid = spec.resource.uid();
     let (replicas, _) = get_replicas(template);
+    // A binding no policy places (an attached binding of dependencies) is never scheduled:
+    // its clusters are those of the bindings that require it.
+    let scheduled = spec.placement.is_none()
+        || binding.scheduler_observed_generation() >= binding.metadata.generation;
     !deleting(template)
         && (uid.is_empty() || uid == s(template, "/metadata/uid"))
         && spec.replicas.unwrap_or(0) == replicas
-        && binding.scheduler_observed_generation() >= binding.metadata.generation
+        && scheduled
 }
 
 /// Dispatch one binding's Works.
@@ -229,7 +233,8 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     );
     let mut desired = Vec::new();
     let clusters = ctx.cluster_values();
-    for target in binding.clusters() {
+    // Its own clusters and those of the bindings that require it (`mergeTargetClusters`).
+    for target in &cceone_federation_core::dependencies::target_clusters(&binding) {
         let wkey = ObjKey::new(&execution_space(&target.name), work_name(kind, name, ns));
         let Some(cluster) = clusters.iter().find(|c| c.name() == target.name) else {
             // The scheduler will move the binding off a cluster that is gone.

@@ -5,6 +5,8 @@
 //! - [`detector`]: resource template × PropagationPolicy → ResourceBinding;
 //! - [`scheduler`]: binding → `spec.clusters` (and the taint manager's evictions);
 //! - [`binding`]: binding × OverridePolicies → one Work per target cluster;
+//! - [`dependencies`]: a binding with `propagateDeps` → attached bindings of the ConfigMaps,
+//!   Secrets, ServiceAccounts and claims its workload references;
 //! - [`status`]: Works → the binding's `aggregatedStatus` and the template's status.
 //!
 //! Every reconcile is level-triggered (it reads the caches, never the event) and writes only
@@ -12,6 +14,7 @@
 
 pub(crate) mod binding;
 pub(crate) mod cluster;
+pub(crate) mod dependencies;
 pub(crate) mod detector;
 pub(crate) mod eviction;
 pub(crate) mod scheduler;
@@ -152,6 +155,7 @@ struct Queues {
     detector: Arc<Queue<TemplateKey>>,
     scheduler: Arc<Queue<ObjKey>>,
     binding: Arc<Queue<ObjKey>>,
+    dependencies: Arc<Queue<ObjKey>>,
     status: Arc<Queue<ObjKey>>,
 }
 
@@ -316,7 +320,12 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         ops: Cache::new(resources::override_policy(), None),
         cops: Cache::new(resources::cluster_override_policy(), None),
         // Bindings and Works are the caches that grow with the workloads: held as compact JSON.
-        rbs: Cache::build(resources::resource_binding(), None, None, true),
+        rbs: Cache::build(
+            resources::resource_binding(),
+            Some(Box::new(dependencies::index)),
+            None,
+            true,
+        ),
         crbs: Cache::build(resources::cluster_resource_binding(), None, None, true),
         works: Cache::build(
             resources::work(),
@@ -334,6 +343,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         detector: Queue::new(),
         scheduler: Queue::new(),
         binding: Queue::new(),
+        dependencies: Queue::new(),
         status: Queue::new(),
     };
     wire(&ctx, &q);
@@ -375,6 +385,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
     controller!("detector", q.detector, detector::reconcile);
     controller!("scheduler", q.scheduler, scheduler::reconcile);
     controller!("binding", q.binding, binding::reconcile);
+    controller!("dependencies", q.dependencies, dependencies::reconcile);
     controller!("status", q.status, status::reconcile);
     Controllers {
         tasks,
@@ -389,6 +400,7 @@ fn register_metrics(local: &LocalClient, q: &Queues) {
         ("detector", weak_info(&q.detector)),
         ("scheduler", weak_info(&q.scheduler)),
         ("binding", weak_info(&q.binding)),
+        ("dependencies", weak_info(&q.dependencies)),
         ("status", weak_info(&q.status)),
     ];
     local.core().metrics.add_renderer(Arc::new(move |out: &mut String| {
@@ -508,6 +520,23 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
         }));
     }
 
+    let depq = Arc::clone(&q.dependencies);
+    ctx.rbs.on_change(Arc::new(move |old, new| {
+        // Karmada's distributor looks at a binding whose spec changed (its schedule among it)
+        // while it asks for its dependencies, once it stops asking, and when it goes.
+        let asks = |b: Option<&Value>| {
+            b.and_then(|b| b.pointer("/spec/propagateDeps"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        if (asks(old) || asks(new))
+            && spec_changed(old, new)
+            && let Some(key) = either(old, new).and_then(ObjKey::of)
+        {
+            depq.add(key);
+        }
+    }));
+
     for bindings in [&ctx.rbs, &ctx.crbs] {
         let (dq, sq, bq, stq) = (
             Arc::clone(&q.detector),
@@ -561,13 +590,23 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
         stq.add_after(owner, status_delay(&stq));
     }));
 
-    let (dq, bq, stq) = (
+    let (dq, bq, stq, depq) = (
         Arc::clone(&q.detector),
         Arc::clone(&q.binding),
         Arc::clone(&q.status),
+        Arc::clone(&q.dependencies),
     );
+    let weak = Arc::downgrade(ctx);
     ctx.templates.on_change(Arc::new(move |old, new| {
         let Some(t) = either(old, new) else { return };
+        if (old.is_none() || new.is_none())
+            && let Some(ctx) = weak.upgrade()
+        {
+            // A dependency created (or deleted) after the workloads that reference it.
+            for key in dependencies::bindings_waiting_for(&ctx, t) {
+                depq.add(key);
+            }
+        }
         let spec = template_spec_changed(old, new);
         if spec && let Some(key) = TemplateKey::of(t) {
             dq.add(key);
@@ -575,6 +614,14 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
         if let Some(b) = resources::binding_of_template(t) {
             if spec {
                 bq.add(b.clone());
+                // What the workload references may have changed; its binding's spec need not
+                // (only the template's resourceVersion moved), so the distributor hears it here.
+                if cceone_federation_core::dependencies::has_dependency_hook(
+                    s(t, "/apiVersion"),
+                    s(t, "/kind"),
+                ) {
+                    depq.add(b.clone());
+                }
             }
             stq.add_after(b, status_delay(&stq));
         }

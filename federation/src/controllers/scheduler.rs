@@ -53,6 +53,11 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     if binding.deleting() {
         return Ok(None);
     }
+    if binding.spec().placement.is_none() {
+        // No policy places it (an attached binding of dependencies, which follows the
+        // bindings that require it): Karmada's scheduler leaves such bindings alone too.
+        return Ok(None);
+    }
     let scheduler = binding.spec().scheduler_name().to_string();
     if !scheduler.is_empty() && scheduler != names::DEFAULT_SCHEDULER {
         return Ok(None);
