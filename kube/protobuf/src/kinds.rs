@@ -2,8 +2,8 @@
 
 use crate::descriptor::Message;
 use crate::tables::{
-    apps_v1, authentication_v1, authorization_v1, batch_v1, coordination_v1, core_v1, meta_v1,
-    networking_v1, policy_v1, rbac_v1, scheduling_v1,
+    apps_v1, authentication_v1, authorization_v1, batch_v1, certificates_v1, coordination_v1,
+    core_v1, meta_v1, networking_v1, policy_v1, rbac_v1, scheduling_v1,
 };
 
 /// Every known kind, by `apiVersion`; a message's name is its `kind`.
@@ -65,7 +65,12 @@ static KINDS: &[(&str, &[&Message])] = &[
         &[
             &authentication_v1::SELF_SUBJECT_REVIEW,
             &authentication_v1::TOKEN_REVIEW,
+            &authentication_v1::TOKEN_REQUEST,
         ],
+    ),
+    (
+        "certificates.k8s.io/v1",
+        &[&certificates_v1::CERTIFICATE_SIGNING_REQUEST],
     ),
     (
         "rbac.authorization.k8s.io/v1",

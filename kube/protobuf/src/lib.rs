@@ -9,7 +9,8 @@
 //! Go quirks (`"creationTimestamp": null`, `"status": {}`, omitted zero values).
 //!
 //! Known kinds: every top-level kind of core/v1, apps/v1, batch/v1, rbac/v1, networking/v1,
-//! policy/v1, scheduling/v1 and coordination/v1, plus `DeleteOptions` and the review requests of
+//! policy/v1, scheduling/v1, coordination/v1 and certificates/v1, plus `DeleteOptions`, TokenRequest
+//! (`kubectl create token`) and the review requests of
 //! authorization/v1 and authentication/v1 (`kubectl auth`). Unknown fields inside
 //! known messages are skipped; malformed input is an error, never a panic.
 

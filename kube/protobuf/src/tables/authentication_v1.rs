@@ -15,3 +15,13 @@ message! { TOKEN_REVIEW = "TokenReview" {
 message! { TOKEN_REVIEW_SPEC = "TokenReviewSpec" {
     1 "token" str omit; 2 "audiences" str list omit;
 }}
+message! { TOKEN_REQUEST = "TokenRequest" {
+    1 "metadata" msg(meta_v1::OBJECT_META) omit; 2 "spec" msg(TOKEN_REQUEST_SPEC);
+}}
+message! { TOKEN_REQUEST_SPEC = "TokenRequestSpec" {
+    1 "audiences" str list; 3 "boundObjectRef" msg(BOUND_OBJECT_REFERENCE) ptr;
+    4 "expirationSeconds" i64 ptr;
+}}
+message! { BOUND_OBJECT_REFERENCE = "BoundObjectReference" {
+    1 "kind" str omit; 2 "apiVersion" str omit; 3 "name" str omit; 4 "uid" str omit;
+}}

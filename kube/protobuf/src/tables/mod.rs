@@ -8,6 +8,7 @@ pub(crate) mod apps_v1;
 pub(crate) mod authentication_v1;
 pub(crate) mod authorization_v1;
 pub(crate) mod batch_v1;
+pub(crate) mod certificates_v1;
 pub(crate) mod coordination_v1;
 pub(crate) mod core_v1;
 pub(crate) mod core_v1_pod;
