@@ -54,6 +54,36 @@ pub(crate) enum Command {
     /// Grants: a user's preset role in member clusters, synced into them as RBAC.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Show an object (or every object of a kind) in each member cluster, one row per cluster
+    /// (as `karmadactl get`), read through the hub as the caller.
+    Get(GetArgs),
+}
+
+/// `get`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct GetArgs {
+    /// The kind: `deployment`, `deploy`, `deployments.apps`, `pods`, ...
+    pub(crate) kind: String,
+    /// One object's name (default: all of the kind).
+    pub(crate) name: Option<String>,
+    /// The namespace.
+    #[arg(long, short = 'n', default_value = "default")]
+    pub(crate) namespace: String,
+    /// Every namespace.
+    #[arg(long, short = 'A')]
+    pub(crate) all_namespaces: bool,
+    /// Only these member clusters (comma-separated; default: every member).
+    #[arg(long, short = 'C', value_delimiter = ',')]
+    pub(crate) clusters: Option<Vec<String>>,
+    /// A label selector, e.g. `app=nginx`.
+    #[arg(long, short = 'l')]
+    pub(crate) selector: Option<String>,
+    /// `wide` adds the member's wide columns.
+    #[arg(long, short = 'o')]
+    pub(crate) output: Option<String>,
+    /// Which hub endpoint to reach the members through.
+    #[arg(long, value_enum, default_value = "public")]
+    pub(crate) endpoint: EndpointArg,
 }
 
 /// A preset role in member clusters.

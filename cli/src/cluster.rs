@@ -223,7 +223,7 @@ fn cell_text(v: Option<&Value>) -> String {
 }
 
 /// Columns padded to their widest cell plus three spaces, as kubectl's tabwriter.
-fn tabulate(rows: &[Vec<String>]) -> String {
+pub(crate) fn tabulate(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {

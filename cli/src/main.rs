@@ -1,14 +1,15 @@
 //! `cceonectl`: the platform admin's command line against the federation API: register member
 //! clusters and print their agent manifests, list them, revoke or unsubscribe them, and issue
 //! bootstrap tokens and proxy kubeconfigs; group clusters into fleets; print metered
-//! usage; issue and revoke people's kubeconfigs; taint
-//! federation clusters; and, offline,
+//! usage; issue and revoke people's kubeconfigs; taint federation clusters; show an object
+//! in every member (`get`); and, offline,
 //! read audit logs and repair a stopped server's store.
 
 mod args;
 mod audit;
 mod cluster;
 mod fleet;
+mod get;
 mod grant;
 mod store;
 mod taint;
@@ -73,6 +74,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Grant(cmd) => {
             let client = client(kubeconfig.as_deref(), context).await?;
             return grant::run(&client, cmd).await;
+        }
+        Command::Get(a) => {
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return get::run(&client, a).await;
         }
         Command::Usage(a) => {
             let client = client(kubeconfig.as_deref(), context).await?;

@@ -903,3 +903,129 @@ data: {k: v}
         || has("member2", "configmap/late-config").then_some(()),
     );
 }
+
+/// `cceonectl get` (issue 16, item 10, as `karmadactl get`): one row per member cluster with a
+/// CLUSTER column, the member's own columns and ADOPTION, read through the hub as the caller.
+#[test]
+fn cceonectl_get_shows_an_object_in_every_member() {
+    let up = Up::start(2);
+    up.apply_yaml(
+        "nginx.yaml",
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: nginx, labels: {app: nginx}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: nginx}}
+  template:
+    metadata: {labels: {app: nginx}}
+    spec: {containers: [{name: nginx, image: nginx}]}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: nginx}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: nginx}]
+  placement: {clusterAffinity: {clusterNames: [member1, member2]}}
+"#,
+    );
+    // An object of the member's own, not the federation's.
+    let kc = up.member("member2");
+    Up::kubectl_at(
+        &kc,
+        &["create", "deployment", "local-only", "--image=busybox"],
+    );
+    let kc = up.kubeconfig();
+    let kc = kc.to_str().unwrap();
+    let get = |args: &[&str]| {
+        let mut all = vec!["--kubeconfig", kc, "get"];
+        all.extend_from_slice(args);
+        let out = run("cceonectl", &all);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let table = eventually(
+        "nginx ready in both members",
+        Duration::from_secs(90),
+        || {
+            let (ok, out, _) = get(&["deployment", "nginx"]);
+            (ok && out.matches("2/2").count() == 2).then_some(out)
+        },
+    );
+    let lines: Vec<&str> = table.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "CLUSTER",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "ADOPTION"
+        ],
+        "{table}"
+    );
+    let rows: Vec<Vec<&str>> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert_eq!(
+        (rows[0][0], rows[0][1], rows[0][6]),
+        ("nginx", "member1", "Y")
+    );
+    assert_eq!(
+        (rows[1][0], rows[1][1], rows[1][6]),
+        ("nginx", "member2", "Y")
+    );
+
+    // Every deployment of one member, by short name, the member's own marked N.
+    let (ok, out, err) = get(&["deploy", "--clusters", "member2"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("local-only") && l.ends_with('N')),
+        "{out}"
+    );
+    assert!(!out.contains("member1"), "{out}");
+
+    // Pods by label, across namespaces.
+    let (ok, out, err) = get(&["pods", "-A", "-l", "app=nginx"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("NAMESPACE"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("member1")).count(),
+        2,
+        "{out}"
+    );
+
+    // Nothing there, and a kind nobody serves.
+    let (ok, _, err) = get(&["deployment", "missing"]);
+    assert!(
+        !ok && (err.contains("NotFound") || err.contains("not found")),
+        "{err}"
+    );
+    let (ok, _, err) = get(&["nosuchkind"]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("doesn't have a resource type \"nosuchkind\""),
+        "{err}"
+    );
+    // The proxy tokens made for each command are gone.
+    let left = up.fed(&[
+        "get",
+        "secrets",
+        "-A",
+        "-l",
+        "cceone.io/kind=proxy-token",
+        "-o",
+        "name",
+    ]);
+    assert!(left.trim().is_empty(), "tokens left: {left}");
+}
