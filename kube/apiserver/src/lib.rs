@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod resource;
 pub mod schema;
 pub mod selector;
+pub mod serviceaccount;
 pub mod tls;
 pub(crate) mod validation;
 
@@ -190,6 +191,7 @@ impl ApiServer {
             audit: cfg.audit.clone().map(audit::AuditLog::open).transpose()?,
             mount: std::sync::OnceLock::new(),
             pod_streams: cfg.pod_streams.clone(),
+            service_accounts: serviceaccount::TokenSigner::new(admin_token.as_bytes()),
         });
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;

@@ -43,6 +43,16 @@ pub(crate) async fn authenticate(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match bearer {
+        Some(t) if !state.tokens.contains_key(t) && crate::serviceaccount::looks_like_jwt(t) => {
+            match crate::serviceaccount::authenticate(&state.core, &state.service_accounts, t).await
+            {
+                Some(u) => Ok(super::with_authenticated(u)),
+                None => {
+                    tracing::debug!(reason = "invalid service account token", "request refused");
+                    Err(ApiError::Unauthorized)
+                }
+            }
+        }
         Some(t) if !state.tokens.contains_key(t) && crate::authn::parse(t).is_some() => {
             match crate::authn::verify(&state.core, t).await {
                 Some(u) => Ok(super::with_authenticated(u)),
@@ -60,6 +70,9 @@ pub(crate) async fn authenticate(
 async fn token_user(state: &State, token: &str) -> Option<User> {
     let user = match state.tokens.get(token) {
         Some(u) => u.clone(),
+        None if crate::serviceaccount::looks_like_jwt(token) => {
+            crate::serviceaccount::authenticate(&state.core, &state.service_accounts, token).await?
+        }
         None => crate::authn::verify(&state.core, token).await?,
     };
     Some(super::with_authenticated(user))

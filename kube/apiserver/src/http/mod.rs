@@ -7,6 +7,7 @@ mod discovery;
 mod gate;
 mod probes;
 mod resources;
+mod subresources;
 mod table;
 mod util;
 
@@ -116,6 +117,8 @@ pub struct State {
     pub mount: std::sync::OnceLock<Mount>,
     /// Who serves pods' logs, exec, attach and port-forward (None: not found).
     pub pod_streams: Option<PodStreamHook>,
+    /// Signs and checks service account tokens (TokenRequest).
+    pub service_accounts: crate::serviceaccount::TokenSigner,
 }
 
 /// Accept TLS connections on `listener` until `shutdown` resolves.

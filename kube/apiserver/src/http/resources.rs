@@ -78,7 +78,8 @@ fn resolve(state: &State, group: &str, version: &str, rest: &[&str]) -> ApiResul
     if let Some(s) = &sub {
         let ok = (s == "status" && res.has_status)
             || (s == "scale" && res.scale.is_some())
-            || (s == "eviction" && res.group.is_empty() && res.plural == "pods");
+            || (s == "eviction" && res.group.is_empty() && res.plural == "pods")
+            || own_subresource(&res, s);
         if !ok {
             return Err(ApiError::NotFound {
                 resource: res.qualified(),
@@ -88,6 +89,18 @@ fn resolve(state: &State, group: &str, version: &str, rest: &[&str]) -> ApiResul
         }
     }
     Ok(Target { res, ns, name, sub })
+}
+
+/// `serviceaccounts/token` and `certificatesigningrequests/approval` (see
+/// [`super::subresources`]).
+fn own_subresource(res: &ResourceInfo, sub: &str) -> bool {
+    match sub {
+        "token" => res.group.is_empty() && res.plural == "serviceaccounts",
+        "approval" => {
+            res.group == "certificates.k8s.io" && res.plural == "certificatesigningrequests"
+        }
+        _ => false,
+    }
 }
 
 pub(crate) async fn handle(
@@ -161,6 +174,16 @@ async fn handle_inner(
         strict: q.get("fieldValidation") == Some("Strict"),
     };
     tracing::debug!(user = %user.name, %method, resource = %t.res.qualified(), ns, name = t.name.as_deref(), "request");
+    match (&method, t.name.as_deref(), t.sub.as_deref()) {
+        (&Method::POST, Some(name), Some("token")) => {
+            return super::subresources::token(state, req, &t.res, ns.unwrap_or_default(), name)
+                .await;
+        }
+        (&Method::PUT, Some(name), Some("approval")) => {
+            return super::subresources::approval(state, req, &t.res, name, &wopts).await;
+        }
+        _ => {}
+    }
     match (&method, t.name.as_deref(), t.sub.as_deref()) {
         (&Method::GET, None, _) => {
             let label = q
