@@ -3,6 +3,7 @@
 //! controllers that turn workloads into pods bound within capacity. Faults can be injected
 //! through `/admin`. Many simulators can run in one process, each with its own endpoint.
 
+pub mod cluster;
 pub mod controller;
 pub mod nodes;
 pub mod streams;
@@ -103,6 +104,14 @@ impl Simulator {
         let tasks = vec![
             tokio::spawn(controller::run(Arc::clone(&core), cfg.controller.clone())),
             tokio::spawn(nodes::renew_leases(Arc::clone(&core), cfg.lease_interval)),
+            tokio::spawn(cluster::run(
+                Arc::clone(&core),
+                cluster::ApiEndpoint {
+                    ip: server.local_addr().ip().to_string(),
+                    port: server.local_addr().port(),
+                    ca_pem: server.pki().ca_cert.clone(),
+                },
+            )),
         ];
         Ok(Simulator { server, tasks })
     }

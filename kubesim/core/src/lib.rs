@@ -16,6 +16,8 @@
 mod json;
 mod nodes;
 mod pod_state;
+pub mod disruption;
+pub mod endpoints;
 mod pods;
 mod reconcile;
 mod resources;

@@ -1,0 +1,238 @@
+//! Cordon, drain and eviction with PodDisruptionBudgets, with the real `kubectl` (v1.32) and
+//! the official Python client against the real `cceone-kubesim`: `kubectl cordon` taints the
+//! node, `kubectl drain` evicts through `pods/eviction` and waits out the budget one pod at a
+//! time while the ReplicaSet recreates pods elsewhere, the budget's status counts as the
+//! disruption controller does, and an eviction the budget forbids is a 429 in upstream's words.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Sim, eventually};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn nodes_of(sim: &Sim) -> Vec<String> {
+    sim.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[*].spec.nodeName}",
+    ])
+    .split_whitespace()
+    .map(String::from)
+    .collect()
+}
+
+fn ready_replicas(sim: &Sim, n: usize) {
+    eventually(&format!("{n} ready replicas"), WAIT, || {
+        let r = sim.ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ]);
+        (r == n.to_string()).then_some(())
+    });
+}
+
+#[test]
+fn drain_waits_for_the_budget_and_moves_every_pod() {
+    let sim = Sim::start(&["--nodes", "3"]);
+    // All three replicas on sim-node-0: the other nodes are cordoned while they start.
+    sim.ok(&["cordon", "sim-node-1", "sim-node-2"]);
+    let taint = eventually("the cordon taint", WAIT, || {
+        let t = sim.ok(&[
+            "get",
+            "node",
+            "sim-node-1",
+            "-o",
+            "jsonpath={.spec.taints[*].key}:{.spec.taints[*].effect}",
+        ]);
+        t.contains("node.kubernetes.io/unschedulable").then_some(t)
+    });
+    assert!(taint.ends_with("NoSchedule"), "{taint}");
+    sim.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=3",
+    ]);
+    ready_replicas(&sim, 3);
+    assert_eq!(nodes_of(&sim), ["sim-node-0"; 3]);
+    sim.ok(&["uncordon", "sim-node-1", "sim-node-2"]);
+    eventually("the taint removed", WAIT, || {
+        let t = sim.ok(&["get", "node", "sim-node-1", "-o", "jsonpath={.spec.taints}"]);
+        (!t.contains("unschedulable")).then_some(())
+    });
+
+    // A budget of replicas-1: one disruption at a time.
+    sim.ok(&[
+        "create",
+        "pdb",
+        "web",
+        "--selector=app=web",
+        "--min-available=2",
+    ]);
+    let status = eventually("the budget's status", WAIT, || {
+        let s = sim.ok(&["get", "pdb", "web", "-o",
+            "jsonpath={.status.expectedPods} {.status.currentHealthy} {.status.desiredHealthy} {.status.disruptionsAllowed} {.status.observedGeneration} {.status.conditions[0].type}={.status.conditions[0].status}"]);
+        s.starts_with("3 ").then_some(s)
+    });
+    assert_eq!(status, "3 3 2 1 1 DisruptionAllowed=True");
+
+    let out = sim.kubectl(&[
+        "drain",
+        "sim-node-0",
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=90s",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("node/sim-node-0 cordoned"), "{stdout}");
+    assert!(stdout.contains("node/sim-node-0 drained"), "{stdout}");
+    assert_eq!(stdout.matches(" evicted").count(), 3, "{stdout}");
+    // The budget held the second and third evictions back until the first pod's replacement ran.
+    assert!(
+        stderr.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{stderr}"
+    );
+    ready_replicas(&sim, 3);
+    let nodes = nodes_of(&sim);
+    assert_eq!(nodes.len(), 3);
+    assert!(nodes.iter().all(|n| n != "sim-node-0"), "{nodes:?}");
+    let node = sim.ok(&[
+        "get",
+        "node",
+        "sim-node-0",
+        "-o",
+        "jsonpath={.spec.unschedulable} {.spec.taints[*].key}",
+    ]);
+    assert_eq!(node, "true node.kubernetes.io/unschedulable");
+    sim.ok(&["uncordon", "sim-node-0"]);
+}
+
+#[test]
+fn python_client_sees_the_budget_refuse_an_eviction() {
+    let ready = Command::new("python3")
+        .args(["-c", "import kubernetes"])
+        .status()
+        .unwrap()
+        .success();
+    if !ready {
+        let installed = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "kubernetes"])
+            .status()
+            .unwrap();
+        assert!(installed.success(), "pip install kubernetes failed");
+    }
+    let sim = Sim::start(&[]);
+    sim.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=2",
+    ]);
+    ready_replicas(&sim, 2);
+    sim.ok(&[
+        "create",
+        "pdb",
+        "web",
+        "--selector=app=web",
+        "--min-available=2",
+    ]);
+    eventually("the budget's status", WAIT, || {
+        let s = sim.ok(&[
+            "get",
+            "pdb",
+            "web",
+            "-o",
+            "jsonpath={.status.currentHealthy} {.status.disruptionsAllowed}",
+        ]);
+        (s == "2 0").then_some(())
+    });
+    let pod = sim.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    let script = r#"
+import json, sys
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+config.load_kube_config(config_file=sys.argv[1])
+core = client.CoreV1Api()
+body = client.V1Eviction(metadata=client.V1ObjectMeta(name=sys.argv[2], namespace="default"))
+try:
+    core.create_namespaced_pod_eviction(sys.argv[2], "default", body)
+    print("evicted")
+except ApiException as e:
+    status = json.loads(e.body)
+    print(e.status, status["reason"], status["message"])
+    print(status["details"]["causes"][0]["reason"], status["details"]["causes"][0]["message"])
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&sim.kubeconfig)
+        .arg(&pod)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        printed.lines().collect::<Vec<_>>(),
+        [
+            "429 TooManyRequests Cannot evict pod as it would violate the pod's disruption budget.",
+            "DisruptionBudget The disruption budget web needs 2 healthy pods and has 2 currently",
+        ]
+    );
+    // The pod is still there; with room in the budget the same eviction goes through and marks
+    // the pod as the target of a disruption before deleting it.
+    sim.ok(&["get", "pod", &pod]);
+    sim.ok(&[
+        "patch",
+        "pdb",
+        "web",
+        "--type=merge",
+        "-p",
+        "{\"spec\":{\"minAvailable\":1}}",
+    ]);
+    eventually("room in the budget", WAIT, || {
+        let s = sim.ok(&[
+            "get",
+            "pdb",
+            "web",
+            "-o",
+            "jsonpath={.status.disruptionsAllowed} {.status.observedGeneration}",
+        ]);
+        (s == "1 2").then_some(())
+    });
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&sim.kubeconfig)
+        .arg(&pod)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "evicted");
+    eventually("the evicted pod gone", WAIT, || {
+        (!sim.kubectl(&["get", "pod", &pod]).status.success()).then_some(())
+    });
+}

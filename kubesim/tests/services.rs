@@ -1,0 +1,407 @@
+//! Services, endpoints, namespace defaults and admission with the real `kubectl` (v1.32)
+//! against the real `cceone-kubesim`, as a user meets them on kube-apiserver 1.32: `kubectl
+//! expose` gets a cluster IP and Endpoints/EndpointSlices that follow the ready pods, node
+//! ports and requested cluster IPs are refused when taken (also after a restart), every
+//! namespace has its `default` ServiceAccount and `kube-root-ca.crt`, a ResourceQuota stops a
+//! Deployment's pods in upstream's words and a LimitRange fills container defaults in.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Sim, eventually};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn fails(sim: &Sim, args: &[&str]) -> String {
+    let out = sim.kubectl(args);
+    assert!(!out.status.success(), "kubectl {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The sorted pod IPs of `app=web`'s ready pods.
+fn ready_ips(sim: &Sim) -> Vec<String> {
+    let out = sim.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        r#"jsonpath={range .items[*]}{.status.podIP} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+    ]);
+    let mut ips: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_suffix(" True"))
+        .filter(|ip| !ip.is_empty())
+        .map(String::from)
+        .collect();
+    ips.sort();
+    ips
+}
+
+fn sorted_words(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s.split_whitespace().map(String::from).collect();
+    v.sort();
+    v
+}
+
+/// Wait until the Service's Endpoints and EndpointSlice both list exactly `n` ready pod IPs,
+/// the ones the pods have.
+fn endpoints_follow(sim: &Sim, n: usize) {
+    eventually(&format!("endpoints of {n} ready pods"), WAIT, || {
+        let ips = ready_ips(sim);
+        let eps = sim.ok(&[
+            "get",
+            "endpoints",
+            "web",
+            "-o",
+            "jsonpath={.subsets[*].addresses[*].ip}",
+        ]);
+        let slices = sim.ok(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            r#"jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]} {end}"#,
+        ]);
+        (ips.len() == n && sorted_words(&eps) == ips && sorted_words(&slices) == ips).then_some(())
+    });
+}
+
+#[test]
+fn expose_endpoints_and_allocation() {
+    let mut sim = Sim::start(&[]);
+    // The apiserver's own Service, and the namespace defaults of a new namespace.
+    let kubernetes = sim.ok(&[
+        "get",
+        "svc",
+        "kubernetes",
+        "-o",
+        "jsonpath={.spec.clusterIP} {.spec.ports[0].port}",
+    ]);
+    assert_eq!(kubernetes, "10.96.0.1 443");
+    let ep = sim.ok(&[
+        "get",
+        "endpoints",
+        "kubernetes",
+        "-o",
+        "jsonpath={.subsets[0].ports[0].port}",
+    ]);
+    assert_eq!(ep, sim.port.to_string());
+    sim.ok(&["create", "namespace", "team"]);
+    let defaults = eventually("namespace defaults", WAIT, || {
+        let out = sim.ok(&["get", "sa,cm", "-n", "team", "-o", "name"]);
+        (out.lines().count() == 2).then_some(out)
+    });
+    assert_eq!(
+        defaults,
+        "serviceaccount/default\nconfigmap/kube-root-ca.crt\n"
+    );
+    let ca = sim.ok(&[
+        "get",
+        "cm",
+        "kube-root-ca.crt",
+        "-n",
+        "team",
+        "-o",
+        "jsonpath={.data.ca\\.crt}",
+    ]);
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+
+    // kubectl expose: a cluster IP from 10.96.0.0/12 and endpoints that follow the pods.
+    sim.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=2",
+        "--port=8080",
+    ]);
+    sim.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port=80",
+        "--target-port=8080",
+    ]);
+    let spec = sim.ok(&[
+        "get", "svc", "web", "-o",
+        "jsonpath={.spec.clusterIP} {.spec.clusterIPs[0]} {.spec.ipFamilies[0]} {.spec.ipFamilyPolicy}",
+    ]);
+    let parts: Vec<&str> = spec.split(' ').collect();
+    assert!(
+        parts[0].starts_with("10.") && parts[0] == parts[1],
+        "{spec}"
+    );
+    let octets: Vec<u8> = parts[0].split('.').map(|o| o.parse().unwrap()).collect();
+    assert!(octets[1] >= 96 && octets[1] < 112, "{spec}");
+    assert_eq!(&parts[2..], ["IPv4", "SingleStack"]);
+    endpoints_follow(&sim, 2);
+    let slice = sim.ok(&[
+        "get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o",
+        "jsonpath={.items[0].metadata.labels.endpointslice\\.kubernetes\\.io/managed-by} {.items[0].ports[0].port} {.items[0].addressType}",
+    ]);
+    assert_eq!(slice, "endpointslice-controller.k8s.io 8080 IPv4");
+    sim.ok(&["scale", "deployment", "web", "--replicas=3"]);
+    endpoints_follow(&sim, 3);
+    sim.ok(&["scale", "deployment", "web", "--replicas=1"]);
+    endpoints_follow(&sim, 1);
+
+    // Requested values: honoured once, then refused in upstream's words.
+    sim.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "np1",
+        "--tcp=80:80",
+        "--node-port=30080",
+    ]);
+    let err = fails(
+        &sim,
+        &[
+            "create",
+            "service",
+            "nodeport",
+            "np2",
+            "--tcp=80:80",
+            "--node-port=30080",
+        ],
+    );
+    assert!(err.contains("Service \"np2\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"), "{err}");
+    sim.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "dns",
+        "--tcp=53:53",
+        "--clusterip=10.96.0.10",
+    ]);
+    let taken = "Service \"dns2\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated";
+    let err = fails(
+        &sim,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "dns2",
+            "--tcp=53:53",
+            "--clusterip=10.96.0.10",
+        ],
+    );
+    assert!(err.contains(taken), "{err}");
+    // Still taken after a restart (rebuilt from the stored Services); free once deleted.
+    sim.restart();
+    let err = fails(
+        &sim,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "dns2",
+            "--tcp=53:53",
+            "--clusterip=10.96.0.10",
+        ],
+    );
+    assert!(err.contains(taken), "{err}");
+    sim.ok(&["delete", "service", "np1"]);
+    sim.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "np2",
+        "--tcp=80:80",
+        "--node-port=30080",
+    ]);
+    let ports = sim.ok(&[
+        "get",
+        "svc",
+        "np2",
+        "-o",
+        "jsonpath={.spec.type} {.spec.ports[0].nodePort}",
+    ]);
+    assert_eq!(ports, "NodePort 30080");
+    // A headless Service gets no address.
+    sim.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "headless",
+        "--clusterip=None",
+        "--tcp=80:80",
+    ]);
+    let ip = sim.ok(&["get", "svc", "headless", "-o", "jsonpath={.spec.clusterIP}"]);
+    assert_eq!(ip, "None");
+}
+
+#[test]
+fn quota_and_limit_range_admission() {
+    let sim = Sim::start(&[]);
+    sim.ok(&["create", "namespace", "q"]);
+    sim.ok(&[
+        "create",
+        "quota",
+        "small",
+        "-n",
+        "q",
+        "--hard=pods=2,count/deployments.apps=1",
+    ]);
+    eventually("the quota's status", WAIT, || {
+        let hard = sim.ok(&[
+            "get",
+            "quota",
+            "small",
+            "-n",
+            "q",
+            "-o",
+            "jsonpath={.status.hard.pods}",
+        ]);
+        (hard == "2").then_some(())
+    });
+    sim.ok(&[
+        "create",
+        "deployment",
+        "app",
+        "-n",
+        "q",
+        "--image=nginx",
+        "--replicas=3",
+    ]);
+    // Two pods run; the third is refused, and the quota counts what is there.
+    eventually("two pods under the quota", WAIT, || {
+        let used = sim.ok(&[
+            "get",
+            "quota",
+            "small",
+            "-n",
+            "q",
+            "-o",
+            "jsonpath={.status.used.pods} {.status.used.count/deployments\\.apps}",
+        ]);
+        let pods = sim.ok(&["get", "pods", "-n", "q", "-o", "name"]);
+        (used == "2 1" && pods.lines().count() == 2).then_some(())
+    });
+    let ready = sim.ok(&[
+        "get",
+        "deployment",
+        "app",
+        "-n",
+        "q",
+        "-o",
+        "jsonpath={.spec.replicas} {.status.replicas}",
+    ]);
+    assert_eq!(ready, "3 2");
+    let err = fails(&sim, &["run", "extra", "-n", "q", "--image=nginx"]);
+    assert!(
+        err.contains("pods \"extra\" is forbidden: exceeded quota: small, requested: pods=1, used: pods=2, limited: pods=2"),
+        "{err}"
+    );
+    let err = fails(
+        &sim,
+        &["create", "deployment", "other", "-n", "q", "--image=nginx"],
+    );
+    assert!(
+        err.contains("exceeded quota: small, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1"),
+        "{err}"
+    );
+
+    // A compute quota wants every container to state what it limits.
+    sim.ok(&["create", "namespace", "c"]);
+    sim.ok(&[
+        "create",
+        "quota",
+        "compute",
+        "-n",
+        "c",
+        "--hard=limits.cpu=2,requests.memory=1Gi",
+    ]);
+    eventually("the compute quota's status", WAIT, || {
+        let used = sim.ok(&[
+            "get",
+            "quota",
+            "compute",
+            "-n",
+            "c",
+            "-o",
+            "jsonpath={.status.used.limits\\.cpu}",
+        ]);
+        (used == "0").then_some(())
+    });
+    let err = fails(&sim, &["run", "bare", "-n", "c", "--image=nginx"]);
+    assert!(err.contains("pods \"bare\" is forbidden: failed quota: compute: must specify limits.cpu,requests.memory"), "{err}");
+
+    // A LimitRange's defaults make the same pod admissible, and its max is enforced.
+    sim.kubectl_stdin(
+        &["apply", "-f", "-"],
+        Some(
+            "apiVersion: v1
+kind: LimitRange
+metadata: {name: limits, namespace: c}
+spec:
+  limits:
+  - type: Container
+    default: {cpu: 500m, memory: 256Mi}
+    defaultRequest: {cpu: 100m, memory: 128Mi}
+    max: {cpu: \"1\"}
+",
+        ),
+    );
+    sim.ok(&["run", "bare", "-n", "c", "--image=nginx"]);
+    let res = sim.ok(&[
+        "get",
+        "pod",
+        "bare",
+        "-n",
+        "c",
+        "-o",
+        "jsonpath={.spec.containers[0].resources}",
+    ]);
+    let res: serde_json::Value = serde_json::from_str(&res).unwrap();
+    assert_eq!(
+        res,
+        serde_json::json!({"limits": {"cpu": "500m", "memory": "256Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}})
+    );
+    let note = sim.ok(&[
+        "get",
+        "pod",
+        "bare",
+        "-n",
+        "c",
+        "-o",
+        "jsonpath={.metadata.annotations.kubernetes\\.io/limit-ranger}",
+    ]);
+    assert_eq!(
+        note,
+        "LimitRanger plugin set: cpu, memory request for container bare; cpu, memory limit for container bare"
+    );
+    eventually("the compute quota's usage", WAIT, || {
+        let used = sim.ok(&[
+            "get",
+            "quota",
+            "compute",
+            "-n",
+            "c",
+            "-o",
+            "jsonpath={.status.used.limits\\.cpu} {.status.used.requests\\.memory}",
+        ]);
+        (used == "500m 128Mi").then_some(())
+    });
+    let err = fails(
+        &sim,
+        &[
+            "run",
+            "big",
+            "-n",
+            "c",
+            "--image=nginx",
+            "--overrides={\"spec\":{\"containers\":[{\"name\":\"big\",\"image\":\"nginx\",\"resources\":{\"limits\":{\"cpu\":\"2\"}}}]}}",
+        ],
+    );
+    assert!(
+        err.contains(
+            "pods \"big\" is forbidden: maximum cpu usage per Container is 1, but limit is 2"
+        ),
+        "{err}"
+    );
+}
