@@ -20,6 +20,7 @@ pub mod http;
 pub mod local;
 pub mod meta;
 pub mod metrics;
+pub mod openapi;
 pub mod resource;
 pub mod schema;
 pub mod selector;

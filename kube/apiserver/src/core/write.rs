@@ -493,6 +493,7 @@ impl Core {
     ) -> ApiResult<()> {
         let name = meta::name(obj).unwrap_or_default().to_string();
         let mut causes = Vec::new();
+        crate::openapi::check(res, obj, opts.strict)?;
         if let Some(schema) = &res.schema {
             crate::schema::prune_and_validate(obj, schema, opts.strict, &mut causes);
         }

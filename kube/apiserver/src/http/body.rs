@@ -101,7 +101,7 @@ fn decode_now(format: Format, raw: &[u8]) -> ApiResult<Value> {
         Format::Protobuf => decode_protobuf(raw),
         Format::Json => {
             check_depth(raw, false)?;
-            serde_json::from_slice(raw).map_err(|e| {
+            crate::openapi::parse_json(raw).map_err(|e| {
                 ApiError::BadRequest(format!("the request body is not valid JSON: {e}"))
             })
         }

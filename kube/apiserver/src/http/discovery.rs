@@ -4,7 +4,7 @@
 use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::util::{Body, error_response, json_response};
+use super::util::{Body, bytes_response, error_response, json_response};
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::resource::ResourceInfo;
@@ -375,7 +375,8 @@ fn fingerprint(core: &Core, group: &str, version: &str) -> u64 {
 }
 
 /// `/openapi/v3/apis/<group>/<version>`: paths with their verbs, the `fieldValidation`
-/// parameter on writes (so kubectl validates on the server), and CRD schemas.
+/// parameter on writes (so kubectl validates on the server), and the schemas of the built-in
+/// kinds (with every definition they refer to) and of CRDs.
 pub(crate) fn openapi_gv(core: &Core, group: &str, version: &str) -> Response<Body> {
     let rs = resources_in(core, group, version);
     if rs.is_empty() {
@@ -393,6 +394,7 @@ pub(crate) fn openapi_gv(core: &Core, group: &str, version: &str) -> Response<Bo
     ]);
     let mut paths = serde_json::Map::new();
     let mut schemas = serde_json::Map::new();
+    let mut builtin = Vec::new();
     for r in &rs {
         let gvk = json!({"group": group, "version": version, "kind": r.kind});
         let op = |action: &str, verb: &str| {
@@ -420,10 +422,12 @@ pub(crate) fn openapi_gv(core: &Core, group: &str, version: &str) -> Response<Bo
         if let Some(schema) = &r.schema {
             let mut s = schema.clone();
             s["x-kubernetes-group-version-kind"] = json!([gvk]);
-            let name = format!("{}.{}.{}", reverse_domain(group), version, r.kind);
-            schemas.insert(name, s);
+            schemas.insert(crate::openapi::crd_def_name(r), s);
+        } else if let Some(def) = crate::openapi::builtin_def(group, version, &r.kind) {
+            builtin.push(def);
         }
     }
+    crate::openapi::add_v3_components(&builtin, &mut schemas);
     json_response(
         StatusCode::OK,
         &json!({
@@ -435,8 +439,29 @@ pub(crate) fn openapi_gv(core: &Core, group: &str, version: &str) -> Response<Bo
     )
 }
 
-fn reverse_domain(group: &str) -> String {
-    let mut parts: Vec<&str> = group.split('.').collect();
-    parts.reverse();
-    parts.join(".")
+/// `/openapi/v2`: gnostic protobuf when the client asks for it (client-go's discovery
+/// `OpenAPISchema` does), JSON otherwise; `304` when `If-None-Match` names the current ETag,
+/// as k8s.io/kube-openapi/pkg/handler serves it.
+pub(crate) fn openapi_v2(core: &Core, accept: &str, if_none_match: Option<&str>) -> Response<Body> {
+    let doc = crate::openapi::v2(core);
+    let protobuf = accept.contains(crate::openapi::V2_PROTOBUF);
+    let (ct, body) = if protobuf {
+        // kube-openapi's handler answers the protobuf form as an octet stream: Go's mime
+        // parser refuses the `@` of the requested type.
+        ("application/octet-stream", doc.protobuf.clone())
+    } else {
+        ("application/json", doc.json.clone())
+    };
+    let fresh = if_none_match.is_some_and(|tags| tags.split(',').any(|t| t.trim() == doc.etag));
+    let mut resp = if fresh {
+        bytes_response(StatusCode::NOT_MODIFIED, ct, bytes::Bytes::new())
+    } else {
+        bytes_response(StatusCode::OK, ct, body)
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&doc.etag) {
+        resp.headers_mut().insert(http::header::ETAG, v);
+    }
+    resp.headers_mut()
+        .insert(http::header::VARY, http::HeaderValue::from_static("Accept"));
+    resp
 }

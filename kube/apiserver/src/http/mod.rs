@@ -33,6 +33,7 @@ pub use util::{Body, error_response};
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::metrics::Origin;
+use crate::openapi::FieldValidation;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -365,6 +366,10 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
         ["api", "v1"] => discovery::resource_list(&state.core, "", "v1"),
         ["apis", group] => discovery::group(&state.core, group),
         ["apis", group, version] => discovery::resource_list(&state.core, group, version),
+        ["openapi", "v2"] => {
+            let etag = req.headers().get(http::header::IF_NONE_MATCH);
+            discovery::openapi_v2(&state.core, &accept, etag.and_then(|v| v.to_str().ok()))
+        }
         ["openapi", "v3"] => json_response(StatusCode::OK, &discovery::openapi_root(&state.core)),
         ["openapi", "v3", "api", "v1"] => discovery::openapi_gv(&state.core, "", "v1"),
         ["openapi", "v3", "apis", group, version] => {
@@ -389,13 +394,17 @@ async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Respon
             pod_stream(state, req, user, &ns, &name, &sub).await
         }
         ["api", "v1", rest @ ..] => {
-            resources::handle(state, req, user, "", "v1", rest, &accept).await
+            let fv = FieldValidation::from_query(req.uri().query());
+            let serve = resources::handle(state, req, user, "", "v1", rest, &accept);
+            crate::openapi::with_warnings(fv, serve).await
         }
         ["apis", group, version, rest @ ..] => {
             let (group, version) = (group.to_string(), version.to_string());
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            resources::handle(state, req, user, &group, &version, &rest, &accept).await
+            let fv = FieldValidation::from_query(req.uri().query());
+            let serve = resources::handle(state, req, user, &group, &version, &rest, &accept);
+            crate::openapi::with_warnings(fv, serve).await
         }
         _ => util::error_response(&ApiError::NotFound {
             resource: String::new(),
