@@ -1,11 +1,14 @@
 //! The simulator's controllers, driving the pure core in `cceone-kubesim-core` through the API
-//! (never around it): the workload controllers create and delete pods, the scheduler binds
-//! them within node capacity, the kubelet moves them through their phases after a delay, and
-//! workload status is written back.
+//! (never around it): Deployments roll out through ReplicaSets and CronJobs start Jobs, the
+//! workload controllers create and delete pods, the scheduler binds them within node capacity,
+//! the kubelet moves them through their phases after a delay and stops them when deleted, and
+//! workload status is written back. Each records the Events its upstream counterpart does.
 
-use std::collections::HashMap;
+mod record;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cceone_kube_apiserver::core::{
     DeleteOptions, ListOptions, PatchKind, WatchOptions, WriteOptions,
@@ -13,6 +16,7 @@ use cceone_kube_apiserver::core::{
 use cceone_kube_apiserver::resource::ResourceInfo;
 use cceone_kube_apiserver::{ApiError, Core, meta};
 use cceone_kubesim_core::Action;
+use cceone_kubesim_core::events::{self, Event, Recorder};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -25,6 +29,9 @@ pub struct ControllerConfig {
     pub job_run: Duration,
     /// Re-check interval when nothing changes.
     pub resync: Duration,
+    /// How long a deleted pod's containers take to stop (at most its grace period): the
+    /// simulated kubelet removes the pod then.
+    pub stop_delay: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -33,16 +40,21 @@ impl Default for ControllerConfig {
             start_delay: Duration::from_millis(200),
             job_run: Duration::from_secs(1),
             resync: Duration::from_secs(5),
+            stop_delay: Duration::from_millis(500),
         }
     }
 }
 
+/// Workloads that own pods.
 const WORKLOADS: &[(&str, &str)] = &[
-    ("apps", "deployments"),
+    ("apps", "replicasets"),
     ("apps", "statefulsets"),
     ("apps", "daemonsets"),
     ("batch", "jobs"),
 ];
+
+/// Workloads that own workloads: Deployments own ReplicaSets, CronJobs own Jobs.
+const OWNERS: &[(&str, &str)] = &[("apps", "deployments"), ("batch", "cronjobs")];
 
 fn opts(manager: &str) -> WriteOptions {
     WriteOptions {
@@ -60,13 +72,32 @@ const PASS_GAP: Duration = Duration::from_millis(100);
 /// Run the controllers until the task is dropped.
 pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
     let wake = Arc::new(Notify::new());
-    for (group, plural) in WORKLOADS.iter().chain(&[("", "pods"), ("", "nodes")]) {
+    for (group, plural) in WORKLOADS
+        .iter()
+        .chain(OWNERS)
+        .chain(&[("", "pods"), ("", "nodes")])
+    {
         if let Ok(res) = core.resource(group, "v1", plural) {
             tokio::spawn(watch_for_changes(Arc::clone(&core), res, Arc::clone(&wake)));
         }
     }
+    let mut state = State {
+        recorder: Recorder::new(),
+        stopping: HashSet::new(),
+        last_sweep: Instant::now(),
+    };
     loop {
-        let wait = match pass(&core, &cfg).await {
+        let result = pass(&core, &cfg, &mut state).await;
+        if state.last_sweep.elapsed() >= record::SWEEP_EVERY {
+            state.last_sweep = Instant::now();
+            record::sweep(&core, &mut state.recorder, jiff::Timestamp::now()).await;
+        }
+        // A CronJob's next schedule time wakes the loop, however long until then.
+        let cron_wait = result.as_ref().ok().and_then(|p| p.wake_at).map(|t| {
+            let left = t.duration_since(jiff::Timestamp::now());
+            Duration::try_from(left).unwrap_or_default()
+        });
+        let wait = match result {
             // What was just written may need a follow-up soon.
             Ok(Pass { changed: true, .. }) => PASS_GAP,
             Err(e) => {
@@ -79,6 +110,7 @@ pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
             Ok(Pass { timers: true, .. }) => TIMER_CHECK.min(cfg.resync),
             Ok(_) => cfg.resync,
         };
+        let wait = cron_wait.map_or(wait, |c| wait.min(c));
         tokio::select! {
             _ = wake.notified() => tokio::time::sleep(PASS_GAP).await,
             _ = tokio::time::sleep(wait) => {}
@@ -216,27 +248,194 @@ struct Pass {
     changed: bool,
     /// Timed transitions are still pending.
     timers: bool,
+    /// The next CronJob schedule time.
+    wake_at: Option<jiff::Timestamp>,
+}
+
+/// What the controllers remember between passes.
+struct State {
+    /// Events recorded, for aggregation.
+    recorder: Recorder,
+    /// Uids of the pods whose containers the kubelet has begun to stop.
+    stopping: HashSet<String>,
+    /// When expired events were last swept.
+    last_sweep: Instant,
+}
+
+/// The resource of an object kind the controllers write.
+fn resource_of(core: &Core, kind: &str) -> Result<Arc<ResourceInfo>, ApiError> {
+    let (group, plural) = match kind {
+        "Deployment" => ("apps", "deployments"),
+        "ReplicaSet" => ("apps", "replicasets"),
+        "Job" => ("batch", "jobs"),
+        "CronJob" => ("batch", "cronjobs"),
+        _ => ("", "pods"),
+    };
+    core.resource(group, "v1", plural)
+}
+
+/// Every object of the given kinds, with its resource.
+async fn list_kinds(
+    core: &Core,
+    kinds: &[(&str, &str)],
+) -> Result<Vec<(Arc<ResourceInfo>, Value)>, ApiError> {
+    let mut out = Vec::new();
+    for (group, plural) in kinds {
+        let res = core.resource(group, "v1", plural)?;
+        for w in list(core, &res).await? {
+            out.push((Arc::clone(&res), w));
+        }
+    }
+    Ok(out)
+}
+
+/// Carry out an action on objects other than pods; the event it carries is returned once
+/// it succeeded.
+async fn run_action(core: &Arc<Core>, action: Action) -> Option<Event> {
+    let manager = opts("kube-controller-manager");
+    let (result, event) = match action {
+        Action::Create { object, event } => {
+            let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+            let ns = meta::namespace(&object).map(String::from);
+            let r = match resource_of(core, kind) {
+                Ok(res) => core.create(&res, ns.as_deref(), object, &manager).await,
+                Err(e) => Err(e),
+            };
+            (r.map(|_| ()), event)
+        }
+        Action::Patch {
+            target,
+            patch,
+            event,
+        } => {
+            let r = match resource_of(core, target.kind) {
+                Ok(res) => {
+                    core.patch(
+                        &res,
+                        Some(&target.namespace),
+                        &target.name,
+                        None,
+                        PatchKind::Merge,
+                        &patch,
+                        &manager,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            (r.map(|_| ()), event)
+        }
+        Action::Delete { target, event } => {
+            let d = DeleteOptions {
+                propagation: Some("Background".into()),
+                ..Default::default()
+            };
+            let r = match resource_of(core, target.kind) {
+                Ok(res) => {
+                    core.delete(&res, Some(&target.namespace), &target.name, &d)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            (r.map(|_| ()), event)
+        }
+        Action::Record(e) => return Some(e),
+        Action::CreatePod(_) | Action::DeletePod { .. } => return None,
+    };
+    match result {
+        Ok(()) => event,
+        Err(ApiError::AlreadyExists { .. } | ApiError::NotFound { .. }) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "a controller write failed");
+            None
+        }
+    }
+}
+
+/// Deployments and CronJobs: the ReplicaSets and Jobs they need. Returns whether anything
+/// was written and when a CronJob is due next.
+async fn owners_pass(
+    core: &Arc<Core>,
+    now: jiff::Timestamp,
+    events: &mut Vec<Event>,
+) -> Result<(bool, Option<jiff::Timestamp>), ApiError> {
+    let owners = list_kinds(core, OWNERS).await?;
+    if owners.is_empty() {
+        return Ok((false, None));
+    }
+    let owned = list_kinds(core, &[("apps", "replicasets"), ("batch", "jobs")]).await?;
+    let (groups, _) = group_by_controller(owned.into_iter().map(|(_, v)| v).collect());
+    let mut actions = Vec::new();
+    let mut wake_at: Option<jiff::Timestamp> = None;
+    for (_, w) in &owners {
+        let Some(uid) = meta::uid(w) else { continue };
+        let children = groups.get(uid).map_or(&[][..], Vec::as_slice);
+        match w.get("kind").and_then(Value::as_str) {
+            Some("Deployment") => {
+                actions.extend(cceone_kubesim_core::reconcile_deployment(w, children))
+            }
+            Some("CronJob") => {
+                let (a, next) = cceone_kubesim_core::reconcile_cronjob(w, children, now);
+                actions.extend(a);
+                wake_at = match (wake_at, next) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            _ => {}
+        }
+    }
+    let changed = actions.iter().any(|a| !matches!(a, Action::Record(_)));
+    let done = futures::future::join_all(actions.into_iter().map(|a| run_action(core, a))).await;
+    events.extend(done.into_iter().flatten());
+    Ok((changed, wake_at))
+}
+
+/// Go's `time.Duration` text for short durations (`200ms`, `1.5s`), as kubelet messages print it.
+fn go_duration(d: Duration) -> String {
+    if d.is_zero() {
+        "0s".into()
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
 }
 
 /// One reconciliation pass over everything.
-async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError> {
+async fn pass(
+    core: &Arc<Core>,
+    cfg: &ControllerConfig,
+    state: &mut State,
+) -> Result<Pass, ApiError> {
+    let now = jiff::Timestamp::now();
+    let mut events = Vec::new();
+    let out = pass_recording(core, cfg, state, now, &mut events).await;
+    record::write(core, &mut state.recorder, events, now).await;
+    out
+}
+
+async fn pass_recording(
+    core: &Arc<Core>,
+    cfg: &ControllerConfig,
+    state: &mut State,
+    now: jiff::Timestamp,
+    events: &mut Vec<Event>,
+) -> Result<Pass, ApiError> {
     let pods_res = core.resource("", "v1", "pods")?;
     let nodes_res = core.resource("", "v1", "nodes")?;
-    let nodes = list(core, &nodes_res).await?;
-    let mut pods = list(core, &pods_res).await?;
-    let mut changed = false;
 
     // Each phase decides first and then writes everything it decided at once: the store
     // commits concurrent writes together (one log sync for the lot, not one per pod).
 
+    // Deployments and CronJobs: ReplicaSets and Jobs.
+    let (mut changed, wake_at) = owners_pass(core, now, events).await?;
+
+    let nodes = list(core, &nodes_res).await?;
+    let mut pods = list(core, &pods_res).await?;
+
     // Workload controllers: create and delete pods.
-    let mut workloads = Vec::new();
-    for (group, plural) in WORKLOADS {
-        let res = core.resource(group, "v1", plural)?;
-        for w in list(core, &res).await? {
-            workloads.push((Arc::clone(&res), w));
-        }
-    }
+    let workloads = list_kinds(core, WORKLOADS).await?;
     let (owners, unowned) = group_by_controller(std::mem::take(&mut pods));
     let mut actions = Vec::new();
     for (_, w) in &workloads {
@@ -250,36 +449,70 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
     pods = ungroup(owners, unowned);
     if !actions.is_empty() {
         changed = true;
-        futures::future::join_all(actions.into_iter().map(|action| {
+        let deleting: HashSet<(&str, &str)> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::DeletePod { namespace, name } => Some((namespace.as_str(), name.as_str())),
+                _ => None,
+            })
+            .collect();
+        let deleted_events: HashMap<(String, String), Event> = pods
+            .iter()
+            .filter(|p| {
+                deleting.contains(&(
+                    meta::namespace(p).unwrap_or("default"),
+                    meta::name(p).unwrap_or(""),
+                ))
+            })
+            .filter_map(|p| {
+                let key = (
+                    meta::namespace(p).unwrap_or("default").to_string(),
+                    meta::name(p).unwrap_or("").to_string(),
+                );
+                Some((key, events::pod_deleted(p)?))
+            })
+            .collect();
+        let done = futures::future::join_all(actions.into_iter().map(|action| {
             let pods_res = &pods_res;
+            let deleted_events = &deleted_events;
             async move {
                 match action {
                     Action::CreatePod(pod) => {
                         let ns = meta::namespace(&pod).map(String::from);
                         let opts = opts("kube-controller-manager");
+                        let event = events::pod_created(&pod);
                         match core.create(pods_res, ns.as_deref(), pod, &opts).await {
-                            Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
-                            Err(e) => tracing::warn!(error = %e, "creating a pod failed"),
+                            Ok(_) => event,
+                            Err(ApiError::AlreadyExists { .. }) => None,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "creating a pod failed");
+                                None
+                            }
                         }
                     }
                     Action::DeletePod { namespace, name } => {
                         let d = DeleteOptions::default();
-                        if let Err(e) = core.delete(pods_res, Some(&namespace), &name, &d).await
-                            && e.code() != 404
-                        {
-                            tracing::warn!(error = %e, "deleting a pod failed");
+                        match core.delete(pods_res, Some(&namespace), &name, &d).await {
+                            Ok(_) => deleted_events.get(&(namespace, name)).cloned(),
+                            Err(e) => {
+                                if e.code() != 404 {
+                                    tracing::warn!(error = %e, "deleting a pod failed");
+                                }
+                                None
+                            }
                         }
                     }
+                    other => run_action(core, other).await,
                 }
             }
         }))
         .await;
+        events.extend(done.into_iter().flatten());
         pods = list(core, &pods_res).await?;
     }
 
     // Scheduler: bind pending pods within capacity (each placement counts against its node
     // for the next).
-    let now = jiff::Timestamp::now();
     let mut usage = cceone_kubesim_core::NodeUsage::of(&pods);
     let mut writes = Vec::new();
     for (i, pod) in pods.iter().enumerate() {
@@ -294,6 +527,7 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
                 let mut placed = pod.clone();
                 placed["spec"]["nodeName"] = json!(node);
                 usage.add(&placed);
+                events.push(events::scheduled(pod, &node));
                 writes.push((
                     i,
                     None,
@@ -305,6 +539,7 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
                 if let Some(status) =
                     cceone_kubesim_core::pod_unschedulable_status(pod, &u.message, now)
                 {
+                    events.push(events::failed_scheduling(pod, &u.message));
                     writes.push((
                         i,
                         Some("status"),
@@ -318,23 +553,67 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
     changed |= writes.iter().any(|(_, sub, _, _)| sub.is_none());
     patch_pods(core, &pods_res, &mut pods, writes).await;
 
-    // Kubelet: move bound pods through their phases.
+    // Kubelet: move bound pods through their phases; stop the deleted ones.
     let mut pending_timers = false;
     let start = jiff::SignedDuration::try_from(cfg.start_delay).unwrap_or_default();
     let job_run = jiff::SignedDuration::try_from(cfg.job_run).unwrap_or_default();
+    let stop = jiff::SignedDuration::try_from(cfg.stop_delay).unwrap_or_default();
+    let pull_took = go_duration(cfg.start_delay);
     let mut writes = Vec::new();
+    let mut stopped = Vec::new();
+    let mut stopping = HashSet::new();
     for (i, pod) in pods.iter().enumerate() {
         let Some(node_name) = pod.pointer("/spec/nodeName").and_then(Value::as_str) else {
             continue;
         };
+        if let Some(done) = cceone_kubesim_core::termination_done(pod, now, stop) {
+            let uid = meta::uid(pod).unwrap_or_default().to_string();
+            if !state.stopping.contains(&uid) && !terminal(pod) {
+                events.extend(events::containers_killed(pod, node_name));
+            }
+            if done {
+                stopped.push((pod, uid));
+            } else {
+                pending_timers = true;
+                stopping.insert(uid);
+            }
+            continue;
+        }
         let node = nodes.iter().find(|n| meta::name(n) == Some(node_name));
         if let Some(status) = cceone_kubesim_core::advance_pod(pod, node, now, start, job_run) {
             if meta::name(pod).is_some() {
+                if status.get("phase").and_then(Value::as_str) == Some("Running")
+                    && pod.pointer("/status/phase").and_then(Value::as_str) != Some("Running")
+                {
+                    events.extend(events::containers_started(pod, node_name, &pull_took));
+                }
                 writes.push((i, Some("status"), json!({"status": status}), "kubelet"));
             }
             changed = true;
         }
     }
+    // The containers of deleted pods have stopped: remove the pods (grace period 0, this uid).
+    changed |= !stopped.is_empty();
+    futures::future::join_all(stopped.into_iter().map(|(pod, uid)| {
+        let pods_res = &pods_res;
+        async move {
+            let (Some(name), ns) = (meta::name(pod), meta::namespace(pod)) else {
+                return;
+            };
+            let d = DeleteOptions {
+                uid: Some(uid),
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            };
+            if let Err(e) = core.delete(pods_res, ns, name, &d).await
+                && !matches!(e.code(), 404 | 409)
+            {
+                tracing::debug!(error = %e, "removing a stopped pod failed");
+            }
+        }
+    }))
+    .await;
+    state.stopping = stopping;
     patch_pods(core, &pods_res, &mut pods, writes).await;
     for pod in &pods {
         if pod.pointer("/spec/nodeName").is_none() {
@@ -350,23 +629,40 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
         }
     }
 
-    // Workload status.
+    // Workload status: of the pod owners first, then of Deployments and CronJobs from the
+    // ReplicaSets and Jobs as just updated.
     let (owners, _) = group_by_controller(pods);
     let mut updates = Vec::new();
+    let mut children = Vec::new();
     for (res, w) in &workloads {
         let Some(uid) = meta::uid(w) else { continue };
         let owned = owners.get(uid).map_or(&[][..], Vec::as_slice);
         let status = cceone_kubesim_core::workload_status(w, owned, &nodes, now);
-        if without_times(&status) != without_times(w.get("status").unwrap_or(&Value::Null)) {
-            if meta::name(w).is_none() {
-                continue;
-            }
-            let mut new = w.clone();
+        let differs =
+            without_times(&status) != without_times(w.get("status").unwrap_or(&Value::Null));
+        let mut new = w.clone();
+        new["status"] = status;
+        if differs && meta::name(w).is_some() {
+            updates.push((Arc::clone(res), new.clone()));
+        }
+        if matches!(res.kind.as_str(), "ReplicaSet" | "Job") {
+            children.push(new);
+        }
+    }
+    drop(owners);
+    let (children, _) = group_by_controller(children);
+    for (res, w) in list_kinds(core, OWNERS).await? {
+        let Some(uid) = meta::uid(&w) else { continue };
+        let owned = children.get(uid).map_or(&[][..], Vec::as_slice);
+        let status = cceone_kubesim_core::workload_status(&w, owned, &nodes, now);
+        if without_times(&status) != without_times(w.get("status").unwrap_or(&Value::Null))
+            && meta::name(&w).is_some()
+        {
+            let mut new = w;
             new["status"] = status;
             updates.push((res, new));
         }
     }
-    drop(owners);
     futures::future::join_all(updates.into_iter().map(|(res, new)| async move {
         let (Some(name), ns) = (
             meta::name(&new).map(String::from),
@@ -376,7 +672,7 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
         };
         let opts = opts("kube-controller-manager");
         match core
-            .update(res, ns.as_deref(), &name, Some("status"), new, &opts)
+            .update(&res, ns.as_deref(), &name, Some("status"), new, &opts)
             .await
         {
             Ok(_) | Err(ApiError::Conflict { .. }) | Err(ApiError::NotFound { .. }) => {}
@@ -387,5 +683,6 @@ async fn pass(core: &Arc<Core>, cfg: &ControllerConfig) -> Result<Pass, ApiError
     Ok(Pass {
         changed,
         timers: pending_timers,
+        wake_at,
     })
 }

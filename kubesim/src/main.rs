@@ -53,6 +53,9 @@ struct Args {
     /// Milliseconds a Job pod runs before it succeeds.
     #[arg(long, default_value_t = 1000)]
     job_run_ms: u64,
+    /// Milliseconds a deleted pod's containers take to stop (at most its grace period).
+    #[arg(long, default_value_t = 500)]
+    pod_stop_delay_ms: u64,
     /// Seconds between node Lease renewals.
     #[arg(long, default_value_t = 10)]
     lease_interval_secs: u64,
@@ -112,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
             controller: ControllerConfig {
                 start_delay: Duration::from_millis(args.pod_start_delay_ms),
                 job_run: Duration::from_millis(args.job_run_ms),
+                stop_delay: Duration::from_millis(args.pod_stop_delay_ms),
                 ..ControllerConfig::default()
             },
             lease_interval: Duration::from_secs(args.lease_interval_secs.max(1)),

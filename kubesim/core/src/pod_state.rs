@@ -343,5 +343,26 @@ pub fn pod_unschedulable_status(pod: &Value, message: &str, now: Timestamp) -> O
     Some(status)
 }
 
+/// Whether the simulated kubelet is done stopping a pod being deleted gracefully, so it
+/// removes the pod (upstream's kubelet deletes it with grace period 0 once its containers have
+/// stopped, `status_manager.go`). The deletion was asked at `deletionTimestamp` minus
+/// `deletionGracePeriodSeconds`; the containers take the grace period, or `stop_delay` when
+/// shorter (a simulator need not wait 30 seconds). `None` for a pod not being deleted.
+pub fn termination_done(pod: &Value, now: Timestamp, stop_delay: SignedDuration) -> Option<bool> {
+    let deadline = parse_time(pod.pointer("/metadata/deletionTimestamp"))?;
+    let grace = pod
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .max(0);
+    let asked = deadline
+        .checked_sub(SignedDuration::from_secs(grace))
+        .unwrap_or(deadline);
+    let due = asked
+        .checked_add(stop_delay.min(SignedDuration::from_secs(grace)))
+        .unwrap_or(deadline);
+    Some(now >= due)
+}
+
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,8 @@ pub struct DeleteOptions {
     pub resource_version: Option<String>,
     /// `dryRun=All`.
     pub dry_run: bool,
+    /// `gracePeriodSeconds` (pods only; None: the pod's own).
+    pub grace_period_seconds: Option<i64>,
 }
 
 impl DeleteOptions {
@@ -51,6 +53,7 @@ impl DeleteOptions {
                 .pointer("/preconditions/resourceVersion")
                 .and_then(Value::as_str)
                 .map(String::from);
+            o.grace_period_seconds = b.get("gracePeriodSeconds").and_then(Value::as_i64);
             if b.get("dryRun")
                 .and_then(Value::as_array)
                 .is_some_and(|a| !a.is_empty())
@@ -106,6 +109,20 @@ impl Core {
                     hook(res, &obj)?;
                 }
             }
+            if let Some(grace) = pod_grace(res, &obj, opts) {
+                // Graceful: the kubelet stops the pod, then deletes it with grace 0.
+                let Some(new) = start_grace(&obj, grace) else {
+                    return Ok(obj);
+                };
+                if opts.dry_run {
+                    return Ok(new);
+                }
+                match self.store.update(&key, new, Some(kv.mod_revision)).await {
+                    Ok(kv) => return self.decode(res, &kv.value),
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let mut finalizers = meta::finalizers(&obj);
             match opts.propagation.as_deref() {
                 Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
@@ -151,6 +168,7 @@ impl Core {
             match self.store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(kv) => {
                     let out = self.decode(res, &kv.value)?;
+                    crate::admission::deleted(self, res, &out);
                     if res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition"
                     {
                         crate::crd::unregister(&self.registry, &out);
@@ -168,7 +186,6 @@ impl Core {
     }
 
     /// Delete every object a list with `list_opts` selects; returns them.
-                    crate::admission::deleted(self, res, &out);
     pub async fn delete_collection(
         self: &Arc<Self>,
         res: &Arc<ResourceInfo>,
@@ -201,6 +218,61 @@ impl Core {
         }
         Ok(out)
     }
+}
+
+/// The grace period of a pod's deletion when it is graceful (positive), following
+/// kube-apiserver's `pkg/registry/core/pod/strategy.go` (`CheckGracefulDelete`: the request's
+/// `gracePeriodSeconds`, else `spec.terminationGracePeriodSeconds`, else 30; 0 for a pod never
+/// scheduled or already finished). Other kinds are deleted at once.
+fn pod_grace(res: &ResourceInfo, obj: &Value, opts: &DeleteOptions) -> Option<i64> {
+    if !(res.group.is_empty() && res.kind == "Pod") {
+        return None;
+    }
+    let unscheduled = obj
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
+    let finished = matches!(
+        obj.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
+    let grace = if unscheduled || finished {
+        0
+    } else {
+        opts.grace_period_seconds
+            .or_else(|| {
+                obj.pointer("/spec/terminationGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+            })
+            .unwrap_or(30)
+    };
+    (grace > 0).then_some(grace)
+}
+
+/// The pod with `deletionTimestamp` now plus `grace` (`staging/src/k8s.io/apiserver/pkg/registry/
+/// rest/delete.go`, `BeforeDelete`); `None` when it is already being deleted as soon or sooner.
+fn start_grace(obj: &Value, grace: i64) -> Option<Value> {
+    let current = obj
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64);
+    if meta::is_deleting(obj) && current.is_some_and(|c| c <= grace) {
+        return None;
+    }
+    let at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(grace))
+        .ok()?;
+    let mut new = obj.clone();
+    let md = meta::metadata_mut(&mut new);
+    md.insert(
+        "deletionTimestamp".into(),
+        json!(
+            jiff::Timestamp::from_second(at.as_second())
+                .unwrap_or(at)
+                .to_string()
+        ),
+    );
+    md.insert("deletionGracePeriodSeconds".into(), json!(grace));
+    Some(new)
 }
 
 fn precondition(res: &ResourceInfo, name: &str, what: &str) -> ApiError {

@@ -1,24 +1,33 @@
-//! Workload reconciliation plans: given a Deployment, StatefulSet, DaemonSet
+//! Workload reconciliation plans: given a ReplicaSet, StatefulSet, DaemonSet
 //! or Job, the pods it owns and the nodes, the pod creations and deletions
 //! that move the cluster toward the workload's spec — one step of what the
-//! kube-controller-manager would do. Pod names are derived deterministically,
-//! so re-planning before earlier creations are visible yields the same names
-//! (and the API server rejects the duplicates) instead of extra pods.
+//! kube-controller-manager would do; given a Deployment and its ReplicaSets,
+//! or a CronJob and its Jobs, the objects to create, scale and delete. Pod
+//! names are derived deterministically, so re-planning before earlier
+//! creations are visible yields the same names (and the API server rejects
+//! the duplicates) instead of extra pods.
 
 use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
+use crate::events::Event;
 use crate::json::{at, is_terminating, name, name_suffix, namespace, nonempty_str_at, set, str_at};
 use crate::resources::qos_class;
 
+pub(crate) mod cron;
+mod cronjob;
 mod daemonset;
 mod deployment;
 mod job;
+mod replicaset;
 mod statefulset;
 
+pub(crate) use cronjob::cronjob_status;
+pub use cronjob::reconcile_cronjob;
 pub(crate) use daemonset::{daemon_pod_template, node_should_run, target_node};
-pub(crate) use deployment::{current_hash, fenceposts};
+pub use deployment::reconcile_deployment;
+pub(crate) use deployment::{current_hash, fenceposts, find_new, is_recreate};
 pub(crate) use job::{JobState, counts as job_counts, is_indexed, state as job_state};
 pub(crate) use statefulset::{ordinal, update_revision};
 
@@ -35,6 +44,53 @@ pub enum Action {
         /// The pod's name.
         name: String,
     },
+    /// Create this object (a ReplicaSet or a Job); record `event` once it is created.
+    Create {
+        /// The complete object, `apiVersion` and `kind` included.
+        object: Value,
+        /// What to record on success.
+        event: Option<Event>,
+    },
+    /// Merge-patch an object; record `event` once it is patched.
+    Patch {
+        /// The object.
+        target: Target,
+        /// The JSON merge patch.
+        patch: Value,
+        /// What to record on success.
+        event: Option<Event>,
+    },
+    /// Delete an object; record `event` once it is deleted.
+    Delete {
+        /// The object.
+        target: Target,
+        /// What to record on success.
+        event: Option<Event>,
+    },
+    /// Record an event.
+    Record(Event),
+}
+
+/// An object a controller writes to, by kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `Deployment`, `ReplicaSet` or `Job`.
+    pub kind: &'static str,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl Target {
+    /// The target naming `obj` as a `kind`.
+    pub(crate) fn of(kind: &'static str, obj: &Value) -> Target {
+        Target {
+            kind,
+            namespace: namespace(obj).to_owned(),
+            name: name(obj).to_owned(),
+        }
+    }
 }
 
 impl Action {
@@ -47,16 +103,17 @@ impl Action {
     }
 }
 
-/// The actions that move `workload` (a `Deployment`, `StatefulSet`,
+/// The actions that move `workload` (a `ReplicaSet`, `StatefulSet`,
 /// `DaemonSet` or `Job` in JSON form) toward its spec, given the pods it owns
 /// (`ownerReferences` uid equal to the workload's) and the cluster's nodes.
-/// Workloads being deleted and other kinds get no actions.
+/// Workloads being deleted and other kinds (Deployments and CronJobs own no
+/// pods: see [`reconcile_deployment`], [`reconcile_cronjob`]) get no actions.
 pub fn reconcile(workload: &Value, owned_pods: &[Value], nodes: &[Value]) -> Vec<Action> {
     if is_terminating(workload) {
         return Vec::new();
     }
     match str_at(workload, &["kind"]).unwrap_or("") {
-        "Deployment" => deployment::reconcile(workload, owned_pods),
+        "ReplicaSet" => replicaset::reconcile(workload, owned_pods),
         "StatefulSet" => statefulset::reconcile(workload, owned_pods),
         "DaemonSet" => daemonset::reconcile(workload, owned_pods, nodes),
         "Job" => job::reconcile(workload, owned_pods),
@@ -76,6 +133,7 @@ pub(crate) fn replicas(workload: &Value) -> i64 {
 fn default_api_version(kind: &str) -> &'static str {
     match kind {
         "Job" | "CronJob" => "batch/v1",
+        "Pod" | "ReplicationController" => "v1",
         _ => "apps/v1",
     }
 }

@@ -25,6 +25,7 @@ fn apply(pods: &mut Vec<Value>, actions: &[Action]) {
                 pods.push(p.clone());
             }
             Action::DeletePod { name: n, .. } => pods.retain(|q| name(q) != n),
+            other => panic!("not a pod action: {other:?}"),
         }
     }
 }
@@ -34,7 +35,7 @@ fn created(actions: &[Action]) -> Vec<&Value> {
         .iter()
         .filter_map(|a| match a {
             Action::CreatePod(p) => Some(p),
-            Action::DeletePod { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -44,7 +45,7 @@ fn deleted(actions: &[Action]) -> Vec<String> {
         .iter()
         .filter_map(|a| match a {
             Action::DeletePod { name, .. } => Some(name.clone()),
-            Action::CreatePod(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -69,24 +70,22 @@ fn converge(w: &Value, pods: &mut Vec<Value>, nodes: &[Value]) -> usize {
 }
 
 #[test]
-fn deployment_scales_up_with_complete_pods() {
-    let d = workload("Deployment", "web", json!({ "replicas": 3 }));
+fn replicaset_scales_up_with_complete_pods() {
+    let d = workload("ReplicaSet", "web", json!({ "replicas": 3 }));
     let actions = reconcile(&d, &[], &[]);
     let pods = created(&actions);
     assert_eq!(pods.len(), 3);
-    let hash = label(pods[0], "pod-template-hash").unwrap().to_owned();
-    assert!(!hash.is_empty() && hash.len() <= 10);
     let names: BTreeSet<&str> = pods.iter().map(|p| name(p)).collect();
     assert_eq!(names.len(), 3);
     for p in &pods {
         let n = name(p);
-        assert!(n.starts_with(&format!("web-{hash}-")), "{n}");
-        assert_eq!(n.len(), format!("web-{hash}-").len() + 5);
+        assert!(n.starts_with("web-"), "{n}");
+        assert_eq!(n.len(), "web-".len() + 5);
         assert_eq!(p["metadata"]["namespace"], "ns");
         assert_eq!(p["metadata"]["labels"]["app"], "web");
         assert_eq!(
             p["metadata"]["ownerReferences"],
-            json!([{ "apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "uid-web",
+            json!([{ "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "uid-web",
                      "controller": true, "blockOwnerDeletion": true }])
         );
         assert_eq!(p["spec"]["containers"][0]["image"], "busybox:1");
@@ -97,8 +96,8 @@ fn deployment_scales_up_with_complete_pods() {
 }
 
 #[test]
-fn deployment_scales_down_newest_and_unscheduled_first() {
-    let d = workload("Deployment", "web", json!({ "replicas": 4 }));
+fn replicaset_scales_down_newest_and_unscheduled_first() {
+    let d = workload("ReplicaSet", "web", json!({ "replicas": 4 }));
     let mut pods = Vec::new();
     let first = reconcile(&d, &pods, &[]);
     apply(&mut pods, &first);
@@ -110,7 +109,7 @@ fn deployment_scales_down_newest_and_unscheduled_first() {
         }
     }
     let names: Vec<String> = pods.iter().map(|p| name(p).to_owned()).collect();
-    let d2 = workload("Deployment", "web", json!({ "replicas": 2 }));
+    let d2 = workload("ReplicaSet", "web", json!({ "replicas": 2 }));
     let actions = reconcile(&d2, &pods, &[]);
     // The unscheduled pod goes first, then the newest scheduled one.
     assert_eq!(deleted(&actions), vec![names[3].clone(), names[2].clone()]);
@@ -120,8 +119,8 @@ fn deployment_scales_down_newest_and_unscheduled_first() {
 }
 
 #[test]
-fn deployment_new_names_avoid_existing_pods() {
-    let d = workload("Deployment", "web", json!({ "replicas": 2 }));
+fn replicaset_new_names_avoid_existing_pods() {
+    let d = workload("ReplicaSet", "web", json!({ "replicas": 2 }));
     let mut pods = Vec::new();
     let first = reconcile(&d, &pods, &[]);
     apply(&mut pods, &first);
@@ -137,68 +136,8 @@ fn deployment_new_names_avoid_existing_pods() {
 }
 
 #[test]
-fn deployment_rolls_to_a_new_template() {
-    let d = workload("Deployment", "web", json!({ "replicas": 3 }));
-    let mut pods = Vec::new();
-    converge(&d, &mut pods, &[]);
-    let old_hash = label(&pods[0], "pod-template-hash").unwrap().to_owned();
-
-    let mut d2 = d.clone();
-    d2["spec"]["template"]["spec"]["containers"][0]["image"] = json!("busybox:2");
-    // maxSurge 25% of 3 rounds up to 1, maxUnavailable rounds down to 0:
-    // one new pod first, no deletions while it is not ready.
-    let actions = reconcile(&d2, &pods, &[]);
-    assert_eq!(created(&actions).len(), 1);
-    assert!(deleted(&actions).is_empty());
-    let new_hash = label(created(&actions)[0], "pod-template-hash")
-        .unwrap()
-        .to_owned();
-    assert_ne!(old_hash, new_hash);
-    apply(&mut pods, &actions);
-    assert!(
-        reconcile(&d2, &pods, &[]).is_empty(),
-        "waits for the new pod to be ready"
-    );
-    ready_all(&mut pods);
-    let actions = reconcile(&d2, &pods, &[]);
-    assert_eq!(deleted(&actions).len(), 1);
-    assert_eq!(created(&actions).len(), 1);
-
-    converge(&d2, &mut pods, &[]);
-    assert_eq!(pods.len(), 3);
-    assert!(
-        pods.iter()
-            .all(|p| label(p, "pod-template-hash") == Some(new_hash.as_str()))
-    );
-    assert!(
-        pods.iter()
-            .all(|p| p["spec"]["containers"][0]["image"] == "busybox:2")
-    );
-}
-
-#[test]
-fn deployment_recreate_deletes_all_old_first() {
-    let d = workload(
-        "Deployment",
-        "web",
-        json!({ "replicas": 2, "strategy": { "type": "Recreate" } }),
-    );
-    let mut pods = Vec::new();
-    converge(&d, &mut pods, &[]);
-    let mut d2 = d.clone();
-    d2["spec"]["template"]["metadata"]["labels"]["v"] = json!("2");
-    let actions = reconcile(&d2, &pods, &[]);
-    assert_eq!(deleted(&actions).len(), 2);
-    assert!(created(&actions).is_empty());
-    apply(&mut pods, &actions);
-    let actions = reconcile(&d2, &pods, &[]);
-    assert_eq!(created(&actions).len(), 2);
-    assert_eq!(created(&actions)[0]["metadata"]["labels"]["v"], "2");
-}
-
-#[test]
-fn deployment_replaces_failed_pods() {
-    let d = workload("Deployment", "web", json!({ "replicas": 1 }));
+fn replicaset_replaces_failed_pods() {
+    let d = workload("ReplicaSet", "web", json!({ "replicas": 1 }));
     let mut pods = Vec::new();
     let first = reconcile(&d, &pods, &[]);
     apply(&mut pods, &first);
@@ -459,12 +398,15 @@ fn job_backoff_suspend_and_indexed() {
 #[test]
 fn other_kinds_and_deleted_workloads_get_no_actions() {
     assert!(reconcile(&json!({ "kind": "ConfigMap" }), &[], &[]).is_empty());
-    let mut d = workload("Deployment", "web", json!({}));
+    let mut d = workload("ReplicaSet", "web", json!({}));
     d["metadata"]["deletionTimestamp"] = json!(T0);
+    assert!(reconcile(&d, &[], &[]).is_empty());
+    // Deployments own ReplicaSets, not pods.
+    let d = workload("Deployment", "web", json!({}));
     assert!(reconcile(&d, &[], &[]).is_empty());
     // Garbage specs do not panic.
     let weird =
-        json!({ "kind": "Deployment", "spec": { "replicas": "x", "template": { "spec": 7 } } });
+        json!({ "kind": "ReplicaSet", "spec": { "replicas": "x", "template": { "spec": 7 } } });
     assert_eq!(created(&reconcile(&weird, &[], &[])).len(), 1);
     let weird_ds = json!({ "kind": "DaemonSet", "spec": { "template": { "spec": { "affinity": 3, "tolerations": 1 } } } });
     assert_eq!(
@@ -472,3 +414,5 @@ fn other_kinds_and_deleted_workloads_get_no_actions() {
         1
     );
 }
+
+mod deployments;

@@ -1,6 +1,6 @@
 //! Status of `apps/v1` workloads: Deployment (with the `Available` and
-//! `Progressing` conditions and the progress deadline), StatefulSet and
-//! DaemonSet.
+//! `Progressing` conditions and the progress deadline), ReplicaSet,
+//! StatefulSet and DaemonSet.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +9,14 @@ use serde_json::{Map, Value, json};
 
 use super::count;
 use crate::json::{
-    Cond, CondStyle, at, format_time, generation, i64_at, label, merge_condition, name, parse_time,
-    put_nonzero, str_at,
+    Cond, CondStyle, at, bool_at, format_time, generation, i64_at, label, merge_condition, name,
+    parse_time, put_nonzero, str_at,
 };
 use crate::pods::{is_active, is_available, is_ready, is_running_and_ready, is_terminal};
-use crate::reconcile::{current_hash, fenceposts, ordinal, replicas, target_node, update_revision};
+use crate::reconcile::{
+    current_hash, fenceposts, find_new, is_recreate, ordinal, replicas, target_node,
+    update_revision,
+};
 use crate::reconcile::{daemon_pod_template, node_should_run};
 
 /// `spec.minReadySeconds`.
@@ -32,28 +35,25 @@ fn status_with_generation(workload: &Value) -> Map<String, Value> {
     status
 }
 
-/// Deployment status: replica counts and the `Available` / `Progressing`
-/// conditions, following the deployment controller.
-pub(super) fn deployment_status(deploy: &Value, owned: &[Value], now: Timestamp) -> Value {
+/// Deployment status from its ReplicaSets' statuses (`sync.go`,
+/// `calculateStatus`; `progress.go`, `syncRolloutStatus`): replica counts and
+/// the `Available` / `Progressing` conditions.
+pub(super) fn deployment_status(deploy: &Value, sets: &[Value], now: Timestamp) -> Value {
     let desired = replicas(deploy);
-    let hash = current_hash(deploy);
-    let min_ready = min_ready_seconds(deploy);
-    let active: Vec<&Value> = owned.iter().filter(|p| is_active(p)).collect();
-    let total = count(active.len());
-    let updated = count(
-        active
-            .iter()
-            .filter(|p| label(p, "pod-template-hash") == Some(hash.as_str()))
-            .count(),
-    );
-    let ready = count(active.iter().filter(|p| is_ready(p)).count());
-    let available = count(
-        active
-            .iter()
-            .filter(|p| is_available(p, min_ready, now))
-            .count(),
-    );
-    let unavailable = (desired - available).max(0);
+    let refs: Vec<&Value> = sets.iter().collect();
+    let new_rs = find_new(deploy, &refs);
+    let paused = bool_at(deploy, &["spec", "paused"]);
+    let sum = |k: &str| -> i64 {
+        sets.iter()
+            .map(|rs| i64_at(rs, &["status", k]).unwrap_or(0))
+            .sum()
+    };
+    let total = sum("replicas");
+    let ready = sum("readyReplicas");
+    let available = sum("availableReplicas");
+    let updated = new_rs.map_or(0, |rs| i64_at(rs, &["status", "replicas"]).unwrap_or(0));
+    let spec_total: i64 = sets.iter().map(replicas).sum();
+    let unavailable = (spec_total - available).max(0);
     let max_unavailable = if desired == 0 {
         0
     } else {
@@ -61,7 +61,20 @@ pub(super) fn deployment_status(deploy: &Value, owned: &[Value], now: Timestamp)
     };
 
     let previous = deploy.get("status");
-    let mut status = status_with_generation(deploy);
+    // A new template whose ReplicaSet is not there yet is not observed: `kubectl
+    // rollout status` would otherwise call the old pods the finished rollout.
+    let waiting_for_rs = new_rs.is_none() && !paused && !is_recreate(deploy);
+    let mut status = if waiting_for_rs {
+        let mut m = Map::new();
+        let observed = previous
+            .and_then(|s| s.get("observedGeneration"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        put_nonzero(&mut m, "observedGeneration", observed);
+        m
+    } else {
+        status_with_generation(deploy)
+    };
     put_nonzero(&mut status, "replicas", total);
     put_nonzero(&mut status, "updatedReplicas", updated);
     put_nonzero(&mut status, "readyReplicas", ready);
@@ -85,17 +98,33 @@ pub(super) fn deployment_status(deploy: &Value, owned: &[Value], now: Timestamp)
     };
     let available_cond = merge_condition(previous, &available_cond, CondStyle::Update, now);
 
-    let rs = format!("{}-{hash}", name(deploy));
-    let complete = updated == desired && total == desired && available == desired;
-    let progressing = if complete {
-        let message = format!("ReplicaSet \"{rs}\" has successfully progressed.");
+    let rs = new_rs.map_or_else(
+        || format!("{}-{}", name(deploy), current_hash(deploy)),
+        |rs| name(rs).to_owned(),
+    );
+    let old_reason =
+        crate::json::condition(deploy, "Progressing").and_then(|c| str_at(c, &["reason"]));
+    let complete =
+        new_rs.is_some() && updated == desired && total == desired && available == desired;
+    let fixed = |status: &'static str, reason: &'static str, message: &str| {
         let cond = Cond {
             kind: "Progressing",
-            status: "True",
-            reason: "NewReplicaSetAvailable",
-            message: &message,
+            status,
+            reason,
+            message,
         };
         merge_condition(previous, &cond, CondStyle::Update, now)
+    };
+    let progressing = if paused {
+        fixed("Unknown", "DeploymentPaused", "Deployment is paused")
+    } else if old_reason == Some("DeploymentPaused") {
+        fixed("Unknown", "DeploymentResumed", "Deployment is resumed")
+    } else if complete {
+        let message = format!("ReplicaSet \"{rs}\" has successfully progressed.");
+        fixed("True", "NewReplicaSetAvailable", &message)
+    } else if new_rs.is_some_and(|n| at(n, &["status", "observedGeneration"]).is_none()) {
+        let message = format!("Created new replica set \"{rs}\"");
+        fixed("True", "NewReplicaSetCreated", &message)
     } else {
         rollout_condition(
             deploy,
@@ -105,6 +134,47 @@ pub(super) fn deployment_status(deploy: &Value, owned: &[Value], now: Timestamp)
         )
     };
     status.insert("conditions".into(), json!([available_cond, progressing]));
+    Value::Object(status)
+}
+
+/// ReplicaSet status from its pods (`replica_set_utils.go`,
+/// `calculateStatus`): active, fully labelled, ready and available pods.
+pub(super) fn replicaset_status(rs: &Value, owned: &[Value], now: Timestamp) -> Value {
+    let min_ready = min_ready_seconds(rs);
+    let active: Vec<&Value> = owned.iter().filter(|p| is_active(p)).collect();
+    let labels = at(rs, &["spec", "template", "metadata", "labels"]).and_then(Value::as_object);
+    let fully_labeled = active
+        .iter()
+        .filter(|p| {
+            labels.is_none_or(|want| {
+                want.iter()
+                    .all(|(k, v)| at(p, &["metadata", "labels", k]) == Some(v))
+            })
+        })
+        .count();
+    let mut status = Map::new();
+    status.insert("replicas".into(), json!(count(active.len())));
+    put_nonzero(&mut status, "fullyLabeledReplicas", count(fully_labeled));
+    put_nonzero(
+        &mut status,
+        "readyReplicas",
+        count(active.iter().filter(|p| is_ready(p)).count()),
+    );
+    put_nonzero(
+        &mut status,
+        "availableReplicas",
+        count(
+            active
+                .iter()
+                .filter(|p| is_available(p, min_ready, now))
+                .count(),
+        ),
+    );
+    put_nonzero(
+        &mut status,
+        "observedGeneration",
+        generation(rs).unwrap_or(0),
+    );
     Value::Object(status)
 }
 

@@ -12,8 +12,10 @@ use crate::json::str_at;
 mod apps;
 mod job;
 
-/// The workload's status: Deployment, StatefulSet, DaemonSet and Job are
-/// computed; other kinds get their current status back (or `{}`).
+/// The workload's status from what it owns (a Deployment: its ReplicaSets; a
+/// CronJob: its Jobs; the others: their pods): Deployment, ReplicaSet,
+/// StatefulSet, DaemonSet, Job and CronJob are computed; other kinds get
+/// their current status back (or `{}`).
 pub fn workload_status(
     workload: &Value,
     owned_pods: &[Value],
@@ -22,9 +24,11 @@ pub fn workload_status(
 ) -> Value {
     match str_at(workload, &["kind"]).unwrap_or("") {
         "Deployment" => apps::deployment_status(workload, owned_pods, now),
+        "ReplicaSet" => apps::replicaset_status(workload, owned_pods, now),
         "StatefulSet" => apps::statefulset_status(workload, owned_pods, now),
         "DaemonSet" => apps::daemonset_status(workload, owned_pods, nodes, now),
         "Job" => job::job_status(workload, owned_pods, now),
+        "CronJob" => crate::reconcile::cronjob_status(workload, owned_pods),
         _ => workload.get("status").cloned().unwrap_or_else(|| json!({})),
     }
 }

@@ -5,20 +5,45 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::reconcile::{Action, reconcile};
+use crate::reconcile::{Action, reconcile, reconcile_deployment};
 use crate::test_support::{make_ready, node, ts, with_phase, workload};
 
 const T0: &str = "2024-01-01T00:00:00Z";
 
-/// The pods a fresh reconcile of `w` creates.
+/// The pods a fresh reconcile of `w` creates (of a Deployment: its new ReplicaSet's).
 fn planned(w: &Value, nodes: &[Value]) -> Vec<Value> {
+    if w["kind"] == "Deployment" {
+        return planned(&replica_set(w, &[], ts(T0)), nodes);
+    }
     reconcile(w, &[], nodes)
         .into_iter()
         .filter_map(|a| match a {
             Action::CreatePod(p) => Some(p),
-            Action::DeletePod { .. } => None,
+            _ => None,
         })
         .collect()
+}
+
+/// The Deployment's new ReplicaSet as its controller creates it, at the full
+/// replica count, with the status `pods` give it.
+fn replica_set(d: &Value, pods: &[Value], now: Timestamp) -> Value {
+    let mut rs = reconcile_deployment(d, &[])
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Create { object, .. } => Some(object),
+            _ => None,
+        })
+        .unwrap();
+    rs["metadata"]["generation"] = json!(1);
+    rs["metadata"]["uid"] = json!("uid-rs");
+    rs["spec"]["replicas"] = d["spec"]["replicas"].clone();
+    rs["status"] = workload_status(&rs, pods, &[], now);
+    rs
+}
+
+/// A Deployment's status when its one ReplicaSet holds `pods`.
+fn deployment_status(d: &Value, pods: &[Value], now: Timestamp) -> Value {
+    workload_status(d, &[replica_set(d, pods, now)], &[], now)
 }
 
 fn cond<'a>(status: &'a Value, kind: &str) -> &'a Value {
@@ -37,7 +62,7 @@ fn deployment_with_two_of_three_ready_is_unavailable() {
     pods[0] = make_ready(pods[0].clone(), T0);
     pods[1] = make_ready(pods[1].clone(), T0);
     let now = ts("2024-01-01T00:01:00Z");
-    let s = workload_status(&d, &pods, &[], now);
+    let s = deployment_status(&d, &pods, now);
     assert_eq!(s["observedGeneration"], 1);
     assert_eq!(s["replicas"], 3);
     assert_eq!(s["updatedReplicas"], 3);
@@ -59,15 +84,12 @@ fn deployment_with_two_of_three_ready_is_unavailable() {
     // Recomputing with the same inputs keeps timestamps.
     let mut d2 = d.clone();
     d2["status"] = s.clone();
-    assert_eq!(
-        workload_status(&d2, &pods, &[], ts("2024-01-01T00:02:00Z")),
-        s
-    );
+    assert_eq!(deployment_status(&d2, &pods, ts("2024-01-01T00:02:00Z")), s);
 
     // Once the third is ready, Available flips and the rollout completes.
     pods[2] = make_ready(pods[2].clone(), T0);
     let later = ts("2024-01-01T00:03:00Z");
-    let s2 = workload_status(&d2, &pods, &[], later);
+    let s2 = deployment_status(&d2, &pods, later);
     assert!(s2.get("unavailableReplicas").is_none());
     assert_eq!(cond(&s2, "Available")["status"], "True");
     assert_eq!(cond(&s2, "Available")["reason"], "MinimumReplicasAvailable");
@@ -97,13 +119,13 @@ fn deployment_tolerates_one_unavailable_of_four() {
     for p in pods.iter_mut().take(3) {
         *p = make_ready(p.clone(), T0);
     }
-    let s = workload_status(&d, &pods, &[], ts(T0));
+    let s = deployment_status(&d, &pods, ts(T0));
     assert_eq!(s["readyReplicas"], 3);
     assert_eq!(cond(&s, "Available")["status"], "True");
     // minReadySeconds delays availability.
     let mut slow = d.clone();
     slow["spec"]["minReadySeconds"] = json!(30);
-    let s = workload_status(&slow, &pods, &[], ts("2024-01-01T00:00:10Z"));
+    let s = deployment_status(&slow, &pods, ts("2024-01-01T00:00:10Z"));
     assert_eq!(s["readyReplicas"], 3);
     assert!(s.get("availableReplicas").is_none());
     assert_eq!(s["unavailableReplicas"], 4);
@@ -113,7 +135,7 @@ fn deployment_tolerates_one_unavailable_of_four() {
 #[test]
 fn deployment_without_pods_omits_zero_counts_and_times_out() {
     let d = workload("Deployment", "web", json!({ "replicas": 2 }));
-    let s = workload_status(&d, &[], &[], ts(T0));
+    let s = deployment_status(&d, &[], ts(T0));
     for key in [
         "replicas",
         "updatedReplicas",
@@ -125,14 +147,14 @@ fn deployment_without_pods_omits_zero_counts_and_times_out() {
     assert_eq!(s["unavailableReplicas"], 2);
     let mut d2 = d.clone();
     d2["status"] = s;
-    let stuck = workload_status(&d2, &[], &[], ts("2024-01-01T00:10:00Z"));
+    let stuck = deployment_status(&d2, &[], ts("2024-01-01T00:10:00Z"));
     assert_eq!(cond(&stuck, "Progressing")["status"], "False");
     assert_eq!(
         cond(&stuck, "Progressing")["reason"],
         "ProgressDeadlineExceeded"
     );
     let zero = workload("Deployment", "web", json!({ "replicas": 0 }));
-    let s = workload_status(&zero, &[], &[], ts(T0));
+    let s = deployment_status(&zero, &[], ts(T0));
     assert_eq!(cond(&s, "Available")["status"], "True");
     assert!(s.get("unavailableReplicas").is_none());
 }
@@ -262,7 +284,7 @@ fn indexed_job_reports_completed_indexes() {
 
 #[test]
 fn unknown_kinds_keep_their_status() {
-    let cm = json!({ "kind": "ReplicaSet", "status": { "replicas": 1 } });
+    let cm = json!({ "kind": "ReplicationController", "status": { "replicas": 1 } });
     assert_eq!(
         workload_status(&cm, &[], &[], ts(T0)),
         json!({ "replicas": 1 })
