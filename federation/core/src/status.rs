@@ -48,8 +48,68 @@ pub fn aggregate(binding: &ResourceBinding, works: &[Work], now: Timestamp) -> B
         )
     };
     set_condition(status.conditions.get_or_insert_with(Vec::new), cond);
+    if let Some(cond) = suspended_condition(&spec, status.conditions.as_deref(), now) {
+        set_condition(status.conditions.get_or_insert_with(Vec::new), cond);
+    }
     status.aggregated_status = Some(items);
     status
+}
+
+/// The binding's `Suspended` condition: True with what is suspended while its
+/// `spec.suspension` holds scheduling or dispatching back (everywhere, or on some clusters:
+/// their Works carry `suspendDispatching` and the hub relays nothing new of them), False once
+/// lifted; None for a binding that was never suspended, so the rest carry no such condition.
+fn suspended_condition(
+    spec: &BindingSpec,
+    current: Option<&[Condition]>,
+    now: Timestamp,
+) -> Option<Condition> {
+    let suspension = spec.suspension.as_ref();
+    let mut what = Vec::new();
+    if suspension.is_some_and(|s| s.scheduling == Some(true)) {
+        what.push("scheduling".to_string());
+    }
+    if suspension.is_some_and(|s| s.dispatching == Some(true)) {
+        what.push("dispatching to every cluster".to_string());
+    } else {
+        let on: Vec<&str> = suspension
+            .and_then(|s| s.dispatching_on_clusters.as_ref())
+            .and_then(|c| c.cluster_names.as_deref())
+            .unwrap_or(&[])
+            .iter()
+            .map(String::as_str)
+            .collect();
+        if !on.is_empty() {
+            what.push(format!("dispatching to {}", on.join(", ")));
+        }
+    }
+    if what.is_empty() {
+        let was = current
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "Suspended");
+        return was.then(|| {
+            Condition::new(
+                "Suspended",
+                "Resumed",
+                "Neither scheduling nor dispatching is suspended",
+                false,
+                now,
+            )
+        });
+    }
+    let reason = if what.iter().any(|w| w.starts_with("dispatching")) {
+        "SuspendDispatching"
+    } else {
+        "SuspendScheduling"
+    };
+    Some(Condition::new(
+        "Suspended",
+        reason,
+        &format!("Suspended: {}", what.join("; ")),
+        true,
+        now,
+    ))
 }
 
 /// One Work's item of `aggregatedStatus` (`assembleWorkStatus`).

@@ -58,6 +58,16 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         // bindings that require it): Karmada's scheduler leaves such bindings alone too.
         return Ok(None);
     }
+    if binding
+        .spec()
+        .suspension
+        .as_ref()
+        .is_some_and(|s| s.scheduling == Some(true))
+    {
+        // `suspension.scheduling` (Karmada's scheduler skips a suspended binding until it is
+        // resumed; the binding's Suspended condition says so).
+        return Ok(None);
+    }
     let scheduler = binding.spec().scheduler_name().to_string();
     if !scheduler.is_empty() && scheduler != names::DEFAULT_SCHEDULER {
         return Ok(None);

@@ -20,7 +20,8 @@ use crate::runtime::{ObjKey, Requeue};
 use crate::templates::Lookup;
 
 /// How long at most a binding's status waits for the first report of a Work sent to a Ready
-/// cluster, counted from the Work's `creationTimestamp`.
+/// cluster, counted from the Work's `creationTimestamp` (a Work whose dispatching is suspended
+/// is not waited for).
 ///
 /// A Ready cluster's agent is connected and will report each Work it is sent; writing the
 /// binding's status before it has (every such Work "applied: false, health Unknown", then
@@ -40,7 +41,13 @@ fn awaiting_reports(
     let wait = jiff::SignedDuration::try_from(AWAIT_REPORTS).ok()?;
     works
         .iter()
-        .filter(|w| !w.deleting() && w.applied().is_none() && w.cluster().is_some_and(&ready))
+        // A suspended Work is not relayed, so no report of it is coming.
+        .filter(|w| {
+            !w.deleting()
+                && !w.suspended()
+                && w.applied().is_none()
+                && w.cluster().is_some_and(&ready)
+        })
         .filter_map(|w| parse_time(w.metadata.creation_timestamp.as_deref()?))
         .filter_map(|created| {
             let left = wait - now.duration_since(created);

@@ -238,3 +238,52 @@ fn jobs_complete_when_every_member_does() {
     finished["status"] = json!({"conditions": [{"type": "Failed", "status": "True"}]});
     assert!(template_status(&finished, &items, now()).is_none());
 }
+
+#[test]
+fn suspended_condition_follows_the_suspension_and_only_bindings_ever_suspended_carry_it() {
+    let suspended = |status: &Value| {
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Suspended")
+            .cloned()
+    };
+    let mut rb = seed_binding();
+    let plain = aggregate(&rb, &[work("cce-cceone-demo1", 1, Some("True"))], now());
+    assert!(suspended(&plain).is_none(), "{plain}");
+
+    rb["spec"]["suspension"] =
+        json!({"dispatchingOnClusters": {"clusterNames": ["cce-cceone-demo2"]}});
+    let on = aggregate(&rb, &[work("cce-cceone-demo1", 1, Some("True"))], now());
+    let c = suspended(&on).unwrap();
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("True"), Some("SuspendDispatching"))
+    );
+    assert!(
+        c["message"].as_str().unwrap().contains("cce-cceone-demo2"),
+        "{c}"
+    );
+
+    rb["spec"]["suspension"] = json!({"dispatching": true, "scheduling": true});
+    let all = aggregate(&rb, &[] as &[Value], now());
+    let c = suspended(&all).unwrap();
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("scheduling; dispatching to every cluster"),
+        "{c}"
+    );
+
+    // Lifted: False, kept on the binding that was suspended.
+    rb["spec"].as_object_mut().unwrap().remove("suspension");
+    rb["status"] = all;
+    let lifted = aggregate(&rb, &[] as &[Value], now());
+    let c = suspended(&lifted).unwrap();
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("False"), Some("Resumed"))
+    );
+}
