@@ -571,10 +571,15 @@ async fn pass_recording(
             if !state.stopping.contains(&uid) && !terminal(pod) {
                 events.extend(events::containers_killed(pod, node_name));
             }
-            if done {
+            let finalizers = pod
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty());
+            if done && !finalizers {
                 stopped.push((pod, uid));
             } else {
-                pending_timers = true;
+                // Still stopping, or stopped and waiting for its finalizers.
+                pending_timers |= !done;
                 stopping.insert(uid);
             }
             continue;
