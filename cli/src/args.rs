@@ -57,6 +57,31 @@ pub(crate) enum Command {
     /// Show an object (or every object of a kind) in each member cluster, one row per cluster
     /// (as `karmadactl get`), read through the hub as the caller.
     Get(GetArgs),
+    /// Take an object running in a member under federation control without restarting it
+    /// (as `karmadactl promote`): a template and a policy placing it on that cluster.
+    Promote(PromoteArgs),
+}
+
+/// `promote`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PromoteArgs {
+    /// The kind: `deployment`, `deploy`, `configmap`, ...
+    pub(crate) kind: String,
+    /// The object's name.
+    pub(crate) name: String,
+    /// The namespace.
+    #[arg(long, short = 'n', default_value = "default")]
+    pub(crate) namespace: String,
+    /// The member cluster it runs in.
+    #[arg(long, short = 'c')]
+    pub(crate) cluster: String,
+    /// Promote the ConfigMaps, Secrets, ServiceAccounts and claims it references too, and let
+    /// them follow it (`propagateDeps`).
+    #[arg(long, short = 'd')]
+    pub(crate) dependencies: bool,
+    /// Which hub endpoint to reach the member through.
+    #[arg(long, value_enum, default_value = "public")]
+    pub(crate) endpoint: EndpointArg,
 }
 
 /// `get`.

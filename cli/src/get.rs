@@ -28,16 +28,17 @@ const MANAGED_LABEL: &str = "karmada.io/managed";
 
 /// A served resource, as discovery names it.
 #[derive(Debug, Clone)]
-struct Resource {
-    group: String,
-    version: String,
-    plural: String,
-    namespaced: bool,
+pub(crate) struct Resource {
+    pub(crate) group: String,
+    pub(crate) version: String,
+    pub(crate) plural: String,
+    pub(crate) kind: String,
+    pub(crate) namespaced: bool,
 }
 
 impl Resource {
     /// The collection path (in `namespace` for a namespaced resource, `None` for all).
-    fn path(&self, namespace: Option<&str>) -> String {
+    pub(crate) fn path(&self, namespace: Option<&str>) -> String {
         let base = if self.group.is_empty() {
             format!("/api/{}", self.version)
         } else {
@@ -73,7 +74,7 @@ fn names_resource(
 
 /// Find the resource a word names in the federation's discovery (members serve the same
 /// built-in kinds; a CRD's kind must be served by the federation too).
-async fn resolve(client: &kube::Client, word: &str) -> anyhow::Result<Resource> {
+pub(crate) async fn resolve(client: &kube::Client, word: &str) -> anyhow::Result<Resource> {
     let core = client
         .list_core_api_resources("v1")
         .await
@@ -97,6 +98,7 @@ async fn resolve(client: &kube::Client, word: &str) -> anyhow::Result<Resource> 
                 group: group.clone(),
                 version: version.clone(),
                 plural: r.name.clone(),
+                kind: r.kind.clone(),
                 namespaced: r.namespaced,
             });
         }
@@ -105,7 +107,7 @@ async fn resolve(client: &kube::Client, word: &str) -> anyhow::Result<Resource> 
 }
 
 /// The caller's user and groups as the federation sees them.
-async fn whoami(client: &kube::Client) -> anyhow::Result<(String, Vec<String>)> {
+pub(crate) async fn whoami(client: &kube::Client) -> anyhow::Result<(String, Vec<String>)> {
     let body = json!({
         "apiVersion": "authentication.k8s.io/v1",
         "kind": "SelfSubjectReview",
@@ -181,6 +183,68 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// A client of one member cluster through the hub's proxy, as the caller, on a proxy token
+/// made for this command; [`MemberClient::close`] revokes it.
+pub(crate) struct MemberClient {
+    pub(crate) client: kube::Client,
+    token_id: String,
+}
+
+impl MemberClient {
+    /// Issue a short-lived proxy token for `who` on `cluster` and make a client with it.
+    pub(crate) async fn open(
+        fed: &kube::Client,
+        hub: &hubinfo::HubInfo,
+        endpoint: EndpointArg,
+        who: &(String, Vec<String>),
+        cluster: &str,
+    ) -> anyhow::Result<MemberClient> {
+        let (id, bearer) = proxytoken::issue(fed, cluster, &who.0, &who.1, Some(TOKEN_TTL))
+            .await
+            .context("issuing a proxy token (only platform admins may)")?;
+        let made = async {
+            let endpoint = match endpoint {
+                EndpointArg::Private => hub
+                    .private_endpoint
+                    .clone()
+                    .unwrap_or_else(|| hub.public_endpoint.clone()),
+                EndpointArg::Public => hub.public_endpoint.clone(),
+            };
+            let yaml =
+                proxytoken::kubeconfig_yaml(&endpoint, cluster, &hub.ca_bundle, &who.0, &bearer);
+            let kc = Kubeconfig::from_yaml(&yaml)?;
+            let mut config =
+                kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
+            config.read_timeout = Some(MEMBER_TIMEOUT);
+            config.connect_timeout = Some(MEMBER_TIMEOUT);
+            anyhow::Ok(kube::Client::try_from(config)?)
+        }
+        .await;
+        match made {
+            Ok(client) => Ok(MemberClient {
+                client,
+                token_id: id,
+            }),
+            Err(e) => {
+                revoke(fed, &id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Revoke the token (it expires in minutes anyway if this is never reached).
+    pub(crate) async fn close(self, fed: &kube::Client) {
+        revoke(fed, &self.token_id).await;
+    }
+}
+
+/// Revoke a proxy token made for this command, warning when that fails.
+async fn revoke(fed: &kube::Client, id: &str) {
+    if let Err(e) = proxytoken::revoke(fed, id).await {
+        eprintln!("warning: proxy token {id} not revoked (it expires in minutes): {e}");
+    }
+}
+
 /// Ask one member for its Table, through the hub as the caller.
 async fn member_table(
     client: &kube::Client,
@@ -190,35 +254,17 @@ async fn member_table(
     cluster: &str,
     path: &str,
 ) -> anyhow::Result<Value> {
-    let (id, bearer) = proxytoken::issue(client, cluster, &who.0, &who.1, Some(TOKEN_TTL))
-        .await
-        .context("issuing a proxy token (only platform admins may)")?;
+    let member = MemberClient::open(client, hub, endpoint, who, cluster).await?;
     let result = async {
-        let endpoint = match endpoint {
-            EndpointArg::Private => hub
-                .private_endpoint
-                .clone()
-                .unwrap_or_else(|| hub.public_endpoint.clone()),
-            EndpointArg::Public => hub.public_endpoint.clone(),
-        };
-        let yaml = proxytoken::kubeconfig_yaml(&endpoint, cluster, &hub.ca_bundle, &who.0, &bearer);
-        let kc = Kubeconfig::from_yaml(&yaml)?;
-        let mut config =
-            kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
-        config.read_timeout = Some(MEMBER_TIMEOUT);
-        config.connect_timeout = Some(MEMBER_TIMEOUT);
-        let member = kube::Client::try_from(config)?;
         let req = http::Request::get(path)
             .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
             .body(Vec::new())?;
-        let table: Value = tokio::time::timeout(MEMBER_TIMEOUT, member.request(req)).await??;
+        let table: Value =
+            tokio::time::timeout(MEMBER_TIMEOUT, member.client.request(req)).await??;
         anyhow::Ok(table)
     }
     .await;
-    // The token was for this command only.
-    if let Err(e) = proxytoken::revoke(client, &id).await {
-        eprintln!("warning: proxy token {id} not revoked (it expires in minutes): {e}");
-    }
+    member.close(client).await;
     result
 }
 

@@ -2,7 +2,7 @@
 //! clusters and print their agent manifests, list them, revoke or unsubscribe them, and issue
 //! bootstrap tokens and proxy kubeconfigs; group clusters into fleets; print metered
 //! usage; issue and revoke people's kubeconfigs; taint federation clusters; show an object
-//! in every member (`get`); and, offline,
+//! in every member (`get`) or take one under federation control (`promote`); and, offline,
 //! read audit logs and repair a stopped server's store.
 
 mod args;
@@ -11,6 +11,7 @@ mod cluster;
 mod fleet;
 mod get;
 mod grant;
+mod promote;
 mod store;
 mod taint;
 mod usage;
@@ -78,6 +79,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Get(a) => {
             let client = client(kubeconfig.as_deref(), context).await?;
             return get::run(&client, a).await;
+        }
+        Command::Promote(a) => {
+            let client = client(kubeconfig.as_deref(), context).await?;
+            return promote::run(&client, a).await;
         }
         Command::Usage(a) => {
             let client = client(kubeconfig.as_deref(), context).await?;

@@ -1149,3 +1149,132 @@ spec:
         (image("member2") == "nginx:2").then_some(())
     });
 }
+
+/// `cceonectl promote` (issue 16, item 8, as `karmadactl promote`): a Deployment and its
+/// ConfigMap running in member1 come under federation control without their pods restarting,
+/// then a policy edit spreads them to member2.
+#[test]
+fn promote_takes_a_running_workload_under_control_without_restarting_it() {
+    let up = Up::start(2);
+    let m1 = up.member("member1");
+    let member_yaml = up.dir.path().join("member-web.yaml");
+    std::fs::write(
+        &member_yaml,
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data: {greeting: hello}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        envFrom: [{configMapRef: {name: web-config}}]
+"#,
+    )
+    .unwrap();
+    let (applied, out) = Up::kubectl_at(&m1, &["apply", "-f", member_yaml.to_str().unwrap()]);
+    assert!(applied, "{out}");
+    let uids = || {
+        up.on_member(
+            "member1",
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app=web",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.uid}{\" \"}{.status.phase}{\"\\n\"}{end}",
+            ],
+        )
+    };
+    let before = eventually(
+        "web's pods running in member1",
+        Duration::from_secs(60),
+        || {
+            let out = uids();
+            (out.lines().filter(|l| l.ends_with("Running")).count() == 2).then_some(out)
+        },
+    );
+
+    let kc = up.kubeconfig();
+    let out = ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "promote",
+            "deployment",
+            "web",
+            "-n",
+            "default",
+            "-c",
+            "member1",
+            "--dependencies",
+        ],
+    );
+    assert!(out.contains("promoted successfully"), "{out}");
+    assert!(out.contains("configmaps(default/web-config)"), "{out}");
+
+    let managed = |member: &str, what: &str| {
+        up.on_member(
+            member,
+            &[
+                "get",
+                what,
+                "-o",
+                "jsonpath={.metadata.labels.karmada\\.io/managed}",
+            ],
+        )
+        .trim()
+            == "true"
+    };
+    eventually(
+        "the federation manages web and its ConfigMap in member1, and reports it ready",
+        Duration::from_secs(60),
+        || {
+            let ready = up.fed_get(&[
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.status.readyReplicas}",
+            ]);
+            (managed("member1", "deploy/web")
+                && managed("member1", "configmap/web-config")
+                && ready.trim() == "2")
+                .then_some(())
+        },
+    );
+    assert_eq!(uids(), before, "promoting restarted the pods");
+
+    // A policy edit spreads it.
+    let policy = up.fed(&["get", "pp", "-o", "name"]);
+    let policy = policy.trim();
+    assert!(policy.contains("/web-"), "{policy}");
+    up.fed(&[
+        "patch",
+        policy,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"placement":{"clusterAffinity":{"clusterNames":["member1","member2"]}}}}"#,
+    ]);
+    eventually(
+        "web and its ConfigMap in member2",
+        Duration::from_secs(60),
+        || {
+            (managed("member2", "deploy/web") && managed("member2", "configmap/web-config"))
+                .then_some(())
+        },
+    );
+    assert_eq!(uids(), before, "spreading restarted member1's pods");
+}
