@@ -45,6 +45,9 @@ pub struct ListResult {
     pub resource_version: u64,
     /// Token for the next page, when there is one.
     pub continue_token: Option<String>,
+    /// Objects after this page (`metadata.remainingItemCount`), counted when the list has no
+    /// selector, as the etcd3 store does.
+    pub remaining_item_count: Option<u64>,
 }
 
 /// The shared API logic: a store, the registry of served kinds, and the server's identity.
@@ -219,6 +222,12 @@ impl Core {
             (true, Some(last)) => Some(encode_continue(page.revision, &last.key)),
             _ => None,
         };
+        let remaining_item_count = match (page.more, page.items.last()) {
+            (true, Some(last)) if label.is_none() && field.is_none() => {
+                Some(self.count_after(&prefix, &last.key).await?)
+            }
+            _ => None,
+        };
         let items = page
             .items
             .into_iter()
@@ -228,7 +237,21 @@ impl Core {
             items,
             resource_version: page.revision,
             continue_token,
+            remaining_item_count,
         })
+    }
+
+    /// Keys under `prefix` after `key`: a pass whose filter counts and keeps nothing.
+    async fn count_after(&self, prefix: &str, key: &str) -> ApiResult<u64> {
+        let count = std::sync::atomic::AtomicU64::new(0);
+        let counter = |_: &KeyValue| {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            false
+        };
+        self.store
+            .list(prefix, Some(key), None, Some(&counter))
+            .await?;
+        Ok(count.into_inner())
     }
 
     /// A `List` object (`DeploymentList` ...) from a page, as JSON text.
@@ -236,6 +259,9 @@ impl Core {
         let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
         if let Some(c) = &page.continue_token {
             meta["continue"] = Value::String(c.clone());
+        }
+        if let Some(n) = page.remaining_item_count {
+            meta["remainingItemCount"] = json!(n);
         }
         let head = json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": meta});
         let mut out = serde_json::to_vec(&head).unwrap_or_default();

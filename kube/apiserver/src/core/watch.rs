@@ -16,8 +16,25 @@ use crate::error::{ApiError, ApiResult};
 use crate::resource::ResourceInfo;
 use crate::selector::{FieldSelector, LabelSelector};
 
-/// How often a bookmark goes out on a quiet watch that allows them.
-const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
+/// How often a bookmark goes out on a watch that allows them: the watch cache's
+/// `bookmarkFrequency` (`staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go`).
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+/// A watch with a timeout gets a last bookmark this long before it ends
+/// (`cacheWatcher.nextBookmarkTime` in `cacher/cache_watcher.go`).
+const BOOKMARK_BEFORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// When the next bookmark is due after `now`: a minute on, or just before the deadline if
+/// that comes first; None once the pre-timeout bookmark has gone out.
+fn next_bookmark(
+    now: tokio::time::Instant,
+    deadline: Option<tokio::time::Instant>,
+) -> Option<tokio::time::Instant> {
+    let heartbeat = now + BOOKMARK_EVERY;
+    match deadline.and_then(|d| d.checked_sub(BOOKMARK_BEFORE_TIMEOUT)) {
+        Some(pre) if pre < heartbeat => (pre > now).then_some(pre),
+        _ => Some(heartbeat),
+    }
+}
 
 /// Options of a watch.
 #[derive(Debug, Clone, Default)]
@@ -118,18 +135,16 @@ impl Core {
             }
             let deadline = opts.timeout.map(|t| tokio::time::Instant::now() + t);
             let mut last_bookmark = start;
-            let mut tick = tokio::time::interval(BOOKMARK_EVERY);
-            tick.tick().await;
+            let mut bookmark_at =
+                next_bookmark(tokio::time::Instant::now(), deadline).filter(|_| opts.bookmarks);
             loop {
                 let next = tokio::select! {
                     ev = stream.next() => ev,
-                    _ = tick.tick() => {
-                        let progress = stream.progress();
-                        if opts.bookmarks && progress > last_bookmark {
-                            last_bookmark = progress;
-                            let b = WatchItem::Bookmark { resource_version: progress, initial_end: false };
-                            if tx.send(b).await.is_err() { return; }
-                        }
+                    _ = sleep_until(bookmark_at) => {
+                        last_bookmark = last_bookmark.max(stream.progress());
+                        let b = WatchItem::Bookmark { resource_version: last_bookmark, initial_end: false };
+                        if tx.send(b).await.is_err() { return; }
+                        bookmark_at = next_bookmark(tokio::time::Instant::now(), deadline);
                         continue;
                     }
                     _ = sleep_until(deadline) => return,
@@ -192,5 +207,28 @@ fn classify(
             (false, false) => None,
         },
         EventType::Deleted => now.then_some(WatchItem::Deleted(obj)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bookmarks_every_minute_and_just_before_the_timeout() {
+        let now = tokio::time::Instant::now();
+        assert_eq!(next_bookmark(now, None), Some(now + BOOKMARK_EVERY));
+        let soon = now + Duration::from_secs(30);
+        assert_eq!(
+            next_bookmark(now, Some(soon)),
+            Some(soon - BOOKMARK_BEFORE_TIMEOUT)
+        );
+        let late = now + Duration::from_secs(600);
+        assert_eq!(next_bookmark(now, Some(late)), Some(now + BOOKMARK_EVERY));
+        assert_eq!(
+            next_bookmark(soon - Duration::from_secs(1), Some(soon)),
+            None,
+            "the pre-timeout bookmark went out"
+        );
     }
 }

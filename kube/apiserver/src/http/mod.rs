@@ -3,6 +3,7 @@
 
 mod audited;
 mod body;
+mod compress;
 mod discovery;
 mod gate;
 mod probes;
@@ -272,6 +273,11 @@ async fn handle(
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
     let method = req.method().clone();
+    let gzip = compress::accepts_gzip(
+        req.headers()
+            .get(http::header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
     let mut received = state.audit.is_some().then(|| audited::Received {
         method: method.to_string(),
         path: path.clone(),
@@ -330,7 +336,8 @@ async fn handle(
         resp.status().as_u16(),
         started.elapsed(),
     );
-    resp
+    // After the audit log has read the answer.
+    compress::maybe_gzip(gzip, resp).await
 }
 
 async fn route(state: &Arc<State>, req: Request<Incoming>, user: User) -> Response<Body> {

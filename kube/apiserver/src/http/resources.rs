@@ -236,6 +236,9 @@ async fn handle_inner(
                 if let Some(c) = &page.continue_token {
                     md["continue"] = json!(c);
                 }
+                if let Some(n) = page.remaining_item_count {
+                    md["remainingItemCount"] = json!(n);
+                }
                 let tbl = table::table(
                     &t.res,
                     &objs,
