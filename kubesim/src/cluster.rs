@@ -132,8 +132,13 @@ async fn pass(core: &Arc<Core>, api: &ApiEndpoint, state: &mut State) -> Result<
     if state.passes.is_multiple_of(RECHECK_EVERY) {
         state.defaulted.clear();
     }
-    cordon_taints(core).await?;
-    namespace_defaults(core, api, state).await?;
+    // Each controller on its own: one failing leaves the others their pass.
+    if let Err(e) = cordon_taints(core).await {
+        tracing::debug!(error = %e, "cordon taints");
+    }
+    if let Err(e) = namespace_defaults(core, api, state).await {
+        tracing::debug!(error = %e, "namespace defaults");
+    }
     let services = list(core, "", "v1", "services", None).await?;
     let pdbs = list(core, "policy", "v1", "poddisruptionbudgets", None).await?;
     let quotas = list(core, "", "v1", "resourcequotas", None).await?;
@@ -153,7 +158,9 @@ async fn pass(core: &Arc<Core>, api: &ApiEndpoint, state: &mut State) -> Result<
             .or_default()
             .push(p);
     }
-    service_endpoints(core, api, &services, &selecting, &by_ns, state).await?;
+    if let Err(e) = service_endpoints(core, api, &services, &selecting, &by_ns, state).await {
+        tracing::debug!(error = %e, "service endpoints");
+    }
     for pdb in &pdbs {
         if let Err(e) = budget_status(core, pdb, &by_ns).await {
             tracing::debug!(error = %e, "disruption budget status");

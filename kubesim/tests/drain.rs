@@ -86,6 +86,25 @@ fn drain_waits_for_the_budget_and_moves_every_pod() {
         s.starts_with("3 ").then_some(s)
     });
     assert_eq!(status, "3 3 2 1 1 DisruptionAllowed=True");
+    let table = sim.ok(&["get", "pdb", "web"]);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "MIN",
+            "AVAILABLE",
+            "MAX",
+            "UNAVAILABLE",
+            "ALLOWED",
+            "DISRUPTIONS",
+            "AGE"
+        ]
+    );
+    assert_eq!(rows[1][..4], ["web", "2", "N/A", "1"]);
 
     let out = sim.kubectl(&[
         "drain",

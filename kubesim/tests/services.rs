@@ -144,6 +144,21 @@ fn expose_endpoints_and_allocation() {
         "jsonpath={.items[0].metadata.labels.endpointslice\\.kubernetes\\.io/managed-by} {.items[0].ports[0].port} {.items[0].addressType}",
     ]);
     assert_eq!(slice, "endpointslice-controller.k8s.io 8080 IPv4");
+    let table = sim.ok(&[
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=web",
+    ]);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    );
+    assert_eq!(rows[1][1..3], ["IPv4", "8080"]);
     sim.ok(&["scale", "deployment", "web", "--replicas=3"]);
     endpoints_follow(&sim, 3);
     sim.ok(&["scale", "deployment", "web", "--replicas=1"]);
@@ -282,6 +297,16 @@ fn quota_and_limit_range_admission() {
         let pods = sim.ok(&["get", "pods", "-n", "q", "-o", "name"]);
         (used == "2 1" && pods.lines().count() == 2).then_some(())
     });
+    let table = sim.ok(&["get", "quota", "-n", "q"]);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "AGE", "REQUEST", "LIMIT"]);
+    assert_eq!(
+        rows[1][2..],
+        ["count/deployments.apps:", "1/1,", "pods:", "2/2"]
+    );
     let ready = sim.ok(&[
         "get",
         "deployment",

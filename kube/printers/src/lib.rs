@@ -16,6 +16,7 @@
 
 mod apps;
 mod batch;
+mod cluster;
 mod coordination;
 mod core;
 mod crd;
@@ -117,6 +118,12 @@ pub fn builtin(group: &str, kind: &str) -> Option<Box<dyn Printer>> {
         ("", "Service") => printer(crate::core::service_columns, crate::core::service_cells),
         ("", "Endpoints") => printer(crate::core::endpoints_columns, crate::core::endpoints_cells),
         ("", "PersistentVolumeClaim") => printer(crate::core::pvc_columns, crate::core::pvc_cells),
+        ("", "ResourceQuota") => printer(cluster::quota_columns, cluster::quota_cells),
+        ("policy", "PodDisruptionBudget") => printer(cluster::pdb_columns, cluster::pdb_cells),
+        ("discovery.k8s.io", "EndpointSlice") => printer(
+            cluster::endpoint_slice_columns,
+            cluster::endpoint_slice_cells,
+        ),
         ("", "Pod") => printer(pod::pod_columns, pod::pod_cells),
         ("", "Node") => printer(node::node_columns, node::node_cells),
         ("", "Event") => printer(events::event_columns, events::core_event_cells),
