@@ -183,7 +183,7 @@ metadata: {name: one, labels: {app: x}}
 fn csr_request(dir: &std::path::Path, cn: &str) -> String {
     let key = dir.join(format!("{cn}.key"));
     let script = format!(
-        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN={cn} -keyout {} | base64 -w0",
+        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN={cn}/O=dev -keyout {} | base64 -w0",
         key.display()
     );
     let out = Command::new("sh").args(["-c", &script]).output().unwrap();
@@ -222,6 +222,74 @@ spec:
     assert_eq!(condition["type"], "Approved");
     assert_eq!(condition["reason"], "KubectlApprove");
     assert_eq!(condition["status"], "True");
+    // The cluster CA signed it, and the certificate authenticates as its subject.
+    let dir = sim.dir.path();
+    let cert = dir.join("alice.crt");
+    let pem = sim.ok(&[
+        "get",
+        "csr",
+        "alice",
+        "-o",
+        "jsonpath={.status.certificate}",
+    ]);
+    let decoded = Command::new("sh")
+        .args([
+            "-c",
+            &format!("echo {pem} | base64 -d > {}", cert.display()),
+        ])
+        .status()
+        .unwrap();
+    assert!(decoded.success());
+    let raw = |path: &str| {
+        sim.ok(&[
+            "config",
+            "view",
+            "--raw",
+            "-o",
+            &format!("jsonpath={{{path}}}"),
+        ])
+    };
+    let ca = dir.join("ca.crt");
+    let ca_data = raw(".clusters[0].cluster.certificate-authority-data");
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!("echo {ca_data} | base64 -d > {}", ca.display()),
+        ])
+        .status()
+        .unwrap();
+    let whoami = Command::new(support::kubectl_bin())
+        .args([
+            "--kubeconfig",
+            "/dev/null",
+            "--server",
+            &raw(".clusters[0].cluster.server"),
+        ])
+        .arg(format!("--certificate-authority={}", ca.display()))
+        .arg(format!("--client-certificate={}", cert.display()))
+        .arg(format!("--client-key={}", dir.join("alice.key").display()))
+        .args([
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&whoami.stdout),
+        "alice",
+        "{}",
+        stderr(&whoami)
+    );
+    let mallory_cert = sim.ok(&[
+        "get",
+        "csr",
+        "mallory",
+        "-o",
+        "jsonpath={.status.certificate}",
+    ]);
+    assert_eq!(mallory_cert, "", "a denied request is not signed");
     // kubectl will not approve what is denied; the server refuses it too.
     let mut mallory: Value =
         serde_json::from_str(&sim.ok(&["get", "csr", "mallory", "-o", "json"])).unwrap();

@@ -13,6 +13,7 @@ pub mod builtin;
 pub(crate) mod convert;
 pub mod core;
 pub mod crd;
+pub(crate) mod csrsign;
 pub mod defaults;
 pub mod error;
 pub mod gc;
@@ -193,6 +194,7 @@ impl ApiServer {
             mount: std::sync::OnceLock::new(),
             pod_streams: cfg.pod_streams.clone(),
             service_accounts: serviceaccount::TokenSigner::new(admin_token.as_bytes()),
+            ca: pki.clone(),
         });
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;

@@ -121,6 +121,9 @@ pub struct State {
     pub pod_streams: Option<PodStreamHook>,
     /// Signs and checks service account tokens (TokenRequest).
     pub service_accounts: crate::serviceaccount::TokenSigner,
+    /// The cluster CA, which signs approved CertificateSigningRequests for the built-in
+    /// signers.
+    pub ca: crate::tls::Pki,
 }
 
 /// Accept TLS connections on `listener` until `shutdown` resolves.

@@ -134,7 +134,39 @@ pub(crate) async fn approval(
         .core
         .update(res, None, name, Some("status"), new, opts)
         .await?;
+    if !opts.dry_run {
+        issue(state, res, name, &out).await;
+    }
     Ok(json_response(StatusCode::OK, &out))
+}
+
+/// Sign an approved request for a built-in signer, as the csrsigning controller would just
+/// after the approval (a failure leaves the request approved without a certificate).
+async fn issue(state: &State, res: &std::sync::Arc<ResourceInfo>, name: &str, csr: &Value) {
+    if !crate::csrsign::due(csr) {
+        return;
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let Some(cert) = crate::csrsign::sign(&state.ca.ca_cert, &state.ca.ca_key, csr, now) else {
+        tracing::info!(
+            csr = name,
+            "certificate request not signed: it does not parse"
+        );
+        return;
+    };
+    let mut signed = csr.clone();
+    signed["status"]["certificate"] = Value::String(cert);
+    let opts = WriteOptions {
+        field_manager: Some("certificatesigningrequest-signing-controller".into()),
+        ..WriteOptions::default()
+    };
+    if let Err(e) = state
+        .core
+        .update(res, None, name, Some("status"), signed, &opts)
+        .await
+    {
+        tracing::warn!(csr = name, error = %e, "could not store the signed certificate");
+    }
 }
 
 /// Approved and Denied exclude each other, are True when present, and once there stay.
