@@ -39,6 +39,9 @@ pub struct SimConfig {
     pub fsync: bool,
     /// Record every request in an audit log.
     pub audit: Option<AuditConfig>,
+    /// Where Service cluster IPs come from (`--service-cluster-ip-range`); 10.96.0.0/12 when
+    /// None.
+    pub service_cidr: Option<cceone_kube_apiserver::admission::services::Cidr>,
 }
 
 impl Default for SimConfig {
@@ -60,6 +63,7 @@ impl Default for SimConfig {
             lease_interval: Duration::from_secs(10),
             fsync: true,
             audit: None,
+            service_cidr: None,
         }
     }
 }
@@ -97,6 +101,11 @@ impl Simulator {
         })
         .await?;
         let core = Arc::clone(server.core());
+        // Before anything writes a Service: the simulator's own `kubernetes` Service comes
+        // later, and clients learn the address only from the kubeconfig written after start.
+        if let Some(cidr) = cfg.service_cidr {
+            core.builtin_admission.set_service_cidr(cidr);
+        }
         let _ = core_slot.set(Arc::clone(&core));
         let mut shape = cfg.nodes.clone();
         shape.kubelet_version = cfg.kubernetes_version.clone();

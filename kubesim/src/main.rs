@@ -65,6 +65,9 @@ struct Args {
     /// Skip fsync (throwaway simulations only).
     #[arg(long)]
     no_fsync: bool,
+    /// The IPv4 CIDR Service cluster IPs are allocated from (kube-apiserver's flag).
+    #[arg(long, default_value = cceone_kube_apiserver::admission::services::DEFAULT_SERVICE_CIDR)]
+    service_cluster_ip_range: String,
     /// Record every request as audit.k8s.io/v1 Event JSON lines in this file.
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
@@ -82,6 +85,15 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     check_quantity("node-cpu", &args.node_cpu)?;
     check_quantity("node-memory", &args.node_memory)?;
+    let service_cidr = cceone_kube_apiserver::admission::services::Cidr::parse(
+        &args.service_cluster_ip_range,
+    )
+    .with_context(|| {
+        format!(
+            "--service-cluster-ip-range {:?} is not an IPv4 CIDR with a prefix of 8 to 30 bits",
+            args.service_cluster_ip_range
+        )
+    })?;
     anyhow::ensure!(
         args.not_ready_nodes <= args.nodes,
         "--not-ready-nodes cannot exceed --nodes"
@@ -124,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
                 .audit_log
                 .as_ref()
                 .map(|p| cceone_kubesim::AuditConfig::new(suffix(p))),
+            service_cidr: Some(service_cidr),
         };
         let sim = Simulator::start(cfg)
             .await

@@ -74,13 +74,18 @@ fn endpoints_follow(sim: &Sim, n: usize) {
 fn expose_endpoints_and_allocation() {
     let mut sim = Sim::start(&[]);
     // The apiserver's own Service, and the namespace defaults of a new namespace.
-    let kubernetes = sim.ok(&[
-        "get",
-        "svc",
-        "kubernetes",
-        "-o",
-        "jsonpath={.spec.clusterIP} {.spec.ports[0].port}",
-    ]);
+    let kubernetes = eventually("the kubernetes Service and its endpoints", WAIT, || {
+        let out = sim.kubectl(&["get", "endpoints", "kubernetes"]);
+        out.status.success().then(|| {
+            sim.ok(&[
+                "get",
+                "svc",
+                "kubernetes",
+                "-o",
+                "jsonpath={.spec.clusterIP} {.spec.ports[0].port}",
+            ])
+        })
+    });
     assert_eq!(kubernetes, "10.96.0.1 443");
     let ep = sim.ok(&[
         "get",
@@ -252,7 +257,36 @@ fn expose_endpoints_and_allocation() {
 
 #[test]
 fn quota_and_limit_range_admission() {
-    let sim = Sim::start(&[]);
+    // Also: a service CIDR of the user's choosing (kube-apiserver's flag).
+    let sim = Sim::start(&["--service-cluster-ip-range", "10.100.0.0/24"]);
+    let ip = eventually("the kubernetes Service", WAIT, || {
+        let out = sim.kubectl(&[
+            "get",
+            "svc",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert_eq!(ip, "10.100.0.1");
+    let err = fails(
+        &sim,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "far",
+            "--tcp=80:80",
+            "--clusterip=10.96.0.10",
+        ],
+    );
+    assert!(
+        err.contains("failed to allocate IP 10.96.0.10: provided IP is not in the valid range. The range of valid IPs is 10.100.0.0/24"),
+        "{err}"
+    );
     sim.ok(&["create", "namespace", "q"]);
     sim.ok(&[
         "create",
