@@ -7,10 +7,9 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
-use support::{Sim, eventually};
+use support::{Sim, ensure_python_client, eventually, python};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -143,18 +142,7 @@ fn drain_waits_for_the_budget_and_moves_every_pod() {
 
 #[test]
 fn python_client_sees_the_budget_refuse_an_eviction() {
-    let ready = Command::new("python3")
-        .args(["-c", "import kubernetes"])
-        .status()
-        .unwrap()
-        .success();
-    if !ready {
-        let installed = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "kubernetes"])
-            .status()
-            .unwrap();
-        assert!(installed.success(), "pip install kubernetes failed");
-    }
+    ensure_python_client();
     let sim = Sim::start(&[]);
     sim.ok(&[
         "create",
@@ -204,12 +192,7 @@ except ApiException as e:
     print(e.status, status["reason"], status["message"])
     print(status["details"]["causes"][0]["reason"], status["details"]["causes"][0]["message"])
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(&sim.kubeconfig)
-        .arg(&pod)
-        .output()
-        .unwrap();
+    let out = python(script, &[sim.kubeconfig.as_os_str(), pod.as_ref()]);
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -244,12 +227,7 @@ except ApiException as e:
         ]);
         (s == "1 2").then_some(())
     });
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(&sim.kubeconfig)
-        .arg(&pod)
-        .output()
-        .unwrap();
+    let out = python(script, &[sim.kubeconfig.as_os_str(), pod.as_ref()]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "evicted");
     eventually("the evicted pod gone", WAIT, || {
         (!sim.kubectl(&["get", "pod", &pod]).status.success()).then_some(())

@@ -240,3 +240,29 @@ pub fn python_client() {
         assert!(installed.success(), "pip install kubernetes failed");
     }
 }
+
+/// Make sure the official Python client (`import kubernetes`) is there, installing it with pip
+/// the first time.
+pub fn ensure_python_client() {
+    let ready = Command::new("python3")
+        .args(["-c", "import kubernetes"])
+        .status()
+        .unwrap()
+        .success();
+    if !ready {
+        let installed = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "kubernetes"])
+            .status()
+            .unwrap();
+        assert!(installed.success(), "pip install kubernetes failed");
+    }
+}
+
+/// Run a Python `script` with `args` (`sys.argv[1:]`).
+pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new("python3")
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .unwrap()
+}
