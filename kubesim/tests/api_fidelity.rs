@@ -89,6 +89,16 @@ fn discovery_lists_what_a_1_32_cluster_serves() {
         row(&table, "customresourcedefinitions")[6],
         "api-extensions"
     );
+    assert_eq!(
+        row(&table, "apiservices")[1..],
+        [
+            "apiregistration.k8s.io/v1",
+            "false",
+            "APIService",
+            "create,delete,deletecollection,get,list,patch,update,watch",
+            "api-extensions"
+        ]
+    );
     // The same document kubectl reads in one request (aggregated discovery), with subresources.
     let v1: Value = serde_json::from_str(&sim.ok(&["get", "--raw", "/api/v1"])).unwrap();
     let names: Vec<&str> = v1["resources"]
@@ -113,6 +123,16 @@ fn discovery_lists_what_a_1_32_cluster_serves() {
         .unwrap();
     assert_eq!(autoscaling["preferredVersion"]["version"], "v2");
     assert_eq!(autoscaling["versions"].as_array().unwrap().len(), 2);
+
+    // A watch that allows bookmarks gets one just before its timeout ends it.
+    let events = sim.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion=1",
+    ]);
+    let last: Value = serde_json::from_str(events.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "BOOKMARK", "{events}");
+    assert_eq!(last["object"]["kind"], "ConfigMap");
 }
 
 #[test]
