@@ -162,10 +162,48 @@ fn kubectl_explains_built_ins_and_validates_fields() {
     );
 }
 
+/// kubectl 1.27 itself (installed beside the version dispatcher, which picks by the server's
+/// version but falls back to its own when the probe is slow).
+struct Kubectl127<'a>(&'a Sim);
+
+impl Kubectl127<'_> {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let which = Command::new("sh")
+            .args(["-c", "command -v kubectl"])
+            .output()
+            .unwrap();
+        let dispatcher =
+            std::fs::canonicalize(String::from_utf8_lossy(&which.stdout).trim()).unwrap();
+        let k127 = dispatcher.with_file_name("kubectl.1.27");
+        assert!(
+            k127.exists(),
+            "kubectl 1.27 must be installed beside {}",
+            dispatcher.display()
+        );
+        Command::new(k127)
+            .arg("--kubeconfig")
+            .arg(&self.0.kubeconfig)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kubectl 1.27 {args:?} failed: {}",
+            stderr(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 #[test]
 fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
     let sim = Sim::start(&["--kubernetes-version", "v1.27.16"]);
-    let version = sim.ok(&["version", "-o", "json"]);
+    let kubectl = Kubectl127(&sim);
+    let version = kubectl.ok(&["version", "-o", "json"]);
     let client: Value = serde_json::from_str(&version).unwrap();
     assert_eq!(client["clientVersion"]["minor"], "27", "{version}");
 
@@ -174,7 +212,7 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
         .replace("          hostPortt: 8080\n", "");
     let file = write(&sim, "web.yaml", &deployment);
     assert_eq!(
-        sim.ok(&["apply", "-f", &file]),
+        kubectl.ok(&["apply", "-f", &file]),
         "deployment.apps/web created\n"
     );
     // A second apply computes a strategic merge patch from the v2 schema's patch strategies.
@@ -184,10 +222,10 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
         &deployment.replace("image: nginx", "image: nginx:1.27"),
     );
     assert_eq!(
-        sim.ok(&["apply", "-f", &changed]),
+        kubectl.ok(&["apply", "-f", &changed]),
         "deployment.apps/web configured\n"
     );
-    let image = sim.ok(&[
+    let image = kubectl.ok(&[
         "get",
         "deployment",
         "web",
@@ -197,7 +235,7 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
     assert_eq!(image, "nginx:1.27");
 
     let typo = write(&sim, "typo.yaml", TYPO);
-    let out = sim.kubectl(&["apply", "-f", &typo]);
+    let out = kubectl.run(&["apply", "-f", &typo]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("unknown field \"spec.replica\""),
@@ -205,7 +243,7 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
         stderr(&out)
     );
 
-    let explained = sim.ok(&["explain", "deployment.spec.strategy"]);
+    let explained = kubectl.ok(&["explain", "deployment.spec.strategy"]);
     assert!(
         explained
             .contains("The deployment strategy to use to replace existing pods with new ones."),
@@ -213,7 +251,7 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
     );
 
     // The protobuf `/openapi/v2` kubectl 1.27 parsed above also feeds its v2 explain.
-    let v2_explained = sim.ok(&[
+    let v2_explained = kubectl.ok(&[
         "explain",
         "deployment.spec.strategy",
         "--output=plaintext-openapiv2",
@@ -229,7 +267,7 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
     );
 
     // The JSON form.
-    let v2: Value = serde_json::from_str(&sim.ok(&["get", "--raw", "/openapi/v2"])).unwrap();
+    let v2: Value = serde_json::from_str(&kubectl.ok(&["get", "--raw", "/openapi/v2"])).unwrap();
     assert_eq!(v2["swagger"], "2.0");
     let d = &v2["definitions"]["io.k8s.api.apps.v1.Deployment"];
     assert_eq!(
@@ -298,5 +336,80 @@ print("stored replica:", "replica" in stored["spec"])
             "warn: 201 299 - \"unknown field \\\"spec.replica\\\"\"",
             "stored replica: False",
         ]
+    );
+}
+
+const GADGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+";
+
+#[test]
+fn custom_resources_validate_fields_as_upstream_and_publish_v2_schemas() {
+    let sim = Sim::start(&[]);
+    let crd = write(&sim, "crd.yaml", GADGET_CRD);
+    sim.ok(&["apply", "-f", &crd]);
+    support::eventually(
+        "the Gadget kind to be served",
+        std::time::Duration::from_secs(30),
+        || {
+            sim.kubectl(&["get", "gadgets"])
+                .status
+                .success()
+                .then_some(())
+        },
+    );
+    let cr = write(
+        &sim,
+        "gadget.yaml",
+        "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\nspec:\n  size: 1\n  colour: red\n",
+    );
+    let out = sim.kubectl(&["apply", "-f", &cr]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "Gadget in version \"v1\" cannot be handled as a Gadget: strict decoding error: unknown field \"spec.colour\""
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = sim.kubectl(&["apply", "-f", &cr, "--validate=warn"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Warning: unknown field \"spec.colour\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        sim.ok(&["get", "gadget", "g", "-o", "jsonpath={.spec}"]),
+        "{\"size\":1}"
+    );
+
+    let v2: Value = serde_json::from_str(&sim.ok(&["get", "--raw", "/openapi/v2"])).unwrap();
+    let gadget = &v2["definitions"]["com.example.v1.Gadget"];
+    assert_eq!(
+        gadget["x-kubernetes-group-version-kind"][0]["kind"], "Gadget",
+        "{gadget}"
+    );
+    assert_eq!(
+        gadget["properties"]["spec"]["properties"]["size"]["type"],
+        "integer"
     );
 }

@@ -46,6 +46,77 @@ pub fn prune_and_validate(obj: &mut Value, schema: &Value, strict: bool, causes:
     }
 }
 
+/// Drops the fields the schema does not know, as apiextensions-apiserver's pruning does, and
+/// names them as upstream's strict decoding errors do (`spec.items[0].colour`); the request's
+/// `fieldValidation` decides what is said about them ([`crate::openapi`]).
+pub(crate) fn prune_unknown(obj: &mut Value, schema: &Value) -> Vec<String> {
+    let mut unknown = Vec::new();
+    if let Some(map) = obj.as_object_mut() {
+        prune_map(map, schema, "", true, &mut unknown);
+    }
+    unknown
+}
+
+fn prune_map(
+    map: &mut Map<String, Value>,
+    schema: &Value,
+    path: &str,
+    root: bool,
+    unknown: &mut Vec<String>,
+) {
+    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        return;
+    }
+    match (
+        schema.get("properties").and_then(Value::as_object),
+        schema.get("additionalProperties").filter(|a| a.is_object()),
+    ) {
+        (Some(props), _) => map.retain(|k, v| {
+            if root && ALWAYS.contains(&k.as_str()) {
+                return true;
+            }
+            let here = join(path, k);
+            match props.get(k) {
+                Some(sub) => {
+                    prune_value(v, sub, &here, unknown);
+                    true
+                }
+                None => {
+                    unknown.push(here);
+                    false
+                }
+            }
+        }),
+        (None, Some(add)) => {
+            for (k, v) in map.iter_mut() {
+                prune_value(v, add, &join(path, k), unknown);
+            }
+        }
+        (None, None) if root => map.retain(|k, _| {
+            let keep = ALWAYS.contains(&k.as_str());
+            if !keep {
+                unknown.push(k.clone());
+            }
+            keep
+        }),
+        (None, None) => {}
+    }
+}
+
+fn prune_value(v: &mut Value, schema: &Value, path: &str, unknown: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => prune_map(map, schema, path, false, unknown),
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter_mut().enumerate() {
+                    prune_value(item, item_schema, &format!("{path}[{i}]"), unknown);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn check_required(map: &Map<String, Value>, schema: &Value, path: &str, causes: &mut Vec<Cause>) {
     if let Some(req) = schema.get("required").and_then(Value::as_array) {
         for r in req.iter().filter_map(Value::as_str) {
@@ -241,6 +312,21 @@ fn walk(v: &mut Value, schema: &Value, path: &str, strict: bool, causes: &mut Ve
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn prune_unknown_names_paths_and_keeps_preserved_and_maps() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "items": {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "string"}}}},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}});
+        let mut obj = json!({"apiVersion": "x/v1", "kind": "X", "metadata": {"name": "n"}, "extra": 1,
+            "spec": {"items": [{"a": "1", "colour": "red"}], "labels": {"k": "v"}, "free": {"any": 1}, "typo": 2}});
+        let unknown = prune_unknown(&mut obj, &schema);
+        assert_eq!(unknown, vec!["extra", "spec.items[0].colour", "spec.typo"]);
+        assert_eq!(obj["spec"]["labels"]["k"], "v");
+        assert_eq!(obj["spec"]["free"]["any"], 1);
+        assert_eq!(obj["metadata"]["name"], "n");
+    }
 
     #[test]
     fn prunes_and_names_fields() {

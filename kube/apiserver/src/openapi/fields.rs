@@ -152,7 +152,7 @@ fn ref_target(schema: &Value) -> Option<&str> {
     r.as_str()?.rsplit('/').next()
 }
 
-/// Prunes unknown fields from a built-in object and applies the request's `fieldValidation` to
+/// Prunes unknown fields from a built-in object or a custom resource and applies the request's `fieldValidation` to
 /// them and to the duplicate fields its body had; `strict` is the write's own option (for
 /// in-process callers, which have no request scope and are otherwise pruned silently).
 pub(crate) fn check(res: &ResourceInfo, obj: &mut Value, strict: bool) -> ApiResult<()> {
@@ -167,9 +167,16 @@ pub(crate) fn check(res: &ResourceInfo, obj: &mut Value, strict: bool) -> ApiRes
         .into_iter()
         .map(|p| format!("duplicate field \"{p}\""))
         .collect();
-    // Objects of a kind served in a version other than the one stored are relabelled, not
-    // converted, so only the storage version's schema describes them.
-    if !res.custom && res.schema.is_none() && res.version == res.storage_version {
+    if let Some(schema) = &res.schema {
+        let unknown = crate::schema::prune_unknown(obj, schema);
+        problems.extend(
+            unknown
+                .into_iter()
+                .map(|p| format!("unknown field \"{p}\"")),
+        );
+    } else if !res.custom && res.version == res.storage_version {
+        // Objects of a kind served in a version other than the one stored are relabelled, not
+        // converted, so only the storage version's schema describes them.
         let compiled = Compiled::get();
         if let Some(root) = compiled.root(&res.group, &res.version, &res.kind) {
             let mut unknown = Vec::new();
