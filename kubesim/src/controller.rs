@@ -645,6 +645,9 @@ async fn pass_recording(
         let status = cceone_kubesim_core::workload_status(w, owned, &nodes, now);
         let differs =
             without_times(&status) != without_times(w.get("status").unwrap_or(&Value::Null));
+        if differs && res.kind == "Job" {
+            events.extend(events::job_finished(w, &status));
+        }
         let mut new = w.clone();
         new["status"] = status;
         if differs && meta::name(w).is_some() {

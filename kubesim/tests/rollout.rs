@@ -364,8 +364,12 @@ spec:
         job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
         "manual"
     );
-    let described = sim.ok(&["describe", "job", "manual"]);
-    assert!(described.contains("SuccessfulCreate"), "{described}");
+    // Recorded at the end of the pass that wrote the Job's status.
+    let described = eventually("the Job's Completed event", WAIT, || {
+        let d = sim.ok(&["describe", "job", "manual"]);
+        d.contains("Job completed").then_some(d)
+    });
+    assert!(described.contains("Created pod: manual-"), "{described}");
     let cj = json(&sim, &["cronjob", "tick"]);
     assert!(cj["status"].get("lastScheduleTime").is_none(), "{cj}");
 
@@ -402,6 +406,31 @@ spec:
         (events == "Stopping container app").then_some(())
     });
     sim.ok(&["wait", "--for=delete", "pod/slow", "--timeout=60s"]);
+
+    // A pod no node can take: the scheduler says why.
+    apply(
+        &sim,
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: big
+spec:
+  containers:
+  - name: app
+    image: nginx:1.25
+    resources:
+      requests:
+        cpu: \"100\"
+",
+    );
+    let described = eventually("FailedScheduling", WAIT, || {
+        let d = sim.ok(&["describe", "pod", "big"]);
+        d.contains("FailedScheduling").then_some(d)
+    });
+    assert!(
+        described.contains("default-scheduler  0/3 nodes are available: 3 Insufficient cpu."),
+        "{described}"
+    );
 
     // Forced: gone at once.
     apply(

@@ -424,6 +424,40 @@ pub fn containers_killed(pod: &Value, node: &str) -> Vec<Event> {
         .collect()
 }
 
+/// The Job controller's event when `new_status` finishes a Job that was not finished
+/// (`job_controller.go`: `Completed` "Job completed", or the failure's reason and message,
+/// e.g. `BackoffLimitExceeded` "Job has reached the specified backoff limit").
+pub fn job_finished(job: &Value, new_status: &Value) -> Option<Event> {
+    let true_cond = |status: &Value, kind: &str| {
+        array_at(status, &["conditions"])
+            .iter()
+            .find(|c| str_at(c, &["type"]) == Some(kind) && str_at(c, &["status"]) == Some("True"))
+            .cloned()
+    };
+    let old = job.get("status").unwrap_or(&Value::Null);
+    let r = ObjectRef::to(job, "batch/v1", "Job");
+    if true_cond(new_status, "Complete").is_some() && true_cond(old, "Complete").is_none() {
+        return Some(Event::normal(
+            r,
+            "job-controller",
+            "Completed",
+            "Job completed".into(),
+        ));
+    }
+    let failed = true_cond(new_status, "Failed")?;
+    if true_cond(old, "Failed").is_some() {
+        return None;
+    }
+    let reason = match str_at(&failed, &["reason"]) {
+        Some("DeadlineExceeded") => "DeadlineExceeded",
+        _ => "BackoffLimitExceeded",
+    };
+    let message = str_at(&failed, &["message"])
+        .unwrap_or("Job has reached the specified backoff limit")
+        .to_owned();
+    Some(Event::warning(r, "job-controller", reason, message))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -481,6 +515,23 @@ mod tests {
         let ev = Event::warning(pod_ref(), "kubelet", "BackOff", "again".into());
         assert!(r.record(ev.clone(), later).is_some());
         assert!(r.record(ev, later).is_none());
+    }
+
+    #[test]
+    fn a_job_is_reported_finished_once() {
+        let job = json!({"metadata": {"name": "j", "namespace": "ns"}, "status": {}});
+        let done = json!({"conditions": [{"type": "Complete", "status": "True"}]});
+        let ev = job_finished(&job, &done).unwrap();
+        assert_eq!(
+            (ev.reason, ev.message.as_str()),
+            ("Completed", "Job completed")
+        );
+        let mut finished = job.clone();
+        finished["status"] = done.clone();
+        assert!(job_finished(&finished, &done).is_none());
+        let failed = json!({"conditions": [{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+        assert!(job_finished(&job, &failed).unwrap().warning);
     }
 
     #[test]
