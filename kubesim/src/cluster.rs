@@ -469,6 +469,7 @@ async fn budget_status(
 async fn quota_status(core: &Arc<Core>, q: &Value) -> Result<(), ApiError> {
     let (ns, name) = key(q);
     let hard = quota::from_json(q.pointer("/spec/hard"));
+    let scoped = quota::Quota::from_object(q);
     let mut used = quota::ResourceList::new();
     let mut counted: BTreeMap<(String, String), quota::ResourceList> = BTreeMap::new();
     for k in hard.keys() {
@@ -480,8 +481,8 @@ async fn quota_status(core: &Arc<Core>, q: &Value) -> Result<(), ApiError> {
             let mut total = quota::ResourceList::new();
             let version = if group == "autoscaling" { "v2" } else { "v1" };
             if let Ok(objs) = list(core, &group, version, &plural, Some(&ns)).await {
-                for o in objs {
-                    for (rk, rv) in quota::usage(&group, &plural, &o) {
+                for o in objs.iter().filter(|o| scoped.matches(&plural, o)) {
+                    for (rk, rv) in quota::usage(&group, &plural, o) {
                         *total.entry(rk).or_default() += rv;
                     }
                 }

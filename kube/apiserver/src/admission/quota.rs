@@ -229,17 +229,97 @@ pub struct Quota {
     pub hard: ResourceList,
     /// `status.used`.
     pub used: ResourceList,
+    /// `spec.scopes` and `spec.scopeSelector.matchExpressions`, as (scope, operator, values).
+    pub scopes: Vec<(String, String, Vec<String>)>,
 }
 
 impl Quota {
     /// From a ResourceQuota object.
     pub fn from_object(obj: &Value) -> Quota {
+        let mut scopes: Vec<(String, String, Vec<String>)> = obj
+            .pointer("/spec/scopes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| (s.to_string(), "Exists".to_string(), Vec::new()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(exprs) = obj
+            .pointer("/spec/scopeSelector/matchExpressions")
+            .and_then(Value::as_array)
+        {
+            for e in exprs {
+                let text = |k: &str| {
+                    e.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let values = e
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(Value::as_str)
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                scopes.push((text("scopeName"), text("operator"), values));
+            }
+        }
         Quota {
             name: crate::meta::name(obj).unwrap_or_default().to_string(),
             hard: quantities(obj.pointer("/status/hard")),
             used: quantities(obj.pointer("/status/used")),
+            scopes,
         }
     }
+
+    /// Whether the quota's scopes take in this object (`Matches` of the evaluators): a scoped
+    /// quota only ever counts pods, by `BestEffort`/`NotBestEffort`,
+    /// `Terminating`/`NotTerminating` and `PriorityClass`.
+    pub fn matches(&self, plural: &str, obj: &Value) -> bool {
+        if self.scopes.is_empty() {
+            return true;
+        }
+        if plural != "pods" {
+            return false;
+        }
+        self.scopes.iter().all(|(scope, op, values)| {
+            let (holds, value) = match scope.as_str() {
+                "BestEffort" => (best_effort(obj), None),
+                "NotBestEffort" => (!best_effort(obj), None),
+                "Terminating" => (obj.pointer("/spec/activeDeadlineSeconds").is_some(), None),
+                "NotTerminating" => (obj.pointer("/spec/activeDeadlineSeconds").is_none(), None),
+                "PriorityClass" => {
+                    let pc = obj
+                        .pointer("/spec/priorityClassName")
+                        .and_then(Value::as_str);
+                    (pc.is_some_and(|p| !p.is_empty()), pc)
+                }
+                _ => return false,
+            };
+            match op.as_str() {
+                "Exists" => holds,
+                "DoesNotExist" => !holds,
+                "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
+                "NotIn" => !value.is_some_and(|v| values.iter().any(|x| x == v)),
+                _ => false,
+            }
+        })
+    }
+}
+
+/// A pod whose containers state no requests or limits at all.
+fn best_effort(pod: &Value) -> bool {
+    ["containers", "initContainers"].iter().all(|list| {
+        containers(pod, list)
+            .iter()
+            .all(|(r, l)| r.is_empty() && l.is_empty())
+    })
 }
 
 /// Charge `requested` to `quota` for an object of (group, plural); the new `status.used`, None
@@ -250,8 +330,9 @@ pub fn charge(
     obj: &Value,
     requested: &ResourceList,
 ) -> Result<Option<ResourceList>, String> {
-    // A quota the controller has not processed yet limits by its spec; upstream then answers
-    // `status unknown`.
+    if !quota.matches(plural, obj) {
+        return Ok(None);
+    }
     let interesting: Vec<&String> = requested
         .keys()
         .filter(|k| quota.hard.contains_key(*k))
@@ -376,6 +457,7 @@ mod tests {
             name: "q".into(),
             hard: list(&[("pods", "2"), ("requests.cpu", "1")]),
             used: list(&[("pods", "2"), ("requests.cpu", "200m")]),
+            scopes: Vec::new(),
         };
         let p = pod(json!({"requests": {"cpu": "100m"}}));
         let err = charge(&q, "pods", &p, &usage("", "pods", &p)).unwrap_err();
@@ -399,6 +481,7 @@ mod tests {
             name: "compute".into(),
             hard: list(&[("limits.cpu", "2"), ("requests.memory", "1Gi")]),
             used: list(&[("limits.cpu", "0"), ("requests.memory", "0")]),
+            scopes: Vec::new(),
         };
         let p = pod(json!({}));
         assert_eq!(
@@ -414,11 +497,24 @@ mod tests {
             charge(&unknown, "pods", &ok, &usage("", "pods", &ok)).unwrap_err(),
             "status unknown for quota: compute, resources: limits.cpu,requests.memory"
         );
+        // A scoped quota takes in only the pods of its scope.
+        let best_effort = Quota {
+            name: "be".into(),
+            hard: list(&[("pods", "0")]),
+            used: list(&[("pods", "0")]),
+            scopes: vec![("BestEffort".into(), "Exists".into(), vec![])],
+        };
+        assert!(charge(&best_effort, "pods", &p, &usage("", "pods", &p)).is_err());
+        assert_eq!(
+            charge(&best_effort, "pods", &ok, &usage("", "pods", &ok)),
+            Ok(None)
+        );
         // A quota on other things lets the pod through untouched.
         let cms = Quota {
             name: "cms".into(),
             hard: list(&[("configmaps", "1")]),
             used: list(&[("configmaps", "0")]),
+            scopes: Vec::new(),
         };
         assert_eq!(charge(&cms, "pods", &p, &usage("", "pods", &p)), Ok(None));
     }
