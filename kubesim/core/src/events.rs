@@ -301,32 +301,26 @@ fn pod_owner(pod: &Value) -> Option<(ObjectRef, &'static str)> {
 /// `job_controller.go`, `daemon_controller.go`: "Created pod: x"; `stateful_pod_control.go`:
 /// "create Pod x in StatefulSet y successful").
 pub fn pod_created(pod: &Value) -> Option<Event> {
-    let (owner, component) = pod_owner(pod)?;
-    let message = if owner.kind == "StatefulSet" {
-        format!(
-            "create Pod {} in StatefulSet {} successful",
-            name(pod),
-            owner.name
-        )
-    } else {
-        format!("Created pod: {}", name(pod))
-    };
-    Some(Event::normal(owner, component, "SuccessfulCreate", message))
+    pod_written(pod, "SuccessfulCreate", "create", "Created")
 }
 
 /// `SuccessfulDelete` on the controller of a pod it deleted.
 pub fn pod_deleted(pod: &Value) -> Option<Event> {
+    pod_written(pod, "SuccessfulDelete", "delete", "Deleted")
+}
+
+fn pod_written(pod: &Value, reason: &'static str, verb: &str, done: &str) -> Option<Event> {
     let (owner, component) = pod_owner(pod)?;
     let message = if owner.kind == "StatefulSet" {
         format!(
-            "delete Pod {} in StatefulSet {} successful",
+            "{verb} Pod {} in StatefulSet {} successful",
             name(pod),
             owner.name
         )
     } else {
-        format!("Deleted pod: {}", name(pod))
+        format!("{done} pod: {}", name(pod))
     };
-    Some(Event::normal(owner, component, "SuccessfulDelete", message))
+    Some(Event::normal(owner, component, reason, message))
 }
 
 /// The scheduler's `Scheduled` ("Successfully assigned ns/pod to node", `schedule_one.go`).

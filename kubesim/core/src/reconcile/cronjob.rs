@@ -43,6 +43,19 @@ fn event(cj: &Value, warning: bool, reason: &'static str, message: String) -> Ev
     }
 }
 
+/// Deletes a Job of the CronJob, recording `SuccessfulDelete` ("Deleted job x").
+fn delete_job(cj: &Value, job: &Value) -> Action {
+    Action::Delete {
+        target: Target::of("Job", job),
+        event: Some(event(
+            cj,
+            false,
+            "SuccessfulDelete",
+            format!("Deleted job {}", name(job)),
+        )),
+    }
+}
+
 /// The CronJob's time zone: `spec.timeZone`, else UTC (the controller's local zone).
 fn time_zone(cj: &Value) -> Result<TimeZone, String> {
     match str_at(cj, &["spec", "timeZone"]) {
@@ -158,17 +171,7 @@ pub fn reconcile_cronjob(
             return (actions, next);
         }
         Some("Replace") => {
-            for job in &active {
-                actions.push(Action::Delete {
-                    target: Target::of("Job", job),
-                    event: Some(event(
-                        cj,
-                        false,
-                        "SuccessfulDelete",
-                        format!("Deleted job {}", name(job)),
-                    )),
-                });
-            }
+            actions.extend(active.iter().map(|job| delete_job(cj, job)));
         }
         _ => {}
     }
@@ -248,17 +251,11 @@ fn cleanup_finished(cj: &Value, jobs: &[Value], actions: &mut Vec<Action>) {
                 name(j).to_owned(),
             )
         });
-        for job in done.into_iter().take(surplus) {
-            actions.push(Action::Delete {
-                target: Target::of("Job", job),
-                event: Some(event(
-                    cj,
-                    false,
-                    "SuccessfulDelete",
-                    format!("Deleted job {}", name(job)),
-                )),
-            });
-        }
+        actions.extend(
+            done.into_iter()
+                .take(surplus)
+                .map(|job| delete_job(cj, job)),
+        );
     }
 }
 
