@@ -70,6 +70,16 @@ pub(crate) fn resource_binding() -> ApiResource {
     )
 }
 
+/// `apps.karmada.io/v1alpha1` WorkloadRebalancer.
+pub(crate) fn workload_rebalancer() -> ApiResource {
+    ar(
+        "apps.karmada.io",
+        "v1alpha1",
+        "WorkloadRebalancer",
+        "workloadrebalancers",
+    )
+}
+
 /// `work.karmada.io/v1alpha2` ClusterResourceBinding.
 pub(crate) fn cluster_resource_binding() -> ApiResource {
     ar(
@@ -202,7 +212,8 @@ pub(crate) fn project_work(work: &mut Value) {
     );
 }
 
-/// What names a manifest: apiVersion, kind, metadata.namespace and metadata.name.
+/// What names a manifest: apiVersion, kind, metadata.namespace and metadata.name, and its
+/// `spec.replicas` (what the binding controller holds a moving workload's old share at).
 fn manifest_stub(manifest: &Value) -> Value {
     let mut stub = Map::new();
     for field in ["apiVersion", "kind"] {
@@ -217,6 +228,9 @@ fn manifest_stub(manifest: &Value) -> Value {
         }
     }
     stub.insert("metadata".into(), Value::Object(meta));
+    if let Some(r) = manifest.pointer("/spec/replicas") {
+        stub.insert("spec".into(), serde_json::json!({"replicas": r}));
+    }
     Value::Object(stub)
 }
 
@@ -241,7 +255,7 @@ mod tests {
         assert_eq!(
             a.pointer("/spec/workload/manifests").unwrap(),
             &json!([{"apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": "d", "namespace": "ns"}}])
+                "metadata": {"name": "d", "namespace": "ns"}, "spec": {"replicas": 1}}])
         );
         let again = {
             let mut b = a.clone();

@@ -28,6 +28,7 @@ const SKIPPED_GROUPS: &[&str] = &[
     "cluster.karmada.io",
     "policy.karmada.io",
     "work.karmada.io",
+    "apps.karmada.io",
     "platform.cceone.io",
     "coordination.k8s.io",
     "events.k8s.io",

@@ -1278,3 +1278,152 @@ spec:
     );
     assert_eq!(uids(), before, "spreading restarted member1's pods");
 }
+
+/// Failback and WorkloadRebalancer (issue 16, item 7): a NoExecute taint moves divided
+/// replicas off member2; once it is lifted, the workload whose policy says
+/// `failover.cluster.failback: Always` gets its share back by itself, while the other (Karmada's
+/// default) stays put until a WorkloadRebalancer asks for a fresh schedule.
+#[test]
+fn failback_returns_replicas_and_a_rebalancer_does_it_once() {
+    let up = Up::start(2);
+    let app = |name: &str, failback: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, labels: {{app: {name}}}}}
+spec:
+  replicas: 4
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec: {{containers: [{{name: c, image: nginx}}]}}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {{name: {name}}}
+spec:
+  resourceSelectors: [{{apiVersion: apps/v1, kind: Deployment, name: {name}}}]
+  failover: {{cluster: {{purgeMode: Directly{failback}}}}}
+  placement:
+    clusterAffinity: {{clusterNames: [member1, member2]}}
+    replicaScheduling:
+      replicaSchedulingType: Divided
+      replicaDivisionPreference: Weighted
+      weightPreference:
+        staticWeightList:
+        - {{targetCluster: {{clusterNames: [member1]}}, weight: 1}}
+        - {{targetCluster: {{clusterNames: [member2]}}, weight: 1}}
+"#
+        )
+    };
+    up.apply_yaml("back.yaml", &app("back", ", failback: Always"));
+    up.apply_yaml("stay.yaml", &app("stay", ""));
+    let split = "member1=2 member2=2";
+    for b in ["back-deployment", "stay-deployment"] {
+        eventually(&format!("{b} split 2/2"), Duration::from_secs(60), || {
+            (up.placement(b).trim() == split).then_some(())
+        });
+    }
+    let kc = up.kubeconfig();
+    let kc = kc.to_str().unwrap();
+    ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            kc,
+            "taint",
+            "cluster",
+            "member2",
+            "outage=yes:NoExecute",
+        ],
+    );
+    for b in ["back-deployment", "stay-deployment"] {
+        eventually(
+            &format!("{b} all on member1"),
+            Duration::from_secs(60),
+            || (up.placement(b).trim() == "member1=4").then_some(()),
+        );
+    }
+    ok(
+        "cceonectl",
+        &["--kubeconfig", kc, "taint", "cluster", "member2", "outage-"],
+    );
+    eventually("back fails back by itself", Duration::from_secs(60), || {
+        (up.placement("back-deployment").trim() == split).then_some(())
+    });
+    // While member2's share is not ready, member1 keeps all four: the move never drops the
+    // workload below its total. (member1 is read first: once member2 reads ready it stays so.)
+    let field = |member: &str, path: &str| {
+        up.on_member(
+            member,
+            &[
+                "get",
+                "deploy",
+                "back",
+                "-o",
+                &format!("jsonpath={{{path}}}"),
+            ],
+        )
+        .trim()
+        .to_string()
+    };
+    let mut held = Vec::new();
+    eventually(
+        "back runs 2 replicas in member2",
+        Duration::from_secs(60),
+        || {
+            let member1 = field("member1", ".spec.replicas");
+            if field("member2", ".status.readyReplicas") == "2" {
+                return Some(());
+            }
+            held.push(member1);
+            None
+        },
+    );
+    eprintln!("member1's replicas while member2's share was not ready: {held:?}");
+    assert!(
+        held.iter().all(|r| r == "4"),
+        "member1 shrank before member2 was ready: {held:?}"
+    );
+    eventually("member1 back to its share", Duration::from_secs(60), || {
+        (field("member1", ".spec.replicas") == "2").then_some(())
+    });
+    assert_eq!(
+        up.placement("stay-deployment").trim(),
+        "member1=4",
+        "a workload without failback moved back"
+    );
+
+    up.apply_yaml(
+        "rebalance.yaml",
+        r#"
+apiVersion: apps.karmada.io/v1alpha1
+kind: WorkloadRebalancer
+metadata: {name: once}
+spec:
+  workloads:
+  - {apiVersion: apps/v1, kind: Deployment, name: stay, namespace: default}
+  - {apiVersion: apps/v1, kind: Deployment, name: missing, namespace: default}
+"#,
+    );
+    eventually("stay rebalanced", Duration::from_secs(60), || {
+        (up.placement("stay-deployment").trim() == split).then_some(())
+    });
+    let results = eventually("the rebalancer finished", Duration::from_secs(30), || {
+        let out = up.fed_get(&[
+            "get",
+            "workloadrebalancer",
+            "once",
+            "-o",
+            "jsonpath={range .status.observedWorkloads[*]}{.workload.name}={.result}/{.reason} {end}|{.status.finishTime}",
+        ]);
+        let (results, finished) = out.trim().split_once('|')?;
+        (!finished.is_empty()).then(|| results.to_string())
+    });
+    assert_eq!(
+        results.trim(),
+        "stay=Successful/ missing=Failed/ReferencedBindingNotFound",
+        "{results}"
+    );
+}

@@ -346,9 +346,21 @@ pub struct ClusterFailover {
     /// `statePreservation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_preservation: Option<Value>,
+    /// `failback` (this federation's, beyond Karmada): `Always` brings replicas back by the
+    /// placement's wishes when a cluster they could run on is Ready again; `Never` (the
+    /// default, Karmada's behaviour) leaves them where failover put them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failback: Option<String>,
     /// Anything else.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl FailoverBehavior {
+    /// Whether `failover.cluster.failback` is `Always`.
+    pub fn fails_back(&self) -> bool {
+        self.cluster.as_ref().and_then(|c| c.failback.as_deref()) == Some("Always")
+    }
 }
 
 /// `Suspension`.

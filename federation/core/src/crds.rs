@@ -25,6 +25,7 @@ const SOURCES: &[&str] = &[
     include_str!("../crds/resourcebindings.work.karmada.io.json"),
     include_str!("../crds/clusterresourcebindings.work.karmada.io.json"),
     include_str!("../crds/works.work.karmada.io.json"),
+    include_str!("../crds/workloadrebalancers.apps.karmada.io.json"),
 ];
 
 fn parsed() -> &'static [Value] {
@@ -42,7 +43,8 @@ fn parsed() -> &'static [Value] {
 /// `policy.karmada.io/v1alpha1` PropagationPolicy (`pp`), ClusterPropagationPolicy (`cpp`),
 /// OverridePolicy (`op`), ClusterOverridePolicy (`cop`), `work.karmada.io/v1alpha2`
 /// ResourceBinding (`rb`), ClusterResourceBinding (`crb`) and `work.karmada.io/v1alpha1`
-/// Work (`wk`).
+/// Work (`wk`), and `apps.karmada.io/v1alpha1` WorkloadRebalancer (written from Karmada's
+/// `pkg/apis/apps/v1alpha1/workloadrebalancer_types.go`).
 pub fn crds() -> Vec<Value> {
     parsed().to_vec()
 }

@@ -174,10 +174,100 @@ fn current(binding: &ResourceBinding, template: &Value) -> bool {
         && scheduled
 }
 
+/// A cluster's live Work of a binding.
+fn work_of<'a>(works: &'a [Work], cluster: &str) -> Option<&'a Work> {
+    works
+        .iter()
+        .find(|w| !w.deleting() && w.cluster() == Some(cluster))
+}
+
+/// The replicas a cluster's Work holds now (its manifest's `spec.replicas`), if it has one.
+fn held_replicas(works: &[Work], cluster: &str) -> Option<i32> {
+    let replicas = work_of(works, cluster)?
+        .manifests()
+        .first()?
+        .pointer("/spec/replicas")?
+        .as_i64()?;
+    i32::try_from(replicas).ok()
+}
+
+/// The ready replicas a cluster reports of its Work's current generation (0 until it has).
+fn reported_ready(works: &[Work], cluster: &str) -> i64 {
+    let Some(work) = work_of(works, cluster) else {
+        return 0;
+    };
+    let current = work.applied().is_some_and(|c| {
+        c.status == "True"
+            && c.observed_generation.is_some()
+            && c.observed_generation == work.metadata.generation
+    });
+    if !current {
+        return 0;
+    }
+    work.status
+        .as_ref()
+        .and_then(|s| s.manifest_statuses.as_ref())
+        .and_then(|m| m.first())
+        .and_then(|m| m.status.as_ref())
+        .and_then(|s| s.get("readyReplicas"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// A move of replicas between clusters never drops the workload below its total: while a
+/// Ready cluster whose share grew does not yet report that many ready replicas (of the Work it
+/// was sent), the clusters whose share shrinks keep their old share (`targets` is changed so).
+/// The growing shares are remembered in `moving` until ready (in memory: after a restart a
+/// move in progress finishes without the hold). True while holding.
+fn hold_shrinking(
+    ctx: &Ctx,
+    key: &ObjKey,
+    binding: &ResourceBinding,
+    works: &[Work],
+    targets: &mut [cceone_karmada_api::TargetCluster],
+) -> bool {
+    if !binding.spec().is_workload() {
+        return false;
+    }
+    let clusters = ctx.cluster_values();
+    let mut moving = ctx.moving.lock();
+    let earlier = moving.remove(key).unwrap_or_default();
+    let pending: Vec<(String, i32)> = targets
+        .iter()
+        .filter_map(|t| {
+            let want = t.replicas.unwrap_or(0);
+            let grows = want > held_replicas(works, &t.name).unwrap_or(0)
+                || earlier.iter().any(|(c, w)| *c == t.name && *w == want);
+            let ready_cluster = clusters
+                .iter()
+                .any(|c| c.name() == t.name && c.ready_status() == "True");
+            (grows && ready_cluster && reported_ready(works, &t.name) < i64::from(want))
+                .then(|| (t.name.clone(), want))
+        })
+        .collect();
+    if pending.is_empty() {
+        return false;
+    }
+    let mut holding = false;
+    for t in targets.iter_mut() {
+        if let Some(held) = held_replicas(works, &t.name)
+            && t.replicas.unwrap_or(0) < held
+        {
+            t.replicas = Some(held);
+            holding = true;
+        }
+    }
+    if holding {
+        moving.insert(key.clone(), pending);
+    }
+    holding
+}
+
 /// Dispatch one binding's Works.
 pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Error> {
     let works: Vec<Work> = ctx.works.by_index_as(&resources::binding_index(&key));
     let Some(binding) = ctx.binding_as(&key) else {
+        ctx.moving.lock().remove(&key);
         prune(&ctx, &works, &HashSet::new()).await?;
         return Ok(None);
     };
@@ -234,7 +324,12 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     let mut desired = Vec::new();
     let clusters = ctx.cluster_values();
     // Its own clusters and those of the bindings that require it (`mergeTargetClusters`).
-    for target in &cceone_federation_core::dependencies::target_clusters(&binding) {
+    let mut targets = cceone_federation_core::dependencies::target_clusters(&binding);
+    if hold_shrinking(&ctx, &key, &binding, &works, &mut targets) {
+        settled = false;
+        requeue = Some(RETRY);
+    }
+    for target in &targets {
         let wkey = ObjKey::new(&execution_space(&target.name), work_name(kind, name, ns));
         let Some(cluster) = clusters.iter().find(|c| c.name() == target.name) else {
             // The scheduler will move the binding off a cluster that is gone.

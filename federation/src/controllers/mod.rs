@@ -7,7 +7,8 @@
 //! - [`binding`]: binding × OverridePolicies → one Work per target cluster;
 //! - [`dependencies`]: a binding with `propagateDeps` → attached bindings of the ConfigMaps,
 //!   Secrets, ServiceAccounts and claims its workload references;
-//! - [`status`]: Works → the binding's `aggregatedStatus` and the template's status.
+//! - [`status`]: Works → the binding's `aggregatedStatus` and the template's status;
+//! - [`rebalancer`]: a WorkloadRebalancer → a fresh schedule of the bindings it names.
 //!
 //! Every reconcile is level-triggered (it reads the caches, never the event) and writes only
 //! the difference between what it computes and what it found, so converged objects stay still.
@@ -17,6 +18,7 @@ pub(crate) mod cluster;
 pub(crate) mod dependencies;
 pub(crate) mod detector;
 pub(crate) mod eviction;
+pub(crate) mod rebalancer;
 pub(crate) mod scheduler;
 pub(crate) mod status;
 
@@ -66,6 +68,7 @@ pub(crate) struct Ctx {
     pub(crate) rbs: Arc<Cache>,
     pub(crate) crbs: Arc<Cache>,
     pub(crate) works: Arc<Cache>,
+    pub(crate) rebalancers: Arc<Cache>,
     pub(crate) templates: Arc<Templates>,
     /// [`Ctx::cluster_values`]' copy; dropped whenever a Cluster changes.
     cluster_snapshot: parking_lot::RwLock<Option<Arc<Vec<Cluster>>>>,
@@ -76,6 +79,9 @@ pub(crate) struct Ctx {
     pub(crate) unhealthy_apps: parking_lot::Mutex<
         std::collections::HashMap<ObjKey, cceone_federation_core::appfailover::UnhealthySince>,
     >,
+    /// The clusters whose share of a binding's replicas grew and is not ready yet, with that
+    /// share: the binding controller holds the shrinking clusters' old shares until then.
+    pub(crate) moving: parking_lot::Mutex<std::collections::HashMap<ObjKey, Vec<(String, i32)>>>,
 }
 
 impl Ctx {
@@ -142,6 +148,7 @@ impl Ctx {
             &self.rbs,
             &self.crbs,
             &self.works,
+            &self.rebalancers,
         ] {
             c.wait_synced().await;
         }
@@ -157,6 +164,7 @@ struct Queues {
     binding: Arc<Queue<ObjKey>>,
     dependencies: Arc<Queue<ObjKey>>,
     status: Arc<Queue<ObjKey>>,
+    rebalancer: Arc<Queue<ObjKey>>,
 }
 
 /// The running controllers; dropping this stops them.
@@ -333,10 +341,12 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
             Some(resources::project_work),
             true,
         ),
+        rebalancers: Cache::new(resources::workload_rebalancer(), None),
         templates: Templates::new(local.clone(), writer),
         cluster_snapshot: parking_lot::RwLock::new(None),
         cluster_generation: std::sync::atomic::AtomicU64::new(0),
         unhealthy_apps: parking_lot::Mutex::default(),
+        moving: parking_lot::Mutex::default(),
     });
     let q = Queues {
         cluster: Queue::new(),
@@ -345,6 +355,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         binding: Queue::new(),
         dependencies: Queue::new(),
         status: Queue::new(),
+        rebalancer: Queue::new(),
     };
     wire(&ctx, &q);
     register_metrics(&local, &q);
@@ -361,6 +372,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         &ctx.rbs,
         &ctx.crbs,
         &ctx.works,
+        &ctx.rebalancers,
     ] {
         ctx.writer.write_through(cache);
         tasks.push(tokio::spawn(Arc::clone(cache).run(local.clone())));
@@ -387,6 +399,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
     controller!("binding", q.binding, binding::reconcile);
     controller!("dependencies", q.dependencies, dependencies::reconcile);
     controller!("status", q.status, status::reconcile);
+    controller!("rebalancer", q.rebalancer, rebalancer::reconcile);
     Controllers {
         tasks,
         templates: Arc::clone(&ctx.templates),
@@ -402,6 +415,7 @@ fn register_metrics(local: &LocalClient, q: &Queues) {
         ("binding", weak_info(&q.binding)),
         ("dependencies", weak_info(&q.dependencies)),
         ("status", weak_info(&q.status)),
+        ("rebalancer", weak_info(&q.rebalancer)),
     ];
     local.core().metrics.add_renderer(Arc::new(move |out: &mut String| {
         out.push_str("# HELP federation_queue_depth Keys waiting for a controller.\n# TYPE federation_queue_depth gauge\n");
@@ -519,6 +533,15 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
             }
         }));
     }
+
+    let rq = Arc::clone(&q.rebalancer);
+    ctx.rebalancers.on_change(Arc::new(move |old, new| {
+        if spec_changed(old, new)
+            && let Some(key) = new.and_then(ObjKey::of)
+        {
+            rq.add(key);
+        }
+    }));
 
     let depq = Arc::clone(&q.dependencies);
     ctx.rbs.on_change(Arc::new(move |old, new| {

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use cceone_federation_core::health::evict_cluster_with;
 use cceone_federation_core::scheduler::{
-    ScheduleError, applied_placement, needs_schedule, schedule_binding, scheduled_condition,
+    ScheduleError, applied_placement, failback, needs_schedule, schedule_binding,
+    scheduled_condition,
 };
 use cceone_federation_core::{appfailover, names};
 use cceone_karmada_api::meta::format_time;
@@ -136,6 +137,12 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
                 requeue = earliest(requeue, RETRY);
             }
         }
+    } else if let Some(outcome) = failback(&want, &clusters) {
+        tracing::info!(binding = %key, clusters = ?outcome.clusters, "failback: replicas return to a recovered cluster");
+        condition = scheduled_condition(&Ok::<(), ScheduleError>(()), now);
+        scheduled_now = true;
+        want.spec_mut().clusters = Some(outcome.clusters);
+        affinity = outcome.affinity_name;
     } else {
         // Nothing to schedule means the spec already holds a schedule of the current
         // placement: Scheduled is True (this also completes a write cut short by a conflict).

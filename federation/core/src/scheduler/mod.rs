@@ -100,9 +100,38 @@ pub fn schedule_binding(
     binding: &ResourceBinding,
     clusters: &[Cluster],
 ) -> Result<ScheduleOutcome, ScheduleError> {
+    schedule_binding_with(binding, clusters, reschedule_required(binding))
+}
+
+/// Failback (`failover.cluster.failback: Always`, beyond Karmada): the fresh schedule of a
+/// binding whose replicas are divided, when it would put replicas on a cluster that has none
+/// of them now — a cluster that recovered since failover moved them away, or one that joined.
+/// None when failback is off, nothing would return, or the binding cannot be scheduled.
+pub fn failback(binding: &ResourceBinding, clusters: &[Cluster]) -> Option<ScheduleOutcome> {
+    let spec = spec_of(binding);
+    if !spec.failover.as_ref().is_some_and(|f| f.fails_back())
+        || scheduling_type(placement_of(spec)) != "Divided"
+    {
+        return None;
+    }
+    let outcome = schedule_binding_with(binding, clusters, true).ok()?;
+    let current = spec.clusters();
+    let returns = outcome.clusters.iter().any(|t| {
+        t.replicas.unwrap_or(0) > 0
+            && !current
+                .iter()
+                .any(|c| c.name == t.name && c.replicas.unwrap_or(0) > 0)
+    });
+    returns.then_some(outcome)
+}
+
+fn schedule_binding_with(
+    binding: &ResourceBinding,
+    clusters: &[Cluster],
+    fresh: bool,
+) -> Result<ScheduleOutcome, ScheduleError> {
     let spec = spec_of(binding);
     let placement = placement_of(spec);
-    let fresh = reschedule_required(binding);
     let terms = placement.cluster_affinities();
     if placement.cluster_affinity.is_some() || terms.is_empty() {
         let clusters = run(spec, clusters, placement.cluster_affinity.as_ref(), fresh)?;
