@@ -242,6 +242,8 @@ spec:
     assert_eq!(condition["type"], "Approved");
     assert_eq!(condition["reason"], "KubectlApprove");
     assert_eq!(condition["status"], "True");
+    // The server records who asked, as upstream does on create.
+    assert_eq!(alice["spec"]["username"], "admin");
     // The cluster CA signed it, and the certificate authenticates as its subject.
     let dir = sim.dir.path();
     let cert = dir.join("alice.crt");

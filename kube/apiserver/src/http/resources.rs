@@ -271,7 +271,8 @@ async fn handle_inner(
         }
         (&Method::POST, None, None) => {
             let ct = content_type(&req);
-            let body = body::decode(ct.as_deref(), read_body(req).await?).await?;
+            let mut body = body::decode(ct.as_deref(), read_body(req).await?).await?;
+            super::subresources::stamp_requestor(&t.res, &user, &mut body);
             let obj = core.create(&t.res, ns, body, &wopts).await?;
             respond(&t.res, StatusCode::CREATED, obj, as_table, &q)
         }

@@ -169,6 +169,25 @@ async fn issue(state: &State, res: &std::sync::Arc<ResourceInfo>, name: &str, cs
     }
 }
 
+/// A new CertificateSigningRequest names who asked and starts unapproved, whatever the client
+/// sent (`csrStrategy.PrepareForCreate`).
+pub(crate) fn stamp_requestor(res: &ResourceInfo, user: &super::User, csr: &mut Value) {
+    if res.group != "certificates.k8s.io" || res.kind != "CertificateSigningRequest" {
+        return;
+    }
+    let Some(obj) = csr.as_object_mut() else {
+        return;
+    };
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        for k in ["uid", "extra"] {
+            spec.remove(k);
+        }
+        spec.insert("username".into(), json!(user.name));
+        spec.insert("groups".into(), json!(user.groups));
+    }
+    obj.insert("status".into(), json!({}));
+}
+
 /// Approved and Denied exclude each other, are True when present, and once there stay.
 fn check_conditions(old: Option<&Vec<Value>>, new: &[Value]) -> Vec<Cause> {
     let mut causes = Vec::new();
