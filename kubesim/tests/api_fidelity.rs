@@ -497,7 +497,7 @@ spec:
 
 #[test]
 fn python_client_pages_with_remaining_item_count_and_reads_gzip() {
-    support::python_client();
+    support::ensure_python_client();
     let sim = Sim::start(&[]);
     let mut templates = String::new();
     for i in 0..5 {
@@ -537,11 +537,7 @@ for name in ["big", "kube-root-ca.crt-absent"]:
     body = response.read()
     print(name, response.status, response.getheader("Content-Encoding"), len(body) > 200 * 1024)
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(&sim.kubeconfig)
-        .output()
-        .unwrap();
+    let out = support::python(script, &[sim.kubeconfig.as_os_str()]);
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{printed}\n{}", stderr(&out));
     assert_eq!(

@@ -225,23 +225,6 @@ where
 }
 
 /// Make sure the official Python client (`import kubernetes`) is there, installing it with pip
-/// when it is not.
-pub fn python_client() {
-    let ready = Command::new("python3")
-        .args(["-c", "import kubernetes"])
-        .status()
-        .unwrap()
-        .success();
-    if !ready {
-        let installed = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "kubernetes"])
-            .status()
-            .unwrap();
-        assert!(installed.success(), "pip install kubernetes failed");
-    }
-}
-
-/// Make sure the official Python client (`import kubernetes`) is there, installing it with pip
 /// the first time.
 pub fn ensure_python_client() {
     let ready = Command::new("python3")
