@@ -543,8 +543,8 @@ impl Core {
         if same_but_rv(old, &new) {
             return Ok(old.clone());
         }
-        if opts.dry_run {
         crate::admission::admit(self, res, Some(old), &mut new, opts.dry_run).await?;
+        if opts.dry_run {
             return Ok(new);
         }
         let key = res.key(ns, name);
