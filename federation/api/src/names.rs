@@ -54,3 +54,7 @@ pub const EXECUTION_FINALIZER: &str = "karmada.io/execution-controller";
 pub const EXECUTION_SPACE_PREFIX: &str = "karmada-es-";
 /// The scheduler name bindings carry by default.
 pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
+/// Annotation on member objects listing the annotation keys the federation manages.
+pub const MANAGED_ANNOTATIONS_ANNOTATION: &str = "resourcetemplate.karmada.io/managed-annotations";
+/// Annotation on member objects listing the label keys the federation manages.
+pub const MANAGED_LABELS_ANNOTATION: &str = "resourcetemplate.karmada.io/managed-labels";

@@ -138,6 +138,7 @@ pub fn build_work(
         ] {
             meta.remove(field);
         }
+        record_managed_keys(meta);
     }
     prune(&mut manifest);
 
@@ -165,6 +166,39 @@ pub fn build_work(
         status: None,
         extra: Default::default(),
     })
+}
+
+/// Karmada's `RecordManagedAnnotations` / `RecordManagedLabels` (pkg/util/annotation.go,
+/// label.go): the manifest names, in `resourcetemplate.karmada.io/managed-annotations` and
+/// `managed-labels`, the annotation and label keys the federation sets (sorted,
+/// comma-separated, the first including itself), so that the member's own additions can be told
+/// from them.
+fn record_managed_keys(meta: &mut serde_json::Map<String, Value>) {
+    let keys = |field: &str| -> Vec<String> {
+        meta.get(field)
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut annotations = keys("annotations");
+    annotations.retain(|k| {
+        k != names::MANAGED_ANNOTATIONS_ANNOTATION && k != names::MANAGED_LABELS_ANNOTATION
+    });
+    annotations.push(names::MANAGED_ANNOTATIONS_ANNOTATION.to_string());
+    annotations.push(names::MANAGED_LABELS_ANNOTATION.to_string());
+    annotations.sort();
+    let mut labels = keys("labels");
+    labels.sort();
+    if let Some(ann) = crate::json::child_obj(meta, "annotations") {
+        ann.insert(
+            names::MANAGED_ANNOTATIONS_ANNOTATION.into(),
+            json!(annotations.join(",")),
+        );
+        ann.insert(
+            names::MANAGED_LABELS_ANNOTATION.into(),
+            json!(labels.join(",")),
+        );
+    }
 }
 
 /// `RemoveIrrelevantFields`' kind-specific part plus the status: a Service's allocated

@@ -149,6 +149,30 @@ fn seed_walk_through() {
             "2"
         );
         assert!(m.get("status").is_none() && m["metadata"].get("uid").is_none());
+        // Karmada's records of the keys it manages on the member object.
+        let managed_labels =
+            m["metadata"]["annotations"]["resourcetemplate.karmada.io/managed-labels"]
+                .as_str()
+                .unwrap();
+        assert!(
+            managed_labels.contains("cceone.propagationto")
+                && managed_labels.contains("karmada.io/managed"),
+            "{managed_labels}"
+        );
+        let managed_annotations =
+            m["metadata"]["annotations"]["resourcetemplate.karmada.io/managed-annotations"]
+                .as_str()
+                .unwrap();
+        let keys: Vec<&str> = managed_annotations.split(',').collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "{managed_annotations}"
+        );
+        assert!(keys.contains(&"resourcetemplate.karmada.io/managed-annotations"));
+        assert!(
+            keys.contains(&"work.karmada.io/name"),
+            "{managed_annotations}"
+        );
 
         // The member runs it: its controller fills the status, the agent reflects it.
         let mut member = m.clone();
