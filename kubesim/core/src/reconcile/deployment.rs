@@ -286,16 +286,12 @@ pub fn reconcile_deployment(deploy: &Value, owned: &[Value]) -> Vec<Action> {
 
     if paused {
         // A paused Deployment still scales (`sync`), but rolls nothing.
-        let active: Vec<usize> = (0..old.len()).filter(|i| old[*i].replicas > 0).collect();
-        match (&mut new, active.as_slice()) {
-            (Some(n), []) => step.scale(n, desired),
-            (None, [i]) => {
-                let i = *i;
-                step.scale(&mut old[i], desired);
-            }
-            _ => {}
-        }
+        scale(&mut step, new.as_mut(), &mut old);
         cleanup(&mut step, &old);
+        return step.actions;
+    }
+    if is_scaling_event(&step, new.as_ref(), &old) {
+        scale(&mut step, new.as_mut(), &mut old);
         return step.actions;
     }
     if is_recreate(deploy) {
@@ -308,6 +304,101 @@ pub fn reconcile_deployment(deploy: &Value, owned: &[Value]) -> Vec<Action> {
         cleanup(&mut step, &old);
     }
     step.actions
+}
+
+/// `isScalingEvent`: an active ReplicaSet was last sized for another replica count.
+fn is_scaling_event(step: &Step<'_>, new: Option<&Set<'_>>, old: &[Set<'_>]) -> bool {
+    new.into_iter().chain(old).any(|s| {
+        s.replicas > 0
+            && str_at(s.rs, &["metadata", "annotations", DESIRED_REPLICAS])
+                .and_then(|d| d.parse::<i64>().ok())
+                .is_some_and(|d| d != step.desired)
+    })
+}
+
+/// `scale` (`sync.go`): one active ReplicaSet (or none: the newest) takes the new count; a
+/// saturated new one leaves the old ones at zero; otherwise a rolling Deployment spreads the
+/// change over its active ReplicaSets in proportion to their size (`GetProportion`), the
+/// leftover to the largest.
+fn scale<'a>(step: &mut Step<'_>, new: Option<&mut Set<'a>>, old: &mut [Set<'a>]) {
+    let desired = step.desired;
+    let saturated = new.as_ref().is_some_and(|n| {
+        n.replicas == desired && i64_at(n.rs, &["status", "availableReplicas"]) == Some(desired)
+    });
+    // Newest first, as `FindActiveOrLatest` sorts them.
+    let has_new = new.is_some();
+    let mut all: Vec<&mut Set<'a>> = new.into_iter().chain(old.iter_mut().rev()).collect();
+    let active: Vec<usize> = (0..all.len()).filter(|i| all[*i].replicas > 0).collect();
+    match active.as_slice() {
+        [] if !all.is_empty() => {
+            step.scale(all[0], desired);
+            return;
+        }
+        [i] => {
+            let i = *i;
+            step.scale(all[i], desired);
+            return;
+        }
+        _ => {}
+    }
+    if saturated {
+        for set in all.iter_mut().skip(usize::from(has_new)) {
+            if set.replicas > 0 {
+                step.scale(set, 0);
+            }
+        }
+        return;
+    }
+    if is_recreate(step.deploy) {
+        return;
+    }
+    let mut sets: Vec<&mut Set<'a>> = all.into_iter().filter(|s| s.replicas > 0).collect();
+    let total: i64 = sets.iter().map(|s| s.replicas).sum();
+    let allowed = if desired > 0 { desired + step.surge } else { 0 };
+    let to_add = allowed - total;
+    if to_add == 0 {
+        return;
+    }
+    // Largest first; among equals the newer when growing, the older when shrinking (the
+    // list is newest first, and the sort is stable).
+    if to_add > 0 {
+        sets.sort_by_key(|s| std::cmp::Reverse(s.replicas));
+    } else {
+        sets.reverse();
+        sets.sort_by_key(|s| std::cmp::Reverse(s.replicas));
+    }
+    let mut added = 0;
+    let mut sizes: Vec<i64> = Vec::with_capacity(sets.len());
+    for set in &sets {
+        let proportion = if to_add == added {
+            0
+        } else {
+            let annotated = str_at(set.rs, &["metadata", "annotations", MAX_REPLICAS])
+                .and_then(|m| m.parse::<i64>().ok())
+                .filter(|m| *m > 0)
+                .unwrap_or(total.max(1));
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            let fraction = if desired == 0 {
+                -set.replicas
+            } else {
+                ((set.replicas * allowed) as f64 / annotated as f64).round() as i64 - set.replicas
+            };
+            let left = to_add - added;
+            if to_add > 0 {
+                fraction.min(left)
+            } else {
+                fraction.max(left)
+            }
+        };
+        added += proportion;
+        sizes.push(set.replicas + proportion);
+    }
+    if let Some(first) = sizes.first_mut() {
+        *first = (*first + to_add - added).max(0);
+    }
+    for (set, size) in sets.into_iter().zip(sizes) {
+        step.scale(set, size);
+    }
 }
 
 /// Revision and copied annotations of an existing new ReplicaSet

@@ -349,3 +349,32 @@ fn history_beyond_the_limit_is_deleted_oldest_first() {
     let revs: Vec<String> = w.revisions().into_iter().map(|r| r.1).collect();
     assert_eq!(revs, ["2", "3"]);
 }
+
+#[test]
+fn scaling_mid_rollout_is_spread_in_proportion() {
+    let mut w = World::new(workload(
+        "Deployment",
+        "web",
+        json!({ "replicas": 10, "strategy": {"rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}} }),
+    ));
+    w.converge();
+    // A rollout stuck half way: the new pods never become ready.
+    w.ready = false;
+    w.set_image("busybox:2");
+    w.converge();
+    let before = w.revisions();
+    assert_eq!((before[0].2, before[1].2), (8, 5));
+    w.events.clear();
+    w.d["spec"]["replicas"] = json!(20);
+    w.step();
+    // 13 pods were allowed (10 + 3), 23 are now: 8 → 14 and 5 → 9 (8·23/13 = 14.15, 5·23/13 = 8.85).
+    let after = w.revisions();
+    assert_eq!((after[0].2, after[1].2), (14, 9), "{:?}", w.events);
+    assert_eq!(
+        w.events,
+        [
+            format!("Scaled up replica set {} from 8 to 14", after[0].0),
+            format!("Scaled up replica set {} from 5 to 9", after[1].0),
+        ]
+    );
+}
