@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{cceone_up, eventually, free_port, kubectl, kubectl_bin, ok, step};
+use support::{cceone_up, eventually, free_port, kubectl, kubectl_bin, ok, run, step};
 
 /// kubectl with `kc`: (exit code, stdout, stderr).
 fn kubectl_as(kc: &Path, args: &[&str]) -> (Option<i32>, String, String) {
@@ -239,7 +239,22 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
 
     step("through the hub, the member's own RBAC decides");
     let member = d.join("data").join("members").join("member1.kubeconfig");
-    kubectl(&member, &["create", "namespace", "team-a"]);
+    // team-a reaches the member by namespace sync, as every federation namespace does.
+    eventually("team-a synced to member1", Duration::from_secs(60), || {
+        run(
+            "kubectl",
+            &[
+                "--kubeconfig",
+                member.to_str().unwrap(),
+                "get",
+                "namespace",
+                "team-a",
+            ],
+        )
+        .status
+        .success()
+        .then_some(())
+    });
     kubectl(
         &member,
         &[

@@ -1427,3 +1427,45 @@ spec:
         "{results}"
     );
 }
+
+/// Namespace sync (issue 16, item 1, as Karmada's namespace sync controller): a namespace
+/// created in the federation reaches every member, one labelled
+/// `namespace.karmada.io/skip-auto-propagation: "true"` does not, and deleting it in the
+/// federation removes it from the members.
+#[test]
+fn namespaces_created_in_the_federation_reach_every_member() {
+    let up = Up::start(2);
+    up.fed(&["create", "namespace", "shop"]);
+    up.apply_yaml(
+        "private.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: private\n  labels: {namespace.karmada.io/skip-auto-propagation: \"true\"}\n",
+    );
+    let has = |member: &str, ns: &str| {
+        !up.on_member(member, &["get", "namespace", ns, "-o", "name"])
+            .contains("NotFound")
+    };
+    eventually("shop in both members", Duration::from_secs(60), || {
+        (has("member1", "shop") && has("member2", "shop")).then_some(())
+    });
+    let managed = up.on_member(
+        "member1",
+        &[
+            "get",
+            "namespace",
+            "shop",
+            "-o",
+            "jsonpath={.metadata.labels.karmada\\.io/managed}",
+        ],
+    );
+    assert_eq!(managed.trim(), "true");
+    assert!(
+        !has("member1", "private") && !has("member2", "private"),
+        "a namespace marked skip-auto-propagation was synced"
+    );
+    up.fed(&["delete", "namespace", "shop"]);
+    eventually(
+        "shop gone from the members",
+        Duration::from_secs(60),
+        || (!has("member1", "shop") && !has("member2", "shop")).then_some(()),
+    );
+}

@@ -8,7 +8,8 @@
 //! - [`dependencies`]: a binding with `propagateDeps` → attached bindings of the ConfigMaps,
 //!   Secrets, ServiceAccounts and claims its workload references;
 //! - [`status`]: Works → the binding's `aggregatedStatus` and the template's status;
-//! - [`rebalancer`]: a WorkloadRebalancer → a fresh schedule of the bindings it names.
+//! - [`rebalancer`]: a WorkloadRebalancer → a fresh schedule of the bindings it names;
+//! - [`namespaces`]: every federation namespace → a Work in each member (namespace sync).
 //!
 //! Every reconcile is level-triggered (it reads the caches, never the event) and writes only
 //! the difference between what it computes and what it found, so converged objects stay still.
@@ -18,6 +19,7 @@ pub(crate) mod cluster;
 pub(crate) mod dependencies;
 pub(crate) mod detector;
 pub(crate) mod eviction;
+pub(crate) mod namespaces;
 pub(crate) mod rebalancer;
 pub(crate) mod scheduler;
 pub(crate) mod status;
@@ -165,6 +167,7 @@ struct Queues {
     dependencies: Arc<Queue<ObjKey>>,
     status: Arc<Queue<ObjKey>>,
     rebalancer: Arc<Queue<ObjKey>>,
+    namespaces: Arc<Queue<String>>,
 }
 
 /// The running controllers; dropping this stops them.
@@ -356,6 +359,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         dependencies: Queue::new(),
         status: Queue::new(),
         rebalancer: Queue::new(),
+        namespaces: Queue::new(),
     };
     wire(&ctx, &q);
     register_metrics(&local, &q);
@@ -400,6 +404,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
     controller!("dependencies", q.dependencies, dependencies::reconcile);
     controller!("status", q.status, status::reconcile);
     controller!("rebalancer", q.rebalancer, rebalancer::reconcile);
+    controller!("namespaces", q.namespaces, namespaces::reconcile);
     Controllers {
         tasks,
         templates: Arc::clone(&ctx.templates),
@@ -416,6 +421,7 @@ fn register_metrics(local: &LocalClient, q: &Queues) {
         ("dependencies", weak_info(&q.dependencies)),
         ("status", weak_info(&q.status)),
         ("rebalancer", weak_info(&q.rebalancer)),
+        ("namespaces", weak_info(&q.namespaces)),
     ];
     local.core().metrics.add_renderer(Arc::new(move |out: &mut String| {
         out.push_str("# HELP federation_queue_depth Keys waiting for a controller.\n# TYPE federation_queue_depth gauge\n");
@@ -533,6 +539,41 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
             }
         }));
     }
+
+    // Namespace sync: a namespace changed, a cluster came or went, or a policy claimed one.
+    let nq = Arc::clone(&q.namespaces);
+    ctx.namespaces.on_change(Arc::new(move |old, new| {
+        if let Some(o) = either(old, new)
+            && !namespaces::reserved(s(o, "/metadata/name"))
+        {
+            nq.add(name_of(o));
+        }
+    }));
+    let (nq, weak) = (Arc::clone(&q.namespaces), Arc::downgrade(ctx));
+    ctx.clusters.on_change(Arc::new(move |old, new| {
+        let deletion = |c: Option<&Value>| {
+            c.and_then(|c| c.pointer("/metadata/deletionTimestamp"))
+                .is_some()
+        };
+        if (old.is_none() || new.is_none() || deletion(old) != deletion(new))
+            && let Some(ctx) = weak.upgrade()
+        {
+            for key in ctx.namespaces.keys() {
+                if !namespaces::reserved(&key.name) {
+                    nq.add(key.name);
+                }
+            }
+        }
+    }));
+    let nq = Arc::clone(&q.namespaces);
+    ctx.crbs.on_change(Arc::new(move |old, new| {
+        if let Some(b) = either(old, new)
+            && s(b, "/spec/resource/kind") == "Namespace"
+            && s(b, "/spec/resource/apiVersion") == "v1"
+        {
+            nq.add(s(b, "/spec/resource/name").to_string());
+        }
+    }));
 
     let rq = Arc::clone(&q.rebalancer);
     ctx.rebalancers.on_change(Arc::new(move |old, new| {
