@@ -174,16 +174,9 @@ fn current(binding: &ResourceBinding, template: &Value) -> bool {
         && scheduled
 }
 
-/// A cluster's live Work of a binding.
-fn work_of<'a>(works: &'a [Work], cluster: &str) -> Option<&'a Work> {
-    works
-        .iter()
-        .find(|w| !w.deleting() && w.cluster() == Some(cluster))
-}
-
-/// The replicas a cluster's Work holds now (its manifest's `spec.replicas`), if it has one.
-fn held_replicas(works: &[Work], cluster: &str) -> Option<i32> {
-    let replicas = work_of(works, cluster)?
+/// The replicas a Work holds now (its manifest's `spec.replicas`), if any.
+fn held_replicas(work: &Work) -> Option<i32> {
+    let replicas = work
         .manifests()
         .first()?
         .pointer("/spec/replicas")?
@@ -192,10 +185,7 @@ fn held_replicas(works: &[Work], cluster: &str) -> Option<i32> {
 }
 
 /// The ready replicas a cluster reports of its Work's current generation (0 until it has).
-fn reported_ready(works: &[Work], cluster: &str) -> i64 {
-    let Some(work) = work_of(works, cluster) else {
-        return 0;
-    };
+fn reported_ready(work: &Work) -> i64 {
     let current = work.applied().is_some_and(|c| {
         c.status == "True"
             && c.observed_generation.is_some()
@@ -218,7 +208,8 @@ fn reported_ready(works: &[Work], cluster: &str) -> i64 {
 /// Ready cluster whose share grew does not yet report that many ready replicas (of the Work it
 /// was sent), the clusters whose share shrinks keep their old share (`targets` is changed so).
 /// The growing shares are remembered in `moving` until ready (in memory: after a restart a
-/// move in progress finishes without the hold). True while holding.
+/// move in progress finishes without the hold). True while holding. Unless some share shrinks
+/// this is one map lookup per target.
 fn hold_shrinking(
     ctx: &Ctx,
     key: &ObjKey,
@@ -229,20 +220,46 @@ fn hold_shrinking(
     if !binding.spec().is_workload() {
         return false;
     }
-    let clusters = ctx.cluster_values();
+    let by_cluster: std::collections::HashMap<&str, &Work> = works
+        .iter()
+        .filter(|w| !w.deleting())
+        .filter_map(|w| Some((w.cluster()?, w)))
+        .collect();
+    let held = |cluster: &str| by_cluster.get(cluster).and_then(|w| held_replicas(w));
+    // Nothing shrinks (a first dispatch, a scale-up, a steady state): nothing to hold.
+    let shrinks = targets
+        .iter()
+        .any(|t| held(&t.name).is_some_and(|h| t.replicas.unwrap_or(0) < h));
     let mut moving = ctx.moving.lock();
+    if !shrinks {
+        moving.remove(key);
+        return false;
+    }
+    let grows_now = targets
+        .iter()
+        .any(|t| t.replicas.unwrap_or(0) > held(&t.name).unwrap_or(0));
+    if !grows_now && !moving.contains_key(key) {
+        return false;
+    }
     let earlier = moving.remove(key).unwrap_or_default();
+    let clusters = ctx.cluster_values();
     let pending: Vec<(String, i32)> = targets
         .iter()
         .filter_map(|t| {
             let want = t.replicas.unwrap_or(0);
-            let grows = want > held_replicas(works, &t.name).unwrap_or(0)
+            let grows = want > held(&t.name).unwrap_or(0)
                 || earlier.iter().any(|(c, w)| *c == t.name && *w == want);
-            let ready_cluster = clusters
-                .iter()
-                .any(|c| c.name() == t.name && c.ready_status() == "True");
-            (grows && ready_cluster && reported_ready(works, &t.name) < i64::from(want))
-                .then(|| (t.name.clone(), want))
+            let ready = || {
+                by_cluster
+                    .get(t.name.as_str())
+                    .map_or(0, |w| reported_ready(w))
+            };
+            let ready_cluster = || {
+                clusters
+                    .iter()
+                    .any(|c| c.name() == t.name && c.ready_status() == "True")
+            };
+            (grows && ready_cluster() && ready() < i64::from(want)).then(|| (t.name.clone(), want))
         })
         .collect();
     if pending.is_empty() {
@@ -250,10 +267,10 @@ fn hold_shrinking(
     }
     let mut holding = false;
     for t in targets.iter_mut() {
-        if let Some(held) = held_replicas(works, &t.name)
-            && t.replicas.unwrap_or(0) < held
+        if let Some(h) = held(&t.name)
+            && t.replicas.unwrap_or(0) < h
         {
-            t.replicas = Some(held);
+            t.replicas = Some(h);
             holding = true;
         }
     }
