@@ -98,9 +98,7 @@ fn as_template(mut obj: Value) -> Value {
 /// Karmada's `names.GeneratePolicyName`: `<name>-<hash of namespace, name and kind>`.
 fn policy_name(namespace: &str, name: &str, gvk: &str) -> String {
     let key = format!("{namespace}/{name}/{gvk}");
-    let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
+    let hash = cceone_federation_core::fnv32a(key.as_bytes());
     format!("{name}-{hash:x}")
 }
 

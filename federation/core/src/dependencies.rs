@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::json::{arr, s};
-use crate::names;
+use crate::{fnv32a, names};
 
 /// Prefix of the label an attached binding carries for each binding that requires it.
 pub const DEPENDED_BY_LABEL_PREFIX: &str = "resourcebinding.karmada.io/depended-by-";
@@ -161,13 +161,6 @@ pub fn is_dependency_kind(api_version: &str, kind: &str) -> bool {
             kind,
             "ConfigMap" | "Secret" | "ServiceAccount" | "PersistentVolumeClaim"
         )
-}
-
-/// Go's `hash/fnv.New32a`.
-fn fnv32a(data: &[u8]) -> u32 {
-    data.iter().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 /// `rand.SafeEncodeString` (k8s.io/apimachinery/pkg/util/rand): each character mapped onto an

@@ -28,7 +28,7 @@ mod testutil;
 
 pub use detector::{binding_name, build_binding, select_policy};
 pub use overrides::{OverrideError, apply_overrides};
-pub use scheduler::{ScheduleError, TargetCluster, schedule};
+pub use scheduler::{ScheduleError, TargetCluster, fnv32a, schedule};
 pub use status::{aggregate, template_status};
 pub use validate::Cause;
 

@@ -61,8 +61,9 @@ impl Ord for Party {
     }
 }
 
-/// FNV-1a, 32 bit (Go's `hash/fnv.New32a`).
-fn fnv32a(data: &[u8]) -> u32 {
+/// FNV-1a, 32 bit (Go's `hash/fnv.New32a`): Karmada's tie-breaks, reference keys and names
+/// hash with it.
+pub fn fnv32a(data: &[u8]) -> u32 {
     data.iter().fold(0x811c_9dc5_u32, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })

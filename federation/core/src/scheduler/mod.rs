@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::selector::{cluster_matches, find_untolerated_taint, taint_string};
 
 mod division;
+pub use division::fnv32a;
 mod estimate;
 mod spread;
 
