@@ -385,6 +385,19 @@ pub(crate) enum EndpointArg {
     Private,
 }
 
+impl EndpointArg {
+    /// The hub endpoint this names (the public one when the hub published no private one).
+    pub(crate) fn of(self, hub: &cceone_platform::hubinfo::HubInfo) -> &str {
+        match self {
+            EndpointArg::Private => hub
+                .private_endpoint
+                .as_deref()
+                .unwrap_or(&hub.public_endpoint),
+            EndpointArg::Public => &hub.public_endpoint,
+        }
+    }
+}
+
 /// Output of `register`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum FormatArg {

@@ -346,11 +346,8 @@ pub(crate) async fn kubeconfig(client: &kube::Client, a: KubeconfigArgs) -> anyh
     let (id, bearer) = proxytoken::issue(client, &a.name, &a.user, &groups, a.ttl)
         .await
         .context("issuing a proxy token")?;
-    let endpoint = match a.endpoint {
-        EndpointArg::Private => hub.private_endpoint.unwrap_or(hub.public_endpoint),
-        EndpointArg::Public => hub.public_endpoint,
-    };
-    let yaml = proxytoken::kubeconfig_yaml(&endpoint, &a.name, &hub.ca_bundle, &a.user, &bearer);
+    let endpoint = a.endpoint.of(&hub);
+    let yaml = proxytoken::kubeconfig_yaml(endpoint, &a.name, &hub.ca_bundle, &a.user, &bearer);
     let validity = a.ttl.map_or("does not expire".to_string(), |t| {
         format!("expires {}", expiry(t))
     });

@@ -203,15 +203,9 @@ impl MemberClient {
             .await
             .context("issuing a proxy token (only platform admins may)")?;
         let made = async {
-            let endpoint = match endpoint {
-                EndpointArg::Private => hub
-                    .private_endpoint
-                    .clone()
-                    .unwrap_or_else(|| hub.public_endpoint.clone()),
-                EndpointArg::Public => hub.public_endpoint.clone(),
-            };
+            let endpoint = endpoint.of(hub);
             let yaml =
-                proxytoken::kubeconfig_yaml(&endpoint, cluster, &hub.ca_bundle, &who.0, &bearer);
+                proxytoken::kubeconfig_yaml(endpoint, cluster, &hub.ca_bundle, &who.0, &bearer);
             let kc = Kubeconfig::from_yaml(&yaml)?;
             let mut config =
                 kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
