@@ -16,6 +16,7 @@ struct Builtin {
     status: bool,
     scale: bool,
     storage_version: &'static str,
+    storage_group: &'static str,
 }
 
 const fn b(
@@ -37,6 +38,7 @@ const fn b(
         status: false,
         scale: false,
         storage_version: version,
+        storage_group: group,
     }
 }
 
@@ -233,7 +235,7 @@ const BUILTINS: &[Builtin] = &[
         &[],
     ),
     b("coordination.k8s.io", "v1", "Lease", "leases", true, &[]),
-    b("events.k8s.io", "v1", "Event", "events", true, &["ev"]),
+    events_v1(),
     b(
         "storage.k8s.io",
         "v1",
@@ -393,6 +395,14 @@ const fn hpa_v1() -> Builtin {
     x
 }
 
+/// events.k8s.io/v1 Events are the core/v1 Events in another shape: one storage, as
+/// kube-apiserver's `pkg/registry/events` storage is the core event REST under a second group.
+const fn events_v1() -> Builtin {
+    let mut x = b("events.k8s.io", "v1", "Event", "events", true, &["ev"]);
+    x.storage_group = "";
+    x
+}
+
 /// Register every built-in kind.
 pub fn register_builtins(registry: &Registry) {
     for x in BUILTINS {
@@ -416,6 +426,7 @@ pub fn register_builtins(registry: &Registry) {
             scale,
             printer,
             storage_version: x.storage_version.into(),
+            storage_group: x.storage_group.into(),
             schema: None,
             custom: false,
         });

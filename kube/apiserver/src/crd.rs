@@ -194,6 +194,7 @@ pub fn register(registry: &Registry, crd: &Value) {
                 v.get("additionalPrinterColumns").unwrap_or(&Value::Null),
             ),
             storage_version: storage_version.clone(),
+            storage_group: group.into(),
             schema: v.pointer("/schema/openAPIV3Schema").cloned(),
             custom: true,
         });

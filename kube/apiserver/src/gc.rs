@@ -278,7 +278,7 @@ fn storage_resources(core: &Core) -> Vec<Arc<ResourceInfo>> {
     core.registry
         .all()
         .into_iter()
-        .filter(|r| r.version == r.storage_version)
+        .filter(|r| !r.converts())
         .collect()
 }
 

@@ -46,6 +46,10 @@ pub struct ResourceInfo {
     pub printer: Box<dyn Printer>,
     /// The version objects are stored in (others are served by relabelling `apiVersion`).
     pub storage_version: String,
+    /// The group objects are stored under: `group` itself, but for a kind served as a view of
+    /// another group's storage (events.k8s.io Events are core/v1 Events, one storage for both,
+    /// as kube-apiserver's `pkg/registry/core/event` serves the two groups).
+    pub storage_group: String,
     /// The CRD's `openAPIV3Schema` for this version, used to validate and prune.
     pub schema: Option<Value>,
     /// True for kinds added by a CustomResourceDefinition.
@@ -82,12 +86,18 @@ impl ResourceInfo {
         }
     }
 
+    /// Whether objects are stored in another group or version than this one serves them in
+    /// (so reads convert them and writes convert back).
+    pub fn converts(&self) -> bool {
+        self.version != self.storage_version || self.group != self.storage_group
+    }
+
     /// The storage key prefix of this resource, optionally within one namespace.
     pub fn prefix(&self, namespace: Option<&str>) -> String {
-        let group = if self.group.is_empty() {
+        let group = if self.storage_group.is_empty() {
             "core"
         } else {
-            &self.group
+            &self.storage_group
         };
         match namespace {
             Some(ns) if self.namespaced => format!("/{group}/{}/{ns}/", self.plural),

@@ -135,7 +135,7 @@ impl Core {
     pub fn decode(&self, res: &ResourceInfo, bytes: &[u8]) -> ApiResult<Value> {
         let mut v: Value = serde_json::from_slice(bytes)
             .map_err(|e| ApiError::Internal(format!("stored object does not decode: {e}")))?;
-        if res.version != res.storage_version {
+        if res.converts() {
             v["apiVersion"] = Value::String(res.api_version());
             crate::convert::to_served(res, &mut v);
         }
@@ -144,7 +144,7 @@ impl Core {
 
     /// Serialized object as served by `res` (only re-encoded when the version differs).
     pub fn present(&self, res: &ResourceInfo, bytes: Bytes) -> ApiResult<Bytes> {
-        if res.version == res.storage_version {
+        if !res.converts() {
             return Ok(bytes);
         }
         let v = self.decode(res, &bytes)?;

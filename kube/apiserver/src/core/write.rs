@@ -89,10 +89,10 @@ fn check_type(res: &ResourceInfo, obj: &Value) -> ApiResult<()> {
 }
 
 fn store_version(res: &ResourceInfo, obj: &mut Value) {
-    let av = if res.group.is_empty() {
+    let av = if res.storage_group.is_empty() {
         res.storage_version.clone()
     } else {
-        format!("{}/{}", res.group, res.storage_version)
+        format!("{}/{}", res.storage_group, res.storage_version)
     };
     obj["apiVersion"] = Value::String(av);
     obj["kind"] = Value::String(res.kind.clone());
@@ -581,7 +581,7 @@ impl Core {
             "resourceVersion".into(),
             Value::String(revision.to_string()),
         );
-        if res.version != res.storage_version {
+        if res.converts() {
             obj["apiVersion"] = Value::String(res.api_version());
             crate::convert::to_served(res, &mut obj);
         }

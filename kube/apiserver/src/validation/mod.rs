@@ -7,6 +7,7 @@
 
 mod core;
 mod cron;
+mod events;
 mod networking;
 mod pod;
 mod workloads;
@@ -27,8 +28,14 @@ pub(crate) fn validate(
     obj: &mut Value,
     causes: &mut Vec<Cause>,
 ) {
-    if res.version != res.storage_version {
+    if res.converts() {
         crate::convert::to_storage(res, obj);
+        // The old object was read in the served shape too.
+        let old = old.cloned().map(|mut o| {
+            crate::convert::to_storage(res, &mut o);
+            o
+        });
+        return validate_kind(&res.group, &res.kind, old.as_ref(), obj, causes);
     }
     validate_kind(&res.group, &res.kind, old, obj, causes);
 }
@@ -53,6 +60,8 @@ pub(crate) fn validate_kind(
         ("", "Service") => core::service(obj, old, causes),
         ("", "ConfigMap") => core::config_map(obj, old, causes),
         ("", "Secret") => core::secret(obj, old, causes),
+        ("", "Event") => events::event(obj, old, false, causes),
+        ("events.k8s.io", "Event") => events::event(obj, old, true, causes),
         ("networking.k8s.io", "Ingress") => networking::ingress(obj, causes),
         ("networking.k8s.io", "NetworkPolicy") => networking::network_policy(obj, causes),
         ("autoscaling", "HorizontalPodAutoscaler") => networking::hpa(obj, causes),
