@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::PathBuf;
 
 use std::time::Duration;
@@ -183,7 +184,9 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
     );
     let mut hub_cfg = cceone_hub::HubConfig::new(cfg.hub_listen, cfg.data_dir.join("hub"));
     hub_cfg.public_endpoint = options.hub_public_endpoint.unwrap_or_default();
-    let hub = cceone_hub::start(hub_cfg, fed.clone())
+    // The hub reaches the federation as itself, with only the rights it needs.
+    let hub_client = hub_identity(&fed, &fed_kc, &cfg.data_dir.join("hub")).await?;
+    let hub = cceone_hub::start(hub_cfg, hub_client)
         .await
         .context("starting the hub")?;
     // The simulated members' agents run in this process: they dial the hub where this host
@@ -297,6 +300,58 @@ fn write_secret(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", tmp.display()))?;
     f.write_all(text.as_bytes())?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// First line of the hub's kubeconfig: which user token it holds, to revoke on the next start.
+const HUB_TOKEN_ID: &str = "# cceone-hub user token ";
+
+/// The hub's own identity in the federation API (issue 9, least privilege): apply its roles
+/// ([`cceone_hub::rbac`]), revoke the token an earlier run issued, issue a fresh one for
+/// [`cceone_hub::rbac::USER`] and keep its kubeconfig in `dir/federation.kubeconfig` (0600).
+async fn hub_identity(
+    admin: &kube::Client,
+    admin_kubeconfig: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<kube::Client> {
+    use cceone_platform::usertoken;
+    cceone_hub::rbac::apply(admin)
+        .await
+        .context("applying the hub's roles in the federation API")?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let file = dir.join("federation.kubeconfig");
+    let earlier = std::fs::read_to_string(&file).ok();
+    if let Some(id) = earlier
+        .as_deref()
+        .and_then(|t| t.lines().next()?.strip_prefix(HUB_TOKEN_ID))
+    {
+        match usertoken::revoke(admin, id.trim()).await {
+            Ok(()) | Err(cceone_platform::PlatformError::NotFound(_)) => {}
+            Err(e) => tracing::warn!(error = %e, "revoking the hub's earlier token failed"),
+        }
+    }
+    let (id, token) = usertoken::issue(admin, cceone_hub::rbac::USER, &[], None)
+        .await
+        .context("issuing the hub's token")?;
+    let kc =
+        kube::config::Kubeconfig::from_yaml(admin_kubeconfig).context("parsing a kubeconfig")?;
+    let cluster = kc
+        .clusters
+        .first()
+        .and_then(|c| c.cluster.as_ref())
+        .context("the federation's kubeconfig names no cluster")?;
+    let server = cluster.server.clone().unwrap_or_default();
+    let yaml = usertoken::kubeconfig_yaml(
+        &server,
+        cluster.certificate_authority_data.as_deref(),
+        cceone_hub::rbac::USER,
+        &token,
+    );
+    write_secret(&file, &format!("{HUB_TOKEN_ID}{id}\n{yaml}"))?;
+    client_from(&yaml).await
 }
 
 async fn identity_exists(member: &kube::Client) -> bool {

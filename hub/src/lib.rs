@@ -11,6 +11,7 @@ mod guesses;
 mod https;
 mod metrics;
 mod proxytokens;
+pub mod rbac;
 mod registration;
 mod serials;
 mod server;

@@ -16,6 +16,8 @@ use clap::Parser;
 #[command(name = "cceone-hub", version)]
 struct Args {
     /// Kubeconfig of the federation API (where registered clusters live); in-cluster when absent.
+    /// Give the hub its own identity there, not an administrator's: user `system:cceone:hub`
+    /// with the roles `--print-federation-rbac` prints.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
     /// TCP and UDP listen address.
@@ -69,12 +71,20 @@ struct Args {
     /// queue behind agents' TLS handshakes), and /metrics (only here), e.g. 0.0.0.0:9444.
     #[arg(long)]
     health_listen: Option<std::net::SocketAddr>,
+    /// Print the RBAC objects that give the hub's own identity (user `system:cceone:hub`) what
+    /// it needs in the federation API, as a List for `kubectl apply -f -`, and exit.
+    #[arg(long)]
+    print_federation_rbac: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     cceone_logging::init("info");
     let a = Args::parse();
+    if a.print_federation_rbac {
+        println!("{:#}", cceone_hub::rbac::list());
+        return Ok(());
+    }
     let client = match &a.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)
