@@ -53,6 +53,9 @@ pub struct UpOptions {
     /// Keep the federation API's objects in etcd instead of the embedded store (the simulated
     /// members keep theirs embedded).
     pub etcd: Option<cceone_kube_store_etcd::EtcdConfig>,
+    /// How long usage records are kept (default
+    /// [`cceone_platform::usage::DEFAULT_RETENTION`]).
+    pub usage_retention: Option<std::time::Duration>,
 }
 
 /// Cluster shapes: varied regions and providers, as a real fleet would have.
@@ -163,6 +166,9 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
         cfg.federation_listen,
         Some(cfg.data_dir.join("federation")),
     );
+    if let Some(keep) = options.usage_retention {
+        fed_cfg.usage_retention = keep;
+    }
     if let Some(file) = &options.clock_offset_file {
         fed_cfg.meter_clock = cceone_platform::clock::Clock::with_offset_file(file.clone());
         fed_cfg.meter_interval = std::time::Duration::from_secs(1);

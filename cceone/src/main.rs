@@ -67,6 +67,9 @@ enum Command {
         /// The federation's store on etcd instead of the embedded one.
         #[command(flatten)]
         etcd: cceone_kube_store_etcd::EtcdFlags,
+        /// Days usage records are kept (the meter deletes older ones once an hour).
+        #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
+        usage_retention_days: u64,
     },
 }
 
@@ -87,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
         audit_log,
         clock_offset_file,
         etcd,
+        usage_retention_days,
     } = Cli::parse().command;
     for (flag, q) in [("--node-cpu", &node_cpu), ("--node-memory", &node_memory)] {
         anyhow::ensure!(
@@ -113,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
         virtual_nodes,
     };
     let up = tokio::select! {
-        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log, clock_offset_file, etcd: etcd.config() }) => r.context("cceone up")?,
+        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log, clock_offset_file, etcd: etcd.config(), usage_retention: Some(std::time::Duration::from_secs(usage_retention_days.saturating_mul(24 * 3600))) }) => r.context("cceone up")?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
     };
     let kc = up.admin_kubeconfig.display().to_string();

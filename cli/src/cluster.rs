@@ -62,6 +62,8 @@ pub(crate) async fn register(client: &kube::Client, a: RegisterArgs) -> anyhow::
     cceone_platform::ensure_system_namespace(client).await?;
     // Read the hub's info first, so a missing hub leaves nothing half-registered.
     let hub = hub_endpoint(client, a.endpoint).await?;
+    // Who registers it, for its operation log (as the API authenticates the caller).
+    let (who, _) = crate::get::whoami(client).await?;
 
     let mut spec = json!({"type": a.cluster_type.as_str()});
     for (key, value) in [
@@ -116,7 +118,8 @@ pub(crate) async fn register(client: &kube::Client, a: RegisterArgs) -> anyhow::
         "Register",
         "Registered",
         "registered; waiting for its agent",
-    );
+    )
+    .by(who);
     let status =
         json!({"status": {"phase": Phase::Pending.as_str(), "operations": [op.to_json()]}});
     api.patch_status(&a.name, &PatchParams::default(), &Patch::Merge(status))

@@ -108,10 +108,11 @@ const KINDS = {
   works: '/apis/work.karmada.io/v1alpha1/works',
   fleets: '/apis/platform.cceone.io/v1alpha1/fleets',
   usage: '/apis/platform.cceone.io/v1alpha1/usagerecords',
+  grants: '/apis/platform.cceone.io/v1alpha1/grants',
 };
 
 // Sections whose API may not exist on every server: their links show once it answers.
-const OPTIONAL = { fleets: 'fleets', usage: 'usage' };
+const OPTIONAL = { fleets: 'fleets', usage: 'usage', permissions: 'grants' };
 
 function keyOf(o) {
   const m = o.metadata || {};
@@ -552,9 +553,10 @@ pages.overview = (main) => {
           : card('vCPUs over time', sparkline(vcpuSamples),
             h('p', { class: 'muted small' }, 'Sampled while this page is open; vCPU-hours by hour appear here once the meter has records.')),
         h('section', { class: 'card wide' }, h('h2', {}, 'Recent operations'),
-          table(['Time', 'Cluster', 'Operation', 'Reason', 'Message'], ops.slice(0, 8).map((o) => h('tr', {},
+          table(['Time', 'Cluster', 'Operation', 'Reason', 'Message', 'By'], ops.slice(0, 8).map((o) => h('tr', {},
             h('td', {}, when(o.time)), h('td', {}, h('a', { href: `#/clusters/${encodeURIComponent(o.cluster)}` }, o.cluster)),
-            h('td', {}, o.type || ''), h('td', {}, o.reason || ''), h('td', {}, o.message || ''))))));
+            h('td', {}, o.type || ''), h('td', {}, o.reason || ''), h('td', {}, o.message || ''),
+            h('td', {}, o.user || h('span', { class: 'muted' }, 'platform')))))));
     },
   };
 };
@@ -632,19 +634,13 @@ pages.cluster = (main, name) => {
     }
   }
 
-  /** Run f with the control disabled meanwhile; false (and the API's words shown) on failure. */
+  /** As acting(), with the control's label showing the action is under way. */
   async function act(control, what, f) {
-    control.disabled = true;
     const label = control.textContent;
     if (label) control.textContent = `${label}…`;
     try {
-      await f();
-      return true;
-    } catch (e) {
-      alertBox(`${what}: ${e.message}`);
-      return false;
+      return await acting(control, what, f);
     } finally {
-      control.disabled = false;
       if (label) control.textContent = label;
     }
   }
@@ -715,8 +711,9 @@ pages.cluster = (main, name) => {
           h('div', { class: 'actions' }, ttl, kcButton),
           h('div', { class: 'actions' }, unsubscribe)),
         h('section', { class: 'card wide' }, h('h2', {}, 'Operation log'),
-          table(['Time', 'Operation', 'Reason', 'Message'], [...(st.operations || [])].reverse().map((o) => h('tr', {},
-            h('td', {}, when(o.time)), h('td', {}, o.type || ''), h('td', {}, o.reason || ''), h('td', {}, o.message || ''))), { id: 'operations' })));
+          table(['Time', 'Operation', 'Reason', 'Message', 'By'], [...(st.operations || [])].reverse().map((o) => h('tr', {},
+            h('td', {}, when(o.time)), h('td', {}, o.type || ''), h('td', {}, o.reason || ''), h('td', {}, o.message || ''),
+            h('td', { class: 'by' }, o.user || h('span', { class: 'muted' }, 'platform')))), { id: 'operations' })));
     },
   };
 };
@@ -987,25 +984,172 @@ pages.newPolicy = (main, which) => {
   return { update: fillClusters };
 };
 
+/** Run f with the control disabled meanwhile; false (and the API's words shown) on failure. */
+async function acting(control, what, f) {
+  control.disabled = true;
+  try {
+    await f();
+    return true;
+  } catch (e) {
+    alertBox(`${what}: ${e.message}`);
+    return false;
+  } finally { control.disabled = false; }
+}
+
 pages.fleets = (main) => {
   const body = h('div');
-  append(clear(main), h('h1', {}, 'Fleets'), body);
+  const name = h('input', { id: 'f-name', required: true, pattern: '[a-z0-9]([a-z0-9\\-]*[a-z0-9])?', maxlength: 63, autocomplete: 'off' });
+  const description = h('input', { id: 'f-description' });
+  const create = h('button', { type: 'submit', id: 'f-create' }, 'Create fleet');
+  const form = h('form', { class: 'card form' }, h('h2', {}, 'New fleet'), field('Name', name), field('Description', description),
+    h('div', { class: 'actions' }, create));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    acting(create, 'Create fleet', async () => {
+      const spec = description.value.trim() ? { description: description.value.trim() } : {};
+      await api.post(KINDS.fleets, { apiVersion: 'platform.cceone.io/v1alpha1', kind: 'Fleet', metadata: { name: name.value.trim() }, spec });
+      alertBox(`Fleet ${name.value.trim()} created.`, 'ok');
+      name.value = ''; description.value = '';
+    });
+  });
+  append(clear(main), h('h1', {}, 'Fleets'), body, form);
+  const clusterPath = (c) => `${KINDS.regc}/${encodeURIComponent(c)}`;
   return {
     update() {
       const missing = unavailable('fleets', 'fleets');
       if (missing) { append(clear(body), missing); return; }
-      append(clear(body), table(['Name', 'Description', 'Federation', 'Clusters', 'Nodes', 'vCPUs', 'CPU allocated', 'Memory allocated'],
+      const free = store.regc.state === 'ready' ? store.regc.list().filter((c) => !(c.spec || {}).fleet && !(c.spec || {}).unsubscribed) : [];
+      append(clear(body), table(['Name', 'Description', 'Federation', 'Clusters', 'Nodes', 'vCPUs', 'CPU allocated', 'Memory allocated', 'Actions'],
         store.fleets.list().map((f) => {
-          const st = f.status || {}; const spec = f.spec || {};
+          const st = f.status || {}; const spec = f.spec || {}; const fname = f.metadata.name;
           const pct = (x) => bar('', parseFloat(x || '0') || 0, 100, null);
-          return h('tr', { dataset: { name: f.metadata.name } }, h('td', {}, h('strong', {}, f.metadata.name)),
-            h('td', {}, spec.description || ''), h('td', {}, spec.federation ? h('span', { class: 'chip info' }, spec.federation) : h('span', { class: 'muted' }, 'not bound')),
-            h('td', {}, (st.clusterNames || []).map((c) => [h('a', { href: `#/clusters/${encodeURIComponent(c)}` }, c), ' '])),
-            h('td', { class: 'num' }, `${st.readyNodes || 0}/${st.nodes || 0}`), h('td', { class: 'num' }, st.vcpus || '0'),
-            h('td', {}, pct(st.cpuAllocated)), h('td', {}, pct(st.memoryAllocated)));
+          const members = store.regc.state === 'ready' ? store.regc.list().filter((c) => (c.spec || {}).fleet === fname).map((c) => c.metadata.name) : (st.clusterNames || []);
+          const pick = h('select', { 'aria-label': `Cluster to add to ${fname}`, dataset: { add: fname } }, h('option', { value: '' }, 'Add a cluster…'),
+            free.map((c) => h('option', { value: c.metadata.name }, c.metadata.name)));
+          pick.addEventListener('change', () => {
+            const c = pick.value;
+            if (!c) return;
+            acting(pick, 'Add to fleet', async () => {
+              await api.mergePatch(clusterPath(c), { spec: { fleet: fname } });
+              alertBox(`${c} added to ${fname}.`, 'ok');
+            });
+          });
+          const bind = h('button', { type: 'button', class: 'secondary', dataset: { bind: fname } }, spec.federation ? 'Unbind' : 'Bind to the federation');
+          bind.addEventListener('click', () => acting(bind, 'Bind', async () => {
+            await api.mergePatch(`${KINDS.fleets}/${encodeURIComponent(fname)}`, { spec: { federation: spec.federation ? null : 'default' } });
+          }));
+          const del = h('button', { type: 'button', class: 'danger', dataset: { delete: fname } }, 'Delete');
+          del.addEventListener('click', () => {
+            if (!window.confirm(`Delete fleet ${fname}?`)) return;
+            acting(del, 'Delete fleet', async () => { await call('DELETE', `${API}${KINDS.fleets}/${encodeURIComponent(fname)}`); });
+          });
+          return h('tr', { dataset: { name: fname } }, h('td', {}, h('strong', {}, fname)),
+            h('td', {}, spec.description || ''), h('td', { class: 'federation' }, spec.federation ? h('span', { class: 'chip info' }, spec.federation) : h('span', { class: 'muted' }, 'not bound')),
+            h('td', { class: 'members' }, members.map((c) => {
+              const remove = h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${c} from ${fname}`, dataset: { remove: c } }, '×');
+              remove.addEventListener('click', () => acting(remove, 'Remove from fleet', async () => {
+                await api.mergePatch(clusterPath(c), { spec: { fleet: null } });
+              }));
+              return h('span', { class: 'chip muted', dataset: { member: c } }, h('a', { href: `#/clusters/${encodeURIComponent(c)}` }, c), ' ', remove);
+            })),
+            h('td', { class: 'nodes num' }, `${st.readyNodes || 0}/${st.nodes || 0}`), h('td', { class: 'vcpus num' }, st.vcpus || '0'),
+            h('td', {}, pct(st.cpuAllocated)), h('td', {}, pct(st.memoryAllocated)),
+            h('td', {}, h('div', { class: 'actions' }, pick, bind, del)));
         }), { id: 'fleet-table' }));
     },
   };
+};
+
+const ROLES = ['administrator', 'operations', 'developer', 'restricted'];
+
+pages.permissions = (main) => {
+  const body = h('div');
+  const user = h('input', { id: 'g-user', required: true, autocomplete: 'off' });
+  const role = h('select', { id: 'g-role' }, ROLES.map((r) => h('option', { value: r }, r)));
+  const target = h('select', { id: 'g-target' });
+  const namespaces = h('input', { id: 'g-namespaces', placeholder: 'all namespaces when empty; or team-a, team-b' });
+  const create = h('button', { type: 'submit', id: 'g-create' }, 'Grant');
+  const form = h('form', { class: 'card form' }, h('h2', {}, 'Grant access'),
+    field('User', user), field('Role', role, 'administrator: everything; operations: read-write on namespaced objects, read on the rest; developer: read-write on workloads; restricted: read-only on them.'),
+    field('On', target, 'A fleet\'s grants apply to every cluster in it, instead of the clusters\' own.'), field('Namespaces', namespaces), h('div', { class: 'actions' }, create));
+  function fillTargets() {
+    if (target.options.length || store.regc.state !== 'ready') return;
+    const fleets = store.fleets.state === 'ready' ? store.fleets.list() : [];
+    append(target, fleets.map((f) => h('option', { value: `fleet:${f.metadata.name}` }, `fleet ${f.metadata.name}`)),
+      store.regc.list().map((c) => h('option', { value: `cluster:${c.metadata.name}` }, `cluster ${c.metadata.name}`)));
+  }
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    acting(create, 'Grant', async () => {
+      const [kind, on] = target.value.split(/:(.*)/);
+      const spec = { user: user.value.trim(), role: role.value };
+      if (kind === 'fleet') spec.fleet = on; else spec.clusters = [on];
+      const ns = namespaces.value.split(',').map((x) => x.trim()).filter(Boolean);
+      if (ns.length) spec.namespaces = ns;
+      const gname = `${spec.user}-${role.value}-${on}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+      await api.post(KINDS.grants, { apiVersion: 'platform.cceone.io/v1alpha1', kind: 'Grant', metadata: { name: gname }, spec });
+      alertBox(`${spec.user} granted ${role.value} on ${kind} ${on}.`, 'ok');
+      user.value = ''; namespaces.value = '';
+    });
+  });
+  append(clear(main), h('h1', {}, 'Permissions'),
+    h('p', { class: 'muted' }, 'Grants become RBAC in the member clusters (ClusterRoles cceone:<role> and a binding per grant). A user with no grant on a cluster may only read there.'),
+    body, form);
+  return {
+    update() {
+      fillTargets();
+      const missing = unavailable('grants', 'grants');
+      if (missing) { append(clear(body), missing); return; }
+      append(clear(body), table(['Name', 'User', 'Role', 'Fleet', 'Applies to clusters', 'Namespaces', 'Age', ''],
+        store.grants.list().map((g) => {
+          const spec = g.spec || {}; const st = g.status || {}; const gname = g.metadata.name;
+          const revoke = h('button', { type: 'button', class: 'link', dataset: { revoke: gname } }, 'Revoke');
+          revoke.addEventListener('click', () => acting(revoke, 'Revoke', async () => {
+            await call('DELETE', `${API}${KINDS.grants}/${encodeURIComponent(gname)}`);
+          }));
+          return h('tr', { dataset: { name: gname } }, h('td', {}, gname), h('td', { class: 'user' }, spec.user || ''), h('td', { class: 'role' }, spec.role || ''),
+            h('td', {}, spec.fleet || '—'), h('td', { class: 'clusters' }, st.clusters || (spec.clusters || []).join(',')),
+            h('td', {}, st.namespaces || ((spec.namespaces || []).join(',') || '*')), h('td', {}, age(g.metadata.creationTimestamp)), h('td', {}, revoke));
+        }), { id: 'grant-table' }));
+    },
+  };
+};
+
+pages.audit = (main) => {
+  const user = h('input', { id: 'a-user', placeholder: 'user' });
+  const verb = h('select', { id: 'a-verb', 'aria-label': 'Verb' }, h('option', { value: '' }, 'any verb'),
+    ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'].map((v) => h('option', { value: v }, v)));
+  const resource = h('input', { id: 'a-resource', placeholder: 'resource, e.g. registeredclusters' });
+  const code = h('input', { id: 'a-code', placeholder: 'code, e.g. 403', inputmode: 'numeric', size: 6 });
+  const refresh = h('button', { type: 'submit', id: 'a-refresh' }, 'Show');
+  const body = h('div');
+  const form = h('form', { class: 'filters' }, h('label', { for: 'a-user', class: 'sr-only' }, 'User'), user, verb,
+    h('label', { for: 'a-resource', class: 'sr-only' }, 'Resource'), resource, h('label', { for: 'a-code', class: 'sr-only' }, 'Response code'), code, refresh);
+  let timer = null;
+  async function load() {
+    const q = new URLSearchParams({ user: user.value.trim(), verb: verb.value, resource: resource.value.trim(), code: code.value.trim(), limit: '200' });
+    try {
+      const r = await call('GET', `/console/audit?${q}`);
+      if (!r.enabled) { append(clear(body), h('p', { class: 'muted' }, 'This API server keeps no audit log.')); return; }
+      append(clear(body), table(['Time', 'User', 'Verb', 'Resource', 'Namespace', 'Name', 'Code', 'Source'], r.events.map((e) => h('tr', { dataset: { user: e.user, verb: e.verb, code: e.code } },
+        h('td', {}, when(e.time)), h('td', { class: 'user' }, e.user, e.impersonated ? h('span', { class: 'muted' }, ` as ${e.impersonated}`) : null),
+        h('td', { class: 'verb' }, e.verb), h('td', { class: 'resource' }, e.resource ? `${e.resource}${e.group ? `.${e.group}` : ''}` : e.uri),
+        h('td', {}, e.namespace || ''), h('td', { class: 'name' }, e.name || ''),
+        h('td', { class: `code num ${e.code >= 400 ? 'bad' : ''}` }, e.code === undefined || e.code === null ? '' : String(e.code)),
+        h('td', {}, e.sourceIP || ''))), { id: 'audit-table' }));
+    } catch (err) {
+      append(clear(body), h('p', { class: 'alert error' }, `Audit log: ${err.message}`));
+    }
+  }
+  form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  append(clear(main), h('h1', {}, 'Audit log'),
+    h('p', { class: 'muted' }, 'The newest requests to the federation API, newest first (the log is a file, not a watch: the page rereads it every 5 s). Older events: cceonectl audit.'),
+    form, body);
+  load();
+  // The log is a file: reread it while the page is shown.
+  timer = setInterval(() => { if (current !== page) { clearInterval(timer); return; } load(); }, 5000);
+  const page = {};
+  return page;
 };
 
 pages.usage = (main) => {
@@ -1089,6 +1233,8 @@ function route() {
   else if (section === 'register') { section = 'clusters'; current = pages.register(main); } else if (section === 'federation') current = pages.federation(main, parts[1]);
   else if (section === 'new-policy') { section = 'federation'; current = pages.newPolicy(main, parts[1]); } else if (section === 'fleets') current = pages.fleets(main);
   else if (section === 'usage') current = pages.usage(main);
+  else if (section === 'permissions') current = pages.permissions(main);
+  else if (section === 'audit') current = pages.audit(main);
   else { section = 'overview'; current = pages.overview(main); }
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.section === section) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
@@ -1096,8 +1242,18 @@ function route() {
   if (current.update) current.update();
 }
 
+/** Show the audit link to those the console lets read the audit log. */
+async function probeAudit() {
+  const link = document.querySelector('#nav a[data-section=audit]');
+  try {
+    await call('GET', '/console/audit?limit=1');
+    link.hidden = false;
+  } catch (_) { link.hidden = true; }
+}
+
 function signedIn(name) {
   user = name;
+  probeAudit();
   document.getElementById('user').textContent = name;
   document.getElementById('who').hidden = false;
   document.getElementById('nav').hidden = false;

@@ -26,6 +26,8 @@ pub(crate) struct Api<'a> {
     pub(crate) url: &'a str,
     pub(crate) ca_pem: &'a str,
     pub(crate) token: &'a str,
+    /// The signed-in user's name, as the API reported it at sign-in.
+    pub(crate) user: &'a str,
 }
 
 /// An action's failure: the HTTP status and a Kubernetes `Status` to show.
@@ -90,6 +92,25 @@ pub(crate) async fn who_am_i(api: &Api<'_>) -> Result<String, Failure> {
         .and_then(Value::as_str)
         .unwrap_or("unknown")
         .to_string())
+}
+
+/// Whether the API lets the user `verb` `resource` in `group` at the cluster scope (a
+/// SelfSubjectAccessReview as the user).
+pub(crate) async fn may(
+    api: &Api<'_>,
+    group: &str,
+    resource: &str,
+    verb: &str,
+) -> Result<bool, Failure> {
+    let client = api.client().await?;
+    let body = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"group": group, "resource": resource, "verb": verb}}});
+    let req = http::Request::post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+        .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let v: Value = client.request(req).await.map_err(kube_failure)?;
+    Ok(v.pointer("/status/allowed") == Some(&Value::Bool(true)))
 }
 
 /// Run action `name` with its JSON `body`: (HTTP status, answer).
@@ -158,7 +179,8 @@ async fn register(api: &Api<'_>, body: &Value) -> Result<Value, Failure> {
         "Register",
         "Registered",
         "registered from the console; waiting for its agent",
-    );
+    )
+    .by(api.user);
     let status =
         json!({"status": {"phase": Phase::Pending.as_str(), "operations": [op.to_json()]}});
     regc.patch_status(name, &PatchParams::default(), &Patch::Merge(status))

@@ -12,6 +12,7 @@
 
 mod actions;
 mod assets;
+mod audit;
 mod routes;
 mod session;
 
@@ -36,6 +37,8 @@ struct Inner {
     api_url: String,
     /// The CA that signed the API's serving certificate (PEM).
     ca_pem: String,
+    /// The API's audit log, for the audit page (none: the page says there is no log).
+    audit_log: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Console {
@@ -47,13 +50,15 @@ impl std::fmt::Debug for Console {
 }
 
 impl Console {
-    /// A console for the API at `api_url` whose serving certificate `ca_pem` signed.
-    pub fn new(api_url: String, ca_pem: String) -> Console {
+    /// A console for the API at `api_url` whose serving certificate `ca_pem` signed, whose
+    /// audit page reads `audit_log` (the API's audit log, if it keeps one).
+    pub fn new(api_url: String, ca_pem: String, audit_log: Option<std::path::PathBuf>) -> Console {
         Console {
             inner: Arc::new(Inner {
                 sessions: Mutex::new(session::Sessions::default()),
                 api_url,
                 ca_pem,
+                audit_log,
             }),
         }
     }

@@ -49,6 +49,9 @@ pub(crate) async fn handle(inner: &Inner, req: Request<Incoming>) -> Front {
     let method = req.method().clone();
     Front::Answer(match (method, rest) {
         (Method::GET, "/signin") => sign_in_with_link(inner, &req),
+        (Method::GET, "/audit") => audit_route(inner, &req)
+            .await
+            .unwrap_or_else(Refusal::response),
         (_, "/session") => session_route(inner, req)
             .await
             .unwrap_or_else(Refusal::response),
@@ -61,6 +64,7 @@ pub(crate) async fn handle(inner: &Inner, req: Request<Incoming>) -> Front {
                             url: &inner.api_url,
                             ca_pem: &inner.ca_pem,
                             token: &who.token,
+                            user: &who.user,
                         };
                         let (code, v) = actions::run(&api, &name, body).await;
                         json_response(code, &v)
@@ -76,6 +80,57 @@ pub(crate) async fn handle(inner: &Inner, req: Request<Incoming>) -> Front {
         },
         _ => status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
     })
+}
+
+/// `GET /console/audit?user=&verb=&resource=&code=&limit=`: the newest matching events of
+/// the API's audit log, for a user the API allows to list `events.audit.k8s.io`.
+async fn audit_route(
+    inner: &Inner,
+    req: &Request<Incoming>,
+) -> Result<Response<ResponseBody>, Refusal> {
+    let who = session_of(inner, req.headers())?;
+    let api = actions::Api {
+        url: &inner.api_url,
+        ca_pem: &inner.ca_pem,
+        token: &who.token,
+        user: &who.user,
+    };
+    let allowed = actions::may(&api, "audit.k8s.io", "events", "list")
+        .await
+        .map_err(|(code, v)| {
+            Refusal::new(code, v.get("message").and_then(Value::as_str).unwrap_or(""))
+        })?;
+    if !allowed {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "events.audit.k8s.io is forbidden: User {:?} cannot list resource \"events\" in API group \"audit.k8s.io\" at the cluster scope",
+                who.user
+            ),
+        ));
+    }
+    let Some(path) = inner.audit_log.clone() else {
+        return Ok(json_response(
+            StatusCode::OK,
+            &json!({"enabled": false, "events": []}),
+        ));
+    };
+    let filter = crate::audit::Filter::parse(req.uri().query().unwrap_or_default());
+    let events = tokio::task::spawn_blocking(move || {
+        crate::audit::read_tail(&path).map(|text| crate::audit::select(&text, &filter))
+    })
+    .await
+    .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e))?
+    .map_err(|e| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reading the audit log: {e}"),
+        )
+    })?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"enabled": true, "events": events}),
+    ))
 }
 
 /// `/console/k8s/<path>`: the same request to the API at `<path>`, as the session's user.
@@ -221,6 +276,7 @@ async fn session_route(
                 url: &inner.api_url,
                 ca_pem: &inner.ca_pem,
                 token: &token,
+                user: "",
             };
             let user = actions::who_am_i(&api).await.map_err(|(code, v)| {
                 let m = v.get("message").and_then(Value::as_str).unwrap_or_default();
@@ -367,6 +423,7 @@ mod tests {
             sessions: parking_lot::Mutex::new(crate::session::Sessions::default()),
             api_url: "https://127.0.0.1:1".into(),
             ca_pem: String::new(),
+            audit_log: None,
         }
     }
 

@@ -68,6 +68,8 @@ pub struct FederationConfig {
     pub meter_clock: cceone_platform::clock::Clock,
     /// How often the meter looks at every cluster (it also wakes on every change).
     pub meter_interval: Duration,
+    /// How long usage records are kept (the meter deletes older ones once an hour).
+    pub usage_retention: Duration,
     /// Keep the API's objects in etcd instead of the embedded store under `data_dir` (which
     /// then holds the certificates only).
     pub etcd: Option<cceone_kube_store_etcd::EtcdConfig>,
@@ -88,6 +90,7 @@ impl FederationConfig {
             audit: None,
             meter_clock: cceone_platform::clock::Clock::real(),
             meter_interval: Duration::from_secs(5),
+            usage_retention: cceone_platform::usage::DEFAULT_RETENTION,
             etcd: None,
         }
     }
@@ -210,7 +213,11 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
     })
     .await?;
     // The web console on the API's own port, acting through the API as whoever signs in.
-    let console = cceone_console::Console::new(server.url(), server.pki().ca_cert.clone());
+    let console = cceone_console::Console::new(
+        server.url(),
+        server.pki().ca_cert.clone(),
+        cfg.audit.as_ref().map(|a| a.path.clone()),
+    );
     if server.mount(console.mount()).is_err() {
         tracing::warn!("the API server already serves other pages; no console");
     }
@@ -240,6 +247,7 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
         platform::Settings {
             clock: cfg.meter_clock.clone(),
             meter_interval: cfg.meter_interval,
+            usage_retention: cfg.usage_retention,
         },
     );
     tracing::info!(url = %server.url(), console = %console.url(), "federation serving");

@@ -40,6 +40,19 @@ struct Args {
     /// Workers per controller.
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Days usage records are kept (the meter deletes older ones once an hour).
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
+    usage_retention_days: u64,
+    /// Where to write a one-time link that opens the web console signed in as the admin
+    /// (0600; it works once, within a day). The console itself is at <API URL>/console/.
+    #[arg(long, value_name = "FILE")]
+    console_link_out: Option<PathBuf>,
+}
+
+/// Write `text` to `path` readable by its owner only, whole or not at all.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    cceone_platform::ca::write_file(path, text, 0o600)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 #[tokio::main]
@@ -52,16 +65,17 @@ async fn main() -> anyhow::Result<()> {
     cfg.eviction_timeout = Duration::from_secs(a.eviction_timeout_secs);
     cfg.workers = a.workers;
     cfg.etcd = a.etcd.config();
+    cfg.usage_retention = Duration::from_secs(a.usage_retention_days.saturating_mul(24 * 3600));
     let fed = cceone_federation::start(cfg)
         .await
         .context("starting the federation")?;
     if let Some(path) = &a.kubeconfig_out {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, fed.admin_kubeconfig())
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_private(path, &fed.admin_kubeconfig())?;
     }
-    tracing::info!(url = %fed.url(), "federation ready");
+    if let Some(path) = &a.console_link_out {
+        write_private(path, &format!("{}\n", fed.console_admin_link()?))?;
+    }
+    tracing::info!(url = %fed.url(), console = %fed.console_url(), "federation ready");
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;

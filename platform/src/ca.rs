@@ -262,7 +262,9 @@ fn set_validity(params: &mut CertificateParams, validity: Duration) -> Result<i6
     Ok(not_after.unix_timestamp())
 }
 
-fn write_file(path: &Path, content: &str, mode: u32) -> std::io::Result<()> {
+/// Write `content` to `path` with permission bits `mode` (0600 for keys, tokens and sign-in
+/// links), whole or not at all: written beside it, synced, then renamed into place.
+pub fn write_file(path: &Path, content: &str, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()

@@ -179,7 +179,8 @@ fn status_schema() -> Value {
                 "maxItems": MAX_OPERATIONS,
                 "description": "The operation log, newest last.",
                 "items": {"type": "object", "properties": {
-                    "time": date_time(), "type": string(), "reason": string(), "message": string()}},
+                    "time": date_time(), "type": string(), "reason": string(), "message": string(),
+                    "user": string()}},
             },
         },
     })

@@ -107,6 +107,8 @@ pub struct Operation {
     pub reason: String,
     /// A sentence for people.
     pub message: String,
+    /// Who did it (`user`), when a person or client did: the user the API authenticated.
+    pub user: Option<String>,
 }
 
 impl Operation {
@@ -117,17 +119,28 @@ impl Operation {
             kind: kind.into(),
             reason: reason.into(),
             message: message.into(),
+            user: None,
         }
+    }
+
+    /// The same entry, recording who did it.
+    pub fn by(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
     }
 
     /// The JSON stored in `status.operations[]` (time to whole seconds, RFC 3339 UTC).
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "time": rfc3339(self.time),
             "type": self.kind,
             "reason": self.reason,
             "message": self.message,
-        })
+        });
+        if let Some(u) = &self.user {
+            v["user"] = json!(u);
+        }
+        v
     }
 }
 

@@ -252,6 +252,46 @@ pub fn hours_to_charge(
     out
 }
 
+/// How long usage records are kept by default: 400 days, a year of bills and the month
+/// after it in which they are settled.
+pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(400 * 24 * 3600);
+
+/// One stored record, as retention sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept<'a> {
+    /// The record's name.
+    pub name: &'a str,
+    /// Its cluster.
+    pub cluster: &'a str,
+    /// Its billing hour.
+    pub hour: Timestamp,
+}
+
+/// The records past retention: those whose hour ended more than `retention` before `now`,
+/// except each cluster's latest, which the meter continues from (so a cluster running through
+/// the whole retention is never charged again for hours it was charged for).
+pub fn expired<'a>(
+    records: &[Kept<'a>],
+    now: Timestamp,
+    retention: std::time::Duration,
+) -> Vec<&'a str> {
+    let cutoff = now
+        .as_second()
+        .saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX));
+    let mut latest: std::collections::HashMap<&str, Timestamp> = std::collections::HashMap::new();
+    for r in records {
+        let l = latest.entry(r.cluster).or_insert(r.hour);
+        if r.hour > *l {
+            *l = r.hour;
+        }
+    }
+    records
+        .iter()
+        .filter(|r| r.hour.as_second() + HOUR <= cutoff && latest.get(r.cluster) != Some(&r.hour))
+        .map(|r| r.name)
+        .collect()
+}
+
 /// The UsageRecord CRD: cluster-scoped, short name `usage`, printer columns CLUSTER HOUR TYPE
 /// VCPUS AMOUNT AGE.
 pub fn usage_record_crd() -> Value {

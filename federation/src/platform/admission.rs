@@ -91,8 +91,18 @@ fn admit_cluster_fleet(shared: &Shared, old: Option<&Value>, obj: &Value) -> Vec
             "Forbidden: the cluster is unsubscribed".into(),
         )];
     }
-    if shared.synced.load(Ordering::Acquire) && shared.fleets.get(&ObjKey::cluster(fleet)).is_none()
-    {
+    if !shared.synced.load(Ordering::Acquire) {
+        // Until the fleets are loaded an unknown fleet cannot be told from a known one: refuse
+        // rather than admit a name that may not exist (a moment after start-up only).
+        return vec![cause(
+            "FieldValueForbidden",
+            "spec.fleet",
+            format!(
+                "Forbidden: {fleet:?}: the platform is still loading its fleets; retry in a moment"
+            ),
+        )];
+    }
+    if shared.fleets.get(&ObjKey::cluster(fleet)).is_none() {
         return vec![cause(
             "FieldValueNotFound",
             "spec.fleet",
@@ -269,9 +279,10 @@ mod tests {
         assert_eq!(causes[0].field, "spec.fleet");
         assert!(causes[0].message.contains("already in fleet \"a\""));
         assert!(admit_cluster_fleet(&shared, Some(&old), &old).is_empty());
-        // Before the caches load, an unknown fleet is not refused.
+        // Before the caches load, no fleet can be checked: joining one is refused for now.
         let alone = json!({"metadata": {"name": "c"}, "spec": {"type": "local"}});
-        assert!(admit_cluster_fleet(&shared, Some(&alone), &new).is_empty());
+        let causes = admit_cluster_fleet(&shared, Some(&alone), &new);
+        assert!(causes[0].message.contains("still loading"), "{causes:?}");
         shared.synced.store(true, Ordering::Release);
         let causes = admit_cluster_fleet(&shared, Some(&alone), &new);
         assert_eq!(causes[0].reason, "FieldValueNotFound");

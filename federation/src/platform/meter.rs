@@ -4,7 +4,8 @@
 //! in. The rules themselves are pure, in `cceone_platform::usage`. Records are objects in the
 //! store: a restart finds them (one per cluster and hour, by name), so nothing is counted
 //! twice, and hours a cluster stayed connected while the meter was down are filled in when
-//! the tunnel session never changed.
+//! the tunnel session never changed. Once an hour, records older than the retention go
+//! (each cluster's latest stays: the meter continues from it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use cceone_platform::ClusterType;
 use cceone_platform::clock::Clock;
 use cceone_platform::phase::Phase;
 use cceone_platform::usage::{
-    LastRecord, Observation, UsageSpec, hour_of, hours_to_charge, milli_vcpus, parse_hour,
-    record_name, usage_record_resource,
+    Kept, LastRecord, Observation, UsageSpec, expired, hour_of, hours_to_charge, milli_vcpus,
+    parse_hour, record_name, usage_record_resource,
 };
 use jiff::Timestamp;
 use parking_lot::Mutex;
@@ -63,6 +64,8 @@ pub(super) struct Meter {
     pub(super) writer: Writer,
     pub(super) clock: Clock,
     pub(super) interval: Duration,
+    /// How long records are kept.
+    pub(super) retention: Duration,
     pub(super) wake: Arc<tokio::sync::Notify>,
     pub(super) stopped: Arc<Mutex<Vec<Stopped>>>,
 }
@@ -181,13 +184,43 @@ impl Meter {
     }
 }
 
+impl Meter {
+    /// Delete the records past retention.
+    async fn prune(&self, now: Timestamp) {
+        let records = self.shared.usage.list_as::<Value>();
+        let kept: Vec<Kept<'_>> = records
+            .iter()
+            .filter_map(|r| {
+                Some(Kept {
+                    name: s(r, "/metadata/name"),
+                    cluster: s(r, "/spec/cluster"),
+                    hour: parse_hour(s(r, "/spec/hour"))?,
+                })
+            })
+            .collect();
+        let ar = usage_record_resource();
+        for name in expired(&kept, now, self.retention) {
+            tracing::info!(record = %name, "usage record past retention; deleting it");
+            if let Err(e) = self.writer.delete(&ar, &ObjKey::cluster(name)).await {
+                tracing::warn!(record = %name, error = %e, "deleting a usage record failed; the next hour retries");
+            }
+        }
+    }
+}
+
 /// Meter until aborted.
 pub(super) async fn run(meter: Meter) {
     meter.shared.wait_synced().await;
     tracing::info!(offset_secs = meter.clock.offset_secs(), "meter started");
     let mut latest = Latest::new();
+    let mut pruned: Option<Timestamp> = None;
     loop {
         meter.pass(&mut latest).await;
+        let hour = hour_of(meter.clock.now());
+        if pruned != Some(hour) {
+            meter.prune(meter.clock.now()).await;
+            pruned = Some(hour);
+        }
         tokio::select! {
             () = tokio::time::sleep(meter.interval) => {}
             () = meter.wake.notified() => {}

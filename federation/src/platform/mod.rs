@@ -41,6 +41,8 @@ pub(crate) struct Settings {
     pub(crate) clock: Clock,
     /// How often the meter looks at every cluster (it also wakes on each change).
     pub(crate) meter_interval: Duration,
+    /// How long usage records are kept.
+    pub(crate) usage_retention: Duration,
 }
 
 /// The caches the platform's admission and controllers share.
@@ -49,8 +51,8 @@ pub(crate) struct Shared {
     fleets: Arc<Cache>,
     usage: Arc<Cache>,
     grants: Arc<Cache>,
-    /// Set once every cache has loaded: before that, admission does not refuse a fleet it
-    /// has not seen.
+    /// Set once the fleets have loaded: before that, admission refuses joining any fleet, as
+    /// it cannot tell a known one from an unknown one.
     synced: AtomicBool,
 }
 
@@ -202,7 +204,7 @@ pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings)
     {
         let shared = Arc::clone(&shared);
         tasks.push(tokio::spawn(async move {
-            shared.wait_synced().await;
+            shared.fleets.wait_synced().await;
             shared.synced.store(true, Ordering::Release);
         }));
     }
@@ -233,6 +235,7 @@ pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings)
         writer,
         clock: settings.clock,
         interval: settings.meter_interval,
+        retention: settings.usage_retention,
         wake,
         stopped,
     })));

@@ -174,3 +174,11 @@ fn status_patch_treats_missing_phase_as_pending() {
     let patch = status_patch(&json!({"phase": "Bogus"}), &connected(0));
     assert_eq!(patch.unwrap()["status"]["phase"], "Running");
 }
+
+#[test]
+fn an_operation_names_who_did_it_when_known() {
+    let at: Timestamp = "2026-12-07T01:00:00Z".parse().unwrap();
+    let op = Operation::new(at, "Register", "Registered", "registered");
+    assert!(op.to_json().get("user").is_none());
+    assert_eq!(op.by("alice").to_json()["user"], "alice");
+}

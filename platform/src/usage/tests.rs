@@ -91,3 +91,36 @@ fn a_gap_in_the_same_session_is_filled_and_a_new_session_is_not() {
         [(t("2026-12-07T04:00:00Z"), 4000)]
     );
 }
+
+#[test]
+fn retention_drops_old_hours_but_each_clusters_latest() {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let now = t("2026-12-10T00:30:00Z");
+    let recs = [
+        Kept {
+            name: "a.old",
+            cluster: "a",
+            hour: t("2026-12-07T00:00:00Z"),
+        },
+        Kept {
+            name: "a.edge",
+            cluster: "a",
+            hour: t("2026-12-08T23:00:00Z"),
+        },
+        Kept {
+            name: "a.new",
+            cluster: "a",
+            hour: t("2026-12-09T23:00:00Z"),
+        },
+        // b stopped long ago: its only (latest) record stays.
+        Kept {
+            name: "b.only",
+            cluster: "b",
+            hour: t("2026-12-01T00:00:00Z"),
+        },
+    ];
+    // a.edge ended at 2026-12-09T00:00Z, 24 h 30 min before now.
+    assert_eq!(expired(&recs, now, day), ["a.old", "a.edge"]);
+    assert_eq!(expired(&recs, now, 2 * day), ["a.old"]);
+    assert!(expired(&recs, now, 30 * day).is_empty());
+}
