@@ -100,6 +100,9 @@ struct Params {
     n: usize,
     replicas: usize,
     per_policy: bool,
+    /// The shared policy is written after every template (`BENCH_POLICY=last`): the control
+    /// plane's pass from templates to Works, measured apart from the rate templates arrive at.
+    policy_last: bool,
     concurrency: usize,
     nodes: usize,
     timeout: Duration,
@@ -136,6 +139,7 @@ impl Params {
             n,
             replicas,
             per_policy: std::env::var("BENCH_POLICY").is_ok_and(|v| v == "per"),
+            policy_last: std::env::var("BENCH_POLICY").is_ok_and(|v| v == "last"),
             concurrency: env_usize("BENCH_CONCURRENCY", 32).max(1),
             nodes,
             timeout: Duration::from_secs(env_usize("BENCH_TIMEOUT", 1800) as u64),
@@ -261,6 +265,8 @@ async fn bench() -> anyhow::Result<()> {
         expected_works,
         if p.per_policy {
             "one PropagationPolicy per Deployment"
+        } else if p.policy_last {
+            "one PropagationPolicy selecting all, written after every template (backlog)"
         } else {
             "one PropagationPolicy selecting all"
         },
@@ -336,7 +342,7 @@ async fn measure(
         })?;
     watch::watch_federation(&mut watchers, obs, &fed);
     let pps: Api<DynamicObject> = Api::namespaced_with(fed.clone(), NS, &watch::pp_resource());
-    if !p.per_policy {
+    if !p.per_policy && !p.policy_last {
         let pp: DynamicObject = serde_json::from_value(policy(p, "bench-all", None))?;
         pps.create(&PostParams::default(), &pp).await?;
     }
@@ -414,7 +420,7 @@ async fn measure(
         .buffer_unordered(p.concurrency)
         .fold(0, |a, b| async move { a + b })
         .await;
-    let last_write = Instant::now();
+    let mut last_write = Instant::now();
     let write_secs = (last_write - first_write).as_secs_f64();
     println!(
         "applied {} templates in {:.2} s ({:.0}/s), {errors} failed",
@@ -422,6 +428,28 @@ async fn measure(
         write_secs,
         p.k as f64 / write_secs.max(1e-9),
     );
+    let (mut first_write, mut cpu_before) = (first_write, cpu_before);
+    if p.policy_last {
+        // Backlog: once the federation has gone quiet over the unmatched templates, one policy
+        // selects them all; every figure then counts from that write.
+        let quiet = report::quiesce(&fed, Duration::from_secs(120)).await;
+        println!(
+            "  quiet {} after the last template; writing the policy",
+            quiet.map_or("never (120 s)".into(), |d| format!(
+                "{:.1} s",
+                d.as_secs_f64()
+            ))
+        );
+        cpu_before = platform.cpu();
+        let pp: DynamicObject = serde_json::from_value(policy(p, "bench-all", None))?;
+        first_write = Instant::now();
+        pps.create(&PostParams::default(), &pp).await?;
+        last_write = Instant::now();
+        let mut o = obs.lock().unwrap();
+        for t in o.written.values_mut() {
+            *t = first_write;
+        }
+    }
 
     let deadline = last_write + p.timeout;
     let done = loop {
@@ -504,7 +532,9 @@ async fn measure(
         tokio::time::sleep(p.settle).await;
         Some(platform.memory())
     };
-    let requests = report::request_counts(&report::metrics_text(&fed).await);
+    let metrics = report::metrics_text(&fed).await;
+    let requests = report::request_counts(&metrics);
+    let controllers = report::controller_figures(&metrics);
     watchers.abort_all();
     let light = platform.light_stats().map(|s| {
         use std::sync::atomic::Ordering::Relaxed;
@@ -534,5 +564,6 @@ async fn measure(
         mem_after,
         mem_settled,
         requests,
+        controllers,
     })
 }

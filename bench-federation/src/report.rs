@@ -86,6 +86,60 @@ pub(crate) fn request_counts(text: &str) -> Vec<(String, u64)> {
     out
 }
 
+/// One federation controller's counters over the whole run.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ControllerFigures {
+    pub(crate) name: String,
+    pub(crate) reconciles: u64,
+    pub(crate) busy_secs: f64,
+    pub(crate) adds: u64,
+}
+
+/// The value of `name{controller="C"...}` series in a Prometheus text, by controller (summed
+/// over other labels).
+fn by_controller(text: &str, name: &str) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for rest in text.lines().filter_map(|l| l.strip_prefix(name)) {
+        let Some((labels, value)) = rest.rsplit_once(' ') else {
+            continue;
+        };
+        let Some(c) = labels
+            .split_once("controller=\"")
+            .and_then(|(_, r)| r.split_once('"'))
+            .map(|(c, _)| c.to_string())
+        else {
+            continue;
+        };
+        let Ok(v) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        match out.iter_mut().find(|(n, _)| *n == c) {
+            Some(e) => e.1 += v,
+            None => out.push((c, v)),
+        }
+    }
+    out
+}
+
+/// The federation controllers' reconciles, busy seconds and queued keys, busiest first.
+pub(crate) fn controller_figures(text: &str) -> Vec<ControllerFigures> {
+    let busy = by_controller(text, "federation_reconcile_seconds_total{");
+    let count = by_controller(text, "federation_reconciles_total{");
+    let adds = by_controller(text, "federation_queue_adds_total{");
+    let get = |v: &[(String, f64)], c: &str| v.iter().find(|(n, _)| n == c).map_or(0.0, |e| e.1);
+    let mut out: Vec<ControllerFigures> = count
+        .iter()
+        .map(|(c, n)| ControllerFigures {
+            name: c.clone(),
+            reconciles: *n as u64,
+            busy_secs: get(&busy, c),
+            adds: get(&adds, c) as u64,
+        })
+        .collect();
+    out.sort_by(|a, b| b.busy_secs.total_cmp(&a.busy_secs));
+    out
+}
+
 /// Writes (create, update, patch, delete) the federation API has served, from its /metrics.
 async fn fed_writes(fed: &kube::Client) -> u64 {
     request_counts(&metrics_text(fed).await)
@@ -148,6 +202,8 @@ pub(crate) struct Outcome {
     /// Memory once the run's watch history has aged out (`BENCH_SETTLE` after the run).
     pub(crate) mem_settled: Option<Memory>,
     pub(crate) requests: Vec<(String, u64)>,
+    /// Per federation controller: reconciles, seconds spent reconciling, keys queued.
+    pub(crate) controllers: Vec<ControllerFigures>,
 }
 
 /// One line of the table.
@@ -278,12 +334,19 @@ pub(crate) fn print(p: &Params, o: &Outcome) {
         ms(pct(&o.probe_to_work, 0.99)),
     );
     println!(
-        "  (c) bindings scheduled: {:.0}/s over {} bindings (seen -> Scheduled p50 {} p99 {}); templates were written at {:.0}/s   Karmada: ~22/s; aim >= 2,000/s",
+        "  (c) bindings scheduled: {:.0}/s over {} bindings (seen -> Scheduled p50 {} p99 {}); {}   Karmada: ~22/s; aim >= 2,000/s",
         sched_rate.map_or(0.0, |r| r.0),
         obs.rb_scheduled.len(),
         ms(pct(&sched, 0.50)),
         ms(pct(&sched, 0.99)),
-        p.k as f64 / write_secs.max(1e-9),
+        if p.policy_last {
+            "backlog: the policy was written after every template".to_string()
+        } else {
+            format!(
+                "templates were written at {:.0}/s",
+                p.k as f64 / write_secs.max(1e-9)
+            )
+        },
     );
     let (rss_now, rss_peak) = o.mem_after.me;
     println!(
@@ -481,6 +544,20 @@ pub(crate) fn print(p: &Params, o: &Outcome) {
     );
 
     println!();
+    println!(
+        "federation controllers over the whole run (reconciles, time inside them across workers, keys queued):"
+    );
+    for c in o.controllers.iter().filter(|c| c.reconciles > 0) {
+        println!(
+            "  {:<13} {:>7} reconciles  {:>7.2} s  {:>7.0} us each  {:>7} keys queued",
+            c.name,
+            c.reconciles,
+            c.busy_secs,
+            c.busy_secs * 1e6 / c.reconciles.max(1) as f64,
+            c.adds
+        );
+    }
+    println!();
     let total: u64 = o.requests.iter().map(|(_, n)| n).sum();
     println!(
         "federation apiserver_request_total, top 10 of {} series ({total} requests in all):",
@@ -511,6 +588,24 @@ pub(crate) fn print(p: &Params, o: &Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controller_figures_parse() {
+        let text = "federation_reconciles_total{controller=\"binding\",result=\"ok\"} 10\n\
+            federation_reconciles_total{controller=\"binding\",result=\"conflict\"} 2\n\
+            federation_reconcile_seconds_total{controller=\"binding\"} 1.5\n\
+            federation_queue_adds_total{controller=\"binding\"} 30\n";
+        let c = controller_figures(text);
+        assert_eq!(
+            c,
+            vec![ControllerFigures {
+                name: "binding".into(),
+                reconciles: 12,
+                busy_secs: 1.5,
+                adds: 30
+            }]
+        );
+    }
 
     #[test]
     fn request_counts_parse_and_sort() {

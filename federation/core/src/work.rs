@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::json::{int, obj, s};
 use crate::names;
-use crate::overrides::{OverrideError, apply_overrides_detailed};
+use crate::overrides::{OverrideError, apply_overrides_owned};
 use crate::scheduler::TargetCluster;
 use cceone_karmada_api::Cluster;
 
@@ -38,8 +38,9 @@ pub fn build_work(
     if spec.is_workload() {
         crate::interpret::revise_replicas(&mut manifest, target.replicas.unwrap_or(0));
     }
-    let outcome = apply_overrides_detailed(&manifest, cluster, override_policies)?;
-    let mut manifest = outcome.manifest.clone();
+    let outcome = apply_overrides_owned(manifest, cluster, override_policies)?;
+    let override_annotations = outcome.annotations();
+    let mut manifest = outcome.manifest;
 
     let namespaced = !binding.is_cluster_scoped();
     let id_label = if namespaced {
@@ -82,7 +83,7 @@ pub fn build_work(
         names::CONFLICT_RESOLUTION_ANNOTATION.to_string(),
         conflict.to_string(),
     );
-    for (k, v) in outcome.annotations() {
+    for (k, v) in override_annotations {
         work_annotations.insert(k.to_string(), v);
     }
 

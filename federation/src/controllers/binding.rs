@@ -83,27 +83,38 @@ fn merged(live: &Value, desired: &Value) -> Value {
     })
 }
 
-/// Create or update one Work; whether anything was (or is still to be) written.
-async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: Value) -> Result<bool, Error> {
+/// What [`ensure_work`] did to one Work.
+enum Ensured {
+    /// It was as computed already.
+    Unchanged,
+    /// It was written; the API answered this resourceVersion.
+    Written(u64),
+    /// It is still to be written (it is being deleted, or an earlier write is not seen yet).
+    Pending,
+}
+
+/// Create or update one Work.
+async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: Value) -> Result<Ensured, Error> {
     let war = resources::work();
+    let written = |w: Arc<Value>| Ensured::Written(revision(&w));
     match ctx.works.get(key) {
         None => {
             tracing::debug!(work = %key, "creating work");
             match ctx.writer.create(&war, desired).await {
                 // Created by an earlier pass whose write the cache has yet to see: its watch
                 // event brings the binding back here to compare.
-                Err(e) if e.is_already_exists() => Ok(true),
-                other => other.map(|_| true),
+                Err(e) if e.is_already_exists() => Ok(Ensured::Pending),
+                other => other.map(written),
             }
         }
-        Some(live) if deleting(&live) => Ok(true),
+        Some(live) if deleting(&live) => Ok(Ensured::Pending),
         Some(live) => {
             // The cache holds Works projected (`resources::project_work`): compare like with
             // like, then send the manifests themselves if they differ.
             let mut want = merged(&live, &desired);
             resources::project_work(&mut want);
             let Some(mut patch) = merge_diff(&projection(&live), &want) else {
-                return Ok(false);
+                return Ok(Ensured::Unchanged);
             };
             if let Some(workload) = patch
                 .pointer_mut("/spec/workload")
@@ -120,11 +131,46 @@ async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: Value) -> Result<bool, Er
                 let rv = json!(s(&live, "/metadata/resourceVersion"));
                 set(&mut patch, &["metadata", "resourceVersion"], rv);
                 tracing::debug!(work = %key, "updating work");
-                ctx.writer.merge_patch(&war, key, &patch, false).await?;
-                Ok(true)
+                let w = ctx.writer.merge_patch(&war, key, &patch, false).await?;
+                Ok(written(w))
             }
         }
     }
+}
+
+/// An object's `metadata.resourceVersion` as a number (0 when absent).
+fn revision(obj: &Value) -> u64 {
+    s(obj, "/metadata/resourceVersion").parse().unwrap_or(0)
+}
+
+/// What a dispatch reads, folded into one number: the binding's identity, spec generation,
+/// schedule and labels, the template's resourceVersion, the override policies' and the
+/// Clusters' revisions, and the binding's Works by key and resourceVersion. A binding whose
+/// fingerprint is the one its last complete dispatch left needs no dispatch: its Works are
+/// as computed (every Work of ours that goes in re-queues the binding, and without this
+/// each of those passes rebuilt and compared every Work of the binding again).
+///
+/// `works` feeds the Works part (the cache's, or what a dispatch just wrote).
+fn fingerprint(
+    ctx: &Ctx,
+    key: &ObjKey,
+    binding: &ResourceBinding,
+    template: &Value,
+    cluster_generation: u64,
+    works: impl FnOnce(&mut std::hash::DefaultHasher),
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    binding.metadata.uid.hash(&mut h);
+    binding.metadata.generation.hash(&mut h);
+    binding.metadata.labels.hash(&mut h);
+    binding.scheduler_observed_generation().hash(&mut h);
+    revision(template).hash(&mut h);
+    cluster_generation.hash(&mut h);
+    ctx.ops.hash_revisions(key.namespace.as_deref(), &mut h);
+    ctx.cops.hash_revisions(None, &mut h);
+    works(&mut h);
+    h.finish()
 }
 
 /// The key of a Work.
@@ -132,16 +178,20 @@ fn work_key(w: &Work) -> ObjKey {
     ObjKey::new(w.namespace(), w.name())
 }
 
-/// Delete every Work of a binding not in `keep`.
-async fn prune(ctx: &Ctx, works: &[Work], keep: &HashSet<ObjKey>) -> Result<(), Error> {
+/// Delete every Work of a binding not in `keep`; whether any was not kept.
+async fn prune(ctx: &Ctx, works: &[Work], keep: &HashSet<ObjKey>) -> Result<bool, Error> {
+    let mut any = false;
     for w in works {
         let k = work_key(w);
-        if !keep.contains(&k) && !w.deleting() {
-            tracing::debug!(work = %k, "deleting work");
-            ctx.writer.delete(&resources::work(), &k).await?;
+        if !keep.contains(&k) {
+            any = true;
+            if !w.deleting() {
+                tracing::debug!(work = %k, "deleting work");
+                ctx.writer.delete(&resources::work(), &k).await?;
+            }
         }
     }
-    Ok(())
+    Ok(any)
 }
 
 /// The Work keys of the clusters a graceful eviction still holds on to.
@@ -282,15 +332,18 @@ fn hold_shrinking(
 
 /// Dispatch one binding's Works.
 pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Error> {
-    let works: Vec<Work> = ctx.works.by_index_as(&resources::binding_index(&key));
+    let index = resources::binding_index(&key);
+    let works = || -> Vec<Work> { ctx.works.by_index_as(&index) };
     let Some(binding) = ctx.binding_as(&key) else {
         ctx.moving.lock().remove(&key);
-        prune(&ctx, &works, &HashSet::new()).await?;
+        ctx.dispatched.lock().remove(&key);
+        prune(&ctx, &works(), &HashSet::new()).await?;
         return Ok(None);
     };
     let bar = resources::binding_for(&key);
     if binding.deleting() {
-        prune(&ctx, &works, &HashSet::new()).await?;
+        ctx.dispatched.lock().remove(&key);
+        prune(&ctx, &works(), &HashSet::new()).await?;
         let finalizer = if key.namespace.is_some() {
             names::BINDING_FINALIZER
         } else {
@@ -324,6 +377,16 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         // The detector or the scheduler has yet to catch up; their writes bring us back.
         return Ok(None);
     }
+    // Read before anything a dispatch depends on, so a change made while it runs is seen next.
+    let cluster_generation = ctx.cluster_generation();
+    let before = fingerprint(&ctx, &key, &binding, &template, cluster_generation, |h| {
+        ctx.works.hash_index_revisions(&index, h)
+    });
+    if ctx.dispatched.lock().get(&key) == Some(&before) {
+        return Ok(None);
+    }
+    ctx.dispatched.lock().remove(&key);
+    let works = works();
     let mut overrides: Vec<OverridePolicy> = match &key.namespace {
         Some(ns) => ctx.ops.list_ns_as(ns),
         None => Vec::new(),
@@ -375,15 +438,36 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
     // concurrent writes together, so a binding across 100 clusters costs about one round trip
     // rather than 100.
     let ctx_ref: &Ctx = &ctx;
-    let written = futures::future::join_all(
-        desired
-            .into_iter()
-            .map(|(wkey, work)| async move { ensure_work(ctx_ref, &wkey, work).await }),
-    )
+    let written = futures::future::join_all(desired.into_iter().map(|(wkey, work)| async move {
+        let ensured = ensure_work(ctx_ref, &wkey, work).await;
+        (wkey, ensured)
+    }))
     .await;
-    for w in written {
-        if w? {
-            settled = false;
+    // Each Work's revision once this dispatch is done; `None` if one is still to be written.
+    let mut after: Option<std::collections::BTreeMap<ObjKey, u64>> = Some(
+        works
+            .iter()
+            .map(|w| {
+                (
+                    work_key(w),
+                    w.metadata.resource_version().parse().unwrap_or(0),
+                )
+            })
+            .collect(),
+    );
+    for (wkey, w) in written {
+        match w? {
+            Ensured::Unchanged => {}
+            Ensured::Written(rv) => {
+                settled = false;
+                if let Some(after) = after.as_mut() {
+                    after.insert(wkey, rv);
+                }
+            }
+            Ensured::Pending => {
+                settled = false;
+                after = None;
+            }
         }
     }
 
@@ -405,8 +489,29 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
         let written = ctx.writer.merge_patch(&bar, &key, &patch, false).await?;
         binding = ResourceBinding::from_value(&written)?;
     }
+    let evictions = !binding.spec().graceful_eviction_tasks().is_empty();
     keep.extend(evicting(&binding, &works));
-    prune(&ctx, &works, &keep).await?;
+    let pruned = prune(&ctx, &works, &keep).await?;
+    // A complete dispatch (nothing held, retried, evicting, pruned or pending) leaves its
+    // fingerprint, the Works as it wrote them, so that the passes its own writes trigger
+    // stop here.
+    if let Some(after) = after
+        && requeue.is_none()
+        && recheck.is_none()
+        && !evictions
+        && !pruned
+        && after.keys().all(|k| keep.contains(k))
+        && keep.iter().all(|k| after.contains_key(k))
+    {
+        use std::hash::Hash;
+        let done = fingerprint(&ctx, &key, &binding, &template, cluster_generation, |h| {
+            for (k, rv) in &after {
+                k.hash(h);
+                rv.hash(h);
+            }
+        });
+        ctx.dispatched.lock().insert(key, done);
+    }
     Ok(requeue.or(recheck))
 }
 

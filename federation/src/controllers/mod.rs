@@ -84,6 +84,9 @@ pub(crate) struct Ctx {
     /// The clusters whose share of a binding's replicas grew and is not ready yet, with that
     /// share: the binding controller holds the shrinking clusters' old shares until then.
     pub(crate) moving: parking_lot::Mutex<std::collections::HashMap<ObjKey, Vec<(String, i32)>>>,
+    /// Each binding's fingerprint after its last complete dispatch (see the binding
+    /// controller): a binding that still has it needs no dispatch.
+    pub(crate) dispatched: parking_lot::Mutex<std::collections::HashMap<ObjKey, u64>>,
 }
 
 impl Ctx {
@@ -128,6 +131,11 @@ impl Ctx {
             *slot = Some(Arc::clone(&snapshot));
         }
         snapshot
+    }
+
+    /// How many times a Cluster has changed.
+    pub(crate) fn cluster_generation(&self) -> u64 {
+        self.cluster_generation.load(Ordering::Acquire)
     }
 
     /// A Cluster changed: the next [`Ctx::cluster_values`] copies them again.
@@ -350,6 +358,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         cluster_generation: std::sync::atomic::AtomicU64::new(0),
         unhealthy_apps: parking_lot::Mutex::default(),
         moving: parking_lot::Mutex::default(),
+        dispatched: parking_lot::Mutex::default(),
     });
     let q = Queues {
         cluster: Queue::new(),

@@ -237,6 +237,32 @@ impl Cache {
             .unwrap_or_default()
     }
 
+    /// Feed the key and revision of every object under an index value, in key order, to `h`,
+    /// without reading the objects themselves (see the binding controller's fingerprint).
+    pub(crate) fn hash_index_revisions(&self, value: &str, h: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let inner = self.inner.read();
+        for key in inner.index.get(value).into_iter().flatten() {
+            if let Some(e) = inner.objects.get(key) {
+                key.hash(h);
+                e.revision.hash(h);
+            }
+        }
+    }
+
+    /// Feed the key and revision of every object (of one namespace when given), in key
+    /// order, to `h`.
+    pub(crate) fn hash_revisions(&self, namespace: Option<&str>, h: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let inner = self.inner.read();
+        for (key, e) in &inner.objects {
+            if namespace.is_none_or(|ns| key.ns() == ns) {
+                key.hash(h);
+                e.revision.hash(h);
+            }
+        }
+    }
+
     /// Every key.
     pub(crate) fn keys(&self) -> Vec<ObjKey> {
         self.inner.read().objects.keys().cloned().collect()

@@ -127,8 +127,17 @@ pub fn apply_overrides_detailed(
     cluster: &Cluster,
     ops: &[OverridePolicy],
 ) -> Result<OverrideOutcome, OverrideError> {
-    let mut out = manifest.clone();
-    let namespace = s(manifest, "/metadata/namespace");
+    apply_overrides_owned(manifest.clone(), cluster, ops)
+}
+
+/// [`apply_overrides_detailed`] on a manifest the caller hands over (no copy of it is made).
+pub fn apply_overrides_owned(
+    mut out: Value,
+    cluster: &Cluster,
+    ops: &[OverridePolicy],
+) -> Result<OverrideOutcome, OverrideError> {
+    let namespace = s(&out, "/metadata/namespace").to_owned();
+    let namespace = namespace.as_str();
     let cluster_scoped: Vec<&OverridePolicy> =
         ops.iter().filter(|p| is_cluster_policy(p)).collect();
     let applied_cluster_overrides = apply_group(&mut out, cluster, &cluster_scoped)?;

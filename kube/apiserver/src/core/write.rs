@@ -631,8 +631,22 @@ impl Core {
         match self.store.get(&nss.key(None, ns)).await? {
             None => Err(ApiError::not_found("namespaces", ns)),
             Some(kv) => {
-                let obj = self.decode(&nss, &kv.value)?;
-                if meta::is_deleting(&obj) {
+                // Only whether it is terminating: read that field alone rather than decode
+                // the whole Namespace for every create in it.
+                #[derive(serde::Deserialize)]
+                struct Terminating {
+                    metadata: Option<TerminatingMeta>,
+                }
+                #[derive(serde::Deserialize)]
+                struct TerminatingMeta {
+                    #[serde(rename = "deletionTimestamp")]
+                    deletion_timestamp: Option<serde::de::IgnoredAny>,
+                }
+                let deleting = match serde_json::from_slice::<Terminating>(&kv.value) {
+                    Ok(t) => t.metadata.is_some_and(|m| m.deletion_timestamp.is_some()),
+                    Err(_) => meta::is_deleting(&self.decode(&nss, &kv.value)?),
+                };
+                if deleting {
                     Err(ApiError::Forbidden(format!(
                         "unable to create new content in namespace {ns} because it is being terminated"
                     )))
