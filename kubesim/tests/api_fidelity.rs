@@ -9,31 +9,14 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
-use support::Sim;
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// kubectl that must fail; returns its stderr.
-fn refused(sim: &Sim, args: &[&str], stdin: Option<&str>) -> String {
-    let out = sim.kubectl_stdin(args, stdin);
-    assert!(!out.status.success(), "kubectl {args:?} succeeded");
-    stderr(&out)
-}
+use support::{Sim, stderr};
 
 /// The `api-resources -o wide` row of `name` (whitespace-separated cells).
-fn row(table: &str, name: &str) -> Vec<String> {
-    table
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .unwrap_or_else(|| panic!("{name} not in:\n{table}"))
-        .split_whitespace()
-        .map(String::from)
-        .collect()
+fn resource_row(table: &str, name: &str) -> Vec<String> {
+    support::row(table, name).unwrap_or_else(|| panic!("{name} not in:\n{table}"))
 }
 
 #[test]
@@ -41,7 +24,7 @@ fn discovery_lists_what_a_1_32_cluster_serves() {
     let sim = Sim::start(&[]);
     let table = sim.ok(&["api-resources", "-o", "wide"]);
     assert_eq!(
-        row(&table, "replicationcontrollers"),
+        resource_row(&table, "replicationcontrollers"),
         [
             "replicationcontrollers",
             "rc",
@@ -53,7 +36,7 @@ fn discovery_lists_what_a_1_32_cluster_serves() {
         ]
     );
     assert_eq!(
-        row(&table, "certificatesigningrequests"),
+        resource_row(&table, "certificatesigningrequests"),
         [
             "certificatesigningrequests",
             "csr",
@@ -65,15 +48,15 @@ fn discovery_lists_what_a_1_32_cluster_serves() {
     );
     // No short names: the row's cells shift left.
     assert_eq!(
-        row(&table, "podtemplates")[1..4],
+        resource_row(&table, "podtemplates")[1..4],
         ["v1", "true", "PodTemplate"]
     );
     assert_eq!(
-        row(&table, "namespaces")[5],
+        resource_row(&table, "namespaces")[5],
         "create,delete,get,list,patch,update,watch"
     );
     assert_eq!(
-        row(&table, "selfsubjectaccessreviews")[1..],
+        resource_row(&table, "selfsubjectaccessreviews")[1..],
         [
             "authorization.k8s.io/v1",
             "false",
@@ -82,15 +65,15 @@ fn discovery_lists_what_a_1_32_cluster_serves() {
         ]
     );
     assert_eq!(
-        row(&table, "tokenreviews")[1..],
+        resource_row(&table, "tokenreviews")[1..],
         ["authentication.k8s.io/v1", "false", "TokenReview", "create"]
     );
     assert_eq!(
-        row(&table, "customresourcedefinitions")[6],
+        resource_row(&table, "customresourcedefinitions")[6],
         "api-extensions"
     );
     assert_eq!(
-        row(&table, "apiservices")[1..],
+        resource_row(&table, "apiservices")[1..],
         [
             "apiregistration.k8s.io/v1",
             "false",
@@ -177,25 +160,21 @@ metadata: {name: one, labels: {app: x}}
         ])
     );
     // The service account's RBAC decides what the token may do (nothing is bound to it).
-    let denied = refused(&sim, &["get", "pods", "--token", &token], None);
+    let denied = sim.fails(&["get", "pods", "--token", &token]);
     assert!(
         denied.contains(
             "pods is forbidden: User \"system:serviceaccount:default:builder\" cannot list resource \"pods\""
         ),
         "{denied}"
     );
-    let short = refused(
-        &sim,
-        &["create", "token", "builder", "--duration", "1m"],
-        None,
-    );
+    let short = sim.fails(&["create", "token", "builder", "--duration", "1m"]);
     assert!(
         short.contains("spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"),
         "{short}"
     );
     // Deleting the service account revokes its tokens.
     sim.ok(&["delete", "serviceaccount", "builder"]);
-    let gone = refused(&sim, &["auth", "whoami", "--token", &token], None);
+    let gone = sim.fails(&["auth", "whoami", "--token", &token]);
     assert!(gone.contains("Unauthorized"), "{gone}");
 }
 
@@ -247,13 +226,7 @@ spec:
     // The cluster CA signed it, and the certificate authenticates as its subject.
     let dir = sim.dir.path();
     let cert = dir.join("alice.crt");
-    let pem = sim.ok(&[
-        "get",
-        "csr",
-        "alice",
-        "-o",
-        "jsonpath={.status.certificate}",
-    ]);
+    let pem = sim.jsonpath(&["csr", "alice"], "{.status.certificate}");
     let decoded = Command::new("sh")
         .args([
             "-c",
@@ -304,13 +277,7 @@ spec:
         "{}",
         stderr(&whoami)
     );
-    let mallory_cert = sim.ok(&[
-        "get",
-        "csr",
-        "mallory",
-        "-o",
-        "jsonpath={.status.certificate}",
-    ]);
+    let mallory_cert = sim.jsonpath(&["csr", "mallory"], "{.status.certificate}");
     assert_eq!(mallory_cert, "", "a denied request is not signed");
     // kubectl will not approve what is denied; the server refuses it too.
     let mut mallory: Value =
@@ -322,17 +289,13 @@ spec:
         .push(serde_json::json!({"type": "Approved", "status": "True", "reason": "Manual"}));
     let file = sim.dir.path().join("mallory.json");
     std::fs::write(&file, mallory.to_string()).unwrap();
-    let both = refused(
-        &sim,
-        &[
-            "replace",
-            "--raw",
-            "/apis/certificates.k8s.io/v1/certificatesigningrequests/mallory/approval",
-            "-f",
-            file.to_str().unwrap(),
-        ],
-        None,
-    );
+    let both = sim.fails(&[
+        "replace",
+        "--raw",
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests/mallory/approval",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
     assert!(
         both.contains("status.conditions[1].type: Invalid value: \"Approved\": Approved and Denied conditions are mutually exclusive"),
         "{both}"
@@ -340,7 +303,7 @@ spec:
 }
 
 fn apply_refused(sim: &Sim, yaml: &str) -> String {
-    refused(sim, &["apply", "-f", "-"], Some(yaml))
+    sim.fails_stdin(&["apply", "-f", "-"], Some(yaml))
 }
 
 #[test]
@@ -398,16 +361,12 @@ spec:
     );
     let big = sim.dir.path().join("big.txt");
     std::fs::write(&big, "x".repeat(1024 * 1024 + 10)).unwrap();
-    let too_long = refused(
-        &sim,
-        &[
-            "create",
-            "configmap",
-            "big",
-            &format!("--from-file={}", big.display()),
-        ],
-        None,
-    );
+    let too_long = sim.fails(&[
+        "create",
+        "configmap",
+        "big",
+        &format!("--from-file={}", big.display()),
+    ]);
     assert!(
         too_long.contains(
             "error: failed to create configmap: ConfigMap \"big\" is invalid: []: Too long: must have at most 1048576 bytes"
@@ -474,23 +433,17 @@ spec:
         ),
     );
     assert_eq!(
-        sim.ok(&[
-            "get",
-            "horizontalpodautoscalers.v2.autoscaling",
-            "web",
-            "-o",
-            "jsonpath={.spec.metrics[0].resource.target.averageUtilization} {.spec.minReplicas}"
-        ]),
+        sim.jsonpath(
+            &["horizontalpodautoscalers.v2.autoscaling", "web"],
+            "{.spec.metrics[0].resource.target.averageUtilization} {.spec.minReplicas}"
+        ),
         "50 1"
     );
     assert_eq!(
-        sim.ok(&[
-            "get",
-            "horizontalpodautoscalers.v1.autoscaling",
-            "web",
-            "-o",
-            "jsonpath={.spec.targetCPUUtilizationPercentage}"
-        ]),
+        sim.jsonpath(
+            &["horizontalpodautoscalers.v1.autoscaling", "web"],
+            "{.spec.targetCPUUtilizationPercentage}"
+        ),
         "50"
     );
 }

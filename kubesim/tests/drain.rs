@@ -9,33 +9,20 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Sim, ensure_python_client, eventually, python};
+use support::{Sim, ensure_python_client, eventually, python_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 fn nodes_of(sim: &Sim) -> Vec<String> {
-    sim.ok(&[
-        "get",
-        "pods",
-        "-l",
-        "app=web",
-        "-o",
-        "jsonpath={.items[*].spec.nodeName}",
-    ])
-    .split_whitespace()
-    .map(String::from)
-    .collect()
+    sim.jsonpath(&["pods", "-l", "app=web"], "{.items[*].spec.nodeName}")
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 fn ready_replicas(sim: &Sim, n: usize) {
     eventually(&format!("{n} ready replicas"), WAIT, || {
-        let r = sim.ok(&[
-            "get",
-            "deployment",
-            "web",
-            "-o",
-            "jsonpath={.status.readyReplicas}",
-        ]);
+        let r = sim.jsonpath(&["deployment", "web"], "{.status.readyReplicas}");
         (r == n.to_string()).then_some(())
     });
 }
@@ -46,13 +33,10 @@ fn drain_waits_for_the_budget_and_moves_every_pod() {
     // All three replicas on sim-node-0: the other nodes are cordoned while they start.
     sim.ok(&["cordon", "sim-node-1", "sim-node-2"]);
     let taint = eventually("the cordon taint", WAIT, || {
-        let t = sim.ok(&[
-            "get",
-            "node",
-            "sim-node-1",
-            "-o",
-            "jsonpath={.spec.taints[*].key}:{.spec.taints[*].effect}",
-        ]);
+        let t = sim.jsonpath(
+            &["node", "sim-node-1"],
+            "{.spec.taints[*].key}:{.spec.taints[*].effect}",
+        );
         t.contains("node.kubernetes.io/unschedulable").then_some(t)
     });
     assert!(taint.ends_with("NoSchedule"), "{taint}");
@@ -67,7 +51,7 @@ fn drain_waits_for_the_budget_and_moves_every_pod() {
     assert_eq!(nodes_of(&sim), ["sim-node-0"; 3]);
     sim.ok(&["uncordon", "sim-node-1", "sim-node-2"]);
     eventually("the taint removed", WAIT, || {
-        let t = sim.ok(&["get", "node", "sim-node-1", "-o", "jsonpath={.spec.taints}"]);
+        let t = sim.jsonpath(&["node", "sim-node-1"], "{.spec.taints}");
         (!t.contains("unschedulable")).then_some(())
     });
 
@@ -80,8 +64,7 @@ fn drain_waits_for_the_budget_and_moves_every_pod() {
         "--min-available=2",
     ]);
     let status = eventually("the budget's status", WAIT, || {
-        let s = sim.ok(&["get", "pdb", "web", "-o",
-            "jsonpath={.status.expectedPods} {.status.currentHealthy} {.status.desiredHealthy} {.status.disruptionsAllowed} {.status.observedGeneration} {.status.conditions[0].type}={.status.conditions[0].status}"]);
+        let s = sim.jsonpath(&["pdb", "web"], "{.status.expectedPods} {.status.currentHealthy} {.status.desiredHealthy} {.status.disruptionsAllowed} {.status.observedGeneration} {.status.conditions[0].type}={.status.conditions[0].status}");
         s.starts_with("3 ").then_some(s)
     });
     assert_eq!(status, "3 3 2 1 1 DisruptionAllowed=True");
@@ -112,10 +95,7 @@ fn drain_waits_for_the_budget_and_moves_every_pod() {
         "--delete-emptydir-data",
         "--timeout=90s",
     ]);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    let (stdout, stderr) = (support::stdout(&out), support::stderr(&out));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("node/sim-node-0 cordoned"), "{stdout}");
     assert!(stdout.contains("node/sim-node-0 drained"), "{stdout}");
@@ -129,13 +109,10 @@ fn drain_waits_for_the_budget_and_moves_every_pod() {
     let nodes = nodes_of(&sim);
     assert_eq!(nodes.len(), 3);
     assert!(nodes.iter().all(|n| n != "sim-node-0"), "{nodes:?}");
-    let node = sim.ok(&[
-        "get",
-        "node",
-        "sim-node-0",
-        "-o",
-        "jsonpath={.spec.unschedulable} {.spec.taints[*].key}",
-    ]);
+    let node = sim.jsonpath(
+        &["node", "sim-node-0"],
+        "{.spec.unschedulable} {.spec.taints[*].key}",
+    );
     assert_eq!(node, "true node.kubernetes.io/unschedulable");
     sim.ok(&["uncordon", "sim-node-0"]);
 }
@@ -160,23 +137,13 @@ fn python_client_sees_the_budget_refuse_an_eviction() {
         "--min-available=2",
     ]);
     eventually("the budget's status", WAIT, || {
-        let s = sim.ok(&[
-            "get",
-            "pdb",
-            "web",
-            "-o",
-            "jsonpath={.status.currentHealthy} {.status.disruptionsAllowed}",
-        ]);
+        let s = sim.jsonpath(
+            &["pdb", "web"],
+            "{.status.currentHealthy} {.status.disruptionsAllowed}",
+        );
         (s == "2 0").then_some(())
     });
-    let pod = sim.ok(&[
-        "get",
-        "pods",
-        "-l",
-        "app=web",
-        "-o",
-        "jsonpath={.items[0].metadata.name}",
-    ]);
+    let pod = sim.jsonpath(&["pods", "-l", "app=web"], "{.items[0].metadata.name}");
     let script = r#"
 import json, sys
 from kubernetes import client, config
@@ -192,13 +159,7 @@ except ApiException as e:
     print(e.status, status["reason"], status["message"])
     print(status["details"]["causes"][0]["reason"], status["details"]["causes"][0]["message"])
 "#;
-    let out = python(script, &[sim.kubeconfig.as_os_str(), pod.as_ref()]);
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{printed}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = python_ok(script, &[sim.kubeconfig.as_os_str(), pod.as_ref()]);
     assert_eq!(
         printed.lines().collect::<Vec<_>>(),
         [
@@ -218,17 +179,14 @@ except ApiException as e:
         "{\"spec\":{\"minAvailable\":1}}",
     ]);
     eventually("room in the budget", WAIT, || {
-        let s = sim.ok(&[
-            "get",
-            "pdb",
-            "web",
-            "-o",
-            "jsonpath={.status.disruptionsAllowed} {.status.observedGeneration}",
-        ]);
+        let s = sim.jsonpath(
+            &["pdb", "web"],
+            "{.status.disruptionsAllowed} {.status.observedGeneration}",
+        );
         (s == "1 2").then_some(())
     });
-    let out = python(script, &[sim.kubeconfig.as_os_str(), pod.as_ref()]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "evicted");
+    let printed = python_ok(script, &[sim.kubeconfig.as_os_str(), pod.as_ref()]);
+    assert_eq!(printed.trim(), "evicted");
     eventually("the evicted pod gone", WAIT, || {
         (!sim.kubectl(&["get", "pod", &pod]).status.success()).then_some(())
     });

@@ -92,9 +92,7 @@ reason: Pulled
 deprecatedCount: 3
 regarding: {kind: Deployment, name: web, namespace: ev}
 ";
-    let out = sim.kubectl_stdin(&["create", "-f", "-"], Some(bare));
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = sim.fails_stdin(&["create", "-f", "-"], Some(bare));
     assert!(
         err.contains("eventTime: Required value")
             && err.contains("type: Invalid value: \"\": has invalid value: ")
@@ -136,14 +134,9 @@ while time.time() < deadline:
         break
     time.sleep(0.1)
 "#;
-    let out = support::python(script, &[sim.kubeconfig.as_os_str()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = support::python_ok(script, &[sim.kubeconfig.as_os_str()]);
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        printed.trim(),
         "Deployment web deployment-controller Normal"
     );
 }
@@ -173,37 +166,14 @@ async fn kube_rs_recorder_events_show_in_kubectl() {
     // The second publish patches the same event with a series (count 2).
     recorder.publish(&event, &reference).await.unwrap();
     recorder.publish(&event, &reference).await.unwrap();
-    let kubeconfig = sim.kubeconfig.clone();
-    let described = tokio::task::spawn_blocking(move || {
-        let sim_kubectl = |args: &[&str]| {
-            let out = std::process::Command::new(support::kubectl_bin())
-                .arg("--kubeconfig")
-                .arg(&kubeconfig)
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let listed: Value = serde_json::from_str(&sim_kubectl(&[
-            "get",
-            "events",
-            "--field-selector",
-            "reason=Invalid",
-            "-o",
-            "json",
-        ]))
-        .unwrap();
-        let items = listed["items"].as_array().unwrap().clone();
-        (items, sim_kubectl(&["describe", "configmap", "settings"]))
-    })
-    .await
-    .unwrap();
-    let (items, described) = described;
+    // kubectl blocks: off the runtime's worker for it.
+    let (listed, described) = tokio::task::block_in_place(|| {
+        (
+            sim.get_json(&["events", "--field-selector", "reason=Invalid"]),
+            sim.ok(&["describe", "configmap", "settings"]),
+        )
+    });
+    let items = listed["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "one event, a series of two: {items:?}");
     assert_eq!(items[0]["series"]["count"], 2);
     assert_eq!(items[0]["message"], "key x is not known");

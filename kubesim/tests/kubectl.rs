@@ -16,12 +16,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::{Sim, eventually, kubectl_bin};
+use support::{Sim, eventually, kubectl_bin, row, rows, stderr, stdout};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -57,82 +56,9 @@ metadata:
     )
 }
 
-/// Write `text` to `name` in the simulator's directory; returns the path as kubectl gets it.
-fn write(sim: &Sim, name: &str, text: &str) -> String {
-    let path: PathBuf = sim.dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// kubectl that must fail with exit code 1; returns its stderr.
-fn fails(sim: &Sim, args: &[&str]) -> String {
-    let out = sim.kubectl(args);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "kubectl {args:?} should fail; stdout: {}\nstderr: {}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stderr(&out)
-}
-
-/// kubectl that must fail, fed `yaml` on stdin; returns its stderr.
-fn fails_stdin(sim: &Sim, args: &[&str], yaml: &str) -> String {
-    let out = sim.kubectl_stdin(args, Some(yaml));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "kubectl {args:?} should fail; stdout: {}",
-        stdout(&out)
-    );
-    stderr(&out)
-}
-
-/// The rows of a kubectl table, each split into its cells.
-fn rows(table: &str) -> Vec<Vec<String>> {
-    table
-        .lines()
-        .map(|l| l.split_whitespace().map(String::from).collect())
-        .collect()
-}
-
-/// The row of `table` whose first cell is `name` (without the AGE cell and what follows it).
-fn row(table: &str, name: &str) -> Option<Vec<String>> {
-    rows(table)
-        .into_iter()
-        .find(|r| r.first().map(String::as_str) == Some(name))
-}
-
-/// `kubectl get -o jsonpath=<expr>` of one object.
-fn jsonpath(sim: &Sim, what: &[&str], expr: &str) -> String {
-    let arg = format!("jsonpath={expr}");
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    args.extend(["-o", &arg]);
-    sim.ok(&args)
-}
-
-/// `kubectl get -o json` parsed.
-fn json(sim: &Sim, what: &[&str]) -> serde_json::Value {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    args.extend(["-o", "json"]);
-    serde_json::from_str(&sim.ok(&args)).unwrap()
-}
-
 /// Apply the nginx Deployment with `replicas` and wait until kubectl reports it rolled out.
 fn deploy_nginx(sim: &Sim, replicas: u32) -> String {
-    let file = write(
-        sim,
+    let file = sim.write_file(
         "nginx.yaml",
         &nginx("nginx:1.25", replicas, &[("app", "nginx")]),
     );
@@ -170,7 +96,7 @@ fn pods_by_node(sim: &Sim, selector: &str) -> BTreeMap<String, String> {
 fn client_side_apply_creates_leaves_unchanged_and_merges_three_ways() {
     let sim = Sim::start(&[]);
     let v1 = nginx("nginx:1.25", 3, &[("app", "nginx"), ("tier", "web")]);
-    let file = write(&sim, "nginx.yaml", &v1);
+    let file = sim.write_file("nginx.yaml", &v1);
     assert_eq!(
         sim.ok(&["apply", "-f", &file]),
         "deployment.apps/nginx created\n"
@@ -180,7 +106,7 @@ fn client_side_apply_creates_leaves_unchanged_and_merges_three_ways() {
         "deployment.apps/nginx unchanged\n"
     );
     assert_eq!(
-        jsonpath(&sim, &["deploy", "nginx"], "{.metadata.generation}"),
+        sim.jsonpath(&["deploy", "nginx"], "{.metadata.generation}"),
         "1"
     );
 
@@ -191,16 +117,12 @@ fn client_side_apply_creates_leaves_unchanged_and_merges_three_ways() {
     );
 
     // New image, and the `tier` label dropped from the file.
-    write(
-        &sim,
-        "nginx.yaml",
-        &nginx("nginx:1.26", 3, &[("app", "nginx")]),
-    );
+    sim.write_file("nginx.yaml", &nginx("nginx:1.26", 3, &[("app", "nginx")]));
     assert_eq!(
         sim.ok(&["apply", "-f", &file]),
         "deployment.apps/nginx configured\n"
     );
-    let live = json(&sim, &["deploy", "nginx"]);
+    let live = sim.get_json(&["deploy", "nginx"]);
     assert_eq!(
         live["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.26"
@@ -242,19 +164,13 @@ fn client_side_apply_creates_leaves_unchanged_and_merges_three_ways() {
 #[test]
 fn server_side_apply_conflicts_with_scale_until_forced() {
     let sim = Sim::start(&[]);
-    let file = write(
-        &sim,
-        "nginx.yaml",
-        &nginx("nginx:1.25", 3, &[("app", "nginx")]),
-    );
+    let file = sim.write_file("nginx.yaml", &nginx("nginx:1.25", 3, &[("app", "nginx")]));
     assert_eq!(
         sim.ok(&["apply", "--server-side", "-f", &file]),
         "deployment.apps/nginx serverside-applied\n"
     );
     let managers = |sim: &Sim| {
-        jsonpath(
-            sim,
-            &["deploy", "nginx", "--show-managed-fields"],
+        sim.jsonpath(&["deploy", "nginx", "--show-managed-fields"],
             r#"{range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource}{"\n"}{end}"#,
         )
     };
@@ -274,7 +190,7 @@ fn server_side_apply_conflicts_with_scale_until_forced() {
         managers(&sim)
     );
 
-    let err = fails(&sim, &["apply", "--server-side", "-f", &file]);
+    let err = sim.fails(&["apply", "--server-side", "-f", &file]);
     assert!(
         err.starts_with(
             "error: Apply failed with 1 conflict: conflict with \"kubectl\" with subresource \"scale\" using apps/v1: .spec.replicas\n"
@@ -282,19 +198,13 @@ fn server_side_apply_conflicts_with_scale_until_forced() {
         "{err}"
     );
     assert!(err.contains("--force-conflicts"), "{err}");
-    assert_eq!(
-        jsonpath(&sim, &["deploy", "nginx"], "{.spec.replicas}"),
-        "5"
-    );
+    assert_eq!(sim.jsonpath(&["deploy", "nginx"], "{.spec.replicas}"), "5");
 
     assert_eq!(
         sim.ok(&["apply", "--server-side", "--force-conflicts", "-f", &file]),
         "deployment.apps/nginx serverside-applied\n"
     );
-    assert_eq!(
-        jsonpath(&sim, &["deploy", "nginx"], "{.spec.replicas}"),
-        "3"
-    );
+    assert_eq!(sim.jsonpath(&["deploy", "nginx"], "{.spec.replicas}"), "3");
     assert!(
         !managers(&sim).contains("scale"),
         "the scaler lost its only field: {}",
@@ -379,13 +289,12 @@ fn get_prints_tables_yaml_json_jsonpath_and_filters() {
         "kubectl hides managedFields: {yaml}"
     );
 
-    let obj = json(&sim, &["deploy", "nginx"]);
+    let obj = sim.get_json(&["deploy", "nginx"]);
     assert_eq!(obj["kind"], "Deployment");
     assert_eq!(obj["status"]["availableReplicas"], 3);
     assert_eq!(obj["spec"]["strategy"]["type"], "RollingUpdate");
     assert_eq!(
-        jsonpath(
-            &sim,
+        sim.jsonpath(
             &["deploy", "nginx"],
             "{.spec.template.spec.containers[0].image}"
         ),
@@ -502,7 +411,7 @@ fn label_annotate_and_their_removal() {
         sim.ok(&["label", "deploy", "nginx", "env=prod"]),
         "deployment.apps/nginx labeled\n"
     );
-    let err = fails(&sim, &["label", "deploy", "nginx", "env=dev"]);
+    let err = sim.fails(&["label", "deploy", "nginx", "env=dev"]);
     assert_eq!(
         err,
         "error: 'env' already has a value (prod), and --overwrite is false\n"
@@ -524,7 +433,7 @@ fn label_annotate_and_their_removal() {
         "deployment.apps/nginx unlabeled\n"
     );
     assert_eq!(
-        jsonpath(&sim, &["deploy", "nginx"], "{.metadata.labels}"),
+        sim.jsonpath(&["deploy", "nginx"], "{.metadata.labels}"),
         r#"{"app":"nginx"}"#
     );
 
@@ -533,7 +442,7 @@ fn label_annotate_and_their_removal() {
         "deployment.apps/nginx annotated\n"
     );
     assert_eq!(
-        jsonpath(&sim, &["deploy", "nginx"], "{.metadata.annotations.team}"),
+        sim.jsonpath(&["deploy", "nginx"], "{.metadata.annotations.team}"),
         "payments"
     );
     let described = sim.ok(&["describe", "deploy", "nginx"]);
@@ -548,7 +457,7 @@ fn label_annotate_and_their_removal() {
         "deployment.apps/nginx annotated\n"
     );
     assert_eq!(
-        jsonpath(&sim, &["deploy", "nginx"], "{.metadata.annotations.team}"),
+        sim.jsonpath(&["deploy", "nginx"], "{.metadata.annotations.team}"),
         ""
     );
 }
@@ -561,10 +470,7 @@ fn scale_is_followed_by_the_simulator() {
         sim.ok(&["scale", "deploy", "nginx", "--replicas=5"]),
         "deployment.apps/nginx scaled\n"
     );
-    assert_eq!(
-        jsonpath(&sim, &["deploy", "nginx"], "{.spec.replicas}"),
-        "5"
-    );
+    assert_eq!(sim.jsonpath(&["deploy", "nginx"], "{.spec.replicas}"), "5");
     eventually("nginx at 5/5", WAIT, || {
         let r = row(&sim.ok(&["get", "deploy", "nginx"]), "nginx")?;
         (r[1..4] == ["5/5", "5", "5"]).then_some(())
@@ -615,7 +521,7 @@ fn patch_merge_json_and_strategic() {
         "deployment.apps/nginx patched (no change)\n"
     );
 
-    let live = json(&sim, &["deploy", "nginx"]);
+    let live = sim.get_json(&["deploy", "nginx"]);
     assert_eq!(live["spec"]["minReadySeconds"], 5);
     assert_eq!(live["spec"]["revisionHistoryLimit"], 3);
     let containers = &live["spec"]["template"]["spec"]["containers"];
@@ -635,17 +541,14 @@ fn patch_merge_json_and_strategic() {
     );
     assert_eq!(live["metadata"]["generation"], 4);
 
-    let err = fails(
-        &sim,
-        &[
-            "patch",
-            "deploy",
-            "nosuch",
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"replicas":2}}"#,
-        ],
-    );
+    let err = sim.fails(&[
+        "patch",
+        "deploy",
+        "nosuch",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":2}}"#,
+    ]);
     assert_eq!(
         err,
         "Error from server (NotFound): deployments.apps \"nosuch\" not found\n"
@@ -666,24 +569,24 @@ fn delete_collects_garbage_and_delete_file_reports_not_found() {
         WAIT,
         || pods_by_node(&sim, "app=nginx").is_empty().then_some(()),
     );
-    let gone = fails(&sim, &["get", "deploy", "nginx"]);
+    let gone = sim.fails(&["get", "deploy", "nginx"]);
     assert_eq!(
         gone,
         "Error from server (NotFound): deployments.apps \"nginx\" not found\n"
     );
 
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n";
-    let file = write(&sim, "cm.yaml", cm);
+    let file = sim.write_file("cm.yaml", cm);
     assert_eq!(
         sim.ok(&["apply", "-f", &file]),
         "configmap/settings created\n"
     );
-    assert_eq!(jsonpath(&sim, &["cm", "settings"], "{.data.mode}"), "fast");
+    assert_eq!(sim.jsonpath(&["cm", "settings"], "{.data.mode}"), "fast");
     assert_eq!(
         sim.ok(&["delete", "-f", &file]),
         "configmap \"settings\" deleted\n"
     );
-    let err = fails(&sim, &["delete", "-f", &file]);
+    let err = sim.fails(&["delete", "-f", &file]);
     assert_eq!(
         err,
         format!(
@@ -708,16 +611,12 @@ metadata:
 data:
   mode: fast
 ";
-    let file = write(&sim, "team-b.yaml", manifest);
+    let file = sim.write_file("team-b.yaml", manifest);
     assert_eq!(
         sim.ok(&["apply", "-f", &file]),
         "namespace/team-b created\nconfigmap/settings created\n"
     );
-    let deployment = write(
-        &sim,
-        "nginx.yaml",
-        &nginx("nginx:1.25", 2, &[("app", "nginx")]),
-    );
+    let deployment = sim.write_file("nginx.yaml", &nginx("nginx:1.25", 2, &[("app", "nginx")]));
     assert_eq!(
         sim.ok(&["apply", "-n", "team-b", "-f", &deployment]),
         "deployment.apps/nginx created\n"
@@ -772,7 +671,7 @@ fn create_namespace_configmap_and_deployment() {
         "configmap/settings created\n"
     );
     assert_eq!(
-        jsonpath(&sim, &["cm", "settings", "-n", "team-a"], "{.data.mode}"),
+        sim.jsonpath(&["cm", "settings", "-n", "team-a"], "{.data.mode}"),
         "fast"
     );
     assert_eq!(
@@ -800,14 +699,13 @@ fn create_namespace_configmap_and_deployment() {
         "{out}"
     );
     assert_eq!(
-        jsonpath(
-            &sim,
+        sim.jsonpath(
             &["deploy", "web", "-n", "team-a"],
             "{.spec.template.metadata.labels.app}"
         ),
         "web"
     );
-    let err = fails(&sim, &["create", "namespace", "team-a"]);
+    let err = sim.fails(&["create", "namespace", "team-a"]);
     assert_eq!(
         err,
         "Error from server (AlreadyExists): namespaces \"team-a\" already exists\n"
@@ -848,23 +746,19 @@ fn nodes_show_readiness_capacity_and_describe() {
     );
 
     assert_eq!(
-        jsonpath(&sim, &["node", "sim-node-1"], "{.status.capacity.cpu}"),
+        sim.jsonpath(&["node", "sim-node-1"], "{.status.capacity.cpu}"),
         "3500m"
     );
     assert_eq!(
-        jsonpath(&sim, &["node", "sim-node-1"], "{.status.capacity.memory}"),
+        sim.jsonpath(&["node", "sim-node-1"], "{.status.capacity.memory}"),
         "8Gi"
     );
     let virtual_nodes = sim.ok(&["get", "nodes", "-l", "type=virtual-kubelet", "-o", "name"]);
     assert_eq!(virtual_nodes, "node/sim-virtual-node-0\n");
     assert_eq!(
-        jsonpath(
-            &sim,
-            &["node", "sim-virtual-node-0"],
-            "{.spec.taints[*].effect}"
-        )
-        .split(' ')
-        .collect::<Vec<_>>(),
+        sim.jsonpath(&["node", "sim-virtual-node-0"], "{.spec.taints[*].effect}")
+            .split(' ')
+            .collect::<Vec<_>>(),
         ["NoSchedule"]
     );
 
@@ -955,7 +849,7 @@ fn widget(name: &str, spec: &str) -> String {
 #[test]
 fn crd_printer_columns_validation_and_explain() {
     let sim = Sim::start(&[]);
-    let file = write(&sim, "crd.yaml", WIDGET_CRD);
+    let file = sim.write_file("crd.yaml", WIDGET_CRD);
     assert_eq!(
         sim.ok(&["apply", "-f", &file]),
         "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created\n"
@@ -964,15 +858,14 @@ fn crd_printer_columns_validation_and_explain() {
     assert_eq!(rows(&crds)[0], ["NAME", "CREATED", "AT"]);
     assert!(row(&crds, "widgets.example.com").is_some(), "{crds}");
     eventually("the CRD to be Established", WAIT, || {
-        let c = jsonpath(
-            &sim,
+        let c = sim.jsonpath(
             &["crd", "widgets.example.com"],
             r#"{.status.conditions[?(@.type=="Established")].status}"#,
         );
         (c == "True").then_some(())
     });
 
-    let w1 = write(&sim, "w1.yaml", &widget("w1", "  size: 3\n  color: red\n"));
+    let w1 = sim.write_file("w1.yaml", &widget("w1", "  size: 3\n  color: red\n"));
     assert_eq!(
         sim.ok(&["apply", "-f", &w1]),
         "widget.example.com/w1 created\n"
@@ -984,25 +877,24 @@ fn crd_printer_columns_validation_and_explain() {
     assert_eq!(wide.lines().next(), Some("NAME   SIZE   COLOR   AGE"));
     assert_eq!(row(&wide, "w1").unwrap()[..3], ["w1", "3", "red"]);
     assert_eq!(
-        jsonpath(&sim, &["widget.example.com", "w1"], "{.spec.size}"),
+        sim.jsonpath(&["widget.example.com", "w1"], "{.spec.size}"),
         "3"
     );
 
-    let wrong_type = fails_stdin(&sim, &["apply", "-f", "-"], &widget("bad", "  size: big\n"));
+    let wrong_type = sim.fails_stdin(&["apply", "-f", "-"], Some(&widget("bad", "  size: big\n")));
     assert_eq!(
         wrong_type,
         "The Widget \"bad\" is invalid: spec.size: Invalid value: \"string\": spec.size in body must be of type integer: \"string\"\n"
     );
-    let missing = fails_stdin(
-        &sim,
+    let missing = sim.fails_stdin(
         &["apply", "-f", "-"],
-        &widget("bad", "  color: blue\n"),
+        Some(&widget("bad", "  color: blue\n")),
     );
     assert_eq!(
         missing,
         "The Widget \"bad\" is invalid: spec.size: Required value\n"
     );
-    let too_small = fails_stdin(&sim, &["apply", "-f", "-"], &widget("bad", "  size: 0\n"));
+    let too_small = sim.fails_stdin(&["apply", "-f", "-"], Some(&widget("bad", "  size: 0\n")));
     assert_eq!(
         too_small,
         "The Widget \"bad\" is invalid: spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1\n"
@@ -1040,7 +932,7 @@ fn explain_matches_a_real_cluster() {
         explained.contains("FIELD: replicas <integer>"),
         "{explained}"
     );
-    let file = write(&sim, "crd.yaml", WIDGET_CRD);
+    let file = sim.write_file("crd.yaml", WIDGET_CRD);
     sim.ok(&["apply", "-f", &file]);
     let widget = sim.ok(&["explain", "widget"]);
     for line in [
@@ -1064,31 +956,25 @@ fn bad_requests_are_refused_with_the_field_named() {
         "      labels:\n        app: other\n",
     );
     assert_ne!(mismatch, good);
-    let err = fails(
-        &sim,
-        &["apply", "-f", &write(&sim, "mismatch.yaml", &mismatch)],
-    );
+    let err = sim.fails(&["apply", "-f", &sim.write_file("mismatch.yaml", &mismatch)]);
     assert_eq!(
         err,
         "The Deployment \"nginx\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`\n"
     );
     let no_image = good.replace("        image: nginx:1.25\n", "");
     assert_ne!(no_image, good);
-    let err = fails(
-        &sim,
-        &["apply", "-f", &write(&sim, "no-image.yaml", &no_image)],
-    );
+    let err = sim.fails(&["apply", "-f", &sim.write_file("no-image.yaml", &no_image)]);
     assert_eq!(
         err,
         "The Deployment \"nginx\" is invalid: spec.template.spec.containers[0].image: Required value\n"
     );
 
-    let err = fails(&sim, &["get", "deploy", "nosuch"]);
+    let err = sim.fails(&["get", "deploy", "nosuch"]);
     assert_eq!(
         err,
         "Error from server (NotFound): deployments.apps \"nosuch\" not found\n"
     );
-    let err = fails(&sim, &["get", "nosuchkind"]);
+    let err = sim.fails(&["get", "nosuchkind"]);
     assert_eq!(
         err,
         "error: the server doesn't have a resource type \"nosuchkind\"\n"
@@ -1097,29 +983,22 @@ fn bad_requests_are_refused_with_the_field_named() {
     // replace with a resourceVersion someone else has moved past.
     deploy_nginx(&sim, 1);
     let stale = sim.ok(&["get", "deploy", "nginx", "-o", "yaml"]);
-    let stale_file = write(&sim, "stale.yaml", &stale);
+    let stale_file = sim.write_file("stale.yaml", &stale);
     sim.ok(&["scale", "deploy", "nginx", "--replicas=2"]);
-    let err = fails(&sim, &["replace", "-f", &stale_file]);
+    let err = sim.fails(&["replace", "-f", &stale_file]);
     assert_eq!(
         err,
         format!(
             "Error from server (Conflict): error when replacing \"{stale_file}\": Operation cannot be fulfilled on deployments.apps \"nginx\": the object has been modified; please apply your changes to the latest version and try again\n"
         )
     );
-    assert_eq!(
-        jsonpath(&sim, &["deploy", "nginx"], "{.spec.replicas}"),
-        "2"
-    );
+    assert_eq!(sim.jsonpath(&["deploy", "nginx"], "{.spec.replicas}"), "2");
 }
 
 #[test]
 fn deployment_rolls_out_to_three_ready_replicas() {
     let sim = Sim::start(&["--nodes", "3", "--pod-start-delay-ms", "300"]);
-    let file = write(
-        &sim,
-        "nginx.yaml",
-        &nginx("nginx:1.25", 3, &[("app", "nginx")]),
-    );
+    let file = sim.write_file("nginx.yaml", &nginx("nginx:1.25", 3, &[("app", "nginx")]));
     sim.ok(&["apply", "-f", &file]);
     assert_eq!(
         rollout(&sim, "deploy/nginx"),
@@ -1160,7 +1039,7 @@ spec:
           requests:
             cpu: \"1\"
 ";
-    sim.ok(&["apply", "-f", &write(&sim, "hungry.yaml", hungry)]);
+    sim.ok(&["apply", "-f", &sim.write_file("hungry.yaml", hungry)]);
     let pods = eventually("4 Running and 1 Pending", WAIT, || {
         let table = sim.ok(&["get", "pods", "-l", "app=hungry"]);
         let body: Vec<_> = rows(&table).into_iter().skip(1).collect();
@@ -1196,7 +1075,7 @@ spec:
 
     let scheduled = r#"{.status.conditions[?(@.type=="PodScheduled")]}"#;
     let cond: serde_json::Value =
-        serde_json::from_str(&jsonpath(&sim, &["pod", pending.as_str()], scheduled)).unwrap();
+        serde_json::from_str(&sim.jsonpath(&["pod", pending.as_str()], scheduled)).unwrap();
     assert_eq!(cond["status"], "False");
     assert_eq!(cond["reason"], "Unschedulable");
     let message = cond["message"].as_str().unwrap();
@@ -1250,7 +1129,7 @@ spec:
         image: nginx:1.25
 ";
     assert_eq!(
-        sim.ok(&["apply", "-f", &write(&sim, "web.yaml", sts)]),
+        sim.ok(&["apply", "-f", &sim.write_file("web.yaml", sts)]),
         "statefulset.apps/web created\n"
     );
     assert_eq!(
@@ -1262,8 +1141,7 @@ spec:
     assert_eq!(row(&table, "web").unwrap()[1], "3/3");
     let names: Vec<_> = pods_by_node(&sim, "app=web").into_keys().collect();
     assert_eq!(names, ["web-0", "web-1", "web-2"]);
-    let owner = jsonpath(
-        &sim,
+    let owner = sim.jsonpath(
         &["pod", "web-1"],
         "{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}",
     );
@@ -1287,13 +1165,12 @@ spec:
         command: [\"true\"]
 ";
     assert_eq!(
-        sim.ok(&["apply", "-f", &write(&sim, "job.yaml", job)]),
+        sim.ok(&["apply", "-f", &sim.write_file("job.yaml", job)]),
         "job.batch/x created\n"
     );
-    let uid = jsonpath(&sim, &["job", "x"], "{.metadata.uid}");
+    let uid = sim.jsonpath(&["job", "x"], "{.metadata.uid}");
     assert_eq!(
-        jsonpath(
-            &sim,
+        sim.jsonpath(
             &["job", "x"],
             "{.spec.selector.matchLabels.batch\\.kubernetes\\.io/controller-uid}"
         ),

@@ -7,10 +7,8 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::Value;
-use support::Sim;
+use support::{Sim, stderr};
 
 /// A Deployment whose spec has a typo (`replica`) and a container port with an unknown field.
 const TYPO: &str = "apiVersion: apps/v1
@@ -34,16 +32,6 @@ spec:
         - containerPort: 80
           hostPortt: 8080
 ";
-
-fn write(sim: &Sim, name: &str, text: &str) -> String {
-    let path = sim.dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn kubectl_explains_built_ins_and_validates_fields() {
@@ -81,7 +69,7 @@ fn kubectl_explains_built_ins_and_validates_fields() {
         );
     }
 
-    let file = write(&sim, "typo.yaml", TYPO);
+    let file = sim.write_file("typo.yaml", TYPO);
     // kubectl validates strictly by default, on the server (the v3 document offers
     // fieldValidation); both unknown fields are named by path.
     for extra in [&[][..], &["--validate=strict"][..]] {
@@ -116,8 +104,7 @@ fn kubectl_explains_built_ins_and_validates_fields() {
     assert_eq!(port["containerPort"], 80);
     assert!(port.get("hostPortt").is_none(), "{port}");
     // Ignore: pruned silently, no warning.
-    let ignored = write(
-        &sim,
+    let ignored = sim.write_file(
         "ignored.yaml",
         &TYPO.replace("name: web\nspec", "name: quiet\nspec"),
     );
@@ -129,9 +116,7 @@ fn kubectl_explains_built_ins_and_validates_fields() {
     assert!(quiet["spec"].get("replica").is_none(), "{quiet}");
 
     // Duplicate fields survive only in raw JSON; kubectl sends a file as is with --raw.
-    let dup = write(
-        &sim,
-        "dup.json",
+    let dup = sim.write_file("dup.json",
         r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dup", "name": "dup"}, "data": {"a": "1"}}"#,
     );
     let out = sim.kubectl(&[
@@ -162,30 +147,12 @@ fn kubectl_explains_built_ins_and_validates_fields() {
     );
 }
 
-/// kubectl 1.27 itself (installed beside the version dispatcher, which picks by the server's
-/// version but falls back to its own when the probe is slow).
+/// kubectl 1.27 itself, whatever the dispatcher would pick.
 struct Kubectl127<'a>(&'a Sim);
 
 impl Kubectl127<'_> {
     fn run(&self, args: &[&str]) -> std::process::Output {
-        let which = Command::new("sh")
-            .args(["-c", "command -v kubectl"])
-            .output()
-            .unwrap();
-        let dispatcher =
-            std::fs::canonicalize(String::from_utf8_lossy(&which.stdout).trim()).unwrap();
-        let k127 = dispatcher.with_file_name("kubectl.1.27");
-        assert!(
-            k127.exists(),
-            "kubectl 1.27 must be installed beside {}",
-            dispatcher.display()
-        );
-        Command::new(k127)
-            .arg("--kubeconfig")
-            .arg(&self.0.kubeconfig)
-            .args(args)
-            .output()
-            .unwrap()
+        self.0.kubectl_exact("1.27", args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -195,7 +162,7 @@ impl Kubectl127<'_> {
             "kubectl 1.27 {args:?} failed: {}",
             stderr(&out)
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        support::stdout(&out)
     }
 }
 
@@ -210,14 +177,13 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
     let deployment = TYPO
         .replace("  replica: 2\n", "  replicas: 2\n")
         .replace("          hostPortt: 8080\n", "");
-    let file = write(&sim, "web.yaml", &deployment);
+    let file = sim.write_file("web.yaml", &deployment);
     assert_eq!(
         kubectl.ok(&["apply", "-f", &file]),
         "deployment.apps/web created\n"
     );
     // A second apply computes a strategic merge patch from the v2 schema's patch strategies.
-    let changed = write(
-        &sim,
+    let changed = sim.write_file(
         "web2.yaml",
         &deployment.replace("image: nginx", "image: nginx:1.27"),
     );
@@ -234,7 +200,7 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
     ]);
     assert_eq!(image, "nginx:1.27");
 
-    let typo = write(&sim, "typo.yaml", TYPO);
+    let typo = sim.write_file("typo.yaml", TYPO);
     let out = kubectl.run(&["apply", "-f", &typo]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -280,18 +246,7 @@ fn kubectl_1_27_applies_and_explains_through_openapi_v2() {
 
 #[test]
 fn python_client_field_validation() {
-    let ready = Command::new("python3")
-        .args(["-c", "import kubernetes"])
-        .status()
-        .unwrap()
-        .success();
-    if !ready {
-        let installed = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "kubernetes"])
-            .status()
-            .unwrap();
-        assert!(installed.success(), "pip install kubernetes failed");
-    }
+    support::ensure_python_client();
     let sim = Sim::start(&[]);
     let script = r#"
 import json, sys
@@ -321,13 +276,7 @@ print("warn:", response.status, response.getheader("Warning"))
 stored = deployments.get(name="warned", namespace="default").to_dict()
 print("stored replica:", "replica" in stored["spec"])
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(&sim.kubeconfig)
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{printed}\n{}", stderr(&out));
+    let printed = support::python_ok(script, &[sim.kubeconfig.as_os_str()]);
     let lines: Vec<&str> = printed.lines().collect();
     assert_eq!(
         lines,
@@ -364,7 +313,7 @@ spec:
 #[test]
 fn custom_resources_validate_fields_as_upstream_and_publish_v2_schemas() {
     let sim = Sim::start(&[]);
-    let crd = write(&sim, "crd.yaml", GADGET_CRD);
+    let crd = sim.write_file("crd.yaml", GADGET_CRD);
     sim.ok(&["apply", "-f", &crd]);
     support::eventually(
         "the Gadget kind to be served",
@@ -376,9 +325,7 @@ fn custom_resources_validate_fields_as_upstream_and_publish_v2_schemas() {
                 .then_some(())
         },
     );
-    let cr = write(
-        &sim,
-        "gadget.yaml",
+    let cr = sim.write_file("gadget.yaml",
         "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\nspec:\n  size: 1\n  colour: red\n",
     );
     let out = sim.kubectl(&["apply", "-f", &cr]);
@@ -397,10 +344,7 @@ fn custom_resources_validate_fields_as_upstream_and_publish_v2_schemas() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        sim.ok(&["get", "gadget", "g", "-o", "jsonpath={.spec}"]),
-        "{\"size\":1}"
-    );
+    assert_eq!(sim.jsonpath(&["gadget", "g"], "{.spec}"), "{\"size\":1}");
 
     let v2: Value = serde_json::from_str(&sim.ok(&["get", "--raw", "/openapi/v2"])).unwrap();
     let gadget = &v2["definitions"]["com.example.v1.Gadget"];

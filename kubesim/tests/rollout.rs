@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -41,23 +40,6 @@ spec:
     )
 }
 
-fn apply(sim: &Sim, yaml: &str) -> String {
-    let out = sim.kubectl_stdin(&["apply", "-f", "-"], Some(yaml));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(sim: &Sim, args: &[&str]) -> Value {
-    let mut all = vec!["get"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["-o", "json"]);
-    serde_json::from_str(&sim.ok(&all)).unwrap()
-}
-
 fn rollout_status(sim: &Sim) {
     let out = sim.ok(&["rollout", "status", "deploy/web", "--timeout=60s"]);
     assert!(
@@ -84,7 +66,7 @@ fn history(sim: &Sim) -> Vec<(String, String)> {
 
 /// The ReplicaSets of `web`: (name, revision, replicas, image), by revision.
 fn replica_sets(sim: &Sim) -> Vec<(String, i64, i64, String)> {
-    let list = json(sim, &["rs", "-l", "app=web"]);
+    let list = sim.get_json(&["rs", "-l", "app=web"]);
     let mut out: Vec<_> = list["items"]
         .as_array()
         .unwrap()
@@ -117,7 +99,7 @@ fn pair(rev: &str, cause: &str) -> (String, String) {
 #[test]
 fn rollouts_history_undo_pause_resume_restart_and_events() {
     let sim = Sim::start(&[]);
-    apply(&sim, &deployment("nginx:1.25", "v1"));
+    sim.apply(&deployment("nginx:1.25", "v1"));
     rollout_status(&sim);
     assert_eq!(
         sim.ok(&["set", "image", "deploy/web", "web=nginx:1.26"]),
@@ -137,13 +119,13 @@ fn rollouts_history_undo_pause_resume_restart_and_events() {
     assert_eq!(rs.len(), 2, "{rs:?}");
     assert_eq!((rs[0].1, rs[0].2, rs[0].3.as_str()), (1, 0, "nginx:1.25"));
     assert_eq!((rs[1].1, rs[1].2, rs[1].3.as_str()), (2, 3, "nginx:1.26"));
-    let hash = &json(&sim, &["rs", &rs[1].0])["metadata"]["labels"]["pod-template-hash"];
+    let hash = &sim.get_json(&["rs", &rs[1].0])["metadata"]["labels"]["pod-template-hash"];
     assert_eq!(rs[1].0, format!("web-{}", hash.as_str().unwrap()));
     let one = sim.ok(&["rollout", "history", "deploy/web", "--revision=1"]);
     assert!(one.contains("nginx:1.25"), "{one}");
 
     // Pods belong to the ReplicaSet, which belongs to the Deployment.
-    let pods = json(&sim, &["pods", "-l", "app=web"]);
+    let pods = sim.get_json(&["pods", "-l", "app=web"]);
     let live: Vec<&Value> = pods["items"]
         .as_array()
         .unwrap()
@@ -171,7 +153,7 @@ fn rollouts_history_undo_pause_resume_restart_and_events() {
     let after = replica_sets(&sim);
     assert_eq!(after[1].0, rs[0].0, "the first ReplicaSet is reused");
     assert_eq!((after[1].1, after[1].2), (3, 3));
-    let d = json(&sim, &["deploy", "web"]);
+    let d = sim.get_json(&["deploy", "web"]);
     assert_eq!(
         d["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.25"
@@ -188,7 +170,7 @@ fn rollouts_history_undo_pause_resume_restart_and_events() {
     );
     sim.ok(&["set", "image", "deploy/web", "web=nginx:1.27"]);
     let paused = eventually("the paused change is observed", WAIT, || {
-        let d = json(&sim, &["deploy", "web"]);
+        let d = sim.get_json(&["deploy", "web"]);
         (d["status"]["observedGeneration"] == d["metadata"]["generation"]).then_some(d)
     });
     let progressing = paused["status"]["conditions"]
@@ -201,12 +183,10 @@ fn rollouts_history_undo_pause_resume_restart_and_events() {
     assert_eq!(progressing["reason"], "DeploymentPaused");
     assert_eq!(progressing["status"], "Unknown");
     assert_eq!(replica_sets(&sim).len(), 2, "no ReplicaSet while paused");
-    let undo = sim.kubectl(&["rollout", "undo", "deploy/web"]);
-    assert!(!undo.status.success());
+    let undo = sim.fails(&["rollout", "undo", "deploy/web"]);
     assert!(
-        String::from_utf8_lossy(&undo.stderr).contains("you cannot rollback a paused deployment"),
-        "{}",
-        String::from_utf8_lossy(&undo.stderr)
+        undo.contains("you cannot rollback a paused deployment"),
+        "{undo}"
     );
     assert_eq!(
         sim.ok(&["rollout", "resume", "deploy/web"]),
@@ -228,7 +208,7 @@ fn rollouts_history_undo_pause_resume_restart_and_events() {
     let rs = replica_sets(&sim);
     let newest = rs.last().unwrap();
     assert_eq!((newest.1, newest.2), (5, 3));
-    let pods = json(&sim, &["pods", "-l", "app=web"]);
+    let pods = sim.get_json(&["pods", "-l", "app=web"]);
     let restarted = pods["items"]
         .as_array()
         .unwrap()
@@ -283,6 +263,7 @@ fn rollouts_history_undo_pause_resume_restart_and_events() {
     );
 
     // The official Python client reads the same ReplicaSets and events.
+    support::ensure_python_client();
     let script = r#"
 import json, sys
 from kubernetes import client, config
@@ -298,17 +279,8 @@ print(json.dumps({
     "sources": sorted({e.source.component for e in events.items}),
 }))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(&sim.kubeconfig)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let printed = support::python_ok(script, &[sim.kubeconfig.as_os_str()]);
+    let seen: Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(
         seen["sets"],
         serde_json::json!([
@@ -329,8 +301,7 @@ print(json.dumps({
 fn a_job_from_a_cronjob_and_graceful_pod_deletion() {
     let sim = Sim::start(&["--pod-stop-delay-ms", "3000"]);
     // A schedule that will not come round during the test: the Job is made by hand.
-    apply(
-        &sim,
+    sim.apply(
         "apiVersion: batch/v1
 kind: CronJob
 metadata:
@@ -358,7 +329,7 @@ spec:
         "job/manual",
         "--timeout=60s",
     ]);
-    let job = json(&sim, &["job", "manual"]);
+    let job = sim.get_json(&["job", "manual"]);
     assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CronJob");
     assert_eq!(
         job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
@@ -370,12 +341,11 @@ spec:
         d.contains("Job completed").then_some(d)
     });
     assert!(described.contains("Created pod: manual-"), "{described}");
-    let cj = json(&sim, &["cronjob", "tick"]);
+    let cj = sim.get_json(&["cronjob", "tick"]);
     assert!(cj["status"].get("lastScheduleTime").is_none(), "{cj}");
 
     // A graceful delete: Terminating with the pod's grace period, then gone.
-    apply(
-        &sim,
+    sim.apply(
         "apiVersion: v1
 kind: Pod
 metadata:
@@ -389,27 +359,26 @@ spec:
     );
     sim.ok(&["wait", "--for=condition=Ready", "pod/slow", "--timeout=60s"]);
     sim.ok(&["delete", "pod", "slow", "--wait=false"]);
-    let pod = json(&sim, &["pod", "slow"]);
+    let pod = sim.get_json(&["pod", "slow"]);
     assert_eq!(pod["metadata"]["deletionGracePeriodSeconds"], 20);
     assert!(pod["metadata"]["deletionTimestamp"].is_string());
     let table = sim.ok(&["get", "pod", "slow"]);
     assert!(table.contains("Terminating"), "{table}");
     eventually("the kubelet stops the container", WAIT, || {
-        let events = sim.ok(&[
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.name=slow,reason=Killing",
-            "-o",
-            "jsonpath={.items[*].message}",
-        ]);
+        let events = sim.jsonpath(
+            &[
+                "events",
+                "--field-selector",
+                "involvedObject.name=slow,reason=Killing",
+            ],
+            "{.items[*].message}",
+        );
         (events == "Stopping container app").then_some(())
     });
     sim.ok(&["wait", "--for=delete", "pod/slow", "--timeout=60s"]);
 
     // A pod no node can take: the scheduler says why.
-    apply(
-        &sim,
+    sim.apply(
         "apiVersion: v1
 kind: Pod
 metadata:
@@ -433,8 +402,7 @@ spec:
     );
 
     // Forced: gone at once.
-    apply(
-        &sim,
+    sim.apply(
         "apiVersion: v1
 kind: Pod
 metadata:
@@ -446,13 +414,7 @@ spec:
 ",
     );
     sim.ok(&["wait", "--for=condition=Ready", "pod/fast", "--timeout=60s"]);
-    let out = sim.kubectl(&["delete", "pod", "fast", "--grace-period=0", "--force"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let gone = sim.kubectl(&["get", "pod", "fast"]);
-    assert!(!gone.status.success());
-    assert!(String::from_utf8_lossy(&gone.stderr).contains("NotFound"));
+    sim.ok(&["delete", "pod", "fast", "--grace-period=0", "--force"]);
+    let gone = sim.fails(&["get", "pod", "fast"]);
+    assert!(gone.contains("NotFound"), "{gone}");
 }

@@ -169,6 +169,83 @@ impl Sim {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// kubectl that must fail with exit code 1; returns its stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        self.fails_stdin(args, None)
+    }
+
+    /// kubectl fed `stdin` that must fail with exit code 1; returns its stderr.
+    pub fn fails_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.kubectl_stdin(args, stdin);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "kubectl {args:?} should fail; stdout: {}\nstderr: {}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stderr(&out)
+    }
+
+    /// `kubectl apply -f -` of `yaml`, which must succeed; returns stdout.
+    pub fn apply(&self, yaml: &str) -> String {
+        let out = self.kubectl_stdin(&["apply", "-f", "-"], Some(yaml));
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}",
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    /// `kubectl get <what> -o jsonpath=<expr>`.
+    pub fn jsonpath(&self, what: &[&str], expr: &str) -> String {
+        let arg = format!("jsonpath={expr}");
+        let mut args = vec!["get"];
+        args.extend_from_slice(what);
+        args.extend(["-o", &arg]);
+        self.ok(&args)
+    }
+
+    /// `kubectl get <what> -o json`, parsed.
+    pub fn get_json(&self, what: &[&str]) -> serde_json::Value {
+        let mut args = vec!["get"];
+        args.extend_from_slice(what);
+        args.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&args)).unwrap()
+    }
+
+    /// Write `text` to `name` in the simulator's directory; returns the path as kubectl takes it.
+    pub fn write_file(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    /// Run kubectl of exactly `minor` (e.g. "1.27"), installed beside the version dispatcher as
+    /// `kubectl.<minor>` (the dispatcher picks by the server's version but falls back to its
+    /// own when the probe is slow).
+    pub fn kubectl_exact(&self, minor: &str, args: &[&str]) -> Output {
+        let which = Command::new("sh")
+            .args(["-c", "command -v kubectl"])
+            .output()
+            .unwrap();
+        let dispatcher =
+            std::fs::canonicalize(String::from_utf8_lossy(&which.stdout).trim()).unwrap();
+        let exact = dispatcher.with_file_name(format!("kubectl.{minor}"));
+        assert!(
+            exact.exists(),
+            "kubectl {minor} must be installed beside {}",
+            dispatcher.display()
+        );
+        Command::new(exact)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     /// A kube-rs client from the written kubeconfig.
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();
@@ -183,6 +260,31 @@ impl Drop for Sim {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// A process's stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A process's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The rows of a kubectl table, each split into its cells.
+pub fn rows(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+/// The row of `table` whose first cell is `name`.
+pub fn row(table: &str, name: &str) -> Option<Vec<String>> {
+    rows(table)
+        .into_iter()
+        .find(|r| r.first().map(String::as_str) == Some(name))
 }
 
 /// The kubectl to use (`KUBECTL` overrides).
@@ -248,4 +350,16 @@ pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// Run a Python `script` that must succeed; returns its stdout.
+pub fn python_ok(script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let out = python(script, args);
+    assert!(
+        out.status.success(),
+        "python failed: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    stdout(&out)
 }
