@@ -101,6 +101,9 @@ struct State {
     defaulted: HashSet<String>,
     /// Selector Services of the last pass, whose Endpoints go when they go.
     selected: HashSet<(String, String)>,
+    /// The slices each selector Service had after the last pass, by (namespace, name); a
+    /// Service missing here (first pass, restart) has its slices listed once.
+    slices: HashMap<(String, String), Vec<String>>,
     passes: u32,
 }
 
@@ -313,6 +316,46 @@ async fn put(core: &Arc<Core>, group: &str, plural: &str, obj: Value) -> Result<
     }
 }
 
+/// The names of the slices the controller made for a Service.
+async fn managed_slices(
+    core: &Arc<Core>,
+    (ns, svc): &(String, String),
+) -> Result<Vec<String>, ApiError> {
+    let res = core.resource("discovery.k8s.io", "v1", "endpointslices")?;
+    let label = LabelSelector::parse(&format!(
+        "{}={svc},endpointslice.kubernetes.io/managed-by={}",
+        endpoints::SERVICE_NAME_LABEL,
+        endpoints::SLICE_MANAGER
+    ))?;
+    let opts = ListOptions {
+        label: Some(label),
+        ..Default::default()
+    };
+    let page = core.list(&res, Some(ns), &opts).await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|b| serde_json::from_slice::<Value>(b).ok())
+        .filter_map(|s| meta::name(&s).map(String::from))
+        .collect())
+}
+
+/// Delete the slices in `before` that are not in `now` (the Service needs fewer).
+async fn drop_slices(core: &Arc<Core>, ns: &str, before: &[String], now: &[String]) {
+    let Ok(res) = core.resource("discovery.k8s.io", "v1", "endpointslices") else {
+        return;
+    };
+    for name in before.iter().filter(|n| !now.contains(n)) {
+        if let Err(e) = core
+            .delete(&res, Some(ns), name, &DeleteOptions::default())
+            .await
+            && e.code() != 404
+        {
+            tracing::debug!(error = %e, "deleting a surplus EndpointSlice");
+        }
+    }
+}
+
 fn select<'a>(pods: Option<&Vec<&'a Value>>, selector: &LabelSelector) -> Vec<&'a Value> {
     pods.map(|ps| {
         ps.iter()
@@ -342,14 +385,19 @@ async fn service_endpoints(
         let (ns, _) = key(svc);
         let pods = select(by_ns.get(ns.as_str()), &selector);
         put(core, "", "endpoints", endpoints::endpoints(svc, &pods)).await?;
-        put(
-            core,
-            "discovery.k8s.io",
-            "endpointslices",
-            endpoints::endpoint_slice(svc, &pods),
-        )
-        .await?;
-        now_selected.insert(key(svc));
+        let slices = endpoints::endpoint_slices(svc, &pods);
+        let names: Vec<String> = slices.iter().map(|s| key(s).1).collect();
+        for slice in slices {
+            put(core, "discovery.k8s.io", "endpointslices", slice).await?;
+        }
+        let svc_key = key(svc);
+        let before = match state.slices.get(&svc_key) {
+            Some(names) => names.clone(),
+            None => managed_slices(core, &svc_key).await?,
+        };
+        drop_slices(core, &svc_key.0, &before, &names).await;
+        state.slices.insert(svc_key.clone(), names);
+        now_selected.insert(svc_key);
     }
     // Endpoints of selector Services that went (their slices go with them: owner references).
     let present: HashSet<(String, String)> = services.iter().map(key).collect();
@@ -361,6 +409,7 @@ async fn service_endpoints(
                 .await;
         }
     }
+    state.slices.retain(|k, _| now_selected.contains(k));
     state.selected = now_selected;
     if !present.contains(&("default".to_string(), "kubernetes".to_string())) {
         kubernetes_service(core, api).await?;

@@ -14,22 +14,12 @@ use support::{Sim, eventually};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn fails(sim: &Sim, args: &[&str]) -> String {
-    let out = sim.kubectl(args);
-    assert!(!out.status.success(), "kubectl {args:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// The sorted pod IPs of `app=web`'s ready pods.
 fn ready_ips(sim: &Sim) -> Vec<String> {
-    let out = sim.ok(&[
-        "get",
-        "pods",
-        "-l",
-        "app=web",
-        "-o",
-        r#"jsonpath={range .items[*]}{.status.podIP} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
-    ]);
+    let out = sim.jsonpath(
+        &["pods", "-l", "app=web"],
+        r#"{range .items[*]}{.status.podIP} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+    );
     let mut ips: Vec<String> = out
         .lines()
         .filter_map(|l| l.strip_suffix(" True"))
@@ -51,21 +41,11 @@ fn sorted_words(s: &str) -> Vec<String> {
 fn endpoints_follow(sim: &Sim, n: usize) {
     eventually(&format!("endpoints of {n} ready pods"), WAIT, || {
         let ips = ready_ips(sim);
-        let eps = sim.ok(&[
-            "get",
-            "endpoints",
-            "web",
-            "-o",
-            "jsonpath={.subsets[*].addresses[*].ip}",
-        ]);
-        let slices = sim.ok(&[
-            "get",
-            "endpointslices",
-            "-l",
-            "kubernetes.io/service-name=web",
-            "-o",
-            r#"jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]} {end}"#,
-        ]);
+        let eps = sim.jsonpath(&["endpoints", "web"], "{.subsets[*].addresses[*].ip}");
+        let slices = sim.jsonpath(
+            &["endpointslices", "-l", "kubernetes.io/service-name=web"],
+            r#"{range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]} {end}"#,
+        );
         (ips.len() == n && sorted_words(&eps) == ips && sorted_words(&slices) == ips).then_some(())
     });
 }
@@ -77,23 +57,14 @@ fn expose_endpoints_and_allocation() {
     let kubernetes = eventually("the kubernetes Service and its endpoints", WAIT, || {
         let out = sim.kubectl(&["get", "endpoints", "kubernetes"]);
         out.status.success().then(|| {
-            sim.ok(&[
-                "get",
-                "svc",
-                "kubernetes",
-                "-o",
-                "jsonpath={.spec.clusterIP} {.spec.ports[0].port}",
-            ])
+            sim.jsonpath(
+                &["svc", "kubernetes"],
+                "{.spec.clusterIP} {.spec.ports[0].port}",
+            )
         })
     });
     assert_eq!(kubernetes, "10.96.0.1 443");
-    let ep = sim.ok(&[
-        "get",
-        "endpoints",
-        "kubernetes",
-        "-o",
-        "jsonpath={.subsets[0].ports[0].port}",
-    ]);
+    let ep = sim.jsonpath(&["endpoints", "kubernetes"], "{.subsets[0].ports[0].port}");
     assert_eq!(ep, sim.port.to_string());
     sim.ok(&["create", "namespace", "team"]);
     let defaults = eventually("namespace defaults", WAIT, || {
@@ -104,15 +75,10 @@ fn expose_endpoints_and_allocation() {
         defaults,
         "serviceaccount/default\nconfigmap/kube-root-ca.crt\n"
     );
-    let ca = sim.ok(&[
-        "get",
-        "cm",
-        "kube-root-ca.crt",
-        "-n",
-        "team",
-        "-o",
-        "jsonpath={.data.ca\\.crt}",
-    ]);
+    let ca = sim.jsonpath(
+        &["cm", "kube-root-ca.crt", "-n", "team"],
+        "{.data.ca\\.crt}",
+    );
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
 
     // kubectl expose: a cluster IP from 10.96.0.0/12 and endpoints that follow the pods.
@@ -131,10 +97,10 @@ fn expose_endpoints_and_allocation() {
         "--port=80",
         "--target-port=8080",
     ]);
-    let spec = sim.ok(&[
-        "get", "svc", "web", "-o",
-        "jsonpath={.spec.clusterIP} {.spec.clusterIPs[0]} {.spec.ipFamilies[0]} {.spec.ipFamilyPolicy}",
-    ]);
+    let spec = sim.jsonpath(
+        &["svc", "web"],
+        "{.spec.clusterIP} {.spec.clusterIPs[0]} {.spec.ipFamilies[0]} {.spec.ipFamilyPolicy}",
+    );
     let parts: Vec<&str> = spec.split(' ').collect();
     assert!(
         parts[0].starts_with("10.") && parts[0] == parts[1],
@@ -144,10 +110,7 @@ fn expose_endpoints_and_allocation() {
     assert!(octets[1] >= 96 && octets[1] < 112, "{spec}");
     assert_eq!(&parts[2..], ["IPv4", "SingleStack"]);
     endpoints_follow(&sim, 2);
-    let slice = sim.ok(&[
-        "get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o",
-        "jsonpath={.items[0].metadata.labels.endpointslice\\.kubernetes\\.io/managed-by} {.items[0].ports[0].port} {.items[0].addressType}",
-    ]);
+    let slice = sim.jsonpath(&["endpointslices", "-l", "kubernetes.io/service-name=web"], "{.items[0].metadata.labels.endpointslice\\.kubernetes\\.io/managed-by} {.items[0].ports[0].port} {.items[0].addressType}");
     assert_eq!(slice, "endpointslice-controller.k8s.io 8080 IPv4");
     let table = sim.ok(&[
         "get",
@@ -178,17 +141,14 @@ fn expose_endpoints_and_allocation() {
         "--tcp=80:80",
         "--node-port=30080",
     ]);
-    let err = fails(
-        &sim,
-        &[
-            "create",
-            "service",
-            "nodeport",
-            "np2",
-            "--tcp=80:80",
-            "--node-port=30080",
-        ],
-    );
+    let err = sim.fails(&[
+        "create",
+        "service",
+        "nodeport",
+        "np2",
+        "--tcp=80:80",
+        "--node-port=30080",
+    ]);
     assert!(err.contains("Service \"np2\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"), "{err}");
     sim.ok(&[
         "create",
@@ -199,31 +159,25 @@ fn expose_endpoints_and_allocation() {
         "--clusterip=10.96.0.10",
     ]);
     let taken = "Service \"dns2\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated";
-    let err = fails(
-        &sim,
-        &[
-            "create",
-            "service",
-            "clusterip",
-            "dns2",
-            "--tcp=53:53",
-            "--clusterip=10.96.0.10",
-        ],
-    );
+    let err = sim.fails(&[
+        "create",
+        "service",
+        "clusterip",
+        "dns2",
+        "--tcp=53:53",
+        "--clusterip=10.96.0.10",
+    ]);
     assert!(err.contains(taken), "{err}");
     // Still taken after a restart (rebuilt from the stored Services); free once deleted.
     sim.restart();
-    let err = fails(
-        &sim,
-        &[
-            "create",
-            "service",
-            "clusterip",
-            "dns2",
-            "--tcp=53:53",
-            "--clusterip=10.96.0.10",
-        ],
-    );
+    let err = sim.fails(&[
+        "create",
+        "service",
+        "clusterip",
+        "dns2",
+        "--tcp=53:53",
+        "--clusterip=10.96.0.10",
+    ]);
     assert!(err.contains(taken), "{err}");
     sim.ok(&["delete", "service", "np1"]);
     sim.ok(&[
@@ -234,13 +188,7 @@ fn expose_endpoints_and_allocation() {
         "--tcp=80:80",
         "--node-port=30080",
     ]);
-    let ports = sim.ok(&[
-        "get",
-        "svc",
-        "np2",
-        "-o",
-        "jsonpath={.spec.type} {.spec.ports[0].nodePort}",
-    ]);
+    let ports = sim.jsonpath(&["svc", "np2"], "{.spec.type} {.spec.ports[0].nodePort}");
     assert_eq!(ports, "NodePort 30080");
     // A headless Service gets no address.
     sim.ok(&[
@@ -251,7 +199,7 @@ fn expose_endpoints_and_allocation() {
         "--clusterip=None",
         "--tcp=80:80",
     ]);
-    let ip = sim.ok(&["get", "svc", "headless", "-o", "jsonpath={.spec.clusterIP}"]);
+    let ip = sim.jsonpath(&["svc", "headless"], "{.spec.clusterIP}");
     assert_eq!(ip, "None");
 }
 
@@ -272,17 +220,14 @@ fn quota_and_limit_range_admission() {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     });
     assert_eq!(ip, "10.100.0.1");
-    let err = fails(
-        &sim,
-        &[
-            "create",
-            "service",
-            "clusterip",
-            "far",
-            "--tcp=80:80",
-            "--clusterip=10.96.0.10",
-        ],
-    );
+    let err = sim.fails(&[
+        "create",
+        "service",
+        "clusterip",
+        "far",
+        "--tcp=80:80",
+        "--clusterip=10.96.0.10",
+    ]);
     assert!(
         err.contains("failed to allocate IP 10.96.0.10: provided IP is not in the valid range. The range of valid IPs is 10.100.0.0/24"),
         "{err}"
@@ -297,15 +242,7 @@ fn quota_and_limit_range_admission() {
         "--hard=pods=2,count/deployments.apps=1",
     ]);
     eventually("the quota's status", WAIT, || {
-        let hard = sim.ok(&[
-            "get",
-            "quota",
-            "small",
-            "-n",
-            "q",
-            "-o",
-            "jsonpath={.status.hard.pods}",
-        ]);
+        let hard = sim.jsonpath(&["quota", "small", "-n", "q"], "{.status.hard.pods}");
         (hard == "2").then_some(())
     });
     sim.ok(&[
@@ -319,15 +256,10 @@ fn quota_and_limit_range_admission() {
     ]);
     // Two pods run; the third is refused, and the quota counts what is there.
     eventually("two pods under the quota", WAIT, || {
-        let used = sim.ok(&[
-            "get",
-            "quota",
-            "small",
-            "-n",
-            "q",
-            "-o",
-            "jsonpath={.status.used.pods} {.status.used.count/deployments\\.apps}",
-        ]);
+        let used = sim.jsonpath(
+            &["quota", "small", "-n", "q"],
+            "{.status.used.pods} {.status.used.count/deployments\\.apps}",
+        );
         let pods = sim.ok(&["get", "pods", "-n", "q", "-o", "name"]);
         (used == "2 1" && pods.lines().count() == 2).then_some(())
     });
@@ -341,25 +273,17 @@ fn quota_and_limit_range_admission() {
         rows[1][2..],
         ["count/deployments.apps:", "1/1,", "pods:", "2/2"]
     );
-    let ready = sim.ok(&[
-        "get",
-        "deployment",
-        "app",
-        "-n",
-        "q",
-        "-o",
-        "jsonpath={.spec.replicas} {.status.replicas}",
-    ]);
+    let ready = sim.jsonpath(
+        &["deployment", "app", "-n", "q"],
+        "{.spec.replicas} {.status.replicas}",
+    );
     assert_eq!(ready, "3 2");
-    let err = fails(&sim, &["run", "extra", "-n", "q", "--image=nginx"]);
+    let err = sim.fails(&["run", "extra", "-n", "q", "--image=nginx"]);
     assert!(
         err.contains("pods \"extra\" is forbidden: exceeded quota: small, requested: pods=1, used: pods=2, limited: pods=2"),
         "{err}"
     );
-    let err = fails(
-        &sim,
-        &["create", "deployment", "other", "-n", "q", "--image=nginx"],
-    );
+    let err = sim.fails(&["create", "deployment", "other", "-n", "q", "--image=nginx"]);
     assert!(
         err.contains("exceeded quota: small, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1"),
         "{err}"
@@ -376,18 +300,13 @@ fn quota_and_limit_range_admission() {
         "--hard=limits.cpu=2,requests.memory=1Gi",
     ]);
     eventually("the compute quota's status", WAIT, || {
-        let used = sim.ok(&[
-            "get",
-            "quota",
-            "compute",
-            "-n",
-            "c",
-            "-o",
-            "jsonpath={.status.used.limits\\.cpu}",
-        ]);
+        let used = sim.jsonpath(
+            &["quota", "compute", "-n", "c"],
+            "{.status.used.limits\\.cpu}",
+        );
         (used == "0").then_some(())
     });
-    let err = fails(&sim, &["run", "bare", "-n", "c", "--image=nginx"]);
+    let err = sim.fails(&["run", "bare", "-n", "c", "--image=nginx"]);
     assert!(err.contains("pods \"bare\" is forbidden: failed quota: compute: must specify limits.cpu,requests.memory"), "{err}");
 
     // A LimitRange's defaults make the same pod admissible, and its max is enforced.
@@ -407,48 +326,31 @@ spec:
         ),
     );
     sim.ok(&["run", "bare", "-n", "c", "--image=nginx"]);
-    let res = sim.ok(&[
-        "get",
-        "pod",
-        "bare",
-        "-n",
-        "c",
-        "-o",
-        "jsonpath={.spec.containers[0].resources}",
-    ]);
+    let res = sim.jsonpath(
+        &["pod", "bare", "-n", "c"],
+        "{.spec.containers[0].resources}",
+    );
     let res: serde_json::Value = serde_json::from_str(&res).unwrap();
     assert_eq!(
         res,
         serde_json::json!({"limits": {"cpu": "500m", "memory": "256Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}})
     );
-    let note = sim.ok(&[
-        "get",
-        "pod",
-        "bare",
-        "-n",
-        "c",
-        "-o",
-        "jsonpath={.metadata.annotations.kubernetes\\.io/limit-ranger}",
-    ]);
+    let note = sim.jsonpath(
+        &["pod", "bare", "-n", "c"],
+        "{.metadata.annotations.kubernetes\\.io/limit-ranger}",
+    );
     assert_eq!(
         note,
         "LimitRanger plugin set: cpu, memory request for container bare; cpu, memory limit for container bare"
     );
     eventually("the compute quota's usage", WAIT, || {
-        let used = sim.ok(&[
-            "get",
-            "quota",
-            "compute",
-            "-n",
-            "c",
-            "-o",
-            "jsonpath={.status.used.limits\\.cpu} {.status.used.requests\\.memory}",
-        ]);
+        let used = sim.jsonpath(
+            &["quota", "compute", "-n", "c"],
+            "{.status.used.limits\\.cpu} {.status.used.requests\\.memory}",
+        );
         (used == "500m 128Mi").then_some(())
     });
-    let err = fails(
-        &sim,
-        &[
+    let err = sim.fails(&[
             "run",
             "big",
             "-n",
@@ -463,4 +365,40 @@ spec:
         ),
         "{err}"
     );
+}
+
+/// The endpoint counts of `svc`'s slices, sorted.
+fn slice_sizes(sim: &Sim, svc: &str) -> Vec<usize> {
+    let label = format!("kubernetes.io/service-name={svc}");
+    let out = sim.jsonpath(
+        &["endpointslices", "-l", &label],
+        r#"{range .items[*]}{.endpoints[*].addresses[0]}{"\n"}{end}"#,
+    );
+    let mut sizes: Vec<usize> = out.lines().map(|l| l.split_whitespace().count()).collect();
+    sizes.sort();
+    sizes
+}
+
+#[test]
+fn endpoint_slices_hold_at_most_100_endpoints() {
+    let sim = Sim::start(&[]);
+    sim.ok(&[
+        "create",
+        "deployment",
+        "big",
+        "--image=nginx",
+        "--replicas=130",
+    ]);
+    sim.ok(&["expose", "deployment", "big", "--port=80"]);
+    // maxEndpointsPerSlice (100): 130 pods make a full slice and one of 30.
+    eventually("two slices for 130 pods", Duration::from_secs(60), || {
+        (slice_sizes(&sim, "big") == [30, 100]).then_some(())
+    });
+    let eps = sim.jsonpath(&["endpoints", "big"], "{.subsets[*].addresses[*].ip}");
+    assert_eq!(eps.split_whitespace().count(), 130);
+    // Scaled down, the surplus slice goes.
+    sim.ok(&["scale", "deployment", "big", "--replicas=40"]);
+    eventually("one slice for 40 pods", WAIT, || {
+        (slice_sizes(&sim, "big") == [40]).then_some(())
+    });
 }

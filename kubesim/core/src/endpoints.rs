@@ -2,8 +2,10 @@
 //! kube-controller-manager's endpoints controller (`pkg/controller/endpoint`) and
 //! EndpointSlice controller (`pkg/controller/endpointslice`, `staging/src/k8s.io/endpointslice`)
 //! build them: pods with an IP that are not finished, ready ones in `addresses` and the rest in
-//! `notReadyAddresses`, ports resolved against the pod's named container ports. The caller
-//! selects the pods (same namespace, the Service's selector).
+//! `notReadyAddresses`, ports resolved against the pod's named container ports; slices hold
+//! the endpoints of one port list each, at most [`MAX_ENDPOINTS_PER_SLICE`] of them, and
+//! Endpoints at most [`MAX_ENDPOINTS_CAPACITY`] addresses. The caller selects the pods (same
+//! namespace, the Service's selector).
 
 use serde_json::{Map, Value, json};
 
@@ -14,6 +16,12 @@ use crate::pods::{is_ready, is_terminal, node_name};
 pub const SLICE_MANAGER: &str = "endpointslice-controller.k8s.io";
 /// The label naming a slice's Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// kube-controller-manager's `--max-endpoints-per-slice` default.
+pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
+/// The endpoints controller's `maxCapacity`: addresses past it are left out of Endpoints,
+/// which are then annotated `endpoints.kubernetes.io/over-capacity: truncated`.
+pub const MAX_ENDPOINTS_CAPACITY: usize = 1000;
+const OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
 
 fn pod_ip(pod: &Value) -> Option<&str> {
     str_at(pod, &["status", "podIP"]).filter(|s| !s.is_empty())
@@ -135,6 +143,7 @@ pub fn endpoints(svc: &Value, pods: &[&Value]) -> Value {
             subsets[i].1.push(addr);
         }
     }
+    let truncated = truncate(&mut subsets);
     let subsets: Vec<Value> = subsets
         .into_iter()
         .map(|(ready, not_ready, ports)| {
@@ -158,18 +167,63 @@ pub fn endpoints(svc: &Value, pods: &[&Value]) -> Value {
     if !subsets.is_empty() {
         ep["subsets"] = Value::Array(subsets);
     }
+    if truncated {
+        ep["metadata"]["annotations"] = json!({OVER_CAPACITY: "truncated"});
+    }
     ep
 }
 
-/// The name of the Service's one slice: `<service>-<5 characters>` (upstream's generateName
+/// Subsets as (ready, not ready, ports).
+type Subsets = Vec<(Vec<Value>, Vec<Value>, Vec<Value>)>;
+
+/// `truncateEndpoints` (`pkg/controller/endpoint/endpoints_controller.go`): over
+/// [`MAX_ENDPOINTS_CAPACITY`] addresses, keep the ready ones first, each subset its share in
+/// proportion to its size; returns whether anything was left out.
+fn truncate(subsets: &mut Subsets) -> bool {
+    let total: usize = subsets.iter().map(|s| s.0.len() + s.1.len()).sum();
+    if total <= MAX_ENDPOINTS_CAPACITY {
+        return false;
+    }
+    let ready_total: usize = subsets.iter().map(|s| s.0.len()).sum();
+    let keep_not_ready = ready_total < MAX_ENDPOINTS_CAPACITY;
+    let (pool, budget) = if keep_not_ready {
+        (total - ready_total, MAX_ENDPOINTS_CAPACITY - ready_total)
+    } else {
+        (ready_total, MAX_ENDPOINTS_CAPACITY)
+    };
+    let mut left = budget;
+    let n = subsets.len();
+    for (i, s) in subsets.iter_mut().enumerate() {
+        if !keep_not_ready {
+            s.1.clear();
+        }
+        let list = if keep_not_ready { &mut s.1 } else { &mut s.0 };
+        let share = if i + 1 == n {
+            left
+        } else {
+            (list.len() * budget).div_ceil(pool).min(left)
+        };
+        list.truncate(share);
+        left -= list.len();
+    }
+    subsets.retain(|s| !s.0.is_empty() || !s.1.is_empty());
+    true
+}
+
+/// The name of the Service's first slice: `<service>-<5 characters>` (upstream's generateName
 /// suffix is random; this one derives from the Service's uid so re-planning finds the same).
 pub fn slice_name(svc: &Value) -> String {
+    nth_slice_name(svc, 0)
+}
+
+fn nth_slice_name(svc: &Value, n: usize) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut h = fnv32a(
-        str_at(svc, &["metadata", "uid"])
-            .unwrap_or(name(svc))
-            .as_bytes(),
-    );
+    let uid = str_at(svc, &["metadata", "uid"]).unwrap_or(name(svc));
+    let mut h = if n == 0 {
+        fnv32a(uid.as_bytes())
+    } else {
+        fnv32a(format!("{uid}/{n}").as_bytes())
+    };
     let mut suffix = String::new();
     for _ in 0..5 {
         suffix.push(ALPHABET[(h % ALPHABET.len() as u32) as usize] as char);
@@ -178,21 +232,20 @@ pub fn slice_name(svc: &Value) -> String {
     format!("{}-{suffix}", name(svc))
 }
 
-/// The EndpointSlice (discovery.k8s.io/v1) of `svc` for the selected `pods`: every pod with an
-/// IP, with its ready/serving/terminating conditions.
-pub fn endpoint_slice(svc: &Value, pods: &[&Value]) -> Value {
+/// The EndpointSlices (discovery.k8s.io/v1) of `svc` for the selected `pods`: every pod with
+/// an IP, with its ready/serving/terminating conditions, grouped by the port list it resolves
+/// to and cut at [`MAX_ENDPOINTS_PER_SLICE`], as the EndpointSlice reconciler groups by
+/// endpoint meta and fills slices to `maxEndpointsPerSlice` (`staging/src/k8s.io/endpointslice/
+/// reconciler.go`). A Service selecting nothing has one empty slice.
+pub fn endpoint_slices(svc: &Value, pods: &[&Value]) -> Vec<Value> {
     let mut chosen: Vec<&&Value> = pods
         .iter()
         .filter(|p| pod_ip(p).is_some() && !is_terminal(p))
         .collect();
     chosen.sort_by_key(|p| pod_ip(p).unwrap_or_default().to_string());
-    let mut ports: Option<Vec<Value>> = None;
-    let mut eps = Vec::new();
+    let mut groups: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
     for pod in chosen {
         let pp = ports_for(svc, pod, true);
-        if ports.is_none() {
-            ports = Some(pp);
-        }
         let terminating = is_terminating(pod);
         let ready = is_ready(pod) || publish_not_ready(svc);
         let mut e = json!({
@@ -203,7 +256,10 @@ pub fn endpoint_slice(svc: &Value, pods: &[&Value]) -> Value {
         if let Some(n) = node_name(pod) {
             e["nodeName"] = json!(n);
         }
-        eps.push(e);
+        match groups.iter_mut().find(|g| g.0 == pp) {
+            Some(g) => g.1.push(e),
+            None => groups.push((pp, vec![e])),
+        }
     }
     let mut labels = service_labels(svc);
     labels.insert(SERVICE_NAME_LABEL.into(), json!(name(svc)));
@@ -214,14 +270,30 @@ pub fn endpoint_slice(svc: &Value, pods: &[&Value]) -> Value {
     let owner = json!({"apiVersion": "v1", "kind": "Service", "name": name(svc),
         "uid": str_at(svc, &["metadata", "uid"]).unwrap_or_default(),
         "controller": true, "blockOwnerDeletion": true});
-    json!({
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": slice_name(svc), "namespace": namespace(svc),
-                     "labels": labels, "ownerReferences": [owner]},
-        "addressType": "IPv4",
-        "endpoints": if eps.is_empty() { Value::Null } else { Value::Array(eps) },
-        "ports": ports.map_or(Value::Null, Value::Array),
-    })
+    let slice = |n: usize, ports: Value, eps: Value| {
+        json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": nth_slice_name(svc, n), "namespace": namespace(svc),
+                         "labels": labels, "ownerReferences": [owner]},
+            "addressType": "IPv4",
+            "endpoints": eps,
+            "ports": ports,
+        })
+    };
+    if groups.is_empty() {
+        return vec![slice(0, Value::Null, Value::Null)];
+    }
+    let mut out = Vec::new();
+    for (ports, eps) in groups {
+        for chunk in eps.chunks(MAX_ENDPOINTS_PER_SLICE) {
+            out.push(slice(
+                out.len(),
+                Value::Array(ports.clone()),
+                Value::Array(chunk.to_vec()),
+            ));
+        }
+    }
+    out
 }
 
 /// Whether two generated objects say the same (ignoring server-set metadata).
@@ -272,7 +344,9 @@ mod tests {
     #[test]
     fn the_slice_is_labelled_owned_and_carries_conditions() {
         let (a, b) = (pod("a", "10.244.0.2", true), pod("b", "10.244.0.3", false));
-        let s = endpoint_slice(&svc(), &[&a, &b]);
+        let slices = endpoint_slices(&svc(), &[&a, &b]);
+        assert_eq!(slices.len(), 1);
+        let s = &slices[0];
         assert_eq!(s["metadata"]["labels"][SERVICE_NAME_LABEL], "web");
         assert_eq!(
             s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
@@ -286,6 +360,72 @@ mod tests {
         );
         assert_eq!(slice_name(&svc()), slice_name(&svc()));
         assert!(slice_name(&svc()).starts_with("web-"));
-        assert!(same_content(&s, &endpoint_slice(&svc(), &[&b, &a])));
+        assert!(same_content(s, &endpoint_slices(&svc(), &[&b, &a])[0]));
+        assert_eq!(s["metadata"]["name"], slice_name(&svc()));
+    }
+
+    #[test]
+    fn slices_hold_at_most_100_endpoints_of_one_port_list() {
+        let mut pods: Vec<Value> = (0..250)
+            .map(|i| {
+                pod(
+                    &format!("p{i}"),
+                    &format!("10.244.{}.{}", i / 200, i % 200),
+                    true,
+                )
+            })
+            .collect();
+        // Three pods whose container names the port differently: a slice of their own.
+        for p in pods.iter_mut().take(3) {
+            p["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(9090);
+        }
+        let refs: Vec<&Value> = pods.iter().collect();
+        let slices = endpoint_slices(&svc(), &refs);
+        let sizes: Vec<usize> = slices
+            .iter()
+            .map(|s| s["endpoints"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 250);
+        assert!(
+            sizes.iter().all(|n| *n <= MAX_ENDPOINTS_PER_SLICE),
+            "{sizes:?}"
+        );
+        assert_eq!(sizes.len(), 4, "{sizes:?}");
+        let names: std::collections::BTreeSet<&str> = slices
+            .iter()
+            .map(|s| s["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 4, "distinct names");
+        let odd: Vec<&Value> = slices
+            .iter()
+            .filter(|s| s["ports"][0]["port"] == 9090)
+            .collect();
+        assert_eq!(odd.len(), 1);
+        assert_eq!(odd[0]["endpoints"].as_array().unwrap().len(), 3);
+        assert_eq!(endpoint_slices(&svc(), &[]).len(), 1, "an empty slice");
+    }
+
+    #[test]
+    fn endpoints_past_capacity_keep_ready_addresses_and_say_truncated() {
+        let pods: Vec<Value> = (0..1100)
+            .map(|i| {
+                pod(
+                    &format!("p{i}"),
+                    &format!("10.{}.{}.1", i / 250, i % 250),
+                    i % 2 == 0,
+                )
+            })
+            .collect();
+        let refs: Vec<&Value> = pods.iter().collect();
+        let ep = endpoints(&svc(), &refs);
+        let s = &ep["subsets"][0];
+        assert_eq!(s["addresses"].as_array().unwrap().len(), 550);
+        assert_eq!(s["notReadyAddresses"].as_array().unwrap().len(), 450);
+        assert_eq!(ep["metadata"]["annotations"][OVER_CAPACITY], "truncated");
+        assert!(
+            endpoints(&svc(), &refs[..10])
+                .pointer("/metadata/annotations")
+                .is_none()
+        );
     }
 }
