@@ -144,7 +144,10 @@ pub(crate) async fn serve_tcp(
         let tls = Arc::clone(&tls);
         tokio::spawn(async move {
             let _connection = connection;
-            let Some(tls) = handshake_tcp(&hub, tcp, addr, tls).await else {
+            // The handshake, the HTTP/2 setup and the HTTPS server are boxed: the task of a
+            // tunnel lives as long as the tunnel, and inlined they would size it (it is then
+            // only the session's state).
+            let Some(tls) = Box::pin(handshake_tcp(&hub, tcp, addr, tls)).await else {
                 return;
             };
             let (_, session) = tls.get_ref();
@@ -154,7 +157,7 @@ pub(crate) async fn serve_tcp(
                 let Some((cluster, na)) = admit_tunnel(&hub, peer, addr) else {
                     return;
                 };
-                let conn = match cceone_tunnel::HubConn::over_tls(tls, addr).await {
+                let conn = match Box::pin(cceone_tunnel::HubConn::over_tls(tls, addr)).await {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::info!(%addr, cluster, error = %e, "tunnel setup failed");
@@ -169,7 +172,7 @@ pub(crate) async fn serve_tcp(
                     Peer::User(u) => Some(u),
                     _ => None,
                 };
-                crate::https::serve(hub, tls, user, addr).await;
+                Box::pin(crate::https::serve(hub, tls, user, addr)).await;
             }
         });
     }
@@ -267,8 +270,11 @@ pub(crate) async fn serve_quic(hub: Arc<Hub>, endpoint: quinn::Endpoint) {
                 incoming.refuse();
                 return;
             };
-            let conn = match tokio::time::timeout(HANDSHAKE_TIMEOUT, async { incoming.await }).await
-            {
+            // Boxed, as over TCP: the task lives as long as the tunnel.
+            let handshake = Box::pin(tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+                incoming.await
+            }));
+            let conn = match handshake.await {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
                     hub.metrics.refuse("quic_handshake");

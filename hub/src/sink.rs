@@ -6,6 +6,9 @@
 //! loop only records what is to be written; a writer task writes it. Writes coalesce: a newer
 //! status of the same Work replaces one not yet written, and cluster status fields merge, so
 //! what is pending stays bounded by the number of Works whatever the agent sends.
+//!
+//! The writer task runs only while something is pending: an idle session (most of 10,000)
+//! then holds no task for it, which was 2.2 KiB of an idle tunnel by heap profile.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +17,6 @@ use cceone_proto::v1;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use serde_json::Value;
-use tokio::sync::Notify;
 
 use crate::Hub;
 
@@ -27,84 +29,77 @@ struct Pending {
     cluster: serde_json::Map<String, Value>,
     /// Work name → its latest status.
     works: HashMap<String, v1::WorkStatus>,
-    /// The session ended: write what is pending, then stop.
-    closing: bool,
+    /// A writer task is running (it takes what is pending before it stops).
+    writing: bool,
 }
 
 /// The control loop's side.
 pub(crate) struct Sink {
+    hub: Arc<Hub>,
+    cluster: String,
     pending: Mutex<Pending>,
-    wake: Notify,
     /// The Applied condition last written per Work.
     applied: crate::works::AppliedMemory,
 }
 
 impl Sink {
-    /// A sink for `cluster`'s session, with its writer task.
+    /// A sink for `cluster`'s session.
     pub(crate) fn start(hub: &Arc<Hub>, cluster: &str) -> Arc<Sink> {
-        let sink = Arc::new(Sink {
+        Arc::new(Sink {
+            hub: Arc::clone(hub),
+            cluster: cluster.to_string(),
             pending: Mutex::default(),
-            wake: Notify::new(),
             applied: Mutex::default(),
-        });
-        tokio::spawn(write_loop(
-            Arc::clone(hub),
-            cluster.to_string(),
-            Arc::clone(&sink),
-        ));
-        sink
+        })
     }
 
     /// Merge `fields` into the cluster's status (later values win).
-    pub(crate) fn cluster(&self, fields: Value) {
+    pub(crate) fn cluster(self: &Arc<Self>, fields: Value) {
         if let Value::Object(m) = fields {
-            self.pending.lock().cluster.extend(m);
-            self.wake.notify_one();
+            let mut p = self.pending.lock();
+            p.cluster.extend(m);
+            self.wake(&mut p);
         }
     }
 
     /// Write a Work's status (replacing one of the same Work not yet written).
-    pub(crate) fn work(&self, s: v1::WorkStatus) {
-        self.pending.lock().works.insert(s.name.clone(), s);
-        self.wake.notify_one();
+    pub(crate) fn work(self: &Arc<Self>, s: v1::WorkStatus) {
+        let mut p = self.pending.lock();
+        p.works.insert(s.name.clone(), s);
+        self.wake(&mut p);
     }
 
-    /// Write what is pending, then stop the writer.
-    pub(crate) fn close(&self) {
-        self.pending.lock().closing = true;
-        self.wake.notify_one();
+    /// Start a writer unless one is running (called with the lock held, so a writer that is
+    /// just stopping has seen everything pending before this).
+    fn wake(self: &Arc<Self>, p: &mut Pending) {
+        if !p.writing {
+            p.writing = true;
+            tokio::spawn(write_loop(Arc::clone(self)));
+        }
     }
 }
 
-async fn write_loop(hub: Arc<Hub>, cluster: String, sink: Arc<Sink>) {
+async fn write_loop(sink: Arc<Sink>) {
+    let (hub, cluster) = (&sink.hub, sink.cluster.as_str());
     loop {
-        sink.wake.notified().await;
-        loop {
-            let (fields, works, closing) = {
-                let mut p = sink.pending.lock();
-                (
-                    std::mem::take(&mut p.cluster),
-                    std::mem::take(&mut p.works),
-                    p.closing,
-                )
-            };
-            if fields.is_empty() && works.is_empty() {
-                if closing {
-                    return;
-                }
-                break;
+        let (fields, works) = {
+            let mut p = sink.pending.lock();
+            if p.cluster.is_empty() && p.works.is_empty() {
+                p.writing = false;
+                return;
             }
-            if !fields.is_empty() {
-                hub.clusters
-                    .patch_status(&cluster, Value::Object(fields))
-                    .await;
-            }
-            futures::stream::iter(works.into_values())
-                .for_each_concurrent(WORK_WRITES, |s| {
-                    let (client, cluster, memory) = (&hub.client, cluster.as_str(), &sink.applied);
-                    async move { crate::works::write_status(client, cluster, &s, memory).await }
-                })
+            (std::mem::take(&mut p.cluster), std::mem::take(&mut p.works))
+        };
+        if !fields.is_empty() {
+            hub.clusters
+                .patch_status(cluster, Value::Object(fields))
                 .await;
         }
+        futures::stream::iter(works.into_values())
+            .for_each_concurrent(WORK_WRITES, |s| {
+                let memory = &sink.applied;
+                async move { crate::works::write_status(&hub.client, cluster, &s, memory).await }
+            })
+            .await;
     }
 }

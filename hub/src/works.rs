@@ -19,7 +19,8 @@ use futures::StreamExt;
 use kube::api::{Api, ApiResource, GroupVersionKind, ListParams, WatchEvent, WatchParams};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+
+use crate::session::ControlTx;
 
 /// Namespace holding a cluster's Works (Karmada's execution space).
 pub(crate) fn execution_namespace(cluster: &str) -> String {
@@ -77,8 +78,11 @@ fn suspended(w: &WorkObject) -> bool {
 /// Queue a message for the agent, waiting while its queue is full (a Work recorded as held
 /// must really go out); false once the session is gone. An agent that stops reading misses its
 /// heartbeat deadline and the session ends, which ends this relay too.
-async fn send(control: &mpsc::Sender<v1::HubMessage>, m: hub_message::Msg) -> bool {
-    control.send(v1::HubMessage { msg: Some(m) }).await.is_ok()
+async fn send(control: &ControlTx, m: hub_message::Msg) -> bool {
+    control
+        .send(Box::new(v1::HubMessage { msg: Some(m) }))
+        .await
+        .is_ok()
 }
 
 /// The resourceVersion of an object as a number (our API's are revisions; anything else
@@ -370,7 +374,7 @@ struct Relay {
     cluster: String,
     /// What the agent holds: name -> (uid, generation).
     held: HashMap<String, (String, i64)>,
-    control: mpsc::Sender<v1::HubMessage>,
+    control: ControlTx,
     /// The resourceVersion of the last list: events at or below it are already accounted for.
     listed_at: u64,
 }
@@ -431,7 +435,7 @@ async fn relay(
     client: kube::Client,
     cluster: String,
     inventory: v1::WorkInventory,
-    control: mpsc::Sender<v1::HubMessage>,
+    control: ControlTx,
     route: Route,
     inbox: Arc<Inbox>,
 ) {
@@ -453,7 +457,9 @@ async fn relay(
     let mut need_list = true;
     loop {
         if need_list {
-            match list_namespace(&api).await {
+            // Boxed: the list request is only alive now and then, but inlined it would size
+            // the relay task of every idle session.
+            match Box::pin(list_namespace(&api)).await {
                 Ok((items, rv)) => {
                     need_list = false;
                     if !r.sync(&items, rv).await {
@@ -588,7 +594,7 @@ pub(crate) fn start(
     hub: &crate::Hub,
     cluster: &str,
     inventory: v1::WorkInventory,
-    control: &mpsc::Sender<v1::HubMessage>,
+    control: &ControlTx,
     slot: &mut RelayHandle,
 ) {
     if slot.is_some() {

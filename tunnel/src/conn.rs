@@ -88,17 +88,12 @@ impl HubConn {
         })
     }
 
-    /// Wrap an accepted QUIC connection.
+    /// Wrap an accepted QUIC connection. No task watches it (quinn says itself when it is
+    /// closed): one task less per idle tunnel.
     pub fn over_quic(conn: quinn::Connection) -> HubConn {
         let (close_tx, closed) = watch::channel(false);
         let close_tx = Arc::new(close_tx);
         let peer = conn.remote_address();
-        let watcher = conn.clone();
-        let done = Arc::clone(&close_tx);
-        tokio::spawn(async move {
-            let _ = watcher.closed().await;
-            let _ = done.send(true);
-        });
         HubConn {
             inner: HubInner::Quic(conn),
             closed,
@@ -122,7 +117,7 @@ impl HubConn {
 
     /// Open a new stream toward the agent.
     pub async fn open(&self) -> Result<Stream, TunnelError> {
-        if *self.closed.borrow() {
+        if self.is_closed() {
             return Err(TunnelError::Closed("tunnel closed".into()));
         }
         match &self.inner {
@@ -156,12 +151,23 @@ impl HubConn {
     /// Resolves once the connection is gone.
     pub async fn closed(&self) {
         let mut c = self.closed.clone();
-        let _ = c.wait_for(|x| *x).await;
+        match &self.inner {
+            HubInner::Quic(q) => {
+                tokio::select! {
+                    _ = q.closed() => {}
+                    _ = c.wait_for(|x| *x) => {}
+                }
+            }
+            HubInner::H2(_) => {
+                let _ = c.wait_for(|x| *x).await;
+            }
+        }
     }
 
     /// Whether the connection is gone.
     pub fn is_closed(&self) -> bool {
         *self.closed.borrow()
+            || matches!(&self.inner, HubInner::Quic(q) if q.close_reason().is_some())
     }
 }
 
