@@ -8,6 +8,7 @@
 //! 2. reconnect storm: the hub killed and restarted with every tunnel up, time until all back;
 //! 3. registration latency p50/p99 (token issue → `POST /v1/register` → certificate);
 //! 4. proxy throughput through the tunnel vs. direct to the simulator, and added latency;
+//!    bytes through `kubectl port-forward` over the tunnel vs. to the same pod directly;
 //! 5. agent resident memory, idle and with a 5,000-node member.
 //!
 //! Usage: `cargo run --release -p cceone-bench [-- tunnels register proxy agent]` (all by
@@ -21,6 +22,7 @@
 mod agentmem;
 mod fleet;
 mod platform;
+mod portforward;
 mod proxy;
 mod register;
 mod report;
@@ -317,6 +319,34 @@ fn print_proxy(objects: usize, runs: &[proxy::ProxyRun]) {
     println!(
         "  (CPU from /proc/<pid>/stat in 10 ms ticks; every process shares the same 2 cores, so \
          a path that needs more CPU per MB runs slower)"
+    );
+    let mut t = Table::new(&[
+        "kubectl port-forward (raw stream)",
+        "per download",
+        "down direct",
+        "down tunnel",
+        "ratio",
+        "echo direct",
+        "echo tunnel",
+        "ratio",
+    ]);
+    for r in runs {
+        let (d, v) = (r.pf_direct, r.pf_tunnel);
+        t.row(vec![
+            r.transport.into(),
+            format!("{:.0} MiB", r.pf_bytes as f64 / 1048576.0),
+            format!("{:.1} MB/s", d.down / 1e6),
+            format!("{:.1} MB/s", v.down / 1e6),
+            format!("{:.2}", v.down / d.down),
+            format!("{:.1} MB/s", d.echo / 1e6),
+            format!("{:.1} MB/s", v.echo / 1e6),
+            format!("{:.2}", v.echo / d.echo),
+        ]);
+    }
+    t.print();
+    println!(
+        "  (a pod's HTTP responder through `kubectl port-forward :80`: GET /bytes/N down, POST \
+         /echo of N/2 up and back; kubectl, the simulator, hub and agent share the 2 cores)"
     );
     let mut t = Table::new(&[
         "small GET (one ConfigMap)",

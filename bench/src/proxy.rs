@@ -3,13 +3,14 @@
 //! `https://<hub>/clusters/<name>/proxy/api/v1/configmaps` (the real agent binary serving it
 //! over its tunnel), alternately, first over TCP and then over QUIC. Also the latency a small
 //! GET gains through the tunnel. Both sides use the same client (kube-rs, HTTP/1.1 over TLS)
-//! and count body bytes without parsing them.
+//! and count body bytes without parsing them. Then raw streams: `kubectl port-forward` to a
+//! pod's responder, through the tunnel and directly ([`crate::portforward`]).
 
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use http_body_util::BodyExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
@@ -39,6 +40,12 @@ pub(crate) struct ProxyRun {
     pub(crate) tunnel_cpu: [f64; 4],
     /// CPU per MB of list fetched directly: (member, client) in ms.
     pub(crate) direct_cpu: [f64; 2],
+    /// `kubectl port-forward` directly to the simulator.
+    pub(crate) pf_direct: crate::portforward::Rates,
+    /// `kubectl port-forward` through the hub and the tunnel.
+    pub(crate) pf_tunnel: crate::portforward::Rates,
+    /// Bytes per port-forward download.
+    pub(crate) pf_bytes: usize,
 }
 
 /// CPU time of several processes.
@@ -107,6 +114,21 @@ pub(crate) async fn run(
         t.elapsed().as_secs_f64()
     ));
 
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "solo"},
+        "spec": {"containers": [{"name": "solo", "image": "busybox"}]},
+    }))?;
+    let pods: Api<Pod> = Api::namespaced(direct.clone(), NS);
+    pods.create(&PostParams::default(), &pod).await?;
+    let t = Instant::now();
+    while pods.get("solo").await?.status.and_then(|s| s.phase) != Some("Running".into()) {
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(60),
+            "pod solo not Running"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     p.create_clusters(&[CLUSTER.to_string()], 1).await?;
     let token =
         cceone_platform::token::issue(&p.fed_client, CLUSTER, Duration::from_secs(3600)).await?;
@@ -125,14 +147,16 @@ pub(crate) async fn run(
         None,
     )
     .await?;
-    let via = platform::client_from_yaml(&cceone_platform::proxytoken::kubeconfig_yaml(
+    let via_yaml = cceone_platform::proxytoken::kubeconfig_yaml(
         &p.hub_endpoint(),
         CLUSTER,
         &p.ca_pem,
         "bench",
         &ptoken,
-    ))
-    .await?;
+    );
+    let via_kc = p.dir.path().join("via.kubeconfig");
+    std::fs::write(&via_kc, &via_yaml)?;
+    let via = platform::client_from_yaml(&via_yaml).await?;
     let mut out = Vec::new();
     for (label, transport) in [("TCP", "grpc"), ("QUIC", "quic")] {
         if transport != "grpc" {
@@ -196,6 +220,15 @@ pub(crate) async fn run(
             percentile(&direct_lat, 50.0).as_secs_f64() * 1e3,
             percentile(&tunnel_lat, 50.0).as_secs_f64() * 1e3,
         ));
+        let pf_bytes = if rounds > 5 { 64 << 20 } else { 16 << 20 };
+        let (pf_direct, pf_tunnel) =
+            crate::portforward::run(&member_kc, &via_kc, NS, "solo", p.dir.path(), pf_bytes, 3)
+                .await?;
+        progress(format!(
+            "proxy {label}: port-forward {:.1} MB/s down direct, {:.1} MB/s through the tunnel",
+            pf_direct.down / 1e6,
+            pf_tunnel.down / 1e6
+        ));
         out.push(ProxyRun {
             transport: label,
             list_bytes,
@@ -206,6 +239,9 @@ pub(crate) async fn run(
             tunnel_lat,
             tunnel_cpu: [0, 1, 2, 3].map(|i| per_mb(tcpu[i], tb)),
             direct_cpu: [per_mb(dcpu[0], db), per_mb(dcpu[3], db)],
+            pf_direct,
+            pf_tunnel,
+            pf_bytes,
         });
     }
     Ok(out)
