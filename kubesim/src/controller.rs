@@ -85,6 +85,7 @@ pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
         recorder: Recorder::new(),
         stopping: HashSet::new(),
         last_sweep: Instant::now(),
+        refused: HashMap::new(),
     };
     loop {
         let result = pass(&core, &cfg, &mut state).await;
@@ -260,6 +261,48 @@ struct State {
     stopping: HashSet<String>,
     /// When expired events were last swept.
     last_sweep: Instant,
+    /// Workloads (by uid) whose last pod creation was refused, held back until their backoff.
+    refused: HashMap<String, Refused>,
+}
+
+/// A workload whose pod creation the API server refused (quota, LimitRange, admission).
+struct Refused {
+    /// Refusals in a row.
+    times: u32,
+    /// No new attempt before this.
+    until: jiff::Timestamp,
+    /// The last refusal's message (the ReplicaSet's `ReplicaFailure` condition).
+    message: String,
+    /// When the refusals began (the condition's `lastTransitionTime`).
+    since: String,
+    /// The workload's generation then: a spec change (a scale) is acted on at once, as an
+    /// update event skips the work queue's rate limit.
+    generation: i64,
+}
+
+fn generation_of(w: &Value) -> i64 {
+    w.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// The retry delay after `times` refusals in a row: client-go's per-item exponential backoff
+/// of the controllers' work queues (`DefaultControllerRateLimiter`: 5 ms doubling, at most
+/// 1000 s), so a workload the quota refuses is retried ever less often instead of every pass.
+fn refusal_backoff(times: u32) -> Duration {
+    let max = Duration::from_secs(1000);
+    Duration::from_millis(5)
+        .checked_mul(1u32 << times.min(31))
+        .map_or(max, |d| d.min(max))
+}
+
+impl Refused {
+    /// The `ReplicaFailure` condition a refused ReplicaSet shows (`replica_set_utils.go`
+    /// `calculateStatus`: reason `FailedCreate`, the error as message).
+    fn condition(&self) -> Value {
+        json!({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+               "message": self.message, "lastTransitionTime": self.since})
+    }
 }
 
 /// The resource of an object kind the controllers write.
@@ -429,7 +472,7 @@ async fn pass_recording(
     // commits concurrent writes together (one log sync for the lot, not one per pod).
 
     // Deployments and CronJobs: ReplicaSets and Jobs.
-    let (mut changed, wake_at) = owners_pass(core, now, events).await?;
+    let (mut changed, mut wake_at) = owners_pass(core, now, events).await?;
 
     let nodes = list(core, &nodes_res).await?;
     let mut pods = list(core, &pods_res).await?;
@@ -438,15 +481,25 @@ async fn pass_recording(
     let workloads = list_kinds(core, WORKLOADS).await?;
     let (owners, unowned) = group_by_controller(std::mem::take(&mut pods));
     let mut actions = Vec::new();
+    // Refused workloads reconciled again: their refusal ends unless they are refused anew.
+    let mut retried: Vec<&str> = Vec::new();
     for (_, w) in &workloads {
         if meta::is_deleting(w) {
             continue;
         }
         let Some(uid) = meta::uid(w) else { continue };
+        if let Some(r) = state.refused.get(uid) {
+            if r.until > now && r.generation == generation_of(w) {
+                wake_at = Some(wake_at.map_or(r.until, |t| t.min(r.until)));
+                continue;
+            }
+            retried.push(uid);
+        }
         let owned = owners.get(uid).map_or(&[][..], Vec::as_slice);
         actions.extend(cceone_kubesim_core::reconcile(w, owned, &nodes));
     }
     pods = ungroup(owners, unowned);
+    let refusals = parking_lot::Mutex::new(Vec::new());
     if !actions.is_empty() {
         changed = true;
         let deleting: HashSet<(&str, &str)> = actions
@@ -475,18 +528,24 @@ async fn pass_recording(
         let done = futures::future::join_all(actions.into_iter().map(|action| {
             let pods_res = &pods_res;
             let deleted_events = &deleted_events;
+            let refusals = &refusals;
             async move {
                 match action {
                     Action::CreatePod(pod) => {
                         let ns = meta::namespace(&pod).map(String::from);
                         let opts = opts("kube-controller-manager");
                         let event = events::pod_created(&pod);
+                        // What the refusal event needs, kept before the pod is handed over.
+                        let who = json!({"metadata": pod.get("metadata")});
                         match core.create(pods_res, ns.as_deref(), pod, &opts).await {
                             Ok(_) => event,
                             Err(ApiError::AlreadyExists { .. }) => None,
                             Err(e) => {
-                                tracing::warn!(error = %e, "creating a pod failed");
-                                None
+                                tracing::debug!(error = %e, "creating a pod failed");
+                                if let Some(uid) = controller_uid(&who) {
+                                    refusals.lock().push((uid.to_string(), e.to_string()));
+                                }
+                                events::pod_create_failed(&who, &e.to_string())
                             }
                         }
                     }
@@ -510,6 +569,35 @@ async fn pass_recording(
         events.extend(done.into_iter().flatten());
         pods = list(core, &pods_res).await?;
     }
+    let refusals = refusals.into_inner();
+    for uid in retried {
+        if !refusals.iter().any(|(u, _)| u == uid) {
+            state.refused.remove(uid);
+        }
+    }
+    for (uid, message) in refusals {
+        let generation = workloads
+            .iter()
+            .find(|(_, w)| meta::uid(w) == Some(uid.as_str()))
+            .map_or(0, |(_, w)| generation_of(w));
+        let r = state.refused.entry(uid).or_insert_with(|| Refused {
+            times: 0,
+            until: now,
+            message: String::new(),
+            since: now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            generation,
+        });
+        r.times += 1;
+        let delay = jiff::SignedDuration::try_from(refusal_backoff(r.times)).unwrap_or_default();
+        r.until = now.saturating_add(delay).unwrap_or(now);
+        r.message = message;
+        r.generation = generation;
+    }
+    state.refused.retain(|uid, _| {
+        workloads
+            .iter()
+            .any(|(_, w)| meta::uid(w) == Some(uid.as_str()))
+    });
 
     // Scheduler: bind pending pods within capacity (each placement counts against its node
     // for the next).
@@ -642,7 +730,13 @@ async fn pass_recording(
     for (res, w) in &workloads {
         let Some(uid) = meta::uid(w) else { continue };
         let owned = owners.get(uid).map_or(&[][..], Vec::as_slice);
-        let status = cceone_kubesim_core::workload_status(w, owned, &nodes, now);
+        let mut status = cceone_kubesim_core::workload_status(w, owned, &nodes, now);
+        if res.kind == "ReplicaSet"
+            && let Some(r) = state.refused.get(uid)
+            && let Some(map) = status.as_object_mut()
+        {
+            map.insert("conditions".into(), json!([r.condition()]));
+        }
         let differs =
             without_times(&status) != without_times(w.get("status").unwrap_or(&Value::Null));
         if differs && res.kind == "Job" {
@@ -693,4 +787,18 @@ async fn pass_recording(
         timers: pending_timers,
         wake_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_back_off_exponentially_up_to_1000_seconds() {
+        assert_eq!(refusal_backoff(1), Duration::from_millis(10));
+        assert_eq!(refusal_backoff(4), Duration::from_millis(80));
+        assert!(refusal_backoff(15) < refusal_backoff(16));
+        assert_eq!(refusal_backoff(18), Duration::from_secs(1000));
+        assert_eq!(refusal_backoff(200), Duration::from_secs(1000));
+    }
 }

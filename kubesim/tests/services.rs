@@ -278,6 +278,52 @@ fn quota_and_limit_range_admission() {
         "{.spec.replicas} {.status.replicas}",
     );
     assert_eq!(ready, "3 2");
+    // The refusal as the ReplicaSet controller reports it: a FailedCreate event and the
+    // ReplicaFailure condition, carried to the Deployment (retried with backoff, not each pass).
+    let failed = eventually("a FailedCreate event", WAIT, || {
+        let m = sim.jsonpath(
+            &[
+                "events",
+                "-n",
+                "q",
+                "--field-selector",
+                "reason=FailedCreate",
+            ],
+            "{.items[0].type} {.items[0].involvedObject.kind} {.items[0].message}",
+        );
+        (!m.is_empty()).then_some(m)
+    });
+    assert!(
+        failed.starts_with("Warning ReplicaSet Error creating: pods \"app-")
+            && failed.ends_with(
+                "is forbidden: exceeded quota: small, requested: pods=1, used: pods=2, limited: pods=2"
+            ),
+        "{failed}"
+    );
+    let cond = sim.jsonpath(
+        &["rs", "-n", "q", "-l", "app=app"],
+        "{.items[0].status.conditions[0].type} {.items[0].status.conditions[0].reason}",
+    );
+    assert_eq!(cond, "ReplicaFailure FailedCreate");
+    let described = eventually("ReplicaFailure on the Deployment", WAIT, || {
+        let d = sim.ok(&["describe", "deployment", "app", "-n", "q"]);
+        d.contains("ReplicaFailure   True    FailedCreate")
+            .then_some(d)
+    });
+    assert!(
+        described.contains("Available        False   MinimumReplicasUnavailable"),
+        "{described}"
+    );
+    // Scaled to what the quota allows, the failure is over at once (a spec change skips the
+    // backoff).
+    sim.ok(&["scale", "deployment", "app", "-n", "q", "--replicas=2"]);
+    eventually("the ReplicaFailure condition gone", WAIT, || {
+        let c = sim.jsonpath(
+            &["deployment", "app", "-n", "q"],
+            "{.status.conditions[*].type}",
+        );
+        (!c.contains("ReplicaFailure")).then_some(())
+    });
     let err = sim.fails(&["run", "extra", "-n", "q", "--image=nginx"]);
     assert!(
         err.contains("pods \"extra\" is forbidden: exceeded quota: small, requested: pods=1, used: pods=2, limited: pods=2"),

@@ -323,6 +323,23 @@ fn pod_written(pod: &Value, reason: &'static str, verb: &str, done: &str) -> Opt
     Some(Event::normal(owner, component, reason, message))
 }
 
+/// `FailedCreate` on the controller of a pod the API server refused (`controller_utils.go`
+/// `CreatePods`: "Error creating: <error>"; `stateful_pod_control.go`: "create Pod x in
+/// StatefulSet y failed error: <error>").
+pub fn pod_create_failed(pod: &Value, error: &str) -> Option<Event> {
+    let (owner, component) = pod_owner(pod)?;
+    let message = if owner.kind == "StatefulSet" {
+        format!(
+            "create Pod {} in StatefulSet {} failed error: {error}",
+            name(pod),
+            owner.name
+        )
+    } else {
+        format!("Error creating: {error}")
+    };
+    Some(Event::warning(owner, component, "FailedCreate", message))
+}
+
 /// The scheduler's `Scheduled` ("Successfully assigned ns/pod to node", `schedule_one.go`).
 pub fn scheduled(pod: &Value, node: &str) -> Event {
     let message = format!(

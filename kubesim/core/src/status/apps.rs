@@ -133,8 +133,26 @@ pub(super) fn deployment_status(deploy: &Value, sets: &[Value], now: Timestamp) 
             now,
         )
     };
-    status.insert("conditions".into(), json!([available_cond, progressing]));
+    let mut conditions = vec![available_cond, progressing];
+    conditions.extend(replica_failure(sets));
+    status.insert("conditions".into(), Value::Array(conditions));
     Value::Object(status)
+}
+
+/// A ReplicaSet's `ReplicaFailure` condition carried to its Deployment, as `getReplicaFailures`
+/// (`pkg/controller/deployment/progress.go`) does; dated as on the ReplicaSet so a status
+/// already saying it is not written again.
+fn replica_failure(sets: &[Value]) -> Option<Value> {
+    let cond = sets
+        .iter()
+        .find_map(|rs| crate::json::condition(rs, "ReplicaFailure"))
+        .filter(|c| str_at(c, &["status"]) == Some("True"))?;
+    let since = at(cond, &["lastTransitionTime"]).cloned();
+    Some(json!({
+        "type": "ReplicaFailure", "status": "True",
+        "reason": at(cond, &["reason"]), "message": at(cond, &["message"]),
+        "lastUpdateTime": since, "lastTransitionTime": since,
+    }))
 }
 
 /// ReplicaSet status from its pods (`replica_set_utils.go`,
