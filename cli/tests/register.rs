@@ -212,11 +212,13 @@ async fn register_shows_pending_and_the_token_redeems_once() {
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
             "Secret",
             "Deployment"
         ]
     );
-    let config = &objs[3]["stringData"];
+    let config = &objs[5]["stringData"];
     assert_eq!(config[render::ENV_CLUSTER_NAME], "demo");
     assert_eq!(config[render::ENV_HUB_ENDPOINT], "hub.example.com:9443");
     assert!(
@@ -227,7 +229,7 @@ async fn register_shows_pending_and_the_token_redeems_once() {
         unescape_env_value(config[render::ENV_HUB_CA].as_str().unwrap()),
         ca_pem
     );
-    assert_eq!(objs[4]["spec"]["replicas"], 2);
+    assert_eq!(objs[6]["spec"]["replicas"], 2);
     let bootstrap = config[render::ENV_BOOTSTRAP_TOKEN]
         .as_str()
         .unwrap()

@@ -49,6 +49,10 @@ pub const DEFAULT_HEALTH_ADDR: &str = "0.0.0.0:8080";
 pub const AGENT_NAMESPACE: &str = "kube-system";
 /// Name of the agent's Deployment, ServiceAccount, ClusterRole(Binding) and `app` label.
 pub const AGENT_NAME: &str = "cceone-cluster-agent";
+/// Name of the ClusterRole (and its binding) that lets the agent impersonate proxied callers.
+pub const IMPERSONATOR: &str = "cceone-cluster-agent:impersonator";
+/// Name of the opt-in ClusterRole (and binding) letting proxied callers be `system:masters`.
+pub const MASTERS_OPT_IN: &str = "cceone-cluster-agent:impersonate-masters";
 /// Name of the agent's config Secret.
 pub const CONFIG_SECRET: &str = "cceone-agent-config";
 /// Transports the agent accepts.
@@ -180,6 +184,47 @@ fn labels() -> Value {
     json!({"app": AGENT_NAME, "app.kubernetes.io/part-of": "cceone"})
 }
 
+/// A ClusterRoleBinding `name` of ClusterRole `role` to the agent's ServiceAccount.
+fn binding(name: &str, role: &str) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": labels()},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME, "namespace": AGENT_NAMESPACE}],
+    })
+}
+
+/// The commented-out opt-in that ends the agent YAML: with it, proxied callers whose kubeconfig
+/// names group `system:masters` (the default `admin` of `cceonectl cluster kubeconfig`) are
+/// cluster administrators of the member, beyond its RBAC.
+pub fn masters_opt_in() -> String {
+    let docs = [
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": MASTERS_OPT_IN, "labels": labels()},
+               "rules": [{"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"],
+                          "resourceNames": ["system:masters"]}]}),
+        binding(MASTERS_OPT_IN, MASTERS_OPT_IN),
+    ];
+    let yaml = docs
+        .iter()
+        .filter_map(|d| serde_yaml::to_string(d).ok())
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let mut out = String::from(
+        "# Opt-in, off by default: proxied requests may run as group system:masters (what the\n\
+         # default `cceonectl cluster kubeconfig` user admin asks for), i.e. beyond this cluster's\n\
+         # RBAC. Uncomment to allow it; otherwise bind admin (or a group) to cluster-admin here.\n\
+         # ---\n",
+    );
+    for line in yaml.lines() {
+        out.push_str("# ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// The agent's objects, in apply order.
 pub fn agent_documents(s: &AgentSettings, image: &str) -> Vec<Value> {
     let mut config: serde_json::Map<String, Value> = s
@@ -210,23 +255,32 @@ pub fn agent_documents(s: &AgentSettings, image: &str) -> Vec<Value> {
             "kind": "ClusterRole",
             "metadata": meta(AGENT_NAME, false),
             "rules": [
-                // Reads for status, writes for applying Works and keeping its Lease and identity.
+                // Works may carry any kind, so the agent reads and writes every resource (for
+                // status, applying Works, its Lease and identity Secret), but never with
+                // `escalate`, `bind` or `impersonate`: RBAC objects a Work carries grant no
+                // more than the agent holds, and impersonation is the role below.
                 {"apiGroups": ["*"], "resources": ["*"], "verbs": all},
-                // Proxied requests run as the caller, so the member's RBAC decides.
-                {"apiGroups": [""], "resources": ["users", "groups", "serviceaccounts"],
-                 "verbs": ["impersonate"]},
                 {"nonResourceURLs": ["*"], "verbs": ["get"]},
             ],
         }),
+        binding(AGENT_NAME, AGENT_NAME),
         json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": meta(AGENT_NAME, false),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                        "name": AGENT_NAME},
-            "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME,
-                          "namespace": AGENT_NAMESPACE}],
+            "kind": "ClusterRole",
+            "metadata": meta(IMPERSONATOR, false),
+            // Proxied requests run as the caller, so the member's RBAC decides: any user name
+            // (a name alone carries no group), but only the groups listed here, never
+            // `system:masters` (see the opt-in after the manifests), and no service accounts
+            // (one would bring its bindings, such as a controller's). Add the groups your proxy
+            // kubeconfigs (`--group`) and grants name to resourceNames. As Karmada's
+            // karmada-impersonator ClusterRole, which lists its subjects by name.
+            "rules": [
+                {"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]},
+                {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"],
+                 "resourceNames": ["system:authenticated"]},
+            ],
         }),
+        binding(IMPERSONATOR, IMPERSONATOR),
         json!({
             "apiVersion": "v1",
             "kind": "Secret",
@@ -285,14 +339,16 @@ pub fn agent_documents(s: &AgentSettings, image: &str) -> Vec<Value> {
     ]
 }
 
-/// The agent manifests as one multi-document YAML.
+/// The agent manifests as one multi-document YAML, ending with the commented-out
+/// [`masters_opt_in`].
 pub fn agent_yaml(s: &AgentSettings, image: &str) -> String {
-    agent_documents(s, image)
+    let docs = agent_documents(s, image)
         .iter()
         // Serialising a JSON value to YAML cannot fail (string keys only).
         .filter_map(|d| serde_yaml::to_string(d).ok())
         .collect::<Vec<_>>()
-        .join("---\n")
+        .join("---\n");
+    format!("{docs}{}", masters_opt_in())
 }
 
 /// The settings as `KEY=value` lines, no quoting and no comments (`env $(cat file)` would take

@@ -84,9 +84,16 @@ fn agent_template_matches_the_renderer() {
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
             "Secret",
             "Deployment"
         ]
+    );
+    // The system:masters opt-in is there, commented out.
+    assert!(
+        text.contains("#   resourceNames:\n#   - system:masters\n"),
+        "{text}"
     );
 }
 

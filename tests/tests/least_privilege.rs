@@ -177,3 +177,227 @@ fn the_hub_runs_as_its_own_user_and_is_refused_the_rest() {
     );
     assert_eq!(can.trim(), "yes");
 }
+
+/// `kubectl --kubeconfig kc args...` expecting failure: its stderr.
+fn kubectl_refused(kc: &Path, args: &[&str]) -> String {
+    let (code, out, err) = kubectl_as(kc, args);
+    assert_ne!(code, Some(0), "{args:?} was allowed: {out}");
+    err
+}
+
+#[test]
+fn the_agent_runs_with_its_manifest_rbac_and_cannot_reach_system_masters() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let hub = format!("127.0.0.1:{}", free_port());
+    let (_up, admin) = cceone_up(d, 1, &hub);
+    let admin_s = admin.display().to_string();
+
+    step("a member with the agent's manifests as cceonectl renders them");
+    let yaml = ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            &admin_s,
+            "cluster",
+            "register",
+            "lp2",
+            "--type",
+            "local",
+        ],
+    );
+    let manifests = d.join("agent.yaml");
+    std::fs::write(&manifests, &yaml).unwrap();
+    let (_member, member) = support::kubesim("lp2", d, &["--nodes", "1"]);
+    support::kubectl(&member, &["apply", "-f", &manifests.display().to_string()]);
+    let secret: Value = serde_json::from_str(&support::kubectl(
+        &member,
+        &[
+            "get",
+            "secret",
+            "cceone-agent-config",
+            "-n",
+            "kube-system",
+            "-o",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let mut env = std::collections::BTreeMap::new();
+    for (k, v) in secret["data"].as_object().unwrap() {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        env.insert(k.clone(), String::from_utf8(raw).unwrap());
+    }
+    env.insert("CCEONE_HEALTH_ADDR".into(), "127.0.0.1:0".into());
+    env.insert("CCEONE_AGENT_ID".into(), "lp2-agent".into());
+
+    step("the agent runs with its ServiceAccount's token, nothing more");
+    let token = support::kubectl(
+        &member,
+        &[
+            "create",
+            "token",
+            "cceone-cluster-agent",
+            "-n",
+            "kube-system",
+        ],
+    );
+    let agent_kc = d.join("agent.kubeconfig");
+    std::fs::copy(&member, &agent_kc).unwrap();
+    support::kubectl(
+        &agent_kc,
+        &[
+            "config",
+            "set-credentials",
+            "sa",
+            &format!("--token={}", token.trim()),
+        ],
+    );
+    support::kubectl(
+        &agent_kc,
+        &["config", "set-context", "--current", "--user=sa"],
+    );
+    let who = support::kubectl(
+        &agent_kc,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    );
+    assert_eq!(
+        who,
+        "system:serviceaccount:kube-system:cceone-cluster-agent"
+    );
+    let args = vec!["--kubeconfig".to_string(), agent_kc.display().to_string()];
+    let _agent = support::Proc::start("lp2-agent", "cceone-cluster-agent", &args, &env, d);
+    let phase = || {
+        support::kubectl(
+            &admin,
+            &[
+                "get",
+                "registeredclusters",
+                "lp2",
+                "-o",
+                "jsonpath={.status.phase}",
+            ],
+        )
+    };
+    eventually("lp2 Running", Duration::from_secs(40), || {
+        (phase() == "Running").then_some(())
+    });
+
+    step("it applies Works");
+    support::kubectl(&admin, &["create", "namespace", "lp-b"]);
+    eventually("namespace lp-b in lp2", Duration::from_secs(30), || {
+        let (code, _, _) = kubectl_as(&member, &["get", "namespace", "lp-b"]);
+        (code == Some(0)).then_some(())
+    });
+
+    step("it proxies as the caller, and the member's RBAC decides");
+    let text = ok(
+        "cceonectl",
+        &[
+            "--kubeconfig",
+            &admin_s,
+            "cluster",
+            "kubeconfig",
+            "lp2",
+            "--user",
+            "dev",
+        ],
+    );
+    let dev = d.join("dev.kubeconfig");
+    std::fs::write(&dev, text).unwrap();
+    // Everyone may read (the platform's default grant, itself a Work); writing needs a role.
+    let create = ["create", "configmap", "from-dev", "-n", "default"];
+    let err = kubectl_refused(&dev, &create);
+    assert!(
+        err.contains(r#"User "dev" cannot create resource "configmaps""#),
+        "{err}"
+    );
+    support::kubectl(
+        &member,
+        &[
+            "create",
+            "rolebinding",
+            "dev-edit",
+            "--clusterrole=edit",
+            "--user=dev",
+            "-n",
+            "default",
+        ],
+    );
+    eventually(
+        "dev writes through the hub",
+        Duration::from_secs(10),
+        || {
+            let (code, _, _) = kubectl_as(&dev, &create);
+            (code == Some(0)).then_some(())
+        },
+    );
+
+    step("system:masters is out of reach: through the hub and with the agent's own token");
+    let text = ok(
+        "cceonectl",
+        &["--kubeconfig", &admin_s, "cluster", "kubeconfig", "lp2"],
+    );
+    let masters = d.join("admin-proxy.kubeconfig");
+    std::fs::write(&masters, text).unwrap();
+    let cannot_masters = r#"User "system:serviceaccount:kube-system:cceone-cluster-agent" cannot impersonate resource "groups" in API group "" at the cluster scope"#;
+    // --raw takes the path from the server root: the proxy prefix too.
+    let pods = "/clusters/lp2/proxy/api/v1/namespaces/default/pods";
+    let err = kubectl_refused(&masters, &["get", "--raw", pods]);
+    assert!(err.contains(cannot_masters), "{err}");
+    let err = kubectl_refused(
+        &agent_kc,
+        &["get", "nodes", "--as=x", "--as-group=system:masters"],
+    );
+    assert!(err.contains(cannot_masters), "{err}");
+    let err = kubectl_refused(
+        &agent_kc,
+        &[
+            "get",
+            "nodes",
+            "--as=system:serviceaccount:kube-system:default",
+        ],
+    );
+    assert!(
+        err.contains(r#"cannot impersonate resource "serviceaccounts""#),
+        "{err}"
+    );
+    let err = kubectl_refused(
+        &agent_kc,
+        &[
+            "create",
+            "clusterrolebinding",
+            "x",
+            "--clusterrole=cluster-admin",
+            "--user=x",
+        ],
+    );
+    assert!(err.contains("forbidden"), "{err}");
+
+    step("an operator who opts in uncomments the last two objects");
+    let opt_in: String = yaml
+        .lines()
+        .skip_while(|l| !l.starts_with("# ---"))
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
+        .collect();
+    let opt_file = d.join("opt-in.yaml");
+    std::fs::write(&opt_file, opt_in).unwrap();
+    support::kubectl(&member, &["apply", "-f", &opt_file.display().to_string()]);
+    eventually(
+        "admin through the hub once opted in",
+        Duration::from_secs(10),
+        || {
+            let (code, _, _) = kubectl_as(&masters, &["get", "--raw", pods]);
+            (code == Some(0)).then_some(())
+        },
+    );
+}

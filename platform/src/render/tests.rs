@@ -41,6 +41,8 @@ fn yaml_has_the_expected_objects() {
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
             "Secret",
             "Deployment"
         ]
@@ -72,18 +74,39 @@ fn yaml_has_the_expected_objects() {
 
     let role = kind(&docs, "ClusterRole");
     let rules = role["rules"].as_array().unwrap();
-    assert!(rules.iter().any(|r| {
-        r["verbs"]
-            .as_array()
-            .unwrap()
-            .contains(&"impersonate".into())
-            && r["resources"].as_array().unwrap().contains(&"users".into())
-    }));
+    let verbs: Vec<&Value> = rules
+        .iter()
+        .flat_map(|r| r["verbs"].as_array().unwrap())
+        .collect();
     assert!(
-        rules
-            .iter()
-            .any(|r| r["verbs"].as_array().unwrap().contains(&"delete".into()))
+        verbs.contains(&&Value::from("delete")),
+        "Works carry any kind"
     );
+    for never in ["impersonate", "escalate", "bind", "*"] {
+        assert!(!verbs.contains(&&Value::from(never)), "{never} in {role}");
+    }
+    // Impersonation: any user, but only listed groups, never system:masters by default.
+    let imp = docs
+        .iter()
+        .find(|d| d["metadata"]["name"] == IMPERSONATOR)
+        .unwrap();
+    let text = imp.to_string();
+    assert!(text.contains("\"users\"") && !text.contains("serviceaccounts"));
+    assert!(!text.contains("system:masters"));
+    for d in &docs {
+        assert!(!d.to_string().contains("system:masters"), "{d}");
+    }
+    // The opt-in is there, commented out; uncommented it is one ClusterRole and its binding.
+    let opt_in: String = yaml
+        .lines()
+        .skip_while(|l| !l.starts_with("# ---"))
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
+        .collect();
+    let opt = super::tests::docs(&opt_in);
+    assert_eq!(opt.len(), 2);
+    assert_eq!(opt[0]["rules"][0]["resourceNames"][0], "system:masters");
+    assert_eq!(opt[1]["roleRef"]["name"], MASTERS_OPT_IN);
     let binding = kind(&docs, "ClusterRoleBinding");
     assert_eq!(binding["subjects"][0]["namespace"], "kube-system");
 
