@@ -411,6 +411,51 @@ spec:
         ),
         "{err}"
     );
+
+    // Pod items bound the pod's sums; PersistentVolumeClaim items a claim's storage request.
+    sim.ok(&["create", "namespace", "l"]);
+    sim.apply(
+        "apiVersion: v1
+kind: LimitRange
+metadata: {name: bounds, namespace: l}
+spec:
+  limits:
+  - {type: Pod, max: {memory: 1Gi}}
+  - {type: PersistentVolumeClaim, min: {storage: 1Gi}, max: {storage: 5Gi}}
+",
+    );
+    let pod = "apiVersion: v1
+kind: Pod
+metadata: {name: pair, namespace: l}
+spec:
+  containers:
+  - {name: a, image: nginx, resources: {limits: {memory: 768Mi}}}
+  - {name: b, image: nginx, resources: {limits: {memory: 512Mi}}}
+";
+    let err = sim.fails_stdin(&["apply", "-f", "-"], Some(pod));
+    assert!(
+        err.contains(
+            "pods \"pair\" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 1280Mi"
+        ),
+        "{err}"
+    );
+    let claim = |size: &str| {
+        format!(
+            "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data, namespace: l}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: {size}}}}}
+"
+        )
+    };
+    let err = sim.fails_stdin(&["apply", "-f", "-"], Some(&claim("10Gi")));
+    assert!(
+        err.contains("persistentvolumeclaims \"data\" is forbidden: maximum storage usage per PersistentVolumeClaim is 5Gi, but request is 10Gi"),
+        "{err}"
+    );
+    sim.apply(&claim("2Gi"));
 }
 
 /// The endpoint counts of `svc`'s slices, sorted.

@@ -2,10 +2,15 @@
 //! `pkg/apis/core/v1/defaults.go`) and the LimitRanger admission plugin on pods
 //! (`plugin/pkg/admission/limitranger/admission.go`): default requests and limits filled into
 //! containers that lack them (recorded in the `kubernetes.io/limit-ranger` annotation), then
-//! `min`, `max` and `maxLimitRequestRatio` of `Container` items enforced with upstream's
-//! messages. Pure functions over JSON.
+//! `min`, `max` and `maxLimitRequestRatio` of `Container` items enforced on each container and
+//! of `Pod` items on the pod's sums (`PodValidateLimitFunc`), and `min` and `max` of
+//! `PersistentVolumeClaim` items on a claim's storage request
+//! (`PersistentVolumeClaimValidateLimitFunc`), with upstream's messages. Pure functions over
+//! JSON.
 
 use cceone_kube_quantity::Quantity;
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 /// The annotation LimitRanger records its defaults in.
@@ -41,12 +46,16 @@ pub fn default_limit_range(lr: &mut Value) {
     }
 }
 
-fn container_items(ranges: &[Value]) -> impl Iterator<Item = &Value> {
+fn items<'a>(ranges: &'a [Value], ty: &'a str) -> impl Iterator<Item = &'a Value> {
     ranges
         .iter()
         .filter_map(|lr| lr.pointer("/spec/limits").and_then(Value::as_array))
         .flatten()
-        .filter(|i| i.get("type").and_then(Value::as_str) == Some("Container"))
+        .filter(move |i| i.get("type").and_then(Value::as_str) == Some(ty))
+}
+
+fn container_items(ranges: &[Value]) -> impl Iterator<Item = &Value> {
+    items(ranges, "Container")
 }
 
 /// Fill `defaultRequest` and `default` into the pod's containers (`mergeContainerResources`).
@@ -124,13 +133,69 @@ fn fill(container: &mut Value, field: &str, defaults: Option<&Map<String, Value>
     set
 }
 
-fn quantity_at<'a>(c: &'a Value, field: &str, name: &str) -> Option<(&'a str, Quantity)> {
-    let s = c.get("resources")?.get(field)?.get(name)?.as_str()?;
-    Some((s, Quantity::parse(s).ok()?))
+/// A resource list (`requests` or `limits`): each quantity as written and as a value.
+type Resources = BTreeMap<String, (String, Quantity)>;
+
+fn resources(list: Option<&Value>) -> Resources {
+    list.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    let s = v.as_str()?;
+                    Some((k.clone(), (s.to_string(), Quantity::parse(s).ok()?)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-/// The violations of `min`, `max` and `maxLimitRequestRatio` by the pod's containers, as
-/// upstream words them.
+fn container_resources(c: &Value, field: &str) -> Resources {
+    resources(c.get("resources").and_then(|r| r.get(field)))
+}
+
+/// The pod's requests or limits as LimitRanger sums them (`podRequests` / `podLimits`): the
+/// containers added up, then each init container's taken where it is larger. Sums print as
+/// Go prints them: in binary units when the parts were.
+fn pod_resources(pod: &Value, field: &str) -> Resources {
+    let list = |key: &str| {
+        pod.pointer(&format!("/spec/{key}"))
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| container_resources(c, field))
+            .collect::<Vec<_>>()
+    };
+    let mut sum: BTreeMap<String, (bool, Quantity)> = BTreeMap::new();
+    for r in list("containers") {
+        for (k, (shown, q)) in r {
+            let e = sum.entry(k).or_insert((false, Quantity::default()));
+            e.0 |= shown.ends_with('i');
+            e.1 = e.1.checked_add(q).unwrap_or(e.1);
+        }
+    }
+    for r in list("initContainers") {
+        for (k, (shown, q)) in r {
+            let e = sum.entry(k).or_insert((false, Quantity::default()));
+            if q > e.1 {
+                *e = (shown.ends_with('i'), q);
+            }
+        }
+    }
+    sum.into_iter()
+        .map(|(k, (binary, q))| {
+            let shown = if binary {
+                q.format_binary()
+            } else {
+                q.to_string()
+            };
+            (k, (shown, q))
+        })
+        .collect()
+}
+
+/// The violations of `min`, `max` and `maxLimitRequestRatio` by the pod's containers and by
+/// the pod as a whole, as upstream words them.
 pub fn violations(pod: &Value, ranges: &[Value]) -> Vec<String> {
     let mut errs = Vec::new();
     for item in container_items(ranges) {
@@ -142,7 +207,51 @@ pub fn violations(pod: &Value, ranges: &[Value]) -> Vec<String> {
                 continue;
             };
             for c in cs {
-                check_container(c, item, &mut errs);
+                let (req, lim) = (
+                    container_resources(c, "requests"),
+                    container_resources(c, "limits"),
+                );
+                check("Container", item, &req, &lim, &mut errs);
+            }
+        }
+    }
+    let mut pod_items = items(ranges, "Pod").peekable();
+    if pod_items.peek().is_some() {
+        let (req, lim) = (pod_resources(pod, "requests"), pod_resources(pod, "limits"));
+        for item in pod_items {
+            check("Pod", item, &req, &lim, &mut errs);
+        }
+    }
+    errs
+}
+
+/// The violations of a claim's storage request (`min` against the request, `max` against the
+/// request too: `maxRequestConstraint`; limits are not user input on claims).
+pub fn claim_violations(pvc: &Value, ranges: &[Value]) -> Vec<String> {
+    const T: &str = "PersistentVolumeClaim";
+    let mut errs = Vec::new();
+    let req = resources(pvc.pointer("/spec/resources/requests"));
+    for item in items(ranges, T) {
+        for (r, shown, min) in sorted(item, "min") {
+            match req.get(&r) {
+                None => errs.push(format!(
+                    "minimum {r} usage per {T} is {shown}.  No request is specified"
+                )),
+                Some((s, q)) if *q < min => errs.push(format!(
+                    "minimum {r} usage per {T} is {shown}, but request is {s}"
+                )),
+                _ => {}
+            }
+        }
+        for (r, shown, max) in sorted(item, "max") {
+            match req.get(&r) {
+                None => errs.push(format!(
+                    "maximum {r} usage per {T} is {shown}.  No request is specified"
+                )),
+                Some((s, q)) if *q > max => errs.push(format!(
+                    "maximum {r} usage per {T} is {shown}, but request is {s}"
+                )),
+                _ => {}
             }
         }
     }
@@ -150,85 +259,68 @@ pub fn violations(pod: &Value, ranges: &[Value]) -> Vec<String> {
 }
 
 fn sorted(item: &Value, field: &str) -> Vec<(String, String, Quantity)> {
-    let mut out: Vec<(String, String, Quantity)> = item
-        .get(field)
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    let s = v.as_str()?;
-                    Some((k.clone(), s.to_string(), Quantity::parse(s).ok()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    resources(item.get(field))
+        .into_iter()
+        .map(|(k, (shown, q))| (k, shown, q))
+        .collect()
 }
 
-fn check_container(c: &Value, item: &Value, errs: &mut Vec<String>) {
-    const T: &str = "Container";
+/// `minConstraint`, `maxConstraint` and `limitRequestRatioConstraint` of one LimitRange item
+/// of type `t` against requests `req` and limits `lim`.
+fn check(t: &str, item: &Value, req: &Resources, lim: &Resources, errs: &mut Vec<String>) {
     for (r, shown, min) in sorted(item, "min") {
-        let req = quantity_at(c, "requests", &r);
-        let lim = quantity_at(c, "limits", &r);
-        match req {
+        match req.get(&r) {
             None => errs.push(format!(
-                "minimum {r} usage per {T} is {shown}.  No request is specified"
+                "minimum {r} usage per {t} is {shown}.  No request is specified"
             )),
-            Some((s, q)) if q < min => errs.push(format!(
-                "minimum {r} usage per {T} is {shown}, but request is {s}"
+            Some((s, q)) if *q < min => errs.push(format!(
+                "minimum {r} usage per {t} is {shown}, but request is {s}"
             )),
             _ => {
-                if let Some((s, q)) = lim
-                    && q < min
+                if let Some((s, q)) = lim.get(&r)
+                    && *q < min
                 {
                     errs.push(format!(
-                        "minimum {r} usage per {T} is {shown}, but limit is {s}"
+                        "minimum {r} usage per {t} is {shown}, but limit is {s}"
                     ));
                 }
             }
         }
     }
     for (r, shown, max) in sorted(item, "max") {
-        let req = quantity_at(c, "requests", &r);
-        let lim = quantity_at(c, "limits", &r);
-        match lim {
+        match lim.get(&r) {
             None => errs.push(format!(
-                "maximum {r} usage per {T} is {shown}.  No limit is specified"
+                "maximum {r} usage per {t} is {shown}.  No limit is specified"
             )),
-            Some((s, q)) if q > max => errs.push(format!(
-                "maximum {r} usage per {T} is {shown}, but limit is {s}"
+            Some((s, q)) if *q > max => errs.push(format!(
+                "maximum {r} usage per {t} is {shown}, but limit is {s}"
             )),
             _ => {
-                if let Some((s, q)) = req
-                    && q > max
+                if let Some((s, q)) = req.get(&r)
+                    && *q > max
                 {
                     errs.push(format!(
-                        "maximum {r} usage per {T} is {shown}, but request is {s}"
+                        "maximum {r} usage per {t} is {shown}, but request is {s}"
                     ));
                 }
             }
         }
     }
     for (r, shown, ratio) in sorted(item, "maxLimitRequestRatio") {
-        let req = quantity_at(c, "requests", &r)
-            .map(|x| x.1)
-            .filter(|q| !q.is_zero());
-        let lim = quantity_at(c, "limits", &r)
-            .map(|x| x.1)
-            .filter(|q| !q.is_zero());
+        let req = req.get(&r).map(|x| x.1).filter(|q| !q.is_zero());
+        let lim = lim.get(&r).map(|x| x.1).filter(|q| !q.is_zero());
         match (req, lim) {
             (None, _) => errs.push(format!(
-                "{r} max limit to request ratio per {T} is {shown}, but no request is specified or request is 0"
+                "{r} max limit to request ratio per {t} is {shown}, but no request is specified or request is 0"
             )),
             (_, None) => errs.push(format!(
-                "{r} max limit to request ratio per {T} is {shown}, but no limit is specified or limit is 0"
+                "{r} max limit to request ratio per {t} is {shown}, but no limit is specified or limit is 0"
             )),
             (Some(req), Some(lim)) => {
                 let observed = lim.nanos() as f64 / req.nanos() as f64;
                 if observed > ratio.nanos() as f64 / 1e9 {
                     errs.push(format!(
-                        "{r} max limit to request ratio per {T} is {shown}, but provided ratio is {observed:.6}"
+                        "{r} max limit to request ratio per {t} is {shown}, but provided ratio is {observed:.6}"
                     ));
                 }
             }
@@ -282,5 +374,32 @@ mod tests {
             aggregate(&errs),
             "[minimum cpu usage per Container is 100m, but request is 50m, maximum memory usage per Container is 1Gi, but limit is 2Gi]"
         );
+    }
+
+    #[test]
+    fn pod_items_check_the_sums_and_claim_items_the_storage_request() {
+        let lr = json!({"spec": {"limits": [
+            {"type": "Pod", "max": {"memory": "1Gi"}, "min": {"cpu": "100m"}},
+            {"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}, "max": {"storage": "5Gi"}}]}});
+        let c = |mem: &str| {
+            json!({"name": "c", "resources": {"requests": {"cpu": "50m"},
+            "limits": {"memory": mem}}})
+        };
+        let pod = json!({"spec": {"containers": [c("768Mi"), c("512Mi")]}});
+        // cpu: 50m + 50m meets the pod's minimum; memory: 768Mi + 512Mi exceeds its maximum.
+        assert_eq!(
+            violations(&pod, std::slice::from_ref(&lr)),
+            ["maximum memory usage per Pod is 1Gi, but limit is 1280Mi"]
+        );
+        let pvc = |size: &str| json!({"spec": {"resources": {"requests": {"storage": size}}}});
+        assert_eq!(
+            claim_violations(&pvc("10Gi"), std::slice::from_ref(&lr)),
+            ["maximum storage usage per PersistentVolumeClaim is 5Gi, but request is 10Gi"]
+        );
+        assert_eq!(
+            claim_violations(&pvc("500Mi"), std::slice::from_ref(&lr)),
+            ["minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 500Mi"]
+        );
+        assert!(claim_violations(&pvc("2Gi"), &[lr]).is_empty());
     }
 }

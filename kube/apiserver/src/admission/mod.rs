@@ -143,6 +143,13 @@ pub(crate) async fn admit(
             }
         }
     }
+    if core_group && res.kind == "PersistentVolumeClaim" {
+        let ranges = list_all(core, "limitranges", Some(&ns)).await?;
+        let errs = limits::claim_violations(obj, &ranges);
+        if !errs.is_empty() {
+            return Err(forbidden(res, obj, &limits::aggregate(&errs)));
+        }
+    }
     charge_quotas(core, res, &ns, obj, dry_run).await
 }
 
