@@ -35,8 +35,32 @@ fn keep_permanent_id(old: Option<&Value>, obj: &mut Value) {
     }
 }
 
+/// A new PropagationPolicy (ClusterPropagationPolicy) gets Karmada's finalizer, which the
+/// policy controller takes off once no template is claimed by it any more (Karmada's policy
+/// webhooks, pkg/webhook/propagationpolicy/mutating.go, add it on create).
+fn add_finalizer(kind: &str, obj: &mut Value) {
+    let finalizer = match kind {
+        "PropagationPolicy" => names::PP_FINALIZER,
+        "ClusterPropagationPolicy" => names::CPP_FINALIZER,
+        _ => return,
+    };
+    if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        let list = md
+            .entry("finalizers")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = list.as_array_mut()
+            && !list.iter().any(|f| f == finalizer)
+        {
+            list.push(json!(finalizer));
+        }
+    }
+}
+
 /// Admit (default and validate) one write of a policy.
-fn admit_policy(old: Option<&Value>, obj: &mut Value) -> Vec<Cause> {
+fn admit_policy(kind: &str, old: Option<&Value>, obj: &mut Value) -> Vec<Cause> {
+    if old.is_none() {
+        add_finalizer(kind, obj);
+    }
     validate::default_policy(obj);
     keep_permanent_id(old, obj);
     validate::set_permanent_id(obj, &uuid::Uuid::new_v4().to_string());
@@ -102,7 +126,7 @@ pub(crate) fn hook() -> Admission {
     Arc::new(
         |res: &ResourceInfo, old: Option<&Value>, obj: &mut Value| -> Vec<Cause> {
             match res.group.as_str() {
-                "policy.karmada.io" => admit_policy(old, obj),
+                "policy.karmada.io" => admit_policy(&res.kind, old, obj),
                 "cluster.karmada.io" | "work.karmada.io" => {
                     crds::default_object(obj);
                     Vec::new()
@@ -140,15 +164,16 @@ mod tests {
     #[test]
     fn a_valid_policy_is_defaulted_and_given_a_permanent_id() {
         let mut obj = pp(1);
-        assert!(admit_policy(None, &mut obj).is_empty());
+        assert!(admit_policy("PropagationPolicy", None, &mut obj).is_empty());
         assert_eq!(obj["spec"]["conflictResolution"], "Abort");
+        assert_eq!(obj["metadata"]["finalizers"], json!([names::PP_FINALIZER]));
         assert_eq!(obj["spec"]["resourceSelectors"][0]["namespace"], "default");
         let id = label(&obj, names::PP_PERMANENT_ID_LABEL)
             .unwrap()
             .to_string();
         // An update without the label keeps the id.
         let mut update = pp(2);
-        assert!(admit_policy(Some(&obj), &mut update).is_empty());
+        assert!(admit_policy("PropagationPolicy", Some(&obj), &mut update).is_empty());
         assert_eq!(
             label(&update, names::PP_PERMANENT_ID_LABEL),
             Some(id.as_str())
@@ -158,7 +183,7 @@ mod tests {
     #[test]
     fn a_zero_weight_names_its_field() {
         let mut obj = pp(0);
-        let causes = admit_policy(None, &mut obj);
+        let causes = admit_policy("PropagationPolicy", None, &mut obj);
         assert!(
             causes.iter().any(|c| c.field
                 == "spec.placement.replicaScheduling.weightPreference.staticWeightList[0].weight"),

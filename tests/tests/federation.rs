@@ -482,8 +482,57 @@ spec:
         || (in_member("kept") && in_member("dropped")).then_some(()),
     );
 
-    // The policy goes: the binding stays, without the policy's claim, and so does the copy.
+    // Karmada's bookkeeping: the policy carries its controller's finalizer, and each Work its
+    // permanent id, which the object in the member carries too.
+    assert!(
+        up.fed_get(&["get", "pp", "drop", "-o", "jsonpath={.metadata.finalizers}"])
+            .contains("karmada.io/propagation-policy-controller"),
+        "the policy has no finalizer"
+    );
+    let work_ids = up.fed_get(&[
+        "get",
+        "works",
+        "-n",
+        "karmada-es-member1",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.labels.work\\.karmada\\.io/permanent-id} {end}",
+    ]);
+    let member_id = up.on_member(
+        "member1",
+        &[
+            "get",
+            "configmap",
+            "dropped",
+            "-o",
+            "jsonpath={.metadata.labels.work\\.karmada\\.io/permanent-id}",
+        ],
+    );
+    assert!(
+        !member_id.trim().is_empty()
+            && work_ids.split_whitespace().any(|id| id == member_id.trim()),
+        "member object's work permanent id {member_id:?} is not one of the Works' {work_ids:?}"
+    );
+
+    // The policy goes (`kubectl delete` waits for the finalizer to come off, which it does once
+    // no template is claimed by it): the binding stays, without the policy's claim, and so
+    // does the copy.
     up.fed(&["delete", "propagationpolicy", "drop"]);
+    assert!(
+        up.fed_get(&["get", "pp", "drop"]).contains("NotFound"),
+        "the policy is still there after kubectl delete returned"
+    );
+    assert_eq!(
+        up.fed_get(&[
+            "get",
+            "configmap",
+            "dropped",
+            "-o",
+            "jsonpath={.metadata.labels.propagationpolicy\\.karmada\\.io/permanent-id}",
+        ])
+        .trim(),
+        "",
+        "the template still carries the deleted policy's claim"
+    );
     eventually("the binding released", Duration::from_secs(30), || {
         let claim = up.fed_get(&[
             "get",
@@ -518,6 +567,46 @@ spec:
     assert!(
         in_member("kept"),
         "preserveResourcesOnDeletion did not keep the member's copy"
+    );
+
+    // A CRD created in the member is in its Cluster's apiEnablements long before the agent's
+    // five-minute discovery resync, so custom resources can be scheduled there.
+    let crd = up.dir.path().join("crd.yaml");
+    std::fs::write(
+        &crd,
+        r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.cceone.io}
+spec:
+  group: example.cceone.io
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#,
+    )
+    .unwrap();
+    let out = up.on_member("member1", &["apply", "-f", crd.to_str().unwrap()]);
+    assert!(out.contains("created"), "{out}");
+    eventually(
+        "example.cceone.io/v1 in member1's apiEnablements",
+        Duration::from_secs(60),
+        || {
+            up.fed_get(&[
+                "get",
+                "cluster",
+                "member1",
+                "-o",
+                "jsonpath={.status.apiEnablements[*].groupVersion}",
+            ])
+            .split_whitespace()
+            .any(|gv| gv == "example.cceone.io/v1")
+            .then_some(())
+        },
     );
 }
 

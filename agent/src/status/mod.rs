@@ -255,6 +255,14 @@ async fn sleep_until(at: Option<Instant>) {
 /// Fetch version and discovery now and every `resync`, retrying failures sooner; publish only
 /// when they differ.
 async fn refresh_info(client: Client, opts: StatusOptions, tx: watch::Sender<Option<ClusterInfo>>) {
+    // A CRD created (or removed) in the member is served, and so schedulable, at once: its
+    // group goes into `apiEnablements` now rather than at the next resync.
+    let crds_changed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let crd_watch = tokio::spawn(watch_crds(
+        client.clone(),
+        std::sync::Arc::clone(&crds_changed),
+    ));
+    let _stop = AbortOnDrop(crd_watch);
     loop {
         let wait = match fetch_info(&client).await {
             Ok(info) => {
@@ -275,6 +283,46 @@ async fn refresh_info(client: Client, opts: StatusOptions, tx: watch::Sender<Opt
         tokio::select! {
             _ = tx.closed() => return,
             _ = tokio::time::sleep(wait) => {}
+            _ = crds_changed.notified() => {
+                // A new CRD is served once established, moments after it is created.
+                tokio::time::sleep(CRD_SETTLE).await;
+            }
+        }
+    }
+}
+
+/// How long after a CRD changed discovery is read again.
+const CRD_SETTLE: Duration = Duration::from_millis(500);
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Wake `changed` whenever a CustomResourceDefinition of the member is created, changed or
+/// deleted (and after each re-list but the first). Without permission to watch CRDs this
+/// keeps retrying with backoff, and discovery is refreshed at the resync only.
+async fn watch_crds(client: Client, changed: std::sync::Arc<tokio::sync::Notify>) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<kube::core::PartialObjectMeta<CustomResourceDefinition>> = Api::all(client);
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut listed = false;
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(watcher::Event::InitDone) => {
+                if listed {
+                    changed.notify_one();
+                }
+                listed = true;
+            }
+            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => changed.notify_one(),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "watching CustomResourceDefinitions"),
         }
     }
 }

@@ -15,6 +15,9 @@ pub const CPP_NAME_ANNOTATION: &str = "clusterpropagationpolicy.karmada.io/name"
 pub const RB_PERMANENT_ID_LABEL: &str = "resourcebinding.karmada.io/permanent-id";
 /// Label carrying a ClusterResourceBinding's permanent id.
 pub const CRB_PERMANENT_ID_LABEL: &str = "clusterresourcebinding.karmada.io/permanent-id";
+/// A Work's permanent id, also on the objects it puts in a member (Karmada's Work mutating
+/// webhook, pkg/webhook/work/mutating.go: set once, kept for the Work's life).
+pub const WORK_PERMANENT_ID_LABEL: &str = "work.karmada.io/permanent-id";
 /// Annotation on a binding holding the placement the scheduler last applied (JSON).
 pub const APPLIED_PLACEMENT_ANNOTATION: &str = "policy.karmada.io/applied-placement";
 /// Annotation on a Work listing the OverridePolicies applied to its manifest.
@@ -46,6 +49,11 @@ pub const TAINT_NOT_READY: &str = "cluster.karmada.io/not-ready";
 pub const TAINT_UNREACHABLE: &str = "cluster.karmada.io/unreachable";
 /// Finalizer on ResourceBindings.
 pub const BINDING_FINALIZER: &str = "karmada.io/binding-controller";
+/// Finalizer on a PropagationPolicy until no template is claimed by it any more (Karmada's
+/// PropagationPolicyControllerFinalizer, pkg/util/constants.go; set by its policy webhook).
+pub const PP_FINALIZER: &str = "karmada.io/propagation-policy-controller";
+/// Finalizer on a ClusterPropagationPolicy, likewise.
+pub const CPP_FINALIZER: &str = "karmada.io/cluster-propagation-policy-controller";
 /// Finalizer on ClusterResourceBindings.
 pub const CLUSTER_BINDING_FINALIZER: &str = "karmada.io/cluster-resource-binding-controller";
 /// Finalizer on Works.

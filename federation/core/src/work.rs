@@ -32,6 +32,7 @@ pub fn build_work(
     target: &TargetCluster,
     cluster: &Cluster,
     override_policies: &[OverridePolicy],
+    work_id: &str,
 ) -> Result<Work, OverrideError> {
     let spec = binding.spec();
     let mut manifest = template.clone();
@@ -52,6 +53,10 @@ pub fn build_work(
     let id = binding.metadata.label(id_label).unwrap_or("");
     let mut work_labels = BTreeMap::new();
     work_labels.insert(id_label.to_string(), id.to_string());
+    work_labels.insert(
+        names::WORK_PERMANENT_ID_LABEL.to_string(),
+        work_id.to_string(),
+    );
     let mut work_annotations = BTreeMap::new();
     if namespaced {
         work_annotations.insert(
@@ -102,6 +107,7 @@ pub fn build_work(
         if let Some(labels) = crate::json::child_obj(meta, "labels") {
             labels.insert(id_label.into(), json!(id));
             labels.insert(names::MANAGED_BY_KARMADA_LABEL.into(), json!("true"));
+            labels.insert(names::WORK_PERMANENT_ID_LABEL.into(), json!(work_id));
         }
         if let Some(ann) = crate::json::child_obj(meta, "annotations") {
             if generation > 0 {

@@ -133,9 +133,20 @@ fn seed_walk_through() {
             t,
             c,
             &typed_ops,
+            "0d6f3a52-8d1e-4f59-9c1e-2b7f0a9e4c11",
         )
         .unwrap()
         .to_value();
+        // The Work's permanent id is on the Work and on what it puts in the member.
+        for labels in [
+            &w["metadata"]["labels"],
+            &w["spec"]["workload"]["manifests"][0]["metadata"]["labels"],
+        ] {
+            assert_eq!(
+                labels["work.karmada.io/permanent-id"],
+                "0d6f3a52-8d1e-4f59-9c1e-2b7f0a9e4c11"
+            );
+        }
         assert_eq!(w["metadata"]["namespace"], format!("karmada-es-{}", t.name));
         assert_eq!(w["metadata"]["name"], "nginx-687f7fb96f");
         let m = &w["spec"]["workload"]["manifests"][0];

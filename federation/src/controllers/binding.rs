@@ -417,7 +417,14 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, key: ObjKey) -> Result<Requeue, Err
             settled = false;
             continue;
         };
-        match build_work(&binding, &template, target, cluster, &overrides) {
+        // The Work keeps the permanent id it was created with (Karmada's Work webhook sets
+        // one when absent); a new Work gets a fresh one.
+        let work_id = works
+            .iter()
+            .find(|w| work_key(w) == wkey)
+            .and_then(|w| w.metadata.label(names::WORK_PERMANENT_ID_LABEL))
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+        match build_work(&binding, &template, target, cluster, &overrides, &work_id) {
             Ok(work) => {
                 let work = finish(work.to_value());
                 let wkey = ObjKey::of(&work).unwrap_or(wkey);

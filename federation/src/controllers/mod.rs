@@ -9,7 +9,8 @@
 //!   Secrets, ServiceAccounts and claims its workload references;
 //! - [`status`]: Works → the binding's `aggregatedStatus` and the template's status;
 //! - [`rebalancer`]: a WorkloadRebalancer → a fresh schedule of the bindings it names;
-//! - [`namespaces`]: every federation namespace → a Work in each member (namespace sync).
+//! - [`namespaces`]: every federation namespace → a Work in each member (namespace sync);
+//! - [`policies`]: a policy being deleted keeps its finalizer until no template is claimed by it.
 //!
 //! Every reconcile is level-triggered (it reads the caches, never the event) and writes only
 //! the difference between what it computes and what it found, so converged objects stay still.
@@ -20,6 +21,7 @@ pub(crate) mod dependencies;
 pub(crate) mod detector;
 pub(crate) mod eviction;
 pub(crate) mod namespaces;
+pub(crate) mod policies;
 pub(crate) mod rebalancer;
 pub(crate) mod scheduler;
 pub(crate) mod status;
@@ -176,6 +178,7 @@ struct Queues {
     status: Arc<Queue<ObjKey>>,
     rebalancer: Arc<Queue<ObjKey>>,
     namespaces: Arc<Queue<String>>,
+    policies: Arc<Queue<ObjKey>>,
 }
 
 /// The running controllers; dropping this stops them.
@@ -369,6 +372,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
         status: Queue::new(),
         rebalancer: Queue::new(),
         namespaces: Queue::new(),
+        policies: Queue::new(),
     };
     wire(&ctx, &q);
     register_metrics(&local, &q);
@@ -414,6 +418,7 @@ pub(crate) fn start(local: LocalClient, settings: Settings) -> Controllers {
     controller!("status", q.status, status::reconcile);
     controller!("rebalancer", q.rebalancer, rebalancer::reconcile);
     controller!("namespaces", q.namespaces, namespaces::reconcile);
+    controller!("policies", q.policies, policies::reconcile);
     Controllers {
         tasks,
         templates: Arc::clone(&ctx.templates),
@@ -431,6 +436,7 @@ fn register_metrics(local: &LocalClient, q: &Queues) {
         ("status", weak_info(&q.status)),
         ("rebalancer", weak_info(&q.rebalancer)),
         ("namespaces", weak_info(&q.namespaces)),
+        ("policies", weak_info(&q.policies)),
     ];
     local.core().metrics.add_renderer(Arc::new(move |out: &mut String| {
         out.push_str("# HELP federation_queue_depth Keys waiting for a controller.\n# TYPE federation_queue_depth gauge\n");
@@ -522,7 +528,7 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
     }));
 
     for policies in [&ctx.pps, &ctx.cpps] {
-        let dq = Arc::clone(&q.detector);
+        let (dq, pq) = (Arc::clone(&q.detector), Arc::clone(&q.policies));
         let weak = Arc::downgrade(ctx);
         policies.on_change(Arc::new(move |old, new| {
             let Some(ctx) = weak.upgrade() else { return };
@@ -530,6 +536,11 @@ fn wire(ctx: &Arc<Ctx>, q: &Queues) {
                 for key in templates_selected_by(&ctx.templates, p) {
                     dq.add(key);
                 }
+            }
+            if let Some(p) = new.filter(|p| crate::json::deleting(p))
+                && let Some(key) = ObjKey::of(p)
+            {
+                pq.add(key);
             }
         }));
     }
