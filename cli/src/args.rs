@@ -122,6 +122,8 @@ pub(crate) enum RoleArg {
     Developer,
     /// Read-only on those.
     Restricted,
+    /// Custom permissions: the resources and verbs the --rule flags name.
+    Custom,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +150,10 @@ pub(crate) enum GrantCommand {
         /// A namespace (repeatable; default: all).
         #[arg(long = "namespace", short = 'n')]
         namespaces: Vec<String>,
+        /// With --role custom: RESOURCE[.GROUP]=VERB[,VERB...] (repeatable), e.g.
+        /// `deployments.apps=get,list,watch`.
+        #[arg(long = "rule", value_name = "RULE")]
+        rules: Vec<String>,
         /// The grant's name (default: from the user, the target and the role).
         #[arg(long)]
         name: Option<String>,

@@ -2,7 +2,7 @@
 //! the member clusters it applies to (see `cceone_platform::grant`).
 
 use anyhow::{Context as _, bail};
-use cceone_platform::grant::{GrantSpec, KIND, Role, grants};
+use cceone_platform::grant::{GrantSpec, KIND, Permission, Role, grants};
 use kube::api::{DeleteParams, DynamicObject, ListParams, PostParams};
 use serde_json::{Value, json};
 
@@ -15,6 +15,7 @@ fn role(r: RoleArg) -> Role {
         RoleArg::Operations => Role::Operations,
         RoleArg::Developer => Role::Developer,
         RoleArg::Restricted => Role::Restricted,
+        RoleArg::Custom => Role::Custom,
     }
 }
 
@@ -45,10 +46,20 @@ pub(crate) async fn run(client: &kube::Client, cmd: GrantCommand) -> anyhow::Res
             clusters,
             fleet,
             namespaces,
+            rules,
             name,
         } => {
-            cceone_platform::ensure_crds(client, "cceonectl").await?;
             let r = role(r);
+            if (r == Role::Custom) == rules.is_empty() {
+                bail!(
+                    "--rule goes with --role custom, and --role custom needs at least one --rule"
+                );
+            }
+            let rules = rules
+                .iter()
+                .map(|s| Permission::parse(s).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            cceone_platform::ensure_crds(client, "cceonectl").await?;
             let target = fleet.clone().unwrap_or_else(|| clusters.join("-"));
             let name = name.unwrap_or_else(|| default_name(&user, &target, r));
             let spec = GrantSpec {
@@ -57,6 +68,7 @@ pub(crate) async fn run(client: &kube::Client, cmd: GrantCommand) -> anyhow::Res
                 clusters,
                 fleet,
                 namespaces,
+                rules,
             };
             let obj: DynamicObject = serde_json::from_value(json!({
                 "apiVersion": format!("{}/{}", cceone_platform::GROUP, cceone_platform::VERSION),

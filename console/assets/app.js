@@ -1060,7 +1060,18 @@ pages.fleets = (main) => {
   };
 };
 
-const ROLES = ['administrator', 'operations', 'developer', 'restricted'];
+const ROLES = ['administrator', 'operations', 'developer', 'restricted', 'custom'];
+
+/** `deployments.apps=get,list; configmaps=get` as a custom grant's rules. */
+function parseRules(text) {
+  return text.split(/[;\n]/).map((x) => x.trim()).filter(Boolean).map((r) => {
+    const [what, verbs = ''] = r.split('=');
+    const dot = what.indexOf('.');
+    const resource = (dot < 0 ? what : what.slice(0, dot)).trim();
+    const group = dot < 0 ? '' : what.slice(dot + 1).trim();
+    return { apiGroups: [group], resources: [resource], verbs: verbs.split(',').map((v) => v.trim()).filter(Boolean) };
+  });
+}
 
 pages.permissions = (main) => {
   const body = h('div');
@@ -1068,10 +1079,13 @@ pages.permissions = (main) => {
   const role = h('select', { id: 'g-role' }, ROLES.map((r) => h('option', { value: r }, r)));
   const target = h('select', { id: 'g-target' });
   const namespaces = h('input', { id: 'g-namespaces', placeholder: 'all namespaces when empty; or team-a, team-b' });
+  const rules = h('input', { id: 'g-rules', placeholder: 'deployments.apps=get,list; configmaps=get' });
   const create = h('button', { type: 'submit', id: 'g-create' }, 'Grant');
   const form = h('form', { class: 'card form' }, h('h2', {}, 'Grant access'),
     field('User', user), field('Role', role, 'administrator: everything; operations: read-write on namespaced objects, read on the rest; developer: read-write on workloads; restricted: read-only on them.'),
-    field('On', target, 'A fleet\'s grants apply to every cluster in it, instead of the clusters\' own.'), field('Namespaces', namespaces), h('div', { class: 'actions' }, create));
+    field('On', target, 'A fleet\'s grants apply to every cluster in it, instead of the clusters\' own.'), field('Namespaces', namespaces),
+    field('Custom permissions', rules, 'With role custom: RESOURCE[.GROUP]=VERB,VERB; … (verbs: get, list, watch, create, update, patch, delete, deletecollection).'),
+    h('div', { class: 'actions' }, create));
   function fillTargets() {
     if (target.options.length || store.regc.state !== 'ready') return;
     const fleets = store.fleets.state === 'ready' ? store.fleets.list() : [];
@@ -1086,10 +1100,11 @@ pages.permissions = (main) => {
       if (kind === 'fleet') spec.fleet = on; else spec.clusters = [on];
       const ns = namespaces.value.split(',').map((x) => x.trim()).filter(Boolean);
       if (ns.length) spec.namespaces = ns;
+      if (role.value === 'custom') spec.rules = parseRules(rules.value);
       const gname = `${spec.user}-${role.value}-${on}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
       await api.post(KINDS.grants, { apiVersion: 'platform.cceone.io/v1alpha1', kind: 'Grant', metadata: { name: gname }, spec });
       alertBox(`${spec.user} granted ${role.value} on ${kind} ${on}.`, 'ok');
-      user.value = ''; namespaces.value = '';
+      user.value = ''; namespaces.value = ''; rules.value = '';
     });
   });
   append(clear(main), h('h1', {}, 'Permissions'),

@@ -178,6 +178,63 @@ try {
   });
   await page.screenshot({ path: `${OUT}/usage.png`, fullPage: true });
 
+  // --- Fleets: create one, bind it, add two members; its status sums theirs, live. ----------
+  await page.locator('nav#nav a[data-section=fleets]').click();
+  await page.locator('#f-name').fill('web');
+  await page.locator('#f-description').fill('the web tier');
+  await page.locator('#f-create').click();
+  const fleetRow = page.locator('#fleet-table tr[data-name=web]');
+  await fleetRow.waitFor();
+  // Bound first, so its members stay federation members throughout.
+  await fleetRow.locator('[data-bind=web]').click();
+  await fleetRow.locator('td.federation .chip', { hasText: 'default' }).waitFor();
+  for (const m of ['member1', 'member2']) {
+    await fleetRow.locator('select[data-add=web]').selectOption(m);
+    await fleetRow.locator(`[data-member=${m}]`).waitFor();
+  }
+  await fleetRow.locator('td.nodes', { hasText: '6/6' }).waitFor();
+  report({
+    step: 'fleet', members: await fleetRow.locator('[data-member]').evaluateAll((els) => els.map((e) => e.dataset.member)),
+    nodes: (await fleetRow.locator('td.nodes').textContent()).trim(), vcpus: (await fleetRow.locator('td.vcpus').textContent()).trim(),
+    federation: (await fleetRow.locator('td.federation').textContent()).trim(),
+  });
+  await page.screenshot({ path: `${OUT}/fleets.png`, fullPage: true });
+
+  // --- Permissions: a grant on the fleet applies to both its clusters. ------------------------
+  await page.locator('nav#nav a[data-section=permissions]').click();
+  await page.locator('#g-target option[value="fleet:web"]').waitFor({ state: 'attached' });
+  await page.locator('#g-user').fill('alice');
+  await page.locator('#g-role').selectOption('developer');
+  await page.locator('#g-target').selectOption('fleet:web');
+  await page.locator('#g-namespaces').fill('team-a');
+  await page.locator('#g-create').click();
+  const grantRow = page.locator('#grant-table tr[data-name]', { hasText: 'alice' });
+  await grantRow.locator('td.clusters', { hasText: 'member1,member2' }).waitFor();
+  report({
+    step: 'grant', name: await grantRow.getAttribute('data-name'), user: (await grantRow.locator('td.user').textContent()).trim(),
+    role: (await grantRow.locator('td.role').textContent()).trim(), clusters: (await grantRow.locator('td.clusters').textContent()).trim(),
+  });
+
+  // --- The audit log: the admin's fleet creation, found by the filter. -----------------------
+  await page.locator('nav#nav a[data-section=audit]').click();
+  await page.locator('#a-user').fill('admin');
+  await page.locator('#a-verb').selectOption('create');
+  await page.locator('#a-resource').fill('fleets');
+  await page.locator('#a-refresh').click();
+  // The filtered answer replaces the unfiltered one the page opened with.
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#audit-table tr[data-user]')];
+    return rows.length > 0 && rows.every((tr) => tr.dataset.user === 'admin' && tr.dataset.verb === 'create')
+      && rows.some((tr) => tr.querySelector('td.name').textContent.trim() === 'web');
+  });
+  report({
+    step: 'audit', rows: await page.locator('#audit-table tr[data-user]').evaluateAll((trs) => trs.map((tr) => ({
+      user: tr.dataset.user, verb: tr.dataset.verb, code: tr.dataset.code, name: tr.querySelector('td.name').textContent.trim(),
+      resource: tr.querySelector('td.resource').textContent.trim(),
+    }))),
+  });
+  await page.screenshot({ path: `${OUT}/audit.png`, fullPage: true });
+
   // The overview once everything above happened (the README's picture).
   await page.locator('nav#nav a[data-section=overview]').click();
   await page.locator('[data-stat=workloads] .stat-value', { hasText: '2' }).waitFor();
@@ -203,6 +260,9 @@ try {
   await viewer.locator('#r-name').fill('sneaky');
   await viewer.locator('form button[type=submit]').click();
   report({ step: 'viewer-register-refused', message: (await viewer.locator('.alert.error span').first().textContent()).trim() });
+  // The audit log is not the viewer's to read: no link, and the console refuses it.
+  const viewerAudit = await viewer.evaluate(async () => (await fetch('/console/audit', { headers: { 'x-cceone-console': '1' } })).status);
+  report({ step: 'viewer-audit', linkHidden: await viewer.locator('nav#nav a[data-section=audit]').isHidden(), status: viewerAudit });
   // The session cookie is HttpOnly: the page's script never sees it (nor the token).
   report({ step: 'cookies', visible: await viewer.evaluate(() => document.cookie) });
   await viewer.locator('#signout').click();

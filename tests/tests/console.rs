@@ -346,6 +346,10 @@ fn the_console_in_chromium_shows_acts_refuses_and_follows_live() {
 
     // Registered from the console, joined and then lost, followed without a reload.
     assert_eq!(text(&steps["registered"], "/phase"), "Pending");
+    // Its operation log names who registered it: the console's signed-in user.
+    let edge = regc_json(&admin, "edge");
+    assert_eq!(text(&edge, "/status/operations/0/reason"), "Registered");
+    assert_eq!(text(&edge, "/status/operations/0/user"), "admin");
     assert!(text(&steps["registered"], "/url").ends_with("#/clusters/edge"));
     assert_eq!(steps["joined"]["notReloaded"], Value::Bool(true));
     let disconnected = &steps["disconnected"];
@@ -366,6 +370,60 @@ fn the_console_in_chromium_shows_acts_refuses_and_follows_live() {
     for m in ["member1", "member2", "member3"] {
         assert!(usage.contains(&m), "{usage:?}");
     }
+
+    // The fleet made on the fleets page, bound, with two members summed; the grant made on the
+    // permissions page applies to both; the audit page found the fleet's creation.
+    let fleet = &steps["fleet"];
+    assert_eq!(
+        fleet["members"],
+        serde_json::json!(["member1", "member2"]),
+        "{fleet}"
+    );
+    assert_eq!(text(fleet, "/nodes"), "6/6", "{fleet}");
+    assert_eq!(text(fleet, "/vcpus"), "24", "{fleet}");
+    assert_eq!(text(fleet, "/federation"), "default", "{fleet}");
+    let api_fleet: Value =
+        serde_json::from_str(&kubectl(&admin, &["get", "fleet", "web", "-o", "json"])).unwrap();
+    assert_eq!(text(&api_fleet, "/spec/federation"), "default");
+    assert_eq!(text(&api_fleet, "/spec/description"), "the web tier");
+    for m in ["member1", "member2"] {
+        assert_eq!(text(&regc_json(&admin, m), "/spec/fleet"), "web");
+    }
+    let grant = &steps["grant"];
+    assert_eq!(text(grant, "/clusters"), "member1,member2", "{grant}");
+    let api_grant: Value = serde_json::from_str(&kubectl(
+        &admin,
+        &["get", "grant", text(grant, "/name"), "-o", "json"],
+    ))
+    .unwrap();
+    assert_eq!(text(&api_grant, "/spec/user"), "alice");
+    assert_eq!(text(&api_grant, "/spec/role"), "developer");
+    assert_eq!(text(&api_grant, "/spec/fleet"), "web");
+    assert_eq!(
+        api_grant["spec"]["namespaces"],
+        serde_json::json!(["team-a"])
+    );
+    let audit_rows = steps["audit"]["rows"].as_array().unwrap();
+    assert!(!audit_rows.is_empty());
+    assert!(
+        audit_rows.iter().all(|r| text(r, "/user") == "admin"
+            && text(r, "/verb") == "create"
+            && text(r, "/resource") == "fleets.platform.cceone.io"),
+        "{audit_rows:?}"
+    );
+    assert!(
+        audit_rows
+            .iter()
+            .any(|r| text(r, "/name") == "web" && text(r, "/code") == "201"),
+        "{audit_rows:?}"
+    );
+    let viewer_audit = &steps["viewer-audit"];
+    assert_eq!(
+        viewer_audit["linkHidden"],
+        Value::Bool(true),
+        "{viewer_audit}"
+    );
+    assert_eq!(viewer_audit["status"], Value::from(403), "{viewer_audit}");
 
     // The viewer saw the console and was refused the change, in the API's words.
     let viewer = &steps["viewer-refused"];

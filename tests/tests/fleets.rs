@@ -226,6 +226,124 @@ fn fleets_bind_to_the_federation_and_clusters_live_through_unsubscribe() {
         let (ok, _) = up.on_member(m, &["get", "clusterrole", "cceone:developer"]);
         assert!(ok, "the developer role is in {m}");
     }
+
+    step("a user with no grant on a cluster may only read there");
+    for u in ["alice", "carol"] {
+        up.ctl(&["user", "kubeconfig", u]);
+    }
+    // alice has the fleet's grant in member1 and member2, none in member3; carol none at all.
+    for (m, readers) in [
+        ("member1", "carol"),
+        ("member2", "carol"),
+        ("member3", "alice carol"),
+    ] {
+        eventually(&format!("the default readers of {m}"), WAIT, || {
+            let (_, out) = up.on_member(
+                m,
+                &[
+                    "get",
+                    "clusterrolebinding",
+                    "cceone:default-read",
+                    "-o",
+                    "jsonpath={.roleRef.name} {.subjects[*].name}",
+                ],
+            );
+            (out == format!("cceone:restricted {readers}")).then_some(())
+        });
+    }
+    step("custom permissions: a grant's own resources and verbs");
+    let out = up.ctl(&[
+        "grant",
+        "create",
+        "--user",
+        "dan",
+        "--role",
+        "custom",
+        "--rule",
+        "configmaps=get,list",
+        "--rule",
+        "deployments.apps=get",
+        "--cluster",
+        "member3",
+        "-n",
+        "default",
+    ]);
+    assert!(out.contains("grant/dan-member3-custom created"), "{out}");
+    eventually("dan's own role in member3", WAIT, || {
+        let (_, out) = up.on_member(
+            "member3",
+            &[
+                "get",
+                "clusterrole",
+                "cceone:custom:dan-member3-custom",
+                "-o",
+                "jsonpath={.rules[*].resources[0]} {.rules[1].apiGroups[0]} {.rules[0].verbs}",
+            ],
+        );
+        (out == r#"configmaps deployments apps ["get","list"]"#).then_some(())
+    });
+    let (ok, out) = up.on_member(
+        "member3",
+        &[
+            "get",
+            "rolebinding",
+            "-n",
+            "default",
+            "cceone:grant:dan-member3-custom",
+            "-o",
+            "jsonpath={.roleRef.name} {.subjects[0].name}",
+        ],
+    );
+    assert!(ok && out == "cceone:custom:dan-member3-custom dan", "{out}");
+    let refused = up.ctl_fails(&[
+        "grant",
+        "create",
+        "--user",
+        "dan",
+        "--role",
+        "custom",
+        "--rule",
+        "pods=escalate",
+        "--cluster",
+        "member3",
+    ]);
+    assert!(
+        refused.contains("unsupported verb \"escalate\""),
+        "{refused}"
+    );
+    let carol = up.ctl(&["cluster", "kubeconfig", "member3", "--user", "carol"]);
+    let carol_kc = up.dir.path().join("carol-member3.kubeconfig");
+    std::fs::write(&carol_kc, carol).unwrap();
+    let carol_kc = carol_kc.display().to_string();
+    let read = run(
+        "kubectl",
+        &["--kubeconfig", &carol_kc, "get", "deployments", "-A"],
+    );
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let write = run(
+        "kubectl",
+        &[
+            "--kubeconfig",
+            &carol_kc,
+            "create",
+            "configmap",
+            "carols",
+            "-n",
+            "default",
+        ],
+    );
+    assert!(!write.status.success(), "carol may only read");
+    assert!(
+        String::from_utf8_lossy(&write.stderr).contains(
+            "configmaps is forbidden: User \"carol\" cannot create resource \"configmaps\""
+        ),
+        "{}",
+        String::from_utf8_lossy(&write.stderr)
+    );
     let (_, none) = up.on_member(
         "member3",
         &[

@@ -1,5 +1,7 @@
 //! Grants into members: each federation member's grants (its fleet's, or its own when in no
-//! fleet; `cceone_platform::grant`) rendered as RBAC objects in one Work, `cceone-access`, in
+//! fleet; `cceone_platform::grant`), and read-only access for the platform's users with no
+//! grant there (seed §4.5: with no permission configured a user may only read), rendered as
+//! RBAC objects in one Work, `cceone-access`, in
 //! its execution space, which the hub relays through the tunnel like any other Work. The agent
 //! applies it and prunes what a new version no longer holds, so a revoked grant's binding goes;
 //! a cluster with no grant has no such Work (deleting it removes the RBAC from the member), and
@@ -12,7 +14,7 @@ use std::time::Duration;
 use cceone_federation_core::work::execution_space;
 use cceone_kube_apiserver::ApiError;
 use cceone_platform::fleet::fleet_of;
-use cceone_platform::grant::{ACCESS_WORK, GrantSpec, applies, member_rbac};
+use cceone_platform::grant::{ACCESS_WORK, GrantSpec, applies, default_readers, member_rbac};
 use serde_json::{Value, json};
 
 use super::lifecycle::Ctx;
@@ -55,12 +57,15 @@ pub(super) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
     let space = execution_space(&name);
     let key = ObjKey::new(&space, ACCESS_WORK);
     let work_ar = resources::work();
-    let grants = if deleting(&regc) {
-        BTreeMap::new()
+    let (grants, readers) = if deleting(&regc) {
+        (BTreeMap::new(), Default::default())
     } else {
-        effective(&ctx, &name, fleet_of(&regc))
+        let grants = effective(&ctx, &name, fleet_of(&regc));
+        let users = ctx.shared.users();
+        let readers = default_readers(users.iter().map(String::as_str), &grants);
+        (grants, readers)
     };
-    let manifests = member_rbac(&grants);
+    let manifests = member_rbac(&grants, &readers);
     let res = ctx
         .local
         .resource(&work_ar.group, &work_ar.version, &work_ar.plural)?;

@@ -140,6 +140,45 @@ fn admit_grant(obj: &Value) -> Vec<Cause> {
         )),
         _ => {}
     }
+    let rules: Vec<Value> = obj
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let custom = s(obj, "/spec/role") == cceone_platform::grant::Role::Custom.as_str();
+    if custom && rules.is_empty() {
+        causes.push(cause(
+            "FieldValueRequired",
+            "spec.rules",
+            "Required value: a custom grant names what the user may do (resources and verbs)"
+                .into(),
+        ));
+    }
+    if !custom && !rules.is_empty() {
+        causes.push(cause(
+            "FieldValueForbidden",
+            "spec.rules",
+            "Forbidden: only a grant with role \"custom\" carries rules".into(),
+        ));
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        match serde_json::from_value::<cceone_platform::grant::Permission>(rule.clone()) {
+            Ok(p) => {
+                for (field, why) in p.problems() {
+                    causes.push(cause(
+                        "FieldValueInvalid",
+                        &format!("spec.rules[{i}].{field}"),
+                        format!("Invalid value: {why}"),
+                    ));
+                }
+            }
+            Err(e) => causes.push(cause(
+                "FieldValueInvalid",
+                &format!("spec.rules[{i}]"),
+                format!("Invalid value: {e}"),
+            )),
+        }
+    }
     for (i, ns) in obj
         .pointer("/spec/namespaces")
         .and_then(Value::as_array)
@@ -254,6 +293,23 @@ mod tests {
             ["spec.namespaces[1]"]
         );
         assert!(field(json!({"spec": {"user": "a", "fleet": "f"}})).is_empty());
+        assert_eq!(
+            field(json!({"spec": {"user": "a", "role": "custom", "fleet": "f"}})),
+            ["spec.rules"]
+        );
+        assert_eq!(
+            field(
+                json!({"spec": {"user": "a", "role": "developer", "fleet": "f",
+                "rules": [{"resources": ["pods"], "verbs": ["get"]}]}})
+            ),
+            ["spec.rules"]
+        );
+        assert_eq!(
+            field(json!({"spec": {"user": "a", "role": "custom", "fleet": "f",
+                "rules": [{"resources": ["pods"], "verbs": ["get"]},
+                          {"resources": ["pods"], "verbs": ["escalate"]}]}})),
+            ["spec.rules[1].verbs"]
+        );
     }
 
     #[test]

@@ -28,6 +28,24 @@ const BY_FLEET: fn(&Value) -> Vec<String> = |v| {
         .unwrap_or_default()
 };
 
+/// A Secret as the token cache keeps it: its name and revision and, for a platform user's
+/// token in the platform's namespace, `user` (`cceone_platform::grant::token_user`); nothing
+/// else (no Secret data stays in memory).
+fn project_token(v: &mut Value) {
+    let who = (s(v, "/metadata/namespace") == cceone_platform::SYSTEM_NAMESPACE)
+        .then(|| cceone_platform::grant::token_user(v))
+        .flatten();
+    let meta = serde_json::json!({
+        "name": s(v, "/metadata/name"),
+        "namespace": s(v, "/metadata/namespace"),
+        "resourceVersion": s(v, "/metadata/resourceVersion"),
+    });
+    *v = serde_json::json!({"metadata": meta});
+    if let Some(user) = who {
+        v["user"] = Value::String(user);
+    }
+}
+
 /// Whether the platform took a registered cluster out of the federation (its fleet is not
 /// bound, or it is unsubscribed): the cluster controller then removes its Cluster.
 pub(crate) fn withdrawn(regc: &Value) -> bool {
@@ -51,6 +69,9 @@ pub(crate) struct Shared {
     fleets: Arc<Cache>,
     usage: Arc<Cache>,
     grants: Arc<Cache>,
+    /// Secrets, kept as the platform users their tokens speak for ([`project_token`]): the
+    /// users who may read in the clusters where they have no grant.
+    tokens: Arc<Cache>,
     /// Set once the fleets have loaded: before that, admission refuses joining any fleet, as
     /// it cannot tell a known one from an unknown one.
     synced: AtomicBool,
@@ -72,6 +93,15 @@ impl Shared {
                 })),
             ),
             grants: Cache::new(cceone_platform::grant::grant_resource(), None),
+            tokens: Cache::build(
+                kube::api::ApiResource::from_gvk_with_plural(
+                    &kube::api::GroupVersionKind::gvk("", "v1", "Secret"),
+                    "secrets",
+                ),
+                None,
+                Some(project_token),
+                false,
+            ),
             synced: AtomicBool::new(false),
         })
     }
@@ -91,8 +121,27 @@ impl Shared {
             .collect()
     }
 
+    /// The platform's users (those with a user token).
+    fn users(&self) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .tokens
+            .list_ns_as::<Value>(cceone_platform::SYSTEM_NAMESPACE)
+            .iter()
+            .filter_map(|t| t.get("user").and_then(Value::as_str).map(String::from))
+            .collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
     async fn wait_synced(&self) {
-        for c in [&self.registered, &self.fleets, &self.usage, &self.grants] {
+        for c in [
+            &self.registered,
+            &self.fleets,
+            &self.usage,
+            &self.grants,
+            &self.tokens,
+        ] {
             c.wait_synced().await;
         }
     }
@@ -192,11 +241,30 @@ pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings)
         }));
     }
 
+    {
+        // A platform user came or went: every cluster recounts its readers.
+        let aq = Arc::clone(&access_q);
+        let weak = Arc::downgrade(&shared);
+        shared.tokens.on_change(Arc::new(move |old, new| {
+            let Some(shared) = weak.upgrade() else { return };
+            if [old, new]
+                .into_iter()
+                .flatten()
+                .any(|t| t.get("user").is_some())
+            {
+                for c in shared.registered.keys() {
+                    aq.add(c.name);
+                }
+            }
+        }));
+    }
+
     for cache in [
         &shared.registered,
         &shared.fleets,
         &shared.usage,
         &shared.grants,
+        &shared.tokens,
     ] {
         writer.write_through(cache);
         tasks.push(tokio::spawn(Arc::clone(cache).run(local.clone())));
