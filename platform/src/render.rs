@@ -225,6 +225,15 @@ pub fn masters_opt_in() -> String {
     out
 }
 
+/// The opt-in ending a rendered agent YAML, uncommented: what an operator applies to opt in.
+pub fn uncommented_opt_in(yaml: &str) -> String {
+    yaml.lines()
+        .skip_while(|l| !l.starts_with("# ---"))
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+        .collect()
+}
+
 /// The agent's objects, in apply order.
 pub fn agent_documents(s: &AgentSettings, image: &str) -> Vec<Value> {
     let mut config: serde_json::Map<String, Value> = s

@@ -383,12 +383,7 @@ fn the_agent_runs_with_its_manifest_rbac_and_cannot_reach_system_masters() {
     assert!(err.contains("forbidden"), "{err}");
 
     step("an operator who opts in uncomments the last two objects");
-    let opt_in: String = yaml
-        .lines()
-        .skip_while(|l| !l.starts_with("# ---"))
-        .skip(1)
-        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
-        .collect();
+    let opt_in = cceone_platform::render::uncommented_opt_in(&yaml);
     let opt_file = d.join("opt-in.yaml");
     std::fs::write(&opt_file, opt_in).unwrap();
     support::kubectl(&member, &["apply", "-f", &opt_file.display().to_string()]);

@@ -97,12 +97,7 @@ fn yaml_has_the_expected_objects() {
         assert!(!d.to_string().contains("system:masters"), "{d}");
     }
     // The opt-in is there, commented out; uncommented it is one ClusterRole and its binding.
-    let opt_in: String = yaml
-        .lines()
-        .skip_while(|l| !l.starts_with("# ---"))
-        .skip(1)
-        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
-        .collect();
+    let opt_in = uncommented_opt_in(&yaml);
     let opt = super::tests::docs(&opt_in);
     assert_eq!(opt.len(), 2);
     assert_eq!(opt[0]["rules"][0]["resourceNames"][0], "system:masters");
