@@ -22,6 +22,36 @@ fn resource_row(table: &str, name: &str) -> Vec<String> {
 #[test]
 fn discovery_lists_what_a_1_32_cluster_serves() {
     let sim = Sim::start(&[]);
+    // ReplicationControllers print as upstream's printReplicationController does.
+    sim.apply(
+        "apiVersion: v1
+kind: ReplicationController
+metadata: {name: old}
+spec:
+  replicas: 2
+  selector: {app: old}
+  template:
+    metadata: {labels: {app: old}}
+    spec: {containers: [{name: c, image: nginx}]}
+",
+    );
+    let rc = sim.ok(&["get", "rc", "old", "-o", "wide"]);
+    let rows = support::rows(&rc);
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "READY",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert_eq!(rows[1][..2], ["old", "2"]);
+    assert_eq!(rows[1][5..], ["c", "nginx", "app=old"]);
     let table = sim.ok(&["api-resources", "-o", "wide"]);
     assert_eq!(
         resource_row(&table, "replicationcontrollers"),

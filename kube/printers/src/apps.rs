@@ -87,6 +87,21 @@ pub(crate) fn replica_set_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// ReplicationController (core/v1): the ReplicaSet's columns, its selector a plain label map
+/// (`printReplicationController` in `pkg/printers/internalversion/printers.go`).
+pub(crate) fn replication_controller_columns() -> Vec<Column> {
+    replica_set_columns()
+}
+
+/// ReplicationController cells.
+pub(crate) fn replication_controller_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
+    let mut cells = replica_set_cells(obj, now);
+    if let Some(last) = cells.last_mut() {
+        *last = Value::from(format_labels(at(obj, &["spec", "selector"])));
+    }
+    cells
+}
+
 /// StatefulSet: Name, Ready, Age; wide Containers, Images.
 pub(crate) fn stateful_set_columns() -> Vec<Column> {
     vec![

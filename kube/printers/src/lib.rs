@@ -133,6 +133,10 @@ pub fn builtin(group: &str, kind: &str) -> Option<Box<dyn Printer>> {
         }
         ("apps", "Deployment") => printer(apps::deployment_columns, apps::deployment_cells),
         ("apps", "ReplicaSet") => printer(apps::replica_set_columns, apps::replica_set_cells),
+        ("", "ReplicationController") => printer(
+            apps::replication_controller_columns,
+            apps::replication_controller_cells,
+        ),
         ("apps", "StatefulSet") => printer(apps::stateful_set_columns, apps::stateful_set_cells),
         ("apps", "DaemonSet") => printer(apps::daemon_set_columns, apps::daemon_set_cells),
         ("batch", "Job") => printer(batch::job_columns, batch::job_cells),

@@ -180,3 +180,30 @@ fn daemon_set() {
         ]
     );
 }
+
+#[test]
+fn replication_controller() {
+    assert_eq!(
+        columns("", "ReplicationController"),
+        columns("apps", "ReplicaSet")
+    );
+    let rc = json!({
+        "metadata": {"name": "web", "creationTimestamp": ago(120)},
+        "spec": {"replicas": 2, "selector": {"app": "web"},
+                 "template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+        "status": {"replicas": 2, "readyReplicas": 1}
+    });
+    assert_eq!(
+        cells("", "ReplicationController", &rc),
+        vec![
+            json!("web"),
+            json!(2),
+            json!(2),
+            json!(1),
+            json!("2m"),
+            json!("c"),
+            json!("nginx"),
+            json!("app=web")
+        ]
+    );
+}

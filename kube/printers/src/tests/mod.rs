@@ -71,6 +71,7 @@ fn every_builtin_has_one_cell_per_column() {
         ("coordination.k8s.io", "Lease"),
         ("apps", "Deployment"),
         ("apps", "ReplicaSet"),
+        ("", "ReplicationController"),
         ("apps", "StatefulSet"),
         ("apps", "DaemonSet"),
         ("batch", "Job"),
