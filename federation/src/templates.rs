@@ -43,6 +43,8 @@ const SKIPPED_GROUPS: &[&str] = &[
 /// Kinds (group, plural) that are never templates.
 const SKIPPED_RESOURCES: &[(&str, &str)] = &[
     ("", "events"),
+    // The same Events, served again in events.k8s.io/v1 (one storage, as kube-apiserver).
+    ("events.k8s.io", "events"),
     ("", "nodes"),
     ("", "endpoints"),
     ("", "componentstatuses"),
