@@ -38,6 +38,11 @@ pub const VERSION: &str = "v1alpha1";
 pub const SYSTEM_NAMESPACE: &str = "cceone-system";
 /// Label naming the registered cluster an object belongs to.
 pub const CLUSTER_LABEL: &str = "cceone.io/cluster";
+/// Annotation on a RegisteredCluster naming who last turned delete protection on or off (set
+/// by the federation's admission from the request's user; the operation log names them).
+pub const PROTECTION_CHANGED_BY_ANNOTATION: &str = "platform.cceone.io/protection-changed-by";
+/// Annotation on a RegisteredCluster naming who unsubscribed it.
+pub const UNSUBSCRIBED_BY_ANNOTATION: &str = "platform.cceone.io/unsubscribed-by";
 /// Organisation (O) put in every certificate signed for a cluster; [`ca::cluster_of_cert`]
 /// accepts only certificates carrying it.
 pub const CLUSTERS_ORG: &str = "cceone:clusters";

@@ -495,6 +495,25 @@ fn fleets_bind_to_the_federation_and_clusters_live_through_unsubscribe() {
     ] {
         assert!(reasons.contains(r), "{r} missing from {reasons}");
     }
+    // Who did it: the user the API authenticated (cceonectl ran with the admin kubeconfig).
+    let admin = up.kubectl(&[
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ]);
+    let by = up.field(
+        "regc",
+        "member3",
+        "range .status.operations[*]}{.reason}={.user} {end",
+    );
+    for r in ["ProtectionOn", "ProtectionOff", "UnsubscribeRequested"] {
+        let entry = format!("{r}={}", admin.trim());
+        assert!(
+            by.split_whitespace().any(|e| e == entry),
+            "{entry} not in the operation log: {by}"
+        );
+    }
     let (ok, out) = up.on_member(
         "member3",
         &[

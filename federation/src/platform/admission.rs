@@ -198,6 +198,51 @@ fn admit_grant(obj: &Value) -> Vec<Cause> {
     causes
 }
 
+/// Who turned delete protection on or off, and who unsubscribed a cluster: the request's user,
+/// recorded on the RegisteredCluster for the operation log (the lifecycle controller names
+/// them). Only a write that changes the field sets its annotation, and no write may set it
+/// otherwise (it keeps its value).
+fn stamp_changed_by(old: Option<&Value>, obj: &mut Value) {
+    let user = cceone_kube_apiserver::request::current_user();
+    for (field, annotation) in [
+        (
+            "/spec/deleteProtection",
+            cceone_platform::PROTECTION_CHANGED_BY_ANNOTATION,
+        ),
+        (
+            "/spec/unsubscribed",
+            cceone_platform::UNSUBSCRIBED_BY_ANNOTATION,
+        ),
+    ] {
+        let on = |v: Option<&Value>| v.and_then(|v| v.pointer(field)) == Some(&Value::Bool(true));
+        let changed = on(old) != on(Some(obj));
+        let before = old
+            .and_then(|o| o.pointer("/metadata/annotations"))
+            .and_then(|a| a.get(annotation))
+            .cloned();
+        let after = match (&user, changed) {
+            (Some(u), true) => Some(Value::String(u.clone())),
+            _ => before,
+        };
+        let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(a) = annotations.as_object_mut() {
+            match after {
+                Some(v) => {
+                    a.insert(annotation.into(), v);
+                }
+                None => {
+                    a.remove(annotation);
+                }
+            }
+        }
+    }
+}
+
 /// The write admission hook.
 pub(super) fn hook(shared: Arc<Shared>) -> Admission {
     Arc::new(
@@ -207,6 +252,7 @@ pub(super) fn hook(shared: Arc<Shared>) -> Admission {
             } else if is_platform(res, cceone_platform::grant::PLURAL) {
                 admit_grant(obj)
             } else if is_platform(res, cceone_platform::PLURAL) {
+                stamp_changed_by(old, obj);
                 admit_cluster_fleet(&shared, old, obj)
             } else {
                 Vec::new()

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use crate::error::Error;
-use crate::json::{deleting, merge_diff, s};
+use crate::json::{annotation, deleting, merge_diff, s};
 use crate::runtime::{ObjKey, Requeue, Writer};
 
 /// How often an unsubscribing cluster is looked at until its teardown is done.
@@ -114,7 +114,11 @@ fn protection_change(regc: &Value, now: Timestamp) -> Option<(bool, Option<Opera
         } else {
             ("ProtectionOff", "delete protection turned off")
         };
-        Operation::new(now, "Protect", reason, message)
+        let op = Operation::new(now, "Protect", reason, message);
+        match annotation(regc, cceone_platform::PROTECTION_CHANGED_BY_ANNOTATION) {
+            Some(user) => op.by(user),
+            None => op,
+        }
     });
     Some((want, op))
 }
@@ -187,6 +191,14 @@ pub(super) async fn reconcile_cluster(ctx: Arc<Ctx>, name: String) -> Result<Req
             _ => {
                 tracing::info!(cluster = %name, "unsubscribe requested; withdrawing the cluster");
                 apply_event(&mut status, &SessionEvent::UnsubscribeRequested { at: now });
+                if let Some(user) = annotation(&regc, cceone_platform::UNSUBSCRIBED_BY_ANNOTATION)
+                    && let Some(last) = status["operations"]
+                        .as_array_mut()
+                        .and_then(|ops| ops.last_mut())
+                        .filter(|op| op["reason"] == "UnsubscribeRequested")
+                {
+                    last["user"] = json!(user);
+                }
                 requeue = Some(RECHECK_TEARDOWN);
             }
         }

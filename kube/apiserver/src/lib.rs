@@ -22,6 +22,7 @@ pub mod local;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
+pub mod request;
 pub mod resource;
 pub mod schema;
 pub mod selector;

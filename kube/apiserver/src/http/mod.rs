@@ -319,7 +319,9 @@ async fn handle(
                         {
                             req.extensions_mut().insert(g);
                         }
-                        route(&state, req, adm.user().clone()).await
+                        let user = adm.user().clone();
+                        let name = user.name.clone();
+                        crate::request::with_user(&name, route(&state, req, user)).await
                     }
                 };
                 admission = Some(adm);
