@@ -193,7 +193,9 @@ fn readme_join_commands_work_as_written() {
         names,
         [
             "clusterrole.rbac.authorization.k8s.io/cceone-cluster-agent",
+            "clusterrole.rbac.authorization.k8s.io/cceone-cluster-agent:impersonator",
             "clusterrolebinding.rbac.authorization.k8s.io/cceone-cluster-agent",
+            "clusterrolebinding.rbac.authorization.k8s.io/cceone-cluster-agent:impersonator",
             "deployment.apps/cceone-cluster-agent",
             "secret/cceone-agent-config",
             "serviceaccount/cceone-cluster-agent",

@@ -166,8 +166,18 @@ fn stamp(obj: &mut Value, revision: Revision) -> Result<Bytes, StoreError> {
         "resourceVersion".into(),
         Value::String(revision.to_string()),
     );
+    // `to_vec` grows its buffer by doubling and `Bytes::from` keeps all of it for as long as the
+    // object is stored (and in the watch history): a Work of 4.2 KiB held 8 KiB. Copied out when
+    // the slack is large (shrink_to_fit would not do: mimalloc keeps a block it would shrink by
+    // less than half). Measured: federation RSS 22 -> 19 KiB per Work at 5,000 x 10.
     serde_json::to_vec(obj)
-        .map(Bytes::from)
+        .map(|v| {
+            if v.capacity() - v.len() > v.len() / 8 {
+                Bytes::copy_from_slice(&v)
+            } else {
+                Bytes::from(v)
+            }
+        })
         .map_err(|e| StoreError::InvalidObject(e.to_string()))
 }
 
