@@ -31,6 +31,11 @@ pub(crate) fn deleting(v: &Value) -> bool {
     present(v, "/metadata/deletionTimestamp")
 }
 
+/// An object's `metadata.resourceVersion` as a revision (0 when absent or not a number).
+pub(crate) fn revision(v: &Value) -> u64 {
+    s(v, "/metadata/resourceVersion").parse().unwrap_or(0)
+}
+
 /// A label's value.
 pub(crate) fn label<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     obj(v, "/metadata/labels")

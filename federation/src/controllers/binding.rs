@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use super::eviction::settle_tasks;
 use crate::error::Error;
-use crate::json::{deleting, merge_diff, obj, s, set};
+use crate::json::{deleting, merge_diff, obj, revision, s, set};
 use crate::resources::{self, TemplateKey};
 use crate::runtime::{ObjKey, Requeue};
 use crate::templates::Lookup;
@@ -136,11 +136,6 @@ async fn ensure_work(ctx: &Ctx, key: &ObjKey, desired: Value) -> Result<Ensured,
             }
         }
     }
-}
-
-/// An object's `metadata.resourceVersion` as a number (0 when absent).
-fn revision(obj: &Value) -> u64 {
-    s(obj, "/metadata/resourceVersion").parse().unwrap_or(0)
 }
 
 /// What a dispatch reads, folded into one number: the binding's identity, spec generation,

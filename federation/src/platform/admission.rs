@@ -216,26 +216,21 @@ fn stamp_changed_by(old: Option<&Value>, obj: &mut Value) {
     ] {
         let on = |v: Option<&Value>| v.and_then(|v| v.pointer(field)) == Some(&Value::Bool(true));
         let changed = on(old) != on(Some(obj));
-        let before = old
-            .and_then(|o| o.pointer("/metadata/annotations"))
-            .and_then(|a| a.get(annotation))
-            .cloned();
         let after = match (&user, changed) {
-            (Some(u), true) => Some(Value::String(u.clone())),
-            _ => before,
+            (Some(u), true) => Some(u.as_str()),
+            _ => old.and_then(|o| crate::json::annotation(o, annotation)),
         };
-        let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
-            continue;
-        };
-        let annotations = meta
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(a) = annotations.as_object_mut() {
-            match after {
-                Some(v) => {
-                    a.insert(annotation.into(), v);
-                }
-                None => {
+        match after {
+            Some(v) => crate::json::set(
+                obj,
+                &["metadata", "annotations", annotation],
+                Value::String(v.to_owned()),
+            ),
+            None => {
+                if let Some(a) = obj
+                    .pointer_mut("/metadata/annotations")
+                    .and_then(Value::as_object_mut)
+                {
                     a.remove(annotation);
                 }
             }

@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::json::s;
+use crate::json::{revision, s};
 
 /// Where an object lives: its namespace (none for cluster-scoped objects) and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -119,11 +119,6 @@ struct Inner {
     /// The newest revision the watch has delivered: a write answered at or below it is
     /// already reflected (or superseded, or deleted).
     watched: u64,
-}
-
-/// An object's `metadata.resourceVersion` as a revision (0 when absent or not a number).
-fn revision(obj: &Value) -> u64 {
-    s(obj, "/metadata/resourceVersion").parse().unwrap_or(0)
 }
 
 /// An object as the store holds it (JSON written by the API server itself).

@@ -15,8 +15,8 @@ pub fn current_user() -> Option<String> {
 }
 
 /// Run `f` as serving a request of `user`.
-pub(crate) async fn with_user<F: Future>(user: &str, f: F) -> F::Output {
-    USER.scope(user.to_string(), f).await
+pub(crate) async fn with_user<F: Future>(user: String, f: F) -> F::Output {
+    USER.scope(user, f).await
 }
 
 #[cfg(test)]
@@ -26,7 +26,7 @@ mod tests {
     #[tokio::test]
     async fn the_user_is_known_inside_the_request_only() {
         assert_eq!(current_user(), None);
-        let inside = with_user("alice", async { current_user() }).await;
+        let inside = with_user("alice".into(), async { current_user() }).await;
         assert_eq!(inside.as_deref(), Some("alice"));
         assert_eq!(current_user(), None);
     }

@@ -320,8 +320,7 @@ async fn handle(
                             req.extensions_mut().insert(g);
                         }
                         let user = adm.user().clone();
-                        let name = user.name.clone();
-                        crate::request::with_user(&name, route(&state, req, user)).await
+                        crate::request::with_user(user.name.clone(), route(&state, req, user)).await
                     }
                 };
                 admission = Some(adm);
