@@ -4,7 +4,7 @@
 //! (`pkg/controller/endpoint`, `pkg/controller/endpointslice`), each namespace's `default`
 //! ServiceAccount and `kube-root-ca.crt` ConfigMap (`pkg/controller/serviceaccount`,
 //! `pkg/controller/certificates/rootcacertpublisher`), PodDisruptionBudget status
-//! (`pkg/controller/disruption`), ResourceQuota status (`pkg/controller/resourcequota`) and the
+//! (`pkg/controller/disruption`), ResourceQuota status (`cluster/quota.rs`) and the
 //! `node.kubernetes.io/unschedulable` taint of cordoned nodes (`pkg/controller/nodelifecycle`).
 //!
 //! Kept out of the workload pass (`controller.rs`) so a cluster without Services, budgets or
@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cceone_kube_apiserver::admission::quota;
 use cceone_kube_apiserver::core::{DeleteOptions, ListOptions, WatchOptions, WriteOptions};
 use cceone_kube_apiserver::resource::ResourceInfo;
 use cceone_kube_apiserver::selector::LabelSelector;
@@ -23,6 +22,8 @@ use cceone_kube_apiserver::{ApiError, Core, meta};
 use cceone_kubesim_core::{disruption, endpoints};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+
+mod quota;
 
 /// Where the API server serves, for the `kubernetes` Service's endpoints.
 #[derive(Debug, Clone)]
@@ -70,7 +71,7 @@ pub async fn run(core: Arc<Core>, api: ApiEndpoint) {
     }
     let mut state = State::default();
     loop {
-        if let Err(e) = pass(&core, &api, &mut state).await {
+        if let Err(e) = pass(&core, &api, &mut state, &wake).await {
             tracing::debug!(error = %e, "cluster controllers pass failed");
         }
         tokio::select! {
@@ -105,6 +106,8 @@ struct State {
     /// Service missing here (first pass, restart) has its slices listed once.
     slices: HashMap<(String, String), Vec<String>>,
     passes: u32,
+    /// The quota controller's.
+    quotas: quota::QuotaState,
 }
 
 async fn list(
@@ -130,7 +133,12 @@ fn key(obj: &Value) -> (String, String) {
     )
 }
 
-async fn pass(core: &Arc<Core>, api: &ApiEndpoint, state: &mut State) -> Result<(), ApiError> {
+async fn pass(
+    core: &Arc<Core>,
+    api: &ApiEndpoint,
+    state: &mut State,
+    wake: &Arc<Notify>,
+) -> Result<(), ApiError> {
     state.passes += 1;
     if state.passes.is_multiple_of(RECHECK_EVERY) {
         state.defaulted.clear();
@@ -169,11 +177,7 @@ async fn pass(core: &Arc<Core>, api: &ApiEndpoint, state: &mut State) -> Result<
             tracing::debug!(error = %e, "disruption budget status");
         }
     }
-    for q in &quotas {
-        if let Err(e) = quota_status(core, q).await {
-            tracing::debug!(error = %e, "quota status");
-        }
-    }
+    quota::sync(core, &quotas, &mut state.quotas, wake).await;
     Ok(())
 }
 
@@ -505,52 +509,6 @@ async fn budget_status(
     let mut new = pdb.clone();
     new["status"] = status;
     let res = core.resource("policy", "v1", "poddisruptionbudgets")?;
-    match core
-        .update(&res, Some(&ns), &name, Some("status"), new, &opts())
-        .await
-    {
-        Ok(_) | Err(ApiError::Conflict { .. }) | Err(ApiError::NotFound { .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// `status.hard` from the spec and `status.used` recounted from the namespace's objects.
-async fn quota_status(core: &Arc<Core>, q: &Value) -> Result<(), ApiError> {
-    let (ns, name) = key(q);
-    let hard = quota::from_json(q.pointer("/spec/hard"));
-    let scoped = quota::Quota::from_object(q);
-    let mut used = quota::ResourceList::new();
-    let mut counted: BTreeMap<(String, String), quota::ResourceList> = BTreeMap::new();
-    for k in hard.keys() {
-        let Some((group, plural)) = quota::resource_of(k) else {
-            continue;
-        };
-        let slot = (group.clone(), plural.clone());
-        if let std::collections::btree_map::Entry::Vacant(e) = counted.entry(slot) {
-            let mut total = quota::ResourceList::new();
-            let version = if group == "autoscaling" { "v2" } else { "v1" };
-            if let Ok(objs) = list(core, &group, version, &plural, Some(&ns)).await {
-                for o in objs.iter().filter(|o| scoped.matches(&plural, o)) {
-                    for (rk, rv) in quota::usage(&group, &plural, o) {
-                        *total.entry(rk).or_default() += rv;
-                    }
-                }
-            }
-            e.insert(total);
-        }
-        let amount = counted[&(group, plural)]
-            .get(k)
-            .copied()
-            .unwrap_or_default();
-        used.insert(k.clone(), amount);
-    }
-    let status = json!({"hard": quota::to_json(&hard), "used": quota::to_json(&used)});
-    if q.get("status") == Some(&status) {
-        return Ok(());
-    }
-    let mut new = q.clone();
-    new["status"] = status;
-    let res = core.resource("", "v1", "resourcequotas")?;
     match core
         .update(&res, Some(&ns), &name, Some("status"), new, &opts())
         .await

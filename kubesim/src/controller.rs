@@ -278,12 +278,34 @@ struct Refused {
     /// The workload's generation then: a spec change (a scale) is acted on at once, as an
     /// update event skips the work queue's rate limit.
     generation: i64,
+    /// Its pods then (a digest of their uids and resourceVersions): any change to them (one
+    /// deleted, one started) is acted on at once too, as the ReplicaSet controller's pod
+    /// handlers enqueue the owner without the rate limit (`addPod`/`updatePod`/`deletePod`).
+    pods: u64,
 }
 
 fn generation_of(w: &Value) -> i64 {
     w.pointer("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(0)
+}
+
+/// A digest of a workload's pods: their uids and resourceVersions, in order.
+fn pods_digest<'a>(owned: impl IntoIterator<Item = &'a Value>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut seen: Vec<(&str, &str)> = owned
+        .into_iter()
+        .map(|p| {
+            (
+                meta::uid(p).unwrap_or_default(),
+                meta::resource_version(p).unwrap_or_default(),
+            )
+        })
+        .collect();
+    seen.sort_unstable();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    seen.hash(&mut h);
+    h.finish()
 }
 
 /// The retry delay after `times` refusals in a row: client-go's per-item exponential backoff
@@ -488,14 +510,14 @@ async fn pass_recording(
             continue;
         }
         let Some(uid) = meta::uid(w) else { continue };
+        let owned = owners.get(uid).map_or(&[][..], Vec::as_slice);
         if let Some(r) = state.refused.get(uid) {
-            if r.until > now && r.generation == generation_of(w) {
+            if r.until > now && r.generation == generation_of(w) && r.pods == pods_digest(owned) {
                 wake_at = Some(wake_at.map_or(r.until, |t| t.min(r.until)));
                 continue;
             }
             retried.push(uid);
         }
-        let owned = owners.get(uid).map_or(&[][..], Vec::as_slice);
         actions.extend(cceone_kubesim_core::reconcile(w, owned, &nodes));
     }
     pods = ungroup(owners, unowned);
@@ -580,13 +602,19 @@ async fn pass_recording(
             .iter()
             .find(|(_, w)| meta::uid(w) == Some(uid.as_str()))
             .map_or(0, |(_, w)| generation_of(w));
+        let digest = pods_digest(
+            pods.iter()
+                .filter(|p| controller_uid(p) == Some(uid.as_str())),
+        );
         let r = state.refused.entry(uid).or_insert_with(|| Refused {
             times: 0,
             until: now,
             message: String::new(),
             since: now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
             generation,
+            pods: digest,
         });
+        r.pods = digest;
         r.times += 1;
         let delay = jiff::SignedDuration::try_from(refusal_backoff(r.times)).unwrap_or_default();
         r.until = now.saturating_add(delay).unwrap_or(now);

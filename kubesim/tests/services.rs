@@ -10,9 +10,22 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Sim, eventually};
+use support::{Sim, eventually, eventually_seen};
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// A PVC of `size` in namespace `ns`.
+fn claim(name: &str, ns: &str, size: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: {size}}}}}
+"
+    )
+}
 
 /// The sorted pod IPs of `app=web`'s ready pods.
 fn ready_ips(sim: &Sim) -> Vec<String> {
@@ -255,13 +268,25 @@ fn quota_and_limit_range_admission() {
         "--replicas=3",
     ]);
     // Two pods run; the third is refused, and the quota counts what is there.
-    eventually("two pods under the quota", WAIT, || {
+    eventually_seen("two pods under the quota", WAIT, || {
         let used = sim.jsonpath(
             &["quota", "small", "-n", "q"],
             "{.status.used.pods} {.status.used.count/deployments\\.apps}",
         );
         let pods = sim.ok(&["get", "pods", "-n", "q", "-o", "name"]);
-        (used == "2 1" && pods.lines().count() == 2).then_some(())
+        let pods: Vec<&str> = pods.lines().collect();
+        if used == "2 1" && pods.len() == 2 {
+            Ok(())
+        } else {
+            // The events say what the controllers tried (FailedCreate, SuccessfulCreate).
+            let events = sim.jsonpath(
+                &["events", "-n", "q"],
+                "{range .items[*]}{.reason} x{.count}: {.message}{\"\\n\"}{end}",
+            );
+            Err(format!(
+                "used (pods, deployments.apps) {used:?}, pods {pods:?}, events:\n{events}"
+            ))
+        }
     });
     let table = sim.ok(&["get", "quota", "-n", "q"]);
     let rows: Vec<Vec<&str>> = table
@@ -459,6 +484,93 @@ spec:
 }
 
 /// The endpoint counts of `svc`'s slices, sorted.
+#[test]
+fn quota_charges_updates() {
+    // What an update adds is charged as kube-apiserver's quota admission charges an UPDATE
+    // (the growth only, CheckRequest): a Service turned NodePort or LoadBalancer, a claim
+    // resized. What an update or delete gives back is recounted by the quota controller.
+    let sim = Sim::start(&[]);
+    sim.ok(&["create", "namespace", "u"]);
+    sim.ok(&[
+        "create",
+        "quota",
+        "u",
+        "-n",
+        "u",
+        "--hard=services.nodeports=1,services.loadbalancers=0,requests.storage=2Gi",
+    ]);
+    let used = |sim: &Sim| {
+        sim.jsonpath(
+            &["quota", "u", "-n", "u"],
+            "{.status.used.services\\.nodeports} {.status.used.services\\.loadbalancers} {.status.used.requests\\.storage}",
+        )
+    };
+    eventually_seen("the quota's status", WAIT, || {
+        let u = used(&sim);
+        if u == "0 0 0" { Ok(()) } else { Err(u) }
+    });
+    sim.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "two",
+        "-n",
+        "u",
+        "--tcp=80:80,443:443",
+    ]);
+    sim.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "one",
+        "-n",
+        "u",
+        "--tcp=80:80",
+    ]);
+    let to = |ty: &str| format!("{{\"spec\":{{\"type\":\"{ty}\"}}}}");
+    let err = sim.fails(&["patch", "svc", "two", "-n", "u", "-p", &to("NodePort")]);
+    assert!(
+        err.contains("services \"two\" is forbidden: exceeded quota: u, requested: services.nodeports=2, used: services.nodeports=0, limited: services.nodeports=1"),
+        "{err}"
+    );
+    sim.ok(&["patch", "svc", "one", "-n", "u", "-p", &to("NodePort")]);
+    assert_eq!(used(&sim), "1 0 0");
+    // A LoadBalancer adds a load balancer to the node port it already has.
+    let err = sim.fails(&["patch", "svc", "one", "-n", "u", "-p", &to("LoadBalancer")]);
+    assert!(
+        err.contains("services \"one\" is forbidden: exceeded quota: u, requested: services.loadbalancers=1, used: services.loadbalancers=0, limited: services.loadbalancers=0"),
+        "{err}"
+    );
+
+    // A claim resized: the growth is charged.
+    sim.apply(&claim("data", "u", "1Gi"));
+    assert_eq!(used(&sim), "1 0 1Gi");
+    let resize = |size: &str| {
+        format!("{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{size}\"}}}}}}}}")
+    };
+    let err = sim.fails(&["patch", "pvc", "data", "-n", "u", "-p", &resize("3Gi")]);
+    assert!(
+        err.contains("persistentvolumeclaims \"data\" is forbidden: exceeded quota: u, requested: requests.storage=2Gi, used: requests.storage=1Gi, limited: requests.storage=2Gi"),
+        "{err}"
+    );
+    sim.ok(&["patch", "pvc", "data", "-n", "u", "-p", &resize("2Gi")]);
+    assert_eq!(used(&sim), "1 0 2Gi");
+
+    // Given back: the node port when the Service turns ClusterIP again, the storage when the
+    // claim goes; then the two-port Service fits no better, but a claim does.
+    sim.ok(&["patch", "svc", "one", "-n", "u", "-p", &to("ClusterIP")]);
+    sim.ok(&["delete", "pvc", "data", "-n", "u"]);
+    eventually_seen("usage given back", WAIT, || {
+        let u = used(&sim);
+        if u == "0 0 0" { Ok(()) } else { Err(u) }
+    });
+    sim.apply(&claim("more", "u", "2Gi"));
+    assert!(
+        sim.fails(&["patch", "svc", "two", "-n", "u", "-p", &to("NodePort")])
+            .contains("exceeded quota")
+    );
+}
+
 fn slice_sizes(sim: &Sim, svc: &str) -> Vec<usize> {
     let label = format!("kubernetes.io/service-name={svc}");
     let out = sim.jsonpath(

@@ -307,6 +307,26 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
     }
 }
 
+/// Like [`eventually`], for a check that says what it saw: `f` returns `Ok` when done or
+/// `Err(seen)`, and a timeout reports the last `seen` (a flake then shows how far it got).
+pub fn eventually_seen<T>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for: {what}; last seen: {seen}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Async flavour of [`eventually`].
 pub async fn eventually_async<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
 where

@@ -114,10 +114,21 @@ pub(crate) async fn admit(
     dry_run: bool,
 ) -> ApiResult<()> {
     let core_group = res.group.is_empty();
-    if core_group && res.kind == "Service" {
-        allocate_service(core, old, obj, dry_run).await?;
+    if let Some(old) = old {
+        // Quota first, as kube-apiserver's admission runs before the registry allocates: a
+        // Service turned NodePort and refused by its quota takes no node ports.
+        if res.namespaced {
+            admit_update(core, res, old, obj, dry_run).await?;
+        }
+        if core_group && res.kind == "Service" {
+            allocate_service(core, Some(old), obj, dry_run).await?;
+        }
+        return Ok(());
     }
-    if !res.namespaced || old.is_some() {
+    if core_group && res.kind == "Service" {
+        allocate_service(core, None, obj, dry_run).await?;
+    }
+    if !res.namespaced {
         return Ok(());
     }
     let Some(ns) = meta::namespace(obj).map(String::from) else {
@@ -150,7 +161,47 @@ pub(crate) async fn admit(
             return Err(forbidden(res, obj, &limits::aggregate(&errs)));
         }
     }
-    charge_quotas(core, res, &ns, obj, dry_run).await
+    let requested = quota::usage(&res.group, &res.plural, obj);
+    charge_quotas(core, res, &ns, obj, &requested, dry_run).await
+}
+
+/// An update: only a Service (its type may take node ports or a load balancer) or a claim (a
+/// resize) can grow what it uses. Quota admission charges the growth (`CheckRequest` on
+/// UPDATE; the pod evaluator handles no updates in 1.32, where resources are immutable), and
+/// LimitRanger checks a claim's new request (`SupportsAttributes` skips only pod updates).
+async fn admit_update(
+    core: &Arc<Core>,
+    res: &ResourceInfo,
+    old: &Value,
+    obj: &Value,
+    dry_run: bool,
+) -> ApiResult<()> {
+    if !(res.group.is_empty() && matches!(res.kind.as_str(), "Service" | "PersistentVolumeClaim")) {
+        return Ok(());
+    }
+    let Some(ns) = meta::namespace(obj) else {
+        return Ok(());
+    };
+    let policed = core.builtin_admission.policed_namespaces(core).await?;
+    if !policed.read().contains(ns) {
+        return Ok(());
+    }
+    let claim = res.kind == "PersistentVolumeClaim";
+    if claim && old.pointer("/spec/resources") != obj.pointer("/spec/resources") {
+        let ranges = list_all(core, "limitranges", Some(ns)).await?;
+        let errs = limits::claim_violations(obj, &ranges);
+        if !errs.is_empty() {
+            return Err(forbidden(res, obj, &limits::aggregate(&errs)));
+        }
+    }
+    let growth = quota::growth(
+        &quota::usage(&res.group, &res.plural, obj),
+        &quota::usage(&res.group, &res.plural, old),
+    );
+    if growth.is_empty() {
+        return Ok(());
+    }
+    charge_quotas(core, res, ns, obj, &growth, dry_run).await
 }
 
 fn forbidden(res: &ResourceInfo, obj: &Value, why: &str) -> ApiError {
@@ -168,15 +219,15 @@ async fn charge_quotas(
     res: &ResourceInfo,
     ns: &str,
     obj: &Value,
+    requested: &quota::ResourceList,
     dry_run: bool,
 ) -> ApiResult<()> {
-    let requested = quota::usage(&res.group, &res.plural, obj);
     let quotas_res = core.resource("", "v1", "resourcequotas")?;
     'retry: for _ in 0..QUOTA_RETRIES {
         let mut writes = Vec::new();
         for q in list_all(core, "resourcequotas", Some(ns)).await? {
             let parsed = quota::Quota::from_object(&q);
-            match quota::charge(&parsed, &res.plural, obj, &requested) {
+            match quota::charge(&parsed, &res.plural, obj, requested) {
                 Ok(None) => {}
                 Ok(Some(used)) => writes.push((q, used)),
                 Err(why) => return Err(forbidden(res, obj, &why)),

@@ -24,6 +24,10 @@ const MUST_SPECIFY: [&str; 6] = [
     "requests.memory",
 ];
 
+/// `<class>.storageclass.storage.k8s.io/<resource>`: a claim resource counted per storage
+/// class (`storageClassSuffix` of the claim evaluator).
+const STORAGE_CLASS_SUFFIX: &str = ".storageclass.storage.k8s.io/";
+
 /// `count/<plural>` for the core group, `count/<plural>.<group>` otherwise.
 pub fn object_count_name(group: &str, plural: &str) -> String {
     if group.is_empty() {
@@ -44,6 +48,7 @@ pub fn resource_of(name: &str) -> Option<(String, String)> {
     match name {
         "pods" | "cpu" | "memory" | "ephemeral-storage" => core("pods"),
         "requests.storage" | "persistentvolumeclaims" => core("persistentvolumeclaims"),
+        n if n.contains(STORAGE_CLASS_SUFFIX) => core("persistentvolumeclaims"),
         n if n.starts_with("requests.") || n.starts_with("limits.") => core("pods"),
         "services" | "services.nodeports" | "services.loadbalancers" => core("services"),
         "configmaps" | "secrets" | "replicationcontrollers" | "resourcequotas" => core(name),
@@ -147,35 +152,95 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> ResourceList {
             let (req, lim) = pod_totals(obj);
             out.extend(compute_usage(&req, &lim));
         }
-        "services" => {
-            out.insert("services".into(), one());
-            let ty = obj.pointer("/spec/type").and_then(Value::as_str);
-            let ports = obj
-                .pointer("/spec/ports")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            if matches!(ty, Some("NodePort" | "LoadBalancer")) {
-                out.insert(
-                    "services.nodeports".into(),
-                    Quantity::from_units(ports as i128),
-                );
-            }
-            if ty == Some("LoadBalancer") {
-                out.insert("services.loadbalancers".into(), one());
-            }
-        }
-        "persistentvolumeclaims" => {
-            out.insert(plural.into(), one());
-            if let Some(q) = quantities(obj.pointer("/spec/resources/requests")).get("storage") {
-                out.insert("requests.storage".into(), *q);
-            }
-        }
+        "services" => out.extend(service_usage(obj)),
+        "persistentvolumeclaims" => out.extend(claim_usage(obj)),
         "configmaps" | "secrets" | "replicationcontrollers" | "resourcequotas" => {
             out.insert(plural.into(), one());
         }
         _ => {}
     }
     out
+}
+
+/// The service evaluator's `Usage` (`pkg/quota/v1/evaluator/core/services.go`): node ports
+/// and load balancers are always named, zero for the types that take none; a LoadBalancer
+/// with `allocateLoadBalancerNodePorts: false` counts only the ports that ask for one.
+fn service_usage(svc: &Value) -> ResourceList {
+    let ports = svc
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let all = Quantity::from_units(ports.len() as i128);
+    let (node_ports, balancers) = match svc.pointer("/spec/type").and_then(Value::as_str) {
+        Some("NodePort") => (all, Quantity::default()),
+        Some("LoadBalancer") => {
+            let suppressed =
+                svc.pointer("/spec/allocateLoadBalancerNodePorts") == Some(&Value::Bool(false));
+            let asked = ports
+                .iter()
+                .filter(|p| p.get("nodePort").and_then(Value::as_u64).unwrap_or(0) != 0)
+                .count();
+            let n = if suppressed {
+                Quantity::from_units(asked as i128)
+            } else {
+                all
+            };
+            (n, one())
+        }
+        _ => (Quantity::default(), Quantity::default()),
+    };
+    ResourceList::from([
+        ("services".into(), one()),
+        ("services.nodeports".into(), node_ports),
+        ("services.loadbalancers".into(), balancers),
+    ])
+}
+
+/// The claim evaluator's `Usage` (`persistent_volume_claims.go`): the claim and its storage
+/// request, also under its storage class (the beta annotation first, as
+/// `GetPersistentVolumeClaimClass`), the request no less than `status.allocatedResources`.
+fn claim_usage(pvc: &Value) -> ResourceList {
+    let mut out = ResourceList::from([("persistentvolumeclaims".into(), one())]);
+    let class = pvc
+        .pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+        .or_else(|| pvc.pointer("/spec/storageClassName"))
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty());
+    if let Some(c) = class {
+        out.insert(
+            format!("{c}{STORAGE_CLASS_SUFFIX}persistentvolumeclaims"),
+            one(),
+        );
+    }
+    let requested = quantities(pvc.pointer("/spec/resources/requests"))
+        .get("storage")
+        .copied();
+    let allocated = quantities(pvc.pointer("/status/allocatedResources"))
+        .get("storage")
+        .copied();
+    let storage = match (requested, allocated) {
+        (Some(r), Some(a)) => Some(r.max(a)),
+        (r, _) => r,
+    };
+    if let Some(q) = storage {
+        out.insert("requests.storage".into(), q);
+        if let Some(c) = class {
+            out.insert(format!("{c}{STORAGE_CLASS_SUFFIX}requests.storage"), q);
+        }
+    }
+    out
+}
+
+/// What an update adds to an object's usage (`SubtractWithNonNegativeResult` then
+/// `RemoveZeros`, as quota admission charges an UPDATE): only the growth, per resource.
+pub fn growth(new: &ResourceList, old: &ResourceList) -> ResourceList {
+    new.iter()
+        .filter_map(|(k, q)| {
+            let before = old.get(k).copied().unwrap_or_default();
+            (*q > before).then(|| (k.clone(), *q - before))
+        })
+        .collect()
 }
 
 /// `Constraints` of the pod evaluator: every container must state the cpu and memory requests
@@ -322,8 +387,9 @@ fn best_effort(pod: &Value) -> bool {
     })
 }
 
-/// Charge `requested` to `quota` for an object of (group, plural); the new `status.used`, None
-/// when the quota does not limit anything the object uses, or the forbidden message.
+/// Charge `requested` (an object's usage on create, its [`growth`] on update) to `quota` for
+/// an object of (group, plural); the new `status.used`, None when the quota does not limit
+/// anything the object adds, or the forbidden message.
 pub fn charge(
     quota: &Quota,
     plural: &str,
@@ -366,7 +432,11 @@ pub fn charge(
     }
     let mut new_used = quota.used.clone();
     let mut exceeded = Vec::new();
-    for k in &interesting {
+    // Zero amounts (a ClusterIP Service's node ports) ask for nothing (`RemoveZeros`).
+    for k in interesting
+        .iter()
+        .filter(|k| !requested[k.as_str()].is_zero())
+    {
         let q = requested[k.as_str()];
         let total = quota.used.get(k.as_str()).copied().unwrap_or_default() + q;
         if total > quota.hard[k.as_str()] {
@@ -389,7 +459,7 @@ pub fn charge(
             pretty(&mask(&quota.hard))
         ));
     }
-    Ok(Some(new_used))
+    Ok((new_used != quota.used).then_some(new_used))
 }
 
 /// A ResourceList as JSON (`{"pods": "2", "requests.cpu": "500m"}`).
@@ -517,5 +587,59 @@ mod tests {
             scopes: Vec::new(),
         };
         assert_eq!(charge(&cms, "pods", &p, &usage("", "pods", &p)), Ok(None));
+    }
+
+    #[test]
+    fn updates_charge_only_their_growth() {
+        let svc = |ty: &str, extra: Value| {
+            let mut v = json!({"spec": {"type": ty, "ports": [{"port": 80}, {"port": 443, "nodePort": 30443}]}});
+            if let (Some(spec), Value::Object(more)) = (v["spec"].as_object_mut(), extra) {
+                spec.extend(more);
+            }
+            usage("", "services", &v)
+        };
+        let cluster_ip = svc("ClusterIP", json!({}));
+        assert_eq!(cluster_ip["services.nodeports"], Quantity::default());
+        let grown = growth(&svc("LoadBalancer", json!({})), &cluster_ip);
+        assert_eq!(
+            to_json(&grown),
+            json!({"services.loadbalancers": "1", "services.nodeports": "2"})
+        );
+        // Node ports suppressed: only the one asked for counts.
+        let lb = svc(
+            "LoadBalancer",
+            json!({"allocateLoadBalancerNodePorts": false}),
+        );
+        assert_eq!(lb["services.nodeports"], Quantity::from_units(1));
+        assert!(growth(&cluster_ip, &svc("NodePort", json!({}))).is_empty());
+
+        let pvc = |size: &str| {
+            json!({"metadata": {"annotations": {"volume.beta.kubernetes.io/storage-class": "gold"}},
+                   "spec": {"storageClassName": "silver", "resources": {"requests": {"storage": size}}}})
+        };
+        let u = usage("", "persistentvolumeclaims", &pvc("1Gi"));
+        assert_eq!(show("requests.storage", &u["requests.storage"]), "1Gi");
+        assert!(u.contains_key("gold.storageclass.storage.k8s.io/requests.storage"));
+        assert!(u.contains_key("gold.storageclass.storage.k8s.io/persistentvolumeclaims"));
+        assert_eq!(
+            resource_of("gold.storageclass.storage.k8s.io/requests.storage"),
+            Some(("".into(), "persistentvolumeclaims".into()))
+        );
+        let grown = growth(&usage("", "persistentvolumeclaims", &pvc("3Gi")), &u);
+        assert_eq!(
+            to_json(&grown),
+            json!({"gold.storageclass.storage.k8s.io/requests.storage": "2Gi", "requests.storage": "2Gi"})
+        );
+        // A quota on the growth says what the update asks for.
+        let q = Quota {
+            name: "q".into(),
+            hard: list(&[("requests.storage", "2Gi")]),
+            used: list(&[("requests.storage", "1Gi")]),
+            scopes: Vec::new(),
+        };
+        assert_eq!(
+            charge(&q, "persistentvolumeclaims", &pvc("3Gi"), &grown).unwrap_err(),
+            "exceeded quota: q, requested: requests.storage=2Gi, used: requests.storage=1Gi, limited: requests.storage=2Gi"
+        );
     }
 }
