@@ -7,11 +7,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use cceone_kube_store::{Filter, KeyValue, ListPage, Revision, Store, StoreError, WatchStream};
 use etcd_client::{
-    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, Identity,
-    PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse,
+    AlarmAction, AlarmType, Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions,
+    GetOptions, Identity, PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse,
 };
 use serde_json::Value;
 
+use crate::health::{self, Health};
 use crate::{EtcdConfig, EtcdTls, codec, error, watch};
 
 /// Keys read per etcd range request when a list is cut into chunks (kept well under the
@@ -33,12 +34,15 @@ pub(crate) struct Shared {
     pub(crate) progress_interval: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) dial_timeout: Duration,
+    /// What requests found of etcd, and the write counters.
+    pub(crate) health: Health,
 }
 
 /// The etcd [`Store`].
 pub struct EtcdStore {
     shared: Arc<Shared>,
     compactor: Option<tokio::task::JoinHandle<()>>,
+    prober: tokio::task::JoinHandle<()>,
 }
 
 /// Reads a PEM file named by a TLS flag.
@@ -95,6 +99,7 @@ impl EtcdStore {
             progress_interval: cfg.progress_interval,
             request_timeout: cfg.request_timeout,
             dial_timeout: cfg.dial_timeout,
+            health: Health::default(),
         });
         let deadline = tokio::time::Instant::now() + cfg.dial_timeout;
         let mut delay = Duration::from_millis(50);
@@ -119,7 +124,12 @@ impl EtcdStore {
             compacted = shared.compacted.load(Ordering::Acquire),
             "store on etcd"
         );
-        Ok(Arc::new(Self { shared, compactor }))
+        let prober = tokio::spawn(prober(Arc::downgrade(&shared)));
+        Ok(Arc::new(Self {
+            shared,
+            compactor,
+            prober,
+        }))
     }
 }
 
@@ -128,6 +138,7 @@ impl Drop for EtcdStore {
         if let Some(c) = &self.compactor {
             c.abort();
         }
+        self.prober.abort();
     }
 }
 
@@ -163,16 +174,30 @@ impl Shared {
         fut: impl Future<Output = Result<T, etcd_client::Error>>,
         requested: Revision,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.request_timeout, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.map_err(e, requested)),
-            Err(_) => Err(error::timed_out(what)),
-        }
+        let result = match tokio::time::timeout(self.request_timeout, fut).await {
+            Ok(Ok(v)) => {
+                self.health.ok(false);
+                return Ok(v);
+            }
+            Ok(Err(e)) => self.map_err(e, requested),
+            Err(_) => error::timed_out(what),
+        };
+        self.health.failed(&result);
+        Err(result)
     }
 
-    pub(crate) async fn txn(&self, txn: Txn) -> Result<etcd_client::TxnResponse, StoreError> {
+    /// One write transaction carrying `bytes` of objects, counted in the store's stats.
+    pub(crate) async fn txn(
+        &self,
+        txn: Txn,
+        bytes: usize,
+    ) -> Result<etcd_client::TxnResponse, StoreError> {
         let mut kv = self.client.kv_client();
-        self.timed("txn", kv.txn(txn), 0).await
+        let started = std::time::Instant::now();
+        let resp = self.timed("txn", kv.txn(txn), 0).await?;
+        self.health.ok(true);
+        self.health.wrote(bytes, started.elapsed());
+        Ok(resp)
     }
 
     /// Reads the compaction record (and the current revision from the answer's header).
@@ -239,6 +264,7 @@ impl Shared {
         key: &str,
         op: TxnOp,
         expected: Option<Revision>,
+        bytes: usize,
     ) -> Result<(etcd_client::TxnResponse, Revision), StoreError> {
         let ek = self.key(key);
         let mut when = vec![Compare::create_revision(ek.clone(), CompareOp::Greater, 0)];
@@ -253,7 +279,7 @@ impl Shared {
             .when(when)
             .and_then([op])
             .or_else([TxnOp::get(ek, None)]);
-        let resp = self.txn(txn).await?;
+        let resp = self.txn(txn, bytes).await?;
         let rev = self.observe(resp.header());
         if !resp.succeeded() {
             return Err(self.failed_write(key, &resp, expected));
@@ -268,6 +294,36 @@ impl Shared {
             TxnOpResponse::Delete(del) => del.prev_kvs().first().cloned(),
             _ => None,
         })
+    }
+}
+
+/// Looks at etcd whenever no request has answered for a while (see [`health`]): lists its
+/// alarms, so that an idle server's readiness follows etcd going away, coming back or running
+/// out of space.
+async fn prober(shared: std::sync::Weak<Shared>) {
+    let mut tick = tokio::time::interval(health::PROBE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if !shared.health.quiet() {
+            continue;
+        }
+        let mut client = shared.client.maintenance_client();
+        let probe = client.alarm(AlarmAction::Get, AlarmType::None, None);
+        let result = match tokio::time::timeout(health::PROBE_EVERY, probe).await {
+            Ok(Ok(resp)) => Ok(resp
+                .alarms()
+                .iter()
+                .filter(|a| a.alarm() != AlarmType::None)
+                .map(|a| a.alarm().as_str_name().to_owned())
+                .collect()),
+            Ok(Err(e)) => Err(shared.map_err(e, 0)),
+            Err(_) => Err(error::timed_out("alarm")),
+        };
+        shared.health.probed(result);
     }
 }
 
@@ -303,7 +359,7 @@ async fn compact_once(shared: &Shared, clock: i64, rev: i64) -> Result<(i64, i64
         .when([Compare::version(key.clone(), CompareOp::Equal, clock)])
         .and_then([TxnOp::put(key.clone(), rev.to_string(), None)])
         .or_else([TxnOp::get(key, None)]);
-    let resp = shared.txn(txn).await?;
+    let resp = shared.txn(txn, 0).await?;
     let current = codec::etcd_revision(shared.observe(resp.header()));
     if !resp.succeeded() {
         // Another replica compacted since we last looked: follow its clock.
@@ -450,7 +506,7 @@ impl Store for EtcdStore {
         let txn = Txn::new()
             .when([Compare::create_revision(ek.clone(), CompareOp::Equal, 0)])
             .and_then([TxnOp::put(ek, stored.to_vec(), None)]);
-        let resp = s.txn(txn).await?;
+        let resp = s.txn(txn, stored.len()).await?;
         let rev = s.observe(resp.header());
         if !resp.succeeded() {
             return Err(StoreError::AlreadyExists { key: key.into() });
@@ -476,7 +532,7 @@ impl Store for EtcdStore {
             stored.to_vec(),
             Some(PutOptions::new().with_prev_key()),
         );
-        let (resp, rev) = s.guarded(key, put, expected).await?;
+        let (resp, rev) = s.guarded(key, put, expected, stored.len()).await?;
         let create_revision =
             Shared::prev_of(&resp).map_or(rev, |p| codec::revision(p.create_revision()));
         Ok(KeyValue {
@@ -490,7 +546,7 @@ impl Store for EtcdStore {
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, StoreError> {
         let s = &*self.shared;
         let del = TxnOp::delete(s.key(key), Some(DeleteOptions::new().with_prev_key()));
-        let (resp, rev) = s.guarded(key, del, expected).await?;
+        let (resp, rev) = s.guarded(key, del, expected, 0).await?;
         let prev = Shared::prev_of(&resp);
         let (value, create_revision) = match &prev {
             Some(p) => (
@@ -505,6 +561,14 @@ impl Store for EtcdStore {
             create_revision,
             mod_revision: rev,
         })
+    }
+
+    fn stats(&self) -> cceone_kube_store::StoreStats {
+        self.shared.health.stats()
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        self.shared.health.writable()
     }
 
     fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError> {

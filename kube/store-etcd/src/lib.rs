@@ -26,6 +26,8 @@ mod codec;
 mod error;
 #[cfg(feature = "clap")]
 mod flags;
+#[cfg(feature = "client")]
+mod health;
 #[cfg(feature = "test-util")]
 pub mod testing;
 #[cfg(feature = "client")]

@@ -98,6 +98,41 @@ async fn watch_resumes_across_an_etcd_kill_and_restart() {
     assert!(quiet.is_err(), "no duplicate after the restart: {quiet:?}");
 }
 
+/// Waits until the store's readiness is `ready`, without making requests of its own (the
+/// store's probe has to find out).
+async fn until_writable(s: &EtcdStore, ready: bool) {
+    let deadline = Instant::now() + WAIT;
+    while s.writable().is_ok() != ready {
+        assert!(
+            Instant::now() < deadline,
+            "writable() still {:?}",
+            s.writable()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_stats_follow_etcd() {
+    let mut etcd = TestEtcd::start().unwrap();
+    let s = EtcdStore::connect(config(etcd.url())).await.unwrap();
+    assert!(s.writable().is_ok());
+    assert_eq!(s.stats().commits, 0);
+    s.create("/h/a", obj(1)).await.unwrap();
+    s.update("/h/a", obj(2), None).await.unwrap();
+    let stats = s.stats();
+    assert_eq!((stats.commits, stats.records), (2, 2));
+    assert!(stats.bytes > 0 && stats.commit_seconds > 0.0);
+    // An idle store notices etcd going and coming back.
+    etcd.kill();
+    until_writable(&s, false).await;
+    let why = s.writable().unwrap_err().to_string();
+    assert!(why.contains("etcd"), "{why}");
+    etcd.restart().unwrap();
+    until_writable(&s, true).await;
+    s.create("/h/b", obj(3)).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_by_another_replica_ends_watches_with_compacted() {
     let etcd = TestEtcd::start().unwrap();
