@@ -52,6 +52,19 @@ spec:
     );
     assert_eq!(rows[1][..2], ["old", "2"]);
     assert_eq!(rows[1][5..], ["c", "nginx", "app=old"]);
+    // PodTemplates print as printPodTemplate: containers, images and the template's labels.
+    sim.apply(
+        "apiVersion: v1
+kind: PodTemplate
+metadata: {name: tpl}
+template:
+  metadata: {labels: {app: tpl, tier: web}}
+  spec: {containers: [{name: a, image: nginx}, {name: b, image: busybox}]}
+",
+    );
+    let rows = support::rows(&sim.ok(&["get", "podtemplates"]));
+    assert_eq!(rows[0], ["NAME", "CONTAINERS", "IMAGES", "POD", "LABELS"]);
+    assert_eq!(rows[1], ["tpl", "a,b", "nginx,busybox", "app=tpl,tier=web"]);
     let table = sim.ok(&["api-resources", "-o", "wide"]);
     assert_eq!(
         resource_row(&table, "replicationcontrollers"),
@@ -245,6 +258,28 @@ spec:
         sim.ok(&["certificate", "deny", "mallory"]),
         "certificatesigningrequest.certificates.k8s.io/mallory denied\n"
     );
+    // `kubectl get csr` prints printCertificateSigningRequest's columns; the signed request
+    // is Issued too.
+    let table = sim.ok(&["get", "csr"]);
+    let rows = support::rows(&table);
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "AGE",
+            "SIGNERNAME",
+            "REQUESTOR",
+            "REQUESTEDDURATION",
+            "CONDITION"
+        ]
+    );
+    let signer = "kubernetes.io/kube-apiserver-client";
+    let row = |name: &str| support::row(&table, name).unwrap();
+    assert_eq!(
+        row("alice")[2..],
+        [signer, "admin", "<none>", "Approved,Issued"]
+    );
+    assert_eq!(row("mallory")[2..], [signer, "admin", "<none>", "Denied"]);
     let alice: Value =
         serde_json::from_str(&sim.ok(&["get", "csr", "alice", "-o", "json"])).unwrap();
     let condition = &alice["status"]["conditions"][0];

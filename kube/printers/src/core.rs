@@ -1,6 +1,6 @@
 //! Core (`""` group) kinds other than Pod, Node and Event: Namespace,
-//! ConfigMap, Secret, ServiceAccount, Service, Endpoints and
-//! PersistentVolumeClaim.
+//! ConfigMap, Secret, ServiceAccount, Service, Endpoints, PersistentVolumeClaim
+//! and PodTemplate.
 
 use std::collections::BTreeSet;
 
@@ -10,8 +10,9 @@ use serde_json::Value;
 use crate::Column;
 use crate::descriptions as d;
 use crate::util::{
-    age, age_column, arr_at, at, col, deleting, format_labels, int_at, len_obj, name, name_column,
-    opt_int, opt_str, sorted_unique_join, str_at, str_or, wide,
+    CONTAINERS_DESC, IMAGES_DESC, age, age_column, arr_at, at, col, container_cells, deleting,
+    format_labels, int_at, len_obj, name, name_column, opt_int, opt_str, sorted_unique_join,
+    str_at, str_or, wide,
 };
 
 /// Namespace: Name, Status, Age.
@@ -349,4 +350,25 @@ fn access_modes(modes: &[Value]) -> String {
     .map(|(_, short)| *short)
     .collect::<Vec<_>>()
     .join(",")
+}
+
+/// PodTemplate: Name, Containers, Images, Pod Labels (`printPodTemplate`; no Age column).
+pub(crate) fn pod_template_columns() -> Vec<Column> {
+    vec![
+        name_column(),
+        col("Containers", "string", CONTAINERS_DESC),
+        col("Images", "string", IMAGES_DESC),
+        col("Pod Labels", "string", "The labels for the pod template."),
+    ]
+}
+
+/// PodTemplate cells: the template's containers and its labels (`<none>` without).
+pub(crate) fn pod_template_cells(obj: &Value, _now: Timestamp) -> Vec<Value> {
+    let [names, images] = container_cells(arr_at(obj, &["template", "spec", "containers"]));
+    vec![
+        name(obj),
+        names,
+        images,
+        Value::from(format_labels(at(obj, &["template", "metadata", "labels"]))),
+    ]
 }

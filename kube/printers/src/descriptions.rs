@@ -185,3 +185,17 @@ pub(crate) const CLUSTER_ROLE_BINDING_ROLE_REF: &str = "RoleRef can only referen
 
 /// `LeaseSpec.holderIdentity`
 pub(crate) const LEASE_HOLDER: &str = "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field.";
+
+/// v1beta1 `CertificateSigningRequestSpec.signerName` (upstream describes the columns with the
+/// v1beta1 docs).
+pub(crate) const CSR_SIGNER_NAME: &str = "Requested signer for the request. It is a qualified name in the form: `scope-hostname.io/name`. If empty, it will be defaulted:\n 1. If it's a kubelet client certificate, it is assigned\n    \"kubernetes.io/kube-apiserver-client-kubelet\".\n 2. If it's a kubelet serving certificate, it is assigned\n    \"kubernetes.io/kubelet-serving\".\n 3. Otherwise, it is assigned \"kubernetes.io/legacy-unknown\".\nDistribution of trust for signers happens out of band. You can select on this field using `spec.signerName`.";
+
+/// v1beta1 `CertificateSigningRequestSpec.request` (the Requestor column's description).
+pub(crate) const CSR_REQUEST: &str = "Base64-encoded PKCS#10 CSR data";
+
+/// v1beta1 `CertificateSigningRequestSpec.expirationSeconds`
+pub(crate) const CSR_EXPIRATION_SECONDS: &str = "expirationSeconds is the requested duration of validity of the issued certificate. The certificate signer may issue a certificate with a different validity duration so a client must check the delta between the notBefore and and notAfter fields in the issued certificate to determine the actual duration.\n\nThe v1.22+ in-tree implementations of the well-known Kubernetes signers will honor this field as long as the requested duration is not greater than the maximum duration they will honor per the --cluster-signing-duration CLI flag to the Kubernetes controller manager.\n\nCertificate signers may not honor this field for various reasons:\n\n  1. Old signer that is unaware of the field (such as the in-tree\n     implementations prior to v1.22)\n  2. Signer whose configured maximum is shorter than the requested duration\n  3. Signer whose configured minimum is longer than the requested duration\n\nThe minimum valid value for expirationSeconds is 600, i.e. 10 minutes.";
+
+/// v1beta1 `CertificateSigningRequestStatus.conditions`
+pub(crate) const CSR_CONDITIONS: &str =
+    "Conditions applied to the request, such as approval or denial.";

@@ -16,6 +16,7 @@
 
 mod apps;
 mod batch;
+mod certificates;
 mod cluster;
 mod coordination;
 mod core;
@@ -118,6 +119,13 @@ pub fn builtin(group: &str, kind: &str) -> Option<Box<dyn Printer>> {
         ("", "Service") => printer(crate::core::service_columns, crate::core::service_cells),
         ("", "Endpoints") => printer(crate::core::endpoints_columns, crate::core::endpoints_cells),
         ("", "PersistentVolumeClaim") => printer(crate::core::pvc_columns, crate::core::pvc_cells),
+        ("", "PodTemplate") => printer(
+            crate::core::pod_template_columns,
+            crate::core::pod_template_cells,
+        ),
+        ("certificates.k8s.io", "CertificateSigningRequest") => {
+            printer(certificates::csr_columns, certificates::csr_cells)
+        }
         ("", "ResourceQuota") => printer(cluster::quota_columns, cluster::quota_cells),
         ("policy", "PodDisruptionBudget") => printer(cluster::pdb_columns, cluster::pdb_cells),
         ("discovery.k8s.io", "EndpointSlice") => printer(

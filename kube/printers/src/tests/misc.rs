@@ -251,3 +251,82 @@ fn roles_and_crds_use_default_printer() {
         json!("0001-01-01T00:00:00Z")
     );
 }
+
+#[test]
+fn certificate_signing_request() {
+    let g = "certificates.k8s.io";
+    assert_eq!(
+        columns(g, "CertificateSigningRequest"),
+        cols(&[
+            "Name",
+            "Age",
+            "SignerName",
+            "Requestor",
+            "RequestedDuration",
+            "Condition"
+        ])
+    );
+    let pending = json!({
+        "metadata": {"name": "alice", "creationTimestamp": ago(30)},
+        "spec": {"signerName": "kubernetes.io/kube-apiserver-client", "username": "admin",
+                 "expirationSeconds": 86400, "request": "", "usages": ["client auth"]}
+    });
+    assert_eq!(
+        cells(g, "CertificateSigningRequest", &pending),
+        vec![
+            json!("alice"),
+            json!("30s"),
+            json!("kubernetes.io/kube-apiserver-client"),
+            json!("admin"),
+            json!("24h"),
+            json!("Pending")
+        ]
+    );
+    // Denied wins over Approved; a failed, issued request says both; no signer or duration
+    // prints <none>.
+    let issued = json!({
+        "metadata": {"name": "bob", "creationTimestamp": ago(30)},
+        "spec": {"username": "bob"},
+        "status": {"conditions": [{"type": "Approved"}, {"type": "Failed"}], "certificate": "LS0t"}
+    });
+    let c = cells(g, "CertificateSigningRequest", &issued);
+    assert_eq!(
+        c[2..],
+        [
+            json!("<none>"),
+            json!("bob"),
+            json!("<none>"),
+            json!("Approved,Failed,Issued")
+        ]
+    );
+    let denied = json!({"metadata": {"name": "eve"},
+                        "status": {"conditions": [{"type": "Approved"}, {"type": "Denied"}]}});
+    assert_eq!(
+        cells(g, "CertificateSigningRequest", &denied)[5],
+        json!("Denied")
+    );
+}
+
+#[test]
+fn pod_template() {
+    assert_eq!(
+        columns("", "PodTemplate"),
+        cols(&["Name", "Containers", "Images", "Pod Labels"])
+    );
+    let t = json!({
+        "metadata": {"name": "web", "creationTimestamp": ago(30)},
+        "template": {"metadata": {"labels": {"tier": "web", "app": "shop"}},
+                     "spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "busybox"}]}}
+    });
+    assert_eq!(
+        cells("", "PodTemplate", &t),
+        vec![
+            json!("web"),
+            json!("a,b"),
+            json!("nginx,busybox"),
+            json!("app=shop,tier=web")
+        ]
+    );
+    let bare = json!({"metadata": {"name": "empty"}, "template": {"spec": {"containers": []}}});
+    assert_eq!(cells("", "PodTemplate", &bare)[3], json!("<none>"));
+}

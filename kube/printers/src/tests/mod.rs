@@ -72,6 +72,8 @@ fn every_builtin_has_one_cell_per_column() {
         ("apps", "Deployment"),
         ("apps", "ReplicaSet"),
         ("", "ReplicationController"),
+        ("", "PodTemplate"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
         ("apps", "StatefulSet"),
         ("apps", "DaemonSet"),
         ("batch", "Job"),
