@@ -70,11 +70,23 @@ fn spawn_work_worker(
         for _ in 0..WORK_LANES {
             let (lane_tx, mut lane_rx) = tokio::sync::mpsc::channel::<WorkCmd>(256);
             let works = Arc::clone(&works);
+            let out = out.clone();
             tasks.spawn(async move {
+                let mut retries = tokio::task::JoinSet::new();
                 while let Some(cmd) = lane_rx.recv().await {
                     match cmd {
                         WorkCmd::Apply(d) => works.apply(d).await,
-                        WorkCmd::Delete(d) => works.delete(d).await,
+                        WorkCmd::Delete(d) => {
+                            let left = works.delete(&d).await;
+                            // Reaped here so the set holds only retries still running.
+                            while retries.try_join_next().is_some() {}
+                            retries.spawn(confirm_removal(
+                                Arc::clone(&works),
+                                d,
+                                left,
+                                out.clone(),
+                            ));
+                        }
                     }
                 }
             });
@@ -109,6 +121,36 @@ fn spawn_work_worker(
         }
     });
     (tx, task)
+}
+
+/// Tell the hub a deleted Work's objects are gone from the member, first removing what the
+/// deletion could not (the member's API refused or failed), again and again with a growing
+/// pause: the Work keeps its execution finalizer in the federation until this answer arrives,
+/// as Karmada's execution controller keeps it until the member's objects are deleted
+/// (pkg/controllers/execution/execution_controller.go, tryDeleteWorkload).
+async fn confirm_removal(
+    works: Arc<crate::works::Works>,
+    d: v1::WorkDeletion,
+    mut left: crate::works::Removal,
+    out: tokio::sync::mpsc::Sender<v1::AgentMessage>,
+) {
+    let mut pause = Duration::from_millis(500);
+    while !left.is_done() {
+        tokio::time::sleep(pause).await;
+        if out.is_closed() {
+            return;
+        }
+        pause = (pause * 2).min(Duration::from_secs(30));
+        left = works.remove_objects(left).await;
+    }
+    let removed = v1::WorkRemoved {
+        namespace: d.namespace,
+        name: d.name,
+        uid: d.uid,
+    };
+    let _ = out
+        .send(msg(agent_message::Msg::WorkRemoved(removed)))
+        .await;
 }
 
 /// How a session ended.
@@ -189,7 +231,11 @@ pub async fn run(conn: AgentConn, mut ctx: SessionContext) -> SessionEnd {
         min_version: cceone_proto::MIN_VERSION,
         agent_version: env!("CARGO_PKG_VERSION").into(),
         agent_id: ctx.cfg.agent_id.clone(),
-        capabilities: vec!["proxy".into(), "csr".into()],
+        capabilities: vec![
+            "proxy".into(),
+            "csr".into(),
+            cceone_proto::CAP_WORK_REMOVED.into(),
+        ],
     };
     if let Err(e) = control.send(&msg(agent_message::Msg::Hello(hello))).await {
         return SessionEnd::Lost(e);

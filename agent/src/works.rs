@@ -33,6 +33,17 @@ struct ObjRef {
     ordinal: usize,
 }
 
+/// Objects of a deleted Work the member still holds (their removal failed).
+#[derive(Debug, Default)]
+pub struct Removal(Vec<ObjRef>);
+
+impl Removal {
+    /// Nothing is left.
+    pub fn is_done(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Held {
     uid: String,
@@ -449,37 +460,53 @@ impl Works {
         watching.insert(kind_key, task);
     }
 
-    async fn delete_object(&self, o: &ObjRef) {
+    /// Remove one object; true when it is gone (or was already).
+    async fn delete_object(&self, o: &ObjRef) -> bool {
         let api: Api<DynamicObject> = match (&o.namespace, o.namespaced) {
             (Some(ns), true) => Api::namespaced_with(self.client.clone(), ns, &o.resource),
             _ => Api::all_with(self.client.clone(), &o.resource),
         };
         match api.delete(&o.name, &DeleteParams::background()).await {
             Ok(_) => {
-                tracing::info!(kind = %o.resource.kind, name = %o.name, "removed an object its work no longer holds")
+                tracing::info!(kind = %o.resource.kind, name = %o.name, "removed an object its work no longer holds");
+                true
             }
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => true,
             Err(e) => {
-                tracing::warn!(kind = %o.resource.kind, name = %o.name, error = %e, "removing an object failed")
+                tracing::warn!(kind = %o.resource.kind, name = %o.name, error = %e, "removing an object failed");
+                false
             }
         }
     }
 
-    /// A Work went away: remove what it held unless it preserves its resources.
-    pub async fn delete(&self, d: v1::WorkDeletion) {
+    /// A Work went away: remove what it held unless it preserves its resources. Returns what
+    /// could not be removed yet (to try again with [`Works::remove_objects`]); empty once the
+    /// member holds nothing of the Work.
+    pub async fn delete(&self, d: &v1::WorkDeletion) -> Removal {
         let removed = self
             .held
             .lock()
             .await
             .remove(&(d.namespace.clone(), d.name.clone()));
-        let Some(h) = removed else { return };
+        let Some(h) = removed else {
+            return Removal::default();
+        };
         if h.preserve || d.preserve_resources_on_deletion {
             tracing::info!(work = %d.name, "work deleted; its resources are preserved");
-            return;
+            return Removal::default();
         }
-        for o in &h.objects {
-            self.delete_object(o).await;
+        self.remove_objects(Removal(h.objects)).await
+    }
+
+    /// Try again to remove what a deletion left; returns what is still there.
+    pub async fn remove_objects(&self, left: Removal) -> Removal {
+        let mut still = Vec::new();
+        for o in left.0 {
+            if !self.delete_object(&o).await {
+                still.push(o);
+            }
         }
+        Removal(still)
     }
 
     /// The status of every held Work that changed since it was last reported. Only Works

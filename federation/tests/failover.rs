@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Fed, cluster, condition, eventually, rb, targets, works_of};
+use support::{Fed, cluster, condition, eventually, rb, targets, work, works_of};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -147,6 +147,18 @@ async fn a_lost_cluster_turns_unknown_and_its_replicas_move_to_the_healthy_one()
         },
     )
     .await;
+    // member1 is unreachable, so its Work waits, terminating, on the execution finalizer until
+    // the member confirms (Karmada's execution controller keeps it while the cluster is not
+    // ready and not leaving).
+    let left = fed.list(&work(), Some("karmada-es-member1")).await;
+    let [old] = left.as_slice() else {
+        panic!("member1's Work stays until the member confirms: {left:?}")
+    };
+    assert!(!old["metadata"]["deletionTimestamp"].is_null(), "{old}");
+    assert_eq!(
+        old["metadata"]["finalizers"],
+        json!(["karmada.io/execution-controller"])
+    );
 
     // member1 comes back: Ready again, no taints; the replicas stay where they run.
     fed.set_connected("member1", true).await;

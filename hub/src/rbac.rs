@@ -61,7 +61,7 @@ pub fn objects() -> Vec<Value> {
         {"apiGroups": [group], "resources": ["registeredclusters/status"],
          "verbs": ["get", "patch", "update"]},
         {"apiGroups": ["work.karmada.io"], "resources": ["works"],
-         "verbs": ["get", "list", "watch"]},
+         "verbs": ["get", "list", "watch", "patch"]},
         {"apiGroups": ["work.karmada.io"], "resources": ["works/status"],
          "verbs": ["patch", "update"]},
         {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],

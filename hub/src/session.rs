@@ -386,6 +386,10 @@ async fn serve(
     let sink = crate::sink::Sink::start(&hub, cluster);
 
     let grace = hub.cfg.heartbeat_grace;
+    let confirms = hello
+        .capabilities
+        .iter()
+        .any(|c| c == cceone_proto::CAP_WORK_REMOVED);
     let mut relay: crate::works::RelayHandle = None;
     let mut last_heartbeat_write = Instant::now();
     let outcome: SessionEvent = loop {
@@ -481,10 +485,15 @@ async fn serve(
                     held = inv.works.len(),
                     "agent inventory received; relaying works"
                 );
-                crate::works::start(&hub, cluster, inv, &out_tx, &mut relay);
+                crate::works::start(&hub, cluster, inv, confirms, &out_tx, &mut relay);
             }
             Some(agent_message::Msg::WorkStatus(ws)) if version >= 2 => sink.work(ws),
-            Some(agent_message::Msg::WorkStatus(_)) | Some(agent_message::Msg::Inventory(_)) => {
+            Some(agent_message::Msg::WorkRemoved(r)) if version >= 2 => {
+                crate::works::removed(&hub, cluster, r);
+            }
+            Some(agent_message::Msg::WorkStatus(_))
+            | Some(agent_message::Msg::Inventory(_))
+            | Some(agent_message::Msg::WorkRemoved(_)) => {
                 tracing::debug!(
                     cluster,
                     version,

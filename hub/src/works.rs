@@ -111,14 +111,32 @@ pub(crate) enum Routed {
         /// The event's resourceVersion as a number.
         revision: u64,
     },
-    /// A Work of the session's namespace was deleted.
+    /// A Work of the session's namespace was deleted, or is being deleted (`release`: it holds
+    /// the execution finalizer until the member has let its objects go).
     Deleted {
         name: String,
         uid: String,
         preserve: bool,
         revision: u64,
+        release: bool,
     },
 }
+
+/// Karmada's finalizer on a Work: the Work stays (terminating) until what it put in the member
+/// is removed. The federation writes it on every Work; the hub removes it.
+const EXECUTION_FINALIZER: &str = cceone_karmada_api::names::EXECUTION_FINALIZER;
+
+/// The Work is being deleted and waits on the hub (its execution finalizer).
+fn terminating(w: &WorkObject) -> bool {
+    w.metadata.deletion_timestamp.is_some()
+        && w.metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == EXECUTION_FINALIZER))
+}
+
+/// Generation recorded in a route for a Work whose deletion has been routed already.
+const ROUTED_DELETION: i64 = i64::MIN;
 
 /// One session's events waiting for its relay, at most one per Work (a newer event of a Work
 /// replaces the one waiting), so a slow agent holds the hub to one delivery per Work rather than
@@ -254,13 +272,31 @@ impl Router {
         };
         let uid = w.metadata.uid.clone().unwrap_or_default();
         let revision = revision(&w);
+        let preserve = w.spec.preserve_resources_on_deletion == Some(true);
         let ev = if deleted {
-            r.routed.remove(&name);
+            // A Work that held the finalizer had its deletion routed while terminating.
+            if r.routed.remove(&name) == Some((uid.clone(), ROUTED_DELETION)) {
+                return;
+            }
             Routed::Deleted {
                 name: name.clone(),
                 uid: uid.clone(),
-                preserve: w.spec.preserve_resources_on_deletion == Some(true),
+                preserve,
                 revision,
+                release: false,
+            }
+        } else if terminating(&w) {
+            let marker = (uid.clone(), ROUTED_DELETION);
+            if r.routed.get(&name) == Some(&marker) {
+                return;
+            }
+            r.routed.insert(name.clone(), marker);
+            Routed::Deleted {
+                name: name.clone(),
+                uid: uid.clone(),
+                preserve,
+                revision,
+                release: true,
             }
         } else {
             let generation = w.metadata.generation.unwrap_or(0);
@@ -377,6 +413,10 @@ struct Relay {
     control: ControlTx,
     /// The resourceVersion of the last list: events at or below it are already accounted for.
     listed_at: u64,
+    /// The agent answers each deletion with WorkRemoved once the member let go of the Work's
+    /// objects; an older agent does not, and the hub releases a Work when it sends the deletion.
+    confirms: bool,
+    client: kube::Client,
 }
 
 impl Relay {
@@ -391,8 +431,18 @@ impl Relay {
         send(&self.control, hub_message::Msg::Work(d)).await
     }
 
-    async fn delete(&mut self, name: String, uid: String, preserve: bool) -> bool {
+    /// Tell the agent a Work goes; `release`: the Work waits on its execution finalizer, which
+    /// goes when the agent confirms (or now, for an agent that never does).
+    async fn delete(&mut self, name: String, uid: String, preserve: bool, release: bool) -> bool {
         self.held.remove(&name);
+        if release && !self.confirms {
+            tokio::spawn(release_work(
+                self.client.clone(),
+                self.ns.clone(),
+                name.clone(),
+                uid.clone(),
+            ));
+        }
         let del = v1::WorkDeletion {
             namespace: self.ns.clone(),
             name,
@@ -407,9 +457,18 @@ impl Relay {
         self.listed_at = rv;
         let mut present = std::collections::HashSet::new();
         for w in items {
-            if let Some(name) = &w.metadata.name {
-                present.insert(name.clone());
+            let Some(name) = &w.metadata.name else {
+                continue;
+            };
+            if terminating(w) {
+                let uid = w.metadata.uid.clone().unwrap_or_default();
+                let preserve = w.spec.preserve_resources_on_deletion == Some(true);
+                if !self.delete(name.clone(), uid, preserve, true).await {
+                    return false;
+                }
+                continue;
             }
+            present.insert(name.clone());
             let Some(d) = delivery(w) else { continue };
             if !self.apply(d).await {
                 return false;
@@ -422,7 +481,7 @@ impl Relay {
             .map(|(name, (uid, _))| (name.clone(), uid.clone()))
             .collect();
         for (name, uid) in gone {
-            if !self.delete(name, uid, false).await {
+            if !self.delete(name, uid, false, false).await {
                 return false;
             }
         }
@@ -435,14 +494,17 @@ async fn relay(
     client: kube::Client,
     cluster: String,
     inventory: v1::WorkInventory,
+    confirms: bool,
     control: ControlTx,
     route: Route,
     inbox: Arc<Inbox>,
 ) {
     let _route = route;
     let ns = execution_namespace(&cluster);
-    let api: Api<WorkObject> = Api::namespaced_with(client, &ns, &work_resource());
+    let api: Api<WorkObject> = Api::namespaced_with(client.clone(), &ns, &work_resource());
     let mut r = Relay {
+        confirms,
+        client: client.clone(),
         held: inventory
             .works
             .into_iter()
@@ -490,7 +552,8 @@ async fn relay(
                 uid,
                 preserve,
                 revision,
-            }) if revision > r.listed_at => r.delete(name, uid, preserve).await,
+                release,
+            }) if revision > r.listed_at => r.delete(name, uid, preserve, release).await,
             // Already accounted for by the last list.
             Next::Event(_) => true,
         };
@@ -556,23 +619,12 @@ pub(crate) async fn write_status(
             "manifestStatuses": manifests,
         }},
     ]);
-    let ar = work_resource();
-    let uri = format!(
-        "/apis/{}/namespaces/{}/works/{}/status?fieldManager=cceone-hub",
-        ar.api_version, s.namespace, s.name
+    let path = format!(
+        "/namespaces/{}/works/{}/status?fieldManager=cceone-hub",
+        s.namespace, s.name
     );
-    let request = http::Request::patch(uri)
-        .header(http::header::CONTENT_TYPE, "application/json-patch+json")
-        .body(serde_json::to_vec(&body).unwrap_or_default());
-    let request = match request {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(cluster, work = %s.name, error = %e, "work status request not built");
-            return;
-        }
-    };
-    match client.request_text(request).await {
-        Ok(_) => {}
+    match json_patch(client, &path, &body).await {
+        Ok(()) => {}
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 422 || e.code == 409 => {
             // Gone, or another Work of that name now: nothing of this report applies.
             tracing::debug!(cluster, work = %s.name, code = e.code, "work gone or replaced before its status arrived");
@@ -582,8 +634,77 @@ pub(crate) async fn write_status(
     }
 }
 
+/// Send JSON patch `ops` to `path` under the Work API (`/namespaces/NS/works/NAME...`).
+async fn json_patch(client: &kube::Client, path: &str, ops: &Value) -> Result<(), kube::Error> {
+    let ar = work_resource();
+    let request = http::Request::patch(format!("/apis/{}{path}", ar.api_version))
+        .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+        .body(serde_json::to_vec(ops).unwrap_or_default())
+        .map_err(kube::Error::HttpError)?;
+    client.request_text(request).await.map(drop)
+}
+
 fn now() -> String {
     cceone_platform::phase::rfc3339(jiff::Timestamp::now())
+}
+
+/// The agent says the member no longer holds what Work `r` put there: let the Work go.
+pub(crate) fn removed(hub: &crate::Hub, cluster: &str, r: v1::WorkRemoved) {
+    if r.namespace != execution_namespace(cluster) {
+        tracing::warn!(cluster, namespace = %r.namespace, "work removal for another cluster's namespace ignored");
+        return;
+    }
+    tokio::spawn(release_work(hub.client.clone(), r.namespace, r.name, r.uid));
+}
+
+/// Remove the execution finalizer from Work `ns/name` if it is still the one with `uid` and
+/// being deleted: one JSON patch that tests the uid and resourceVersion it read, read again
+/// and retried when another writer came between.
+async fn release_work(client: kube::Client, ns: String, name: String, uid: String) {
+    let api: Api<WorkObject> = Api::namespaced_with(client.clone(), &ns, &work_resource());
+    let mut pause = Duration::from_millis(200);
+    for _ in 0..8 {
+        let w = match api.get_opt(&name).await {
+            Ok(Some(w)) => w,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(work = %name, namespace = %ns, error = %e, "reading a deleted work failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if w.metadata.uid.as_deref() != Some(uid.as_str()) || !terminating(&w) {
+            return;
+        }
+        let rest: Vec<&String> = w
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .filter(|f| *f != EXECUTION_FINALIZER)
+            .collect();
+        let ops = json!([
+            {"op": "test", "path": "/metadata/uid", "value": uid},
+            {"op": "test", "path": "/metadata/resourceVersion", "value": w.metadata.resource_version},
+            {"op": "replace", "path": "/metadata/finalizers", "value": rest},
+        ]);
+        let path = format!("/namespaces/{ns}/works/{name}?fieldManager=cceone-hub");
+        match json_patch(&client, &path, &ops).await {
+            Ok(_) => {
+                tracing::debug!(work = %name, namespace = %ns, "work released");
+                return;
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => return,
+            Err(kube::Error::Api(s)) if matches!(s.code, 409 | 422) => {}
+            Err(e) => {
+                tracing::warn!(work = %name, namespace = %ns, error = %e, "releasing a deleted work failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    tracing::warn!(work = %name, namespace = %ns, "gave up releasing a deleted work; it is released when the cluster reconnects");
 }
 
 /// Keep the relay task of a session.
@@ -594,6 +715,7 @@ pub(crate) fn start(
     hub: &crate::Hub,
     cluster: &str,
     inventory: v1::WorkInventory,
+    confirms: bool,
     control: &ControlTx,
     slot: &mut RelayHandle,
 ) {
@@ -605,6 +727,7 @@ pub(crate) fn start(
         hub.client.clone(),
         cluster.to_string(),
         inventory,
+        confirms,
         control.clone(),
         route,
         inbox,
@@ -655,7 +778,32 @@ mod tests {
         router.route(work(3, true), true);
         assert!(matches!(
             inbox.take(),
-            Some(Next::Event(Routed::Deleted { .. }))
+            Some(Next::Event(Routed::Deleted { release: false, .. }))
         ));
+    }
+
+    #[test]
+    fn a_terminating_work_is_routed_once_for_removal_and_its_final_deletion_not_again() {
+        let router = Arc::new(Router::default());
+        let (_route, inbox) = router.register("karmada-es-a");
+        router.route(work(1, false), false);
+        assert!(matches!(
+            inbox.take(),
+            Some(Next::Event(Routed::Applied { .. }))
+        ));
+        let mut dying = work(1, false);
+        dying.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+        );
+        dying.metadata.finalizers = Some(vec![EXECUTION_FINALIZER.into()]);
+        router.route(dying.clone(), false);
+        assert!(matches!(
+            inbox.take(),
+            Some(Next::Event(Routed::Deleted { release: true, .. }))
+        ));
+        // Its status written while it waits, then the finalizer gone: nothing more to send.
+        router.route(dying.clone(), false);
+        router.route(dying, true);
+        assert!(inbox.take().is_none());
     }
 }

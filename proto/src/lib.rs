@@ -13,6 +13,12 @@ pub const MIN_VERSION: u32 = 1;
 /// See [`MIN_VERSION`].
 pub const MAX_VERSION: u32 = 2;
 
+/// The capability an agent announces in its Hello when it answers each WorkDeletion with a
+/// WorkRemoved once the member no longer holds what the Work put there. The hub then lets a
+/// deleted Work go only on that answer; with an agent that does not announce it, as soon as the
+/// deletion is sent.
+pub const CAP_WORK_REMOVED: &str = "work-removed";
+
 /// Pick the version both sides use: the highest both speak, or None when the ranges do not meet.
 pub fn negotiate(peer_min: u32, peer_max: u32, our_min: u32, our_max: u32) -> Option<u32> {
     let peer_min = peer_min.max(1);

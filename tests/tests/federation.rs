@@ -239,6 +239,21 @@ fn seed_walkthrough_scale_edit_delete_without_churn() {
         (m3.trim() == "6" && gone1 && gone2).then_some(())
     });
 
+    // Works hold Karmada's execution finalizer: the hub lets one go only after the agent says
+    // the member removed its objects.
+    let finalizers = up.fed(&[
+        "get",
+        "works",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.finalizers[*]} {end}",
+    ]);
+    assert_eq!(
+        finalizers.split_whitespace().collect::<Vec<_>>(),
+        ["karmada.io/execution-controller"],
+        "{finalizers}"
+    );
+
     // Delete the template: its binding, Works and member objects go.
     up.fed(&["delete", "deployment", "nginx"]);
     eventually(

@@ -6,8 +6,9 @@
 //!
 //! After dispatching it settles graceful evictions ([`super::eviction`]).
 //!
-//! Works are written without Karmada's `karmada.io/execution-controller` finalizer: the hub
-//! relays a Work's deletion to the agent when the Work disappears, so nothing would remove it.
+//! Works carry Karmada's `karmada.io/execution-controller` finalizer from their creation: a
+//! deleted Work stays, terminating, until the hub has heard from the agent that the member let
+//! go of its objects (or, for a cluster that left, until the cluster controller releases it).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -37,12 +38,9 @@ const OWNED_ANNOTATIONS: &[&str] = &[
     names::APPLIED_CLUSTER_OVERRIDES_ANNOTATION,
 ];
 
-/// A Work as the binding controller writes it: without the execution finalizer, and with the
-/// schema defaults the API server would add, so that comparing with the stored Work is exact.
+/// A Work as the binding controller writes it: with the schema defaults the API server would
+/// add, so that comparing with the stored Work is exact.
 fn finish(mut work: Value) -> Value {
-    if let Some(meta) = work.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("finalizers");
-    }
     crds::default_object(&mut work);
     work
 }
@@ -545,11 +543,14 @@ mod tests {
     }
 
     #[test]
-    fn finished_works_carry_no_finalizer() {
+    fn finished_works_keep_the_execution_finalizer() {
         let w = finish(
             json!({"apiVersion": "work.karmada.io/v1alpha1", "kind": "Work",
             "metadata": {"name": "w", "finalizers": [names::EXECUTION_FINALIZER]}, "spec": {}}),
         );
-        assert!(w.pointer("/metadata/finalizers").is_none());
+        assert_eq!(
+            w["metadata"]["finalizers"],
+            json!([names::EXECUTION_FINALIZER])
+        );
     }
 }

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::error::Error;
-use crate::json::{condition, deleting, merge_diff, obj, present, s, set};
+use crate::json::{arr, condition, deleting, merge_diff, obj, present, s, set};
 use crate::resources;
 use crate::runtime::{ObjKey, Requeue};
 
@@ -153,6 +153,44 @@ fn signed(d: Duration) -> SignedDuration {
     SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
 }
 
+/// A cluster that left confirms no Work's removal any more: while its execution space is being
+/// deleted, the Works there lose the execution finalizer the hub would otherwise remove, so the
+/// space can go. Karmada's execution controller does the same for a cluster being removed
+/// (pkg/controllers/execution/execution_controller.go: an unready cluster that is terminating
+/// has its Works' finalizers removed without deleting the workload).
+async fn release_works(ctx: &Ctx, es: &str) -> Result<Requeue, Error> {
+    let Some(ns) = ctx.namespaces.get(&ObjKey::cluster(es)) else {
+        return Ok(None);
+    };
+    if !deleting(&ns) {
+        return Ok(Some(RECHECK_DISCONNECTED));
+    }
+    let finalizer = cceone_federation_core::names::EXECUTION_FINALIZER;
+    for w in ctx.works.list_ns_as::<Value>(es) {
+        let all = arr(&w, "/metadata/finalizers");
+        if !deleting(&w) || !all.iter().any(|f| f == finalizer) {
+            continue;
+        }
+        let rest: Vec<&Value> = all.iter().filter(|f| *f != finalizer).collect();
+        let patch = json!({"metadata": {
+            "resourceVersion": s(&w, "/metadata/resourceVersion"),
+            "finalizers": rest,
+        }});
+        let Some(key) = ObjKey::of(&w) else { continue };
+        match ctx
+            .writer
+            .merge_patch(&resources::work(), &key, &patch, false)
+            .await
+        {
+            Err(e) if e.is_not_found() || e.is_conflict() => {}
+            other => {
+                other?;
+            }
+        }
+    }
+    Ok(Some(RECHECK_DISCONNECTED))
+}
+
 /// Keep the Cluster of registered cluster `name` in step with it.
 pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Error> {
     let key = ObjKey::cluster(&name);
@@ -175,6 +213,9 @@ pub(crate) async fn reconcile(ctx: Arc<Ctx>, name: String) -> Result<Requeue, Er
             ctx.writer.delete(&cluster_ar, &key).await?;
             let es = ObjKey::cluster(execution_space(&name));
             ctx.writer.delete(&resources::namespace(), &es).await?;
+        }
+        if gone {
+            return release_works(&ctx, &execution_space(&name)).await;
         }
         return Ok(None);
     };
