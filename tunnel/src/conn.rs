@@ -38,7 +38,15 @@ const CONN_WINDOW: u32 = 8 * 1024 * 1024;
 
 #[derive(Clone)]
 enum HubInner {
-    H2(h2::client::SendRequest<Bytes>),
+    /// HTTP/2: a task drives the connection; `closed` turns true when it ends, and `close_tx`
+    /// tells it to stop.
+    H2 {
+        send: h2::client::SendRequest<Bytes>,
+        closed: watch::Receiver<bool>,
+        close_tx: Arc<watch::Sender<bool>>,
+    },
+    /// QUIC: quinn itself says when the connection is closed, so nothing else is kept per
+    /// idle tunnel.
     Quic(quinn::Connection),
 }
 
@@ -46,8 +54,6 @@ enum HubInner {
 #[derive(Clone)]
 pub struct HubConn {
     inner: HubInner,
-    closed: watch::Receiver<bool>,
-    close_tx: Arc<watch::Sender<bool>>,
     peer: SocketAddr,
 }
 
@@ -81,23 +87,21 @@ impl HubConn {
             let _ = done.send(true);
         });
         Ok(HubConn {
-            inner: HubInner::H2(send),
-            closed,
-            close_tx,
+            inner: HubInner::H2 {
+                send,
+                closed,
+                close_tx,
+            },
             peer,
         })
     }
 
-    /// Wrap an accepted QUIC connection. No task watches it (quinn says itself when it is
-    /// closed): one task less per idle tunnel.
+    /// Wrap an accepted QUIC connection. No task watches it and no channel says when it ends
+    /// (quinn says itself when it is closed).
     pub fn over_quic(conn: quinn::Connection) -> HubConn {
-        let (close_tx, closed) = watch::channel(false);
-        let close_tx = Arc::new(close_tx);
         let peer = conn.remote_address();
         HubConn {
             inner: HubInner::Quic(conn),
-            closed,
-            close_tx,
             peer,
         }
     }
@@ -105,7 +109,7 @@ impl HubConn {
     /// The transport in use.
     pub fn transport(&self) -> Transport {
         match self.inner {
-            HubInner::H2(_) => Transport::Grpc,
+            HubInner::H2 { .. } => Transport::Grpc,
             HubInner::Quic(_) => Transport::Quic,
         }
     }
@@ -121,7 +125,7 @@ impl HubConn {
             return Err(TunnelError::Closed("tunnel closed".into()));
         }
         match &self.inner {
-            HubInner::H2(send) => {
+            HubInner::H2 { send, .. } => {
                 let mut send = send.clone().ready().await.map_err(TunnelError::H2)?;
                 let req = http::Request::post("/cceone.tunnel.v1.Tunnel/Stream")
                     .header("content-type", "application/grpc")
@@ -142,32 +146,32 @@ impl HubConn {
 
     /// Close the whole connection now.
     pub fn close(&self, reason: &str) {
-        if let HubInner::Quic(c) = &self.inner {
-            c.close(quinn::VarInt::from_u32(0), reason.as_bytes());
+        match &self.inner {
+            HubInner::Quic(c) => c.close(quinn::VarInt::from_u32(0), reason.as_bytes()),
+            HubInner::H2 { close_tx, .. } => {
+                let _ = close_tx.send(true);
+            }
         }
-        let _ = self.close_tx.send(true);
     }
 
     /// Resolves once the connection is gone.
     pub async fn closed(&self) {
-        let mut c = self.closed.clone();
         match &self.inner {
             HubInner::Quic(q) => {
-                tokio::select! {
-                    _ = q.closed() => {}
-                    _ = c.wait_for(|x| *x) => {}
-                }
+                q.closed().await;
             }
-            HubInner::H2(_) => {
-                let _ = c.wait_for(|x| *x).await;
+            HubInner::H2 { closed, .. } => {
+                let _ = closed.clone().wait_for(|x| *x).await;
             }
         }
     }
 
     /// Whether the connection is gone.
     pub fn is_closed(&self) -> bool {
-        *self.closed.borrow()
-            || matches!(&self.inner, HubInner::Quic(q) if q.close_reason().is_some())
+        match &self.inner {
+            HubInner::Quic(q) => q.close_reason().is_some(),
+            HubInner::H2 { closed, .. } => *closed.borrow(),
+        }
     }
 }
 
@@ -381,11 +385,23 @@ pub fn quic_transport() -> Arc<quinn::TransportConfig> {
     Arc::new(transport_accepting(1024))
 }
 
-/// QUIC transport parameters of the hub's end. The hub opens every stream and the agent none,
-/// so the hub accepts no peer-opened streams: quinn sets up state for every stream a peer may
-/// open, and the default limits (1024 here, 100 unidirectional) cost about 85 KiB per tunnel.
+/// QUIC transport parameters of the hub's end, set for many idle tunnels (heap profile of 2,000
+/// QUIC tunnels, issue 11):
+/// - the hub opens every stream and the agent none, so the hub accepts no peer-opened streams:
+///   quinn sets up state for every stream a peer may open, and the default limits (1024 here,
+///   100 unidirectional) cost about 85 KiB per tunnel;
+/// - no segmentation offload: quinn's per-connection send buffer keeps the capacity of its
+///   largest batch for the connection's life (room for 10 datagrams once a handshake flight
+///   needed two), and the hub's bulk runs the other way (the agent sends proxied responses);
+/// - no path-MTU discovery from the hub's side (its probes and their state, for a direction that
+///   carries little); the agent's side still discovers the path for the bulk it sends;
+/// - no unreliable datagrams: the tunnel never uses them.
 pub fn hub_quic_transport() -> Arc<quinn::TransportConfig> {
-    Arc::new(transport_accepting(0))
+    let mut t = transport_accepting(0);
+    t.enable_segmentation_offload(false);
+    t.mtu_discovery_config(None);
+    t.datagram_receive_buffer_size(None);
+    Arc::new(t)
 }
 
 fn transport_accepting(peer_streams: u32) -> quinn::TransportConfig {
