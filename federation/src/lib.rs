@@ -10,9 +10,15 @@
 //! scheduled and dispatched as Works per cluster, and the Works' status (written by the hub
 //! from what the agents report) flows back into the bindings and templates. The controllers
 //! never see a tunnel; the API is the only thing they share with the hub.
+//!
+//! On etcd, several replicas may serve one federation: every replica serves the API (reads,
+//! writes and watches go to etcd, so each sees the others' writes), and the controllers run on
+//! the one replica that holds the `cceone-federation` Lease ([`LeaderElection`], as
+//! kube-controller-manager's `--leader-elect`).
 
 mod admission;
 mod controllers;
+mod election;
 mod error;
 mod json;
 mod platform;
@@ -73,6 +79,41 @@ pub struct FederationConfig {
     /// Keep the API's objects in etcd instead of the embedded store under `data_dir` (which
     /// then holds the certificates only).
     pub etcd: Option<cceone_kube_store_etcd::EtcdConfig>,
+    /// On etcd, run the controllers only while this replica holds the lease (None: always,
+    /// for a single replica). The embedded store has one process by construction and ignores
+    /// this.
+    pub leader_election: Option<LeaderElection>,
+}
+
+/// Leader election of the controllers among replicas on one etcd, with
+/// kube-controller-manager's defaults (`--leader-elect-lease-duration=15s`,
+/// `--leader-elect-renew-deadline=10s`, `--leader-elect-retry-period=2s`,
+/// `--leader-elect-resource-namespace=kube-system`; cmd/kube-controller-manager/app/options and
+/// component-base/config/v1alpha1/defaults.go).
+#[derive(Debug, Clone)]
+pub struct LeaderElection {
+    /// How long followers wait, from the last change of the lease they saw, before taking it.
+    pub lease_duration: Duration,
+    /// How long the leader keeps leading without renewing (less than the duration).
+    pub renew_deadline: Duration,
+    /// How often the lease is renewed or tried.
+    pub retry_period: Duration,
+    /// The Lease's namespace.
+    pub namespace: String,
+    /// The Lease's name.
+    pub name: String,
+}
+
+impl Default for LeaderElection {
+    fn default() -> Self {
+        LeaderElection {
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+            namespace: "kube-system".into(),
+            name: "cceone-federation".into(),
+        }
+    }
 }
 
 impl FederationConfig {
@@ -92,6 +133,7 @@ impl FederationConfig {
             meter_interval: Duration::from_secs(5),
             usage_retention: cceone_platform::usage::DEFAULT_RETENTION,
             etcd: None,
+            leader_election: Some(LeaderElection::default()),
         }
     }
 }
@@ -99,11 +141,21 @@ impl FederationConfig {
 /// A running federation: its API server and controllers.
 pub struct Federation {
     server: ApiServer,
-    controllers: controllers::Controllers,
-    /// The platform's controllers and meter ([`platform`]).
-    platform_tasks: platform::Tasks,
+    run: Run,
     kubeconfig: String,
     console: cceone_console::Console,
+}
+
+/// How the controllers run.
+enum Run {
+    /// Alone on its store: from the start.
+    Alone {
+        controllers: controllers::Controllers,
+        /// The platform's controllers and meter ([`platform`]).
+        platform: platform::Tasks,
+    },
+    /// One of several replicas: while this one holds the lease.
+    Elected(election::Election),
 }
 
 impl Federation {
@@ -143,10 +195,43 @@ impl Federation {
         client_from_kubeconfig(&self.kubeconfig).await
     }
 
-    /// Stop the controllers, then the API server (flushing the store).
-    pub async fn shutdown(mut self) {
-        self.controllers.stop();
-        self.platform_tasks.stop();
+    /// Whether this replica runs the controllers now (always, when alone on its store).
+    pub fn is_leader(&self) -> bool {
+        match &self.run {
+            Run::Alone { .. } => true,
+            Run::Elected(e) => e.is_leader(),
+        }
+    }
+
+    /// Resolves once this replica has led and lost the lease (never, when alone). Its
+    /// controllers have stopped then and it does not lead again: `cceone-federation` exits,
+    /// as kube-controller-manager does, so that a fresh process rejoins as a follower.
+    pub fn leadership_lost(&self) -> impl Future<Output = ()> + Send + 'static {
+        let lost = match &self.run {
+            Run::Alone { .. } => None,
+            Run::Elected(e) => Some(e.lost()),
+        };
+        async move {
+            match lost {
+                Some(lost) => lost.await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Stop the controllers (releasing the lease, so that another replica takes over at
+    /// once), then the API server (flushing the store).
+    pub async fn shutdown(self) {
+        match self.run {
+            Run::Alone {
+                mut controllers,
+                mut platform,
+            } => {
+                controllers.stop();
+                platform.stop();
+            }
+            Run::Elected(e) => e.stop().await,
+        }
         self.server.shutdown().await;
     }
 }
@@ -231,30 +316,35 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
     cceone_platform::ensure_crds(&client, MANAGER).await?;
     cceone_platform::ensure_system_namespace(&client).await?;
     cceone_platform::roles::ensure_roles(&client, MANAGER).await?;
-    let local = cceone_kube_apiserver::LocalClient::new(Arc::clone(server.core()), MANAGER);
-    let controllers = controllers::start(
-        local,
-        controllers::Settings {
-            cluster_grace: cfg.cluster_grace,
-            eviction_timeout: cfg.eviction_timeout,
-            graceful_eviction_timeout: cfg.graceful_eviction_timeout,
-            workers: cfg.workers,
+    let settings = controllers::Settings {
+        cluster_grace: cfg.cluster_grace,
+        eviction_timeout: cfg.eviction_timeout,
+        graceful_eviction_timeout: cfg.graceful_eviction_timeout,
+        workers: cfg.workers,
+    };
+    let platform_settings = platform::Settings {
+        clock: cfg.meter_clock.clone(),
+        meter_interval: cfg.meter_interval,
+        usage_retention: cfg.usage_retention,
+    };
+    let local = || cceone_kube_apiserver::LocalClient::new(Arc::clone(server.core()), MANAGER);
+    let run = match (&cfg.etcd, &cfg.leader_election) {
+        (Some(_), Some(le)) => Run::Elected(election::Election::start(
+            server.core(),
+            le,
+            platform,
+            settings,
+            platform_settings,
+        )),
+        _ => Run::Alone {
+            controllers: controllers::start(local(), settings),
+            platform: platform::start(platform, local(), platform_settings),
         },
-    );
-    let platform_tasks = platform::start(
-        platform,
-        cceone_kube_apiserver::LocalClient::new(Arc::clone(server.core()), MANAGER),
-        platform::Settings {
-            clock: cfg.meter_clock.clone(),
-            meter_interval: cfg.meter_interval,
-            usage_retention: cfg.usage_retention,
-        },
-    );
+    };
     tracing::info!(url = %server.url(), console = %console.url(), "federation serving");
     Ok(Federation {
         server,
-        controllers,
-        platform_tasks,
+        run,
         kubeconfig,
         console,
     })

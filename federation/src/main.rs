@@ -25,6 +25,19 @@ struct Args {
     /// The store on etcd instead of the embedded one.
     #[command(flatten)]
     etcd: cceone_kube_store_etcd::EtcdFlags,
+    /// With --etcd-servers: run the controllers only on the replica that holds the
+    /// kube-system/cceone-federation Lease (several replicas then serve one federation).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// How long followers wait, from the last renewal they saw, before taking the lease.
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    leader_elect_lease_duration: Duration,
+    /// How long the leader keeps leading without renewing the lease.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    leader_elect_renew_deadline: Duration,
+    /// How often the lease is renewed or tried.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    leader_elect_retry_period: Duration,
     /// Where to write the admin kubeconfig once the API serves.
     #[arg(long)]
     kubeconfig_out: Option<PathBuf>,
@@ -49,6 +62,15 @@ struct Args {
     console_link_out: Option<PathBuf>,
 }
 
+/// A positive duration as kube-controller-manager's flags take them (`15s`, `1m30s`, `500ms`).
+fn duration(s: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s:?} must be positive"))
+}
+
 /// Write `text` to `path` readable by its owner only, whole or not at all.
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     cceone_platform::ca::write_file(path, text, 0o600)
@@ -65,6 +87,19 @@ async fn main() -> anyhow::Result<()> {
     cfg.eviction_timeout = Duration::from_secs(a.eviction_timeout_secs);
     cfg.workers = a.workers;
     cfg.etcd = a.etcd.config();
+    cfg.leader_election = a.leader_elect.then(|| cceone_federation::LeaderElection {
+        lease_duration: a.leader_elect_lease_duration,
+        renew_deadline: a.leader_elect_renew_deadline,
+        retry_period: a.leader_elect_retry_period,
+        ..cceone_federation::LeaderElection::default()
+    });
+    if let Some(le) = &cfg.leader_election
+        && le.renew_deadline >= le.lease_duration
+    {
+        anyhow::bail!(
+            "--leader-elect-renew-deadline must be less than --leader-elect-lease-duration"
+        );
+    }
     cfg.usage_retention = Duration::from_secs(a.usage_retention_days.saturating_mul(24 * 3600));
     let fed = cceone_federation::start(cfg)
         .await
@@ -76,9 +111,18 @@ async fn main() -> anyhow::Result<()> {
         write_private(path, &format!("{}\n", fed.console_admin_link()?))?;
     }
     tracing::info!(url = %fed.url(), console = %fed.console_url(), "federation ready");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    fed.shutdown().await;
-    Ok(())
+    let lost = fed.leadership_lost();
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => {
+            signal.context("waiting for Ctrl-C")?;
+            fed.shutdown().await;
+            Ok(())
+        }
+        () = lost => {
+            // As kube-controller-manager: a fresh process rejoins as a follower (see the
+            // federation's election module).
+            tracing::error!("leader election lost; exiting");
+            std::process::exit(1);
+        }
+    }
 }

@@ -165,6 +165,20 @@ impl Drop for Tasks {
     }
 }
 
+/// Run only what the platform's admission reads (the fleets), for a replica that serves the
+/// API while another leads: its controllers run on the leader, on caches of their own.
+pub(crate) fn start_admission(shared: Arc<Shared>, local: LocalClient) -> Tasks {
+    let fleets = Arc::clone(&shared.fleets);
+    let tasks = vec![
+        tokio::spawn(Arc::clone(&fleets).run(local)),
+        tokio::spawn(async move {
+            fleets.wait_synced().await;
+            shared.synced.store(true, Ordering::Release);
+        }),
+    ];
+    Tasks(tasks)
+}
+
 /// Run the caches, the fleet and lifecycle controllers and the meter.
 pub(crate) fn start(shared: Arc<Shared>, local: LocalClient, settings: Settings) -> Tasks {
     let writer = Writer::new(local.clone());

@@ -207,3 +207,83 @@ pub fn unregister(registry: &Registry, crd: &Value) {
         registry.remove(group, plural);
     }
 }
+
+/// Keep `core`'s registry in step with the CRDs in its store as other API servers on the same
+/// store (etcd replicas) write them: list them, then follow their watch, listing again when the
+/// watch breaks or falls behind compaction. A server's own writes register at once
+/// ([`register`] after the write); this is how a CRD created through another replica is served
+/// here, as kube-apiserver's apiextensions controllers follow the CRD informer. Ends when the
+/// core is dropped.
+pub async fn follow(core: std::sync::Weak<crate::Core>) {
+    use futures::StreamExt as _;
+    // The CRDs this follower has registered, by name, to unregister those gone on a relist.
+    let mut known: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        let Some(c) = core.upgrade() else { return };
+        let Ok(res) = c.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
+            return;
+        };
+        let prefix = res.prefix(None);
+        let listed = c.store.list(&prefix, None, None, None).await;
+        let watch = listed
+            .as_ref()
+            .ok()
+            .map(|page| c.store.watch(&prefix, page.revision));
+        let (page, mut events) = match (listed, watch) {
+            (Ok(page), Some(Ok(events))) => (page, events),
+            (Err(e), _) | (_, Some(Err(e))) => {
+                drop(c);
+                tracing::warn!(error = %e, "following CRDs: listing again shortly");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                continue;
+            }
+            (Ok(_), None) => continue,
+        };
+        delay = std::time::Duration::from_millis(100);
+        let mut seen = std::collections::HashMap::new();
+        for kv in page.items {
+            if let Ok(crd) = serde_json::from_slice::<Value>(&kv.value) {
+                register(&c.registry, &crd);
+                seen.insert(kv.key, crd);
+            }
+        }
+        for (key, gone) in known.drain() {
+            if !seen.contains_key(&key) {
+                unregister(&c.registry, &gone);
+            }
+        }
+        known = seen;
+        drop(c);
+        while let Some(item) = events.next().await {
+            let Some(c) = core.upgrade() else { return };
+            let event = match item {
+                Ok(event) => event,
+                Err(e) => {
+                    tracing::info!(error = %e, "following CRDs: the watch ended; listing again");
+                    break;
+                }
+            };
+            let Ok(crd) = serde_json::from_slice::<Value>(&event.kv.value) else {
+                continue;
+            };
+            if event.event_type == cceone_kube_store::EventType::Deleted {
+                unregister(&c.registry, &crd);
+                known.remove(&event.kv.key);
+            } else {
+                // A status write, or this server's own write registered already: re-registering
+                // would briefly take the kinds away.
+                let same = known.get(&event.kv.key).is_some_and(|k| {
+                    k.get("spec") == crd.get("spec")
+                        && k.pointer("/metadata/deletionTimestamp")
+                            == crd.pointer("/metadata/deletionTimestamp")
+                });
+                if !same {
+                    register(&c.registry, &crd);
+                }
+                known.insert(event.kv.key, crd);
+            }
+        }
+    }
+}

@@ -209,6 +209,10 @@ impl ApiServer {
         ))];
         tasks.push(tokio::spawn(gc::run(Arc::clone(&core))));
         tasks.push(tokio::spawn(authz::aggregation::run(Arc::clone(&core))));
+        if cfg.store.is_some() {
+            // Other replicas on the same store create CRDs too.
+            tasks.push(tokio::spawn(crd::follow(Arc::downgrade(&core))));
+        }
         tracing::info!(%addr, data_dir = ?cfg.data_dir, "API server serving");
         Ok(ApiServer {
             core,
