@@ -1,4 +1,5 @@
-//! Decoding of Kubernetes protobuf request bodies into JSON objects.
+//! Decoding of Kubernetes protobuf request bodies into JSON objects, and [`encode`] of JSON
+//! objects (and [`encode_list`] of lists) into protobuf responses for the same kinds.
 //!
 //! Typed Kubernetes clients (`kubectl create namespace ...`, client-go clientsets) send
 //! `application/vnd.kubernetes.protobuf` bodies: the magic `k8s\0` followed by a
@@ -16,6 +17,7 @@
 
 #[macro_use]
 mod descriptor;
+mod encode;
 mod kinds;
 mod render;
 mod special;
@@ -24,6 +26,7 @@ mod wire;
 
 use serde_json::{Map, Value};
 
+pub use crate::encode::{can_encode, encode, encode_list};
 use crate::wire::{Reader, WireType};
 
 /// The prefix of every Kubernetes protobuf body.
