@@ -133,15 +133,30 @@ fn user_agent_manager(req: &Request<Incoming>) -> String {
         .to_string()
 }
 
-fn accept_ok(accept: &str) -> bool {
+/// The protobuf media type.
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
+/// Whether the Accept header names a type served: JSON (and what includes it), YAML, and
+/// protobuf for the kinds `cceone_kube_protobuf` encodes.
+fn accept_ok(accept: &str, protobuf: bool) -> bool {
     accept.is_empty()
         || accept.split(',').any(|a| {
             let base = a.split(';').next().unwrap_or_default().trim();
             matches!(
                 base,
                 "application/json" | "*/*" | "application/*" | "application/yaml" | ""
-            )
+            ) || (protobuf && base == PROTOBUF)
         })
+}
+
+/// Whether protobuf is the client's first choice (client-go's protobuf clients send `Accept:
+/// application/vnd.kubernetes.protobuf, application/json`; kube's negotiation takes the
+/// first type it can serve). A Table request (`;as=Table`) is never protobuf here.
+fn prefers_protobuf(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.trim() == PROTOBUF)
 }
 
 async fn handle_inner(
@@ -154,15 +169,23 @@ async fn handle_inner(
     accept: &str,
 ) -> ApiResult<Response<Body>> {
     let t = resolve(state, group, version, rest)?;
-    if !accept_ok(accept) {
+    let encodable = cceone_kube_protobuf::can_encode(&t.res.api_version(), &t.res.kind);
+    if !accept_ok(accept, encodable) {
+        // The message of apimachinery's errNotAcceptable (negotiate.go).
+        let types = if encodable {
+            "application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        } else {
+            "application/json, application/yaml"
+        };
         return Err(ApiError::NotAcceptable(format!(
-            "only application/json is served; Accept was {accept}"
+            "only the following media types are accepted: {types}"
         )));
     }
     let q = Query(query_pairs(req.uri().query()));
     let core = &state.core;
     let ns = t.ns.as_deref();
     let as_table = table::wants_table(accept);
+    let proto = encodable && !as_table && prefers_protobuf(accept);
     let method = req.method().clone();
     let wopts = WriteOptions {
         dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
@@ -248,6 +271,9 @@ async fn handle_inner(
                 );
                 return Ok(json_response(StatusCode::OK, &tbl));
             }
+            if proto {
+                return list_protobuf(&t.res, &page);
+            }
             Ok(bytes_response(
                 StatusCode::OK,
                 "application/json",
@@ -260,7 +286,14 @@ async fn handle_inner(
             } else {
                 core.get(&t.res, ns, name).await?
             };
-            respond(&t.res, StatusCode::OK, obj, as_table && sub.is_none(), &q)
+            respond(
+                &t.res,
+                StatusCode::OK,
+                obj,
+                as_table && sub.is_none(),
+                proto,
+                &q,
+            )
         }
         (&Method::POST, Some(name), Some("eviction")) => {
             let name = name.to_string();
@@ -274,7 +307,7 @@ async fn handle_inner(
             let mut body = body::decode(ct.as_deref(), read_body(req).await?).await?;
             super::subresources::stamp_requestor(&t.res, &user, &mut body);
             let obj = core.create(&t.res, ns, body, &wopts).await?;
-            respond(&t.res, StatusCode::CREATED, obj, as_table, &q)
+            respond(&t.res, StatusCode::CREATED, obj, as_table, proto, &q)
         }
         (&Method::PUT, Some(name), sub) => {
             let name = name.to_string();
@@ -285,7 +318,7 @@ async fn handle_inner(
             } else {
                 core.update(&t.res, ns, &name, sub, body, &wopts).await?
             };
-            respond(&t.res, StatusCode::OK, obj, false, &q)
+            respond(&t.res, StatusCode::OK, obj, false, proto, &q)
         }
         (&Method::PATCH, Some(name), sub) => {
             let name = name.to_string();
@@ -312,7 +345,7 @@ async fn handle_inner(
             } else {
                 StatusCode::OK
             };
-            respond(&t.res, code, obj, false, &q)
+            respond(&t.res, code, obj, false, proto, &q)
         }
         (&Method::DELETE, Some(name), None) => {
             let name = name.to_string();
@@ -327,7 +360,7 @@ async fn handle_inner(
             let dopts =
                 DeleteOptions::from_body(body.as_ref(), q.get("propagationPolicy"), wopts.dry_run)?;
             let obj = core.delete(&t.res, ns, &name, &dopts).await?;
-            respond(&t.res, StatusCode::OK, obj, false, &q)
+            respond(&t.res, StatusCode::OK, obj, false, proto, &q)
         }
         (&Method::DELETE, None, None) => {
             let label = q
@@ -397,13 +430,38 @@ fn content_type<B>(req: &Request<B>) -> Option<String> {
         .map(String::from)
 }
 
+/// A list as protobuf (`<Kind>List`), for a client that prefers it.
+fn list_protobuf(res: &ResourceInfo, page: &crate::core::ListResult) -> ApiResult<Response<Body>> {
+    let items = page
+        .items
+        .iter()
+        .map(|b| serde_json::from_slice(b))
+        .collect::<Result<Vec<Value>, _>>()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut md = json!({"resourceVersion": page.resource_version.to_string()});
+    if let Some(c) = &page.continue_token {
+        md["continue"] = json!(c);
+    }
+    if let Some(n) = page.remaining_item_count {
+        md["remainingItemCount"] = json!(n);
+    }
+    let body = cceone_kube_protobuf::encode_list(&res.api_version(), &res.kind, &md, &items)
+        .map_err(|e| ApiError::Internal(format!("protobuf encoding failed: {e}")))?;
+    Ok(bytes_response(StatusCode::OK, PROTOBUF, body))
+}
+
 fn respond(
     res: &ResourceInfo,
     code: StatusCode,
     obj: Value,
     as_table: bool,
+    proto: bool,
     q: &Query,
 ) -> ApiResult<Response<Body>> {
+    // A subresource of another kind (Scale) has no encoder: JSON, which the client also takes.
+    if proto && let Ok(body) = cceone_kube_protobuf::encode(&obj) {
+        return Ok(bytes_response(code, PROTOBUF, body));
+    }
     if as_table {
         let md = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
         let t = table::table(
