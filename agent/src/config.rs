@@ -12,7 +12,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-/// `host:port` of the hub's public endpoint (required).
+/// `host:port` of the hub's public endpoint (required), or a comma-separated list of them when
+/// several hubs serve the federation: the agent holds one tunnel, to the first that answers, and
+/// moves on to the next when that one fails. A name that resolves to several addresses is
+/// treated the same way, address by address.
 pub const HUB_ENDPOINT: &str = "CCEONE_HUB_ENDPOINT";
 /// `host:port` of the hub's private endpoint (optional; tried after the public one).
 pub const HUB_PRIVATE_ENDPOINT: &str = "CCEONE_HUB_PRIVATE_ENDPOINT";
@@ -217,8 +220,10 @@ impl fmt::Display for MaskedString {
 /// The agent's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The hub's public endpoint.
+    /// The hub's public endpoint (the first of [`HUB_ENDPOINT`]'s list).
     pub hub_endpoint: HubEndpoint,
+    /// The other hubs of [`HUB_ENDPOINT`]'s list, in order.
+    pub more_hub_endpoints: Vec<HubEndpoint>,
     /// The hub's private endpoint, if the cluster has one.
     pub hub_private_endpoint: Option<HubEndpoint>,
     /// This cluster's registered name.
@@ -249,7 +254,11 @@ impl Config {
 
     /// Parse from `env`.
     pub fn from_env(env: &dyn Env) -> Result<Config, ConfigError> {
-        let hub_endpoint = parse(HUB_ENDPOINT, &required(env, HUB_ENDPOINT)?)?;
+        let mut listed = parse_list(HUB_ENDPOINT, &required(env, HUB_ENDPOINT)?)?.into_iter();
+        let hub_endpoint = listed
+            .next()
+            .ok_or(ConfigError::Missing { var: HUB_ENDPOINT })?;
+        let more_hub_endpoints = listed.collect();
         let hub_private_endpoint = optional(env, HUB_PRIVATE_ENDPOINT)
             .map(|v| parse(HUB_PRIVATE_ENDPOINT, &v))
             .transpose()?;
@@ -284,6 +293,7 @@ impl Config {
             .transpose()?;
         Ok(Config {
             hub_endpoint,
+            more_hub_endpoints,
             hub_private_endpoint,
             cluster_name,
             hub_ca_pem,
@@ -297,10 +307,24 @@ impl Config {
         })
     }
 
-    /// The hub endpoints in the order to try them: public, then private.
+    /// The hub endpoints in the order to try them: the public ones as listed, then private.
     pub fn hub_endpoints(&self) -> impl Iterator<Item = &HubEndpoint> {
-        std::iter::once(&self.hub_endpoint).chain(self.hub_private_endpoint.as_ref())
+        std::iter::once(&self.hub_endpoint)
+            .chain(&self.more_hub_endpoints)
+            .chain(self.hub_private_endpoint.as_ref())
     }
+}
+
+/// A comma-separated list of `host:port` (empty items skipped, duplicates dropped).
+fn parse_list(var: &'static str, value: &str) -> Result<Vec<HubEndpoint>, ConfigError> {
+    let mut out: Vec<HubEndpoint> = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let e: HubEndpoint = parse(var, item)?;
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    Ok(out)
 }
 
 fn optional(env: &dyn Env, var: &'static str) -> Option<String> {

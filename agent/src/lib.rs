@@ -236,7 +236,11 @@ async fn try_ensure_identity(cfg: &Config, client: &Client) -> Result<Identity, 
 
 /// Keep one tunnel to the hub up while this replica leads: dial with `identity` (mTLS) over the
 /// configured transport, run the session (heartbeats, status as it changes, Works, proxied
-/// requests), and reconnect with capped exponential backoff and full jitter. The future is
+/// requests), and reconnect with capped exponential backoff and full jitter. With several hubs
+/// (a list in `CCEONE_HUB_ENDPOINT`, or a name with several addresses) each address is tried in
+/// turn: a hub that cannot be reached or refuses the tunnel is passed over at once, and after a
+/// session ends the next attempt starts at the hub after it (the one that failed is the likeliest
+/// to be gone). Backoff applies between whole rounds and after a session ends. The future is
 /// dropped when leadership is lost or the agent shuts down.
 pub async fn connect_loop(
     cfg: &Config,
@@ -258,15 +262,22 @@ pub async fn connect_loop(
         config::Transport::Grpc => cceone_tunnel::TransportChoice::Grpc,
         config::Transport::Quic => cceone_tunnel::TransportChoice::Quic,
     };
+    // Where the next round starts, in the list of addresses.
+    let mut next = 0usize;
     loop {
         let id = identity.lock().await.clone();
         let tls = session::tls_config(&id).map_err(AgentError::Tunnel)?;
+        let candidates = hub_addresses(cfg).await;
         let mut rotated = false;
-        for endpoint in cfg.hub_endpoints() {
+        let mut established = false;
+        let n = candidates.len();
+        for i in 0..n {
+            let at = (next + i) % n;
+            let (addr, host) = &candidates[at];
             let dial = cceone_tunnel::DialConfig {
-                endpoint: endpoint.authority(),
+                endpoint: addr.to_string(),
                 tls: Arc::clone(&tls),
-                server_name: endpoint.host.clone(),
+                server_name: host.clone(),
                 transport,
                 quic_timeout: Duration::from_secs(3),
                 quic_endpoint: None,
@@ -274,11 +285,13 @@ pub async fn connect_loop(
             let conn = match cceone_tunnel::dial(&dial).await {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(hub = %endpoint.authority(), error = %e, "could not reach the hub");
+                    tracing::warn!(hub = %addr, name = %host, error = %e, "could not reach the hub");
                     continue;
                 }
             };
             let started = std::time::Instant::now();
+            // The session sends a status report once the hub has accepted it.
+            let reports_before = metrics.status_sends_total.load(Ordering::Relaxed);
             let ctx = session::SessionContext {
                 client: client.clone(),
                 cfg: cfg.clone(),
@@ -290,24 +303,65 @@ pub async fn connect_loop(
             let end = session::run(conn, ctx).await;
             metrics.tunnel_connected.store(false, Ordering::Relaxed);
             metrics.reconnects_total.fetch_add(1, Ordering::Relaxed);
-            backoff.connection_lasted(started.elapsed());
+            established = metrics.status_sends_total.load(Ordering::Relaxed) != reports_before;
             match end {
                 session::SessionEnd::Rotated => {
                     rotated = true;
+                    next = at;
                     break;
                 }
                 session::SessionEnd::Goodbye(reason) => {
-                    tracing::warn!(reason, "the hub closed the tunnel")
+                    tracing::warn!(hub = %addr, reason, "the hub closed the tunnel")
                 }
-                session::SessionEnd::Lost(e) => tracing::warn!(error = %e, "tunnel lost"),
+                session::SessionEnd::Lost(e) => {
+                    tracing::warn!(hub = %addr, error = %e, "tunnel lost")
+                }
             }
-            break;
+            if established {
+                backoff.connection_lasted(started.elapsed());
+                next = at + 1;
+                break;
+            }
         }
         if rotated {
             continue;
         }
         let delay = backoff.next_delay();
-        tracing::info!(retry_in = ?delay, "reconnecting to the hub");
+        if !established && n > 1 {
+            tracing::info!(retry_in = ?delay, hubs = n, "no hub took the tunnel; trying them all again");
+        } else {
+            tracing::info!(retry_in = ?delay, "reconnecting to the hub");
+        }
         tokio::time::sleep(delay).await;
     }
+}
+
+/// Every address of every configured hub endpoint, in order, each with the name its
+/// certificate must carry (a name resolving to several addresses gives several entries). An
+/// endpoint that does not resolve now is left out of this round; with none at all the
+/// endpoints are tried by name (the dial then reports why).
+async fn hub_addresses(cfg: &Config) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for endpoint in cfg.hub_endpoints() {
+        match tokio::net::lookup_host(endpoint.authority()).await {
+            Ok(addrs) => {
+                for a in addrs {
+                    let entry = (a.to_string(), endpoint.host.clone());
+                    if !out.contains(&entry) {
+                        out.push(entry);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(hub = %endpoint, error = %e, "could not resolve the hub");
+            }
+        }
+    }
+    if out.is_empty() {
+        out = cfg
+            .hub_endpoints()
+            .map(|e| (e.authority(), e.host.clone()))
+            .collect();
+    }
+    out
 }

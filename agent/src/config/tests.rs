@@ -242,3 +242,40 @@ fn transports() {
         assert_eq!(s.parse::<Transport>(), Ok(t));
     }
 }
+
+#[test]
+fn several_hub_endpoints() {
+    let ca = ca_pem();
+    let env = with(
+        base(&ca),
+        HUB_ENDPOINT,
+        " hub-a.example.com:9443, 10.0.0.2:9443,,[fd00::3]:9443,hub-a.example.com:9443 ",
+    );
+    let env = with(env, HUB_PRIVATE_ENDPOINT, "10.1.0.1:9443");
+    let cfg = Config::from_env(&env).expect("valid");
+    assert_eq!(cfg.hub_endpoint.host, "hub-a.example.com");
+    let order: Vec<String> = cfg.hub_endpoints().map(|e| e.to_string()).collect();
+    assert_eq!(
+        order,
+        [
+            "hub-a.example.com:9443",
+            "10.0.0.2:9443",
+            "[fd00::3]:9443",
+            "10.1.0.1:9443"
+        ]
+    );
+    // One bad item names the variable.
+    let bad = with(base(&ca), HUB_ENDPOINT, "hub-a:9443,hub-b");
+    assert!(matches!(
+        err_of(&bad),
+        ConfigError::Invalid {
+            var: HUB_ENDPOINT,
+            ..
+        }
+    ));
+    let empty = with(base(&ca), HUB_ENDPOINT, " , ");
+    assert!(matches!(
+        err_of(&empty),
+        ConfigError::Missing { var: HUB_ENDPOINT }
+    ));
+}
