@@ -3,6 +3,7 @@
 //! and the sweeper that marks clusters Disconnected or AccessTimeout.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,12 @@ pub struct ClusterInfo {
     pub serials: Vec<String>,
     /// `status.registrationGeneration`: how many times a bootstrap token was redeemed for it.
     pub registration_generation: i64,
+    /// `status.hub`: the hub that last took its tunnel (several hubs; see [`crate::owner`]).
+    pub hub: String,
+    /// `status.agentId`: the agent replica holding the tunnel.
+    pub agent_id: String,
+    /// `status.agentAddress`: where that agent's tunnel came from.
+    pub agent_address: Option<std::net::IpAddr>,
 }
 
 impl ClusterInfo {
@@ -68,6 +75,9 @@ impl ClusterInfo {
                 .pointer("/status/registrationGeneration")
                 .and_then(Value::as_i64)
                 .unwrap_or(0),
+            hub: str_at(obj, "/status/hub"),
+            agent_id: str_at(obj, "/status/agentId"),
+            agent_address: str_at(obj, "/status/agentAddress").parse().ok(),
         }
     }
 
@@ -84,10 +94,21 @@ impl ClusterInfo {
     }
 }
 
+fn str_at(obj: &DynamicObject, pointer: &str) -> String {
+    obj.data
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The registered clusters, kept current by a watch.
 #[derive(Clone)]
 pub struct Clusters {
     api: Api<DynamicObject>,
+    /// This hub and the others: a session event is written only by the hub that holds the
+    /// cluster's tunnel, or by any when the holder is gone.
+    peers: Arc<crate::peers::Peers>,
     cache: Arc<RwLock<HashMap<String, ClusterInfo>>>,
     synced: Arc<tokio::sync::Notify>,
     ready: Arc<std::sync::atomic::AtomicBool>,
@@ -103,10 +124,11 @@ const MANAGER: &str = "cceone-hub";
 const MAX_WRITES: usize = 64;
 
 impl Clusters {
-    /// A cache over the federation API.
-    pub fn new(client: &kube::Client) -> Clusters {
+    /// A cache over the federation API, for the hub `peers.me()`.
+    pub fn new(client: &kube::Client, peers: Arc<crate::peers::Peers>) -> Clusters {
         Clusters {
             api: cceone_platform::registered_clusters(client),
+            peers,
             cache: Arc::default(),
             synced: Arc::default(),
             ready: Arc::default(),
@@ -172,6 +194,12 @@ impl Clusters {
                     };
                     let info = ClusterInfo::of(&o);
                     let was = self.cache.write().insert(n.clone(), info.clone());
+                    let me = self.peers.me();
+                    if info.hub != me && was.as_ref().is_some_and(|w| w.hub == me) {
+                        // Another hub took the tunnel: the agent gave this one up, whether or
+                        // not this hub noticed yet.
+                        on_revoked(&n, crate::owner::MOVED);
+                    }
                     if !info.keeps_tunnel() && was.is_none_or(|w| w.keeps_tunnel()) {
                         on_revoked(
                             &n,
@@ -197,32 +225,72 @@ impl Clusters {
         }
     }
 
-    /// Record a session event: phase transition plus operation log.
+    /// Record a session event: phase transition plus operation log. Written only while this hub
+    /// holds the cluster's tunnel by its status, or the hub that does is gone (compare-and-swap
+    /// on the resourceVersion, so a hub that just took the tunnel is never overwritten by one
+    /// that lost it).
     pub async fn record(&self, name: &str, ev: SessionEvent) {
+        self.record_with(name, ev, None).await;
+    }
+
+    /// Record that this hub took the cluster's tunnel from an agent at `peer`.
+    pub(crate) async fn record_connected(&self, name: &str, ev: SessionEvent, peer: IpAddr) {
+        self.record_with(name, ev, Some(peer)).await;
+    }
+
+    async fn record_with(&self, name: &str, ev: SessionEvent, connected_from: Option<IpAddr>) {
         let Ok(_permit) = self.writes.acquire().await else {
             return;
         };
-        let status = match self.api.get_status(name).await {
-            Ok(o) => o.data.get("status").cloned().unwrap_or_else(|| json!({})),
-            Err(e) => {
-                tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
+        for _ in 0..3 {
+            let (status, rv) = match self.api.get_status(name).await {
+                Ok(o) => (
+                    o.data.get("status").cloned().unwrap_or_else(|| json!({})),
+                    o.metadata.resource_version,
+                ),
+                Err(e) => {
+                    tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
+                    return;
+                }
+            };
+            let holder = status.get("hub").and_then(Value::as_str).unwrap_or("");
+            if connected_from.is_none() && !crate::owner::may_record(&self.peers, holder) {
+                tracing::debug!(
+                    cluster = name,
+                    holder,
+                    ?ev,
+                    "not recording: another hub holds the tunnel"
+                );
                 return;
             }
-        };
-        // status_patch answers the whole merge patch ({"status": {...}}).
-        let Some(patch) = phase::status_patch(&status, &ev) else {
-            return;
-        };
-        let pp = PatchParams {
-            field_manager: Some(MANAGER.into()),
-            ..Default::default()
-        };
-        if let Err(e) = self
-            .api
-            .patch_status(name, &pp, &Patch::Merge(&patch))
-            .await
-        {
-            tracing::warn!(cluster = name, error = %e, "writing cluster phase failed");
+            // status_patch answers the whole merge patch ({"status": {...}}).
+            let patch = phase::status_patch(&status, &ev);
+            let mut patch = match (patch, connected_from) {
+                (Some(p), _) => p,
+                (None, Some(_)) => json!({"status": {}}),
+                (None, None) => return,
+            };
+            if let Some(peer) = connected_from {
+                patch["status"]["hub"] = json!(self.peers.me());
+                patch["status"]["agentAddress"] = json!(peer.to_string());
+            }
+            patch["metadata"] = json!({"resourceVersion": rv});
+            let pp = PatchParams {
+                field_manager: Some(MANAGER.into()),
+                ..Default::default()
+            };
+            match self
+                .api
+                .patch_status(name, &pp, &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => return,
+                Err(kube::Error::Api(e)) if e.code == 409 => continue,
+                Err(e) => {
+                    tracing::warn!(cluster = name, error = %e, "writing cluster phase failed");
+                    return;
+                }
+            }
         }
     }
 
@@ -280,20 +348,37 @@ impl Clusters {
         let Ok(_permit) = self.writes.acquire().await else {
             return;
         };
-        let status = match self.api.get_status(name).await {
-            Ok(o) => o.data.get("status").cloned().unwrap_or_else(|| json!({})),
-            Err(e) => {
-                tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
-                return;
+        // Compare-and-swap: another hub may append to the same log at the same time.
+        for _ in 0..3 {
+            let (status, rv) = match self.api.get_status(name).await {
+                Ok(o) => (
+                    o.data.get("status").cloned().unwrap_or_else(|| json!({})),
+                    o.metadata.resource_version,
+                ),
+                Err(e) => {
+                    tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
+                    return;
+                }
+            };
+            let mut ops: Vec<Value> = status
+                .get("operations")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            phase::append_operation(&mut ops, &op, phase::MAX_OPERATIONS);
+            let body = json!({"metadata": {"resourceVersion": rv}, "status": {"operations": ops}});
+            let pp = PatchParams {
+                field_manager: Some(MANAGER.into()),
+                ..Default::default()
+            };
+            match self.api.patch_status(name, &pp, &Patch::Merge(&body)).await {
+                Ok(_) => return,
+                Err(kube::Error::Api(e)) if e.code == 409 => continue,
+                Err(e) => {
+                    tracing::warn!(cluster = name, error = %e, "writing cluster status failed");
+                    return;
+                }
             }
-        };
-        let mut ops: Vec<Value> = status
-            .get("operations")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        phase::append_operation(&mut ops, &op, phase::MAX_OPERATIONS);
-        self.patch_status_now(name, json!({"operations": ops}))
-            .await;
+        }
     }
 }

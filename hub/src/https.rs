@@ -34,7 +34,7 @@ fn json_resp(code: StatusCode, v: &Value) -> Response<Body> {
 }
 
 /// A Kubernetes `Status` error, so kubectl prints it well.
-fn status(code: StatusCode, reason: &str, message: &str) -> Response<Body> {
+pub(crate) fn status(code: StatusCode, reason: &str, message: &str) -> Response<Body> {
     json_resp(
         code,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": reason, "message": message, "code": code.as_u16()}),
@@ -340,7 +340,7 @@ async fn record_registration(hub: &Hub, cluster: &str, cert: &str) {
 
 /// Headers the proxy never forwards: credentials, impersonation (set from the caller's verified
 /// identity instead) and hop-by-hop headers.
-fn forwardable(name: &str) -> bool {
+pub(crate) fn forwardable(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     !(n == "authorization"
         || n.starts_with("impersonate-")
@@ -388,7 +388,23 @@ async fn proxy(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|s| s.trim().to_string());
+    // Another hub of the federation forwarding a request it authenticated (see
+    // crate::forward): the caller is who it vouches for, and it is not forwarded again.
+    let forwarded = req.headers().contains_key(crate::forward::FORWARDED_BY);
+    let from_hub = cert_user
+        .as_ref()
+        .is_some_and(|u| u.groups.iter().any(|g| g == cceone_platform::ca::HUBS_ORG));
+    let vouched = cert_user
+        .as_ref()
+        .and_then(|u| crate::forward::vouched_identity(&u.groups, req.headers()));
     let (user, groups) = match (bearer.as_deref(), cert_user) {
+        _ if from_hub => match vouched {
+            Some(v) => v,
+            None => {
+                hub.metrics.refuse("no_credentials");
+                return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+            }
+        },
         (Some(t), _) => match hub.proxy_tokens.verify(t, cluster) {
             Some(x) => x,
             None => {
@@ -407,6 +423,19 @@ async fn proxy(
         }
     };
     let Some(session) = hub.sessions.get(cluster) else {
+        if !forwarded && let Some((holder, endpoint)) = crate::owner::forward_to(&hub, cluster) {
+            return Box::pin(crate::forward::forward(
+                Arc::clone(&hub),
+                cluster,
+                &holder,
+                &endpoint,
+                req,
+                &user,
+                &groups,
+                bearer,
+            ))
+            .await;
+        }
         return status(
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",
@@ -582,7 +611,7 @@ async fn proxy(
 }
 
 /// The protocol a request asks to switch to (`Connection: Upgrade` plus `Upgrade: ...`).
-fn upgrade_of(headers: &http::HeaderMap) -> Option<String> {
+pub(crate) fn upgrade_of(headers: &http::HeaderMap) -> Option<String> {
     let connection_upgrade = headers
         .get_all(http::header::CONNECTION)
         .iter()

@@ -7,9 +7,13 @@
 mod admission;
 mod clusters;
 pub mod endpoint;
+mod forward;
 mod guesses;
 mod https;
 mod metrics;
+mod owner;
+pub mod peers;
+pub mod pki;
 mod proxytokens;
 pub mod rbac;
 mod registration;
@@ -80,6 +84,14 @@ pub struct HubConfig {
     /// queue with the agents, so during a reconnect storm a probe could wait seconds; here it
     /// never waits.
     pub health_listen: Option<SocketAddr>,
+    /// This hub's id among the hubs of its federation (its Lease and `status.hub` of the
+    /// clusters it holds). Empty: [`peers::default_id`] (the host's name and the port).
+    pub hub_id: String,
+    /// `host:port` the other hubs reach this one at (forwarded proxy requests). Empty: the
+    /// endpoint agents are told to dial.
+    pub peer_endpoint: String,
+    /// How long this hub's Lease keeps it alive for the others without a renewal.
+    pub hub_lease: Duration,
 }
 
 impl HubConfig {
@@ -106,6 +118,9 @@ impl HubConfig {
             header_read_timeout: Duration::from_secs(30),
             max_protocol_version: cceone_proto::MAX_VERSION,
             health_listen: None,
+            hub_id: String::new(),
+            peer_endpoint: String::new(),
+            hub_lease: Duration::from_secs(10),
         }
     }
 }
@@ -125,6 +140,10 @@ pub struct Hub {
     serials: serials::Written,
     /// Refused bootstrap tokens per source.
     guesses: guesses::Guesses,
+    /// The other hubs of the federation.
+    peers: Arc<peers::Peers>,
+    /// Connections to them, for forwarded proxy requests.
+    forwarder: forward::Forwarder,
 }
 
 /// A failure to start the hub.
@@ -165,6 +184,12 @@ impl RunningHub {
         endpoint::local_endpoint(self.addr)
     }
 
+    /// Give up this hub's Lease, so the other hubs take its clusters' agents at once (call
+    /// before [`RunningHub::shutdown`] when stopping for good).
+    pub async fn leave(&self) {
+        self.hub.peers.release().await;
+    }
+
     /// Stop serving (tunnels close; agents reconnect to the next hub).
     pub fn shutdown(self) {
         for name in self.hub.sessions.names() {
@@ -190,6 +215,11 @@ impl Hub {
     /// The CA in PEM.
     pub fn ca_pem(&self) -> &str {
         self.ca.ca_pem()
+    }
+
+    /// This hub's id among the hubs of its federation.
+    pub fn id(&self) -> &str {
+        self.peers.me()
     }
 }
 
@@ -297,8 +327,8 @@ const QUIC_RECV_BUFFER: usize = 8 << 20;
 
 /// Start the hub: CA, CRDs, published hub info, listeners and background tasks.
 pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, HubError> {
-    let ca = HubCa::load_or_generate(&cfg.data_dir.join("ca"))?;
     cceone_platform::ensure_system_namespace(&client).await?;
+    let ca = pki::load(&client, &cfg.data_dir.join("ca")).await?;
     cceone_platform::ensure_crds(&client, "cceone-hub").await?;
     let tcp = listen_tcp(cfg.listen).map_err(|source| HubError::Bind {
         addr: cfg.listen,
@@ -349,6 +379,18 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         ca_bundle: ca.ca_pem().to_string(),
     };
     cceone_platform::hubinfo::publish(&client, &info).await?;
+    let hub_id = match cfg.hub_id.trim() {
+        "" => peers::default_id(addr.port()),
+        id => peers::sanitize(id),
+    };
+    let peer_endpoint = match cfg.peer_endpoint.trim() {
+        "" => public_endpoint.clone(),
+        e => e.to_string(),
+    };
+    let peers = peers::Peers::new(&client, &hub_id, &peer_endpoint, cfg.hub_lease);
+    // Who else is alive, before any tunnel is judged by it.
+    peers.start().await;
+    let forwarder = forward::Forwarder::new(&ca, &hub_id)?;
     let hub = Arc::new(Hub {
         admission: admission::Admission::new(admission::Limits {
             handshakes: cfg.max_handshakes,
@@ -356,7 +398,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
             per_source: cfg.max_per_source.max(1),
             slot_wait: Duration::from_secs(5),
         }),
-        clusters: Clusters::new(&client),
+        clusters: Clusters::new(&client, Arc::clone(&peers)),
         proxy_tokens: proxytokens::ProxyTokens::default(),
         sessions: Sessions::default(),
         metrics: Metrics::default(),
@@ -366,8 +408,10 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         works: Arc::default(),
         serials: serials::Written::default(),
         guesses: guesses::Guesses::default(),
+        peers,
+        forwarder,
     });
-    let mut tasks = Vec::new();
+    let mut tasks = vec![tokio::spawn(Arc::clone(&hub.peers).run())];
     let revoker = Arc::clone(&hub);
     tasks.push(tokio::spawn(hub.clusters.clone().run(move |name, why| {
         tracing::info!(
@@ -401,7 +445,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         )));
     }
     tasks.push(tokio::spawn(sweep(Arc::clone(&hub))));
-    tracing::info!(%addr, public_endpoint, "hub serving (TLS/TCP and QUIC)");
+    tracing::info!(%addr, public_endpoint, hub = hub.peers.me(), peer_endpoint, "hub serving (TLS/TCP and QUIC)");
     Ok(RunningHub {
         hub,
         addr,
@@ -411,7 +455,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
 }
 
 /// Mark clusters Disconnected when they show Running with no tunnel here, and AccessTimeout when
-/// no agent came in time.
+/// no agent came in time. A cluster another live hub holds is that hub's to sweep.
 async fn sweep(hub: Arc<Hub>) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     let started = jiff::Timestamp::now();
@@ -420,6 +464,9 @@ async fn sweep(hub: Arc<Hub>) {
         let now = jiff::Timestamp::now();
         let up_for = now.duration_since(started).unsigned_abs();
         for (name, info) in hub.clusters.snapshot() {
+            if !owner::may_record(&hub.peers, &info.hub) {
+                continue;
+            }
             let connected = hub.sessions.get(&name).is_some();
             if info.phase == "Running" && !connected && up_for > hub.cfg.heartbeat_grace {
                 hub.clusters

@@ -71,6 +71,17 @@ struct Args {
     /// queue behind agents' TLS handshakes), and /metrics (only here), e.g. 0.0.0.0:9444.
     #[arg(long)]
     health_listen: Option<std::net::SocketAddr>,
+    /// This hub's id among the hubs of its federation (several may run against one federation;
+    /// each keeps a Lease named after it). Default: the host's name and the listen port.
+    #[arg(long, default_value = "")]
+    hub_id: String,
+    /// `host:port` the other hubs of the federation reach this one at (forwarded proxy
+    /// requests, over mutual TLS). Default: the public endpoint.
+    #[arg(long, default_value = "")]
+    peer_endpoint: String,
+    /// Seconds this hub counts as alive for the others after its last Lease renewal.
+    #[arg(long, default_value_t = 10)]
+    hub_lease_secs: u64,
     /// Print the RBAC objects that give the hub's own identity (user `system:cceone:hub`) what
     /// it needs in the federation API, as a List for `kubectl apply -f -`, and exit.
     #[arg(long)]
@@ -113,6 +124,9 @@ async fn main() -> anyhow::Result<()> {
     cfg.header_read_timeout = Duration::from_secs(a.header_read_timeout_secs.max(1));
     cfg.max_protocol_version = a.max_protocol_version;
     cfg.health_listen = a.health_listen;
+    cfg.hub_id = a.hub_id;
+    cfg.peer_endpoint = a.peer_endpoint;
+    cfg.hub_lease = Duration::from_secs(a.hub_lease_secs.max(2));
     let hub = cceone_hub::start(cfg, client)
         .await
         .context("starting the hub")?;
@@ -120,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
+    hub.leave().await;
     hub.shutdown();
     Ok(())
 }

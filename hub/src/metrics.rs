@@ -24,6 +24,8 @@ pub struct Metrics {
     pub proxy_requests: AtomicU64,
     /// Bytes proxied from members to callers.
     pub proxy_bytes: AtomicU64,
+    /// Proxied requests forwarded to the hub holding the cluster's tunnel.
+    pub proxy_forwarded: AtomicU64,
     /// TLS handshakes waiting for an admission slot.
     pub admission_waiting: AtomicI64,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
@@ -79,6 +81,11 @@ impl Metrics {
                 "cceone_hub_proxy_requests_total",
                 "Requests proxied into member clusters.",
                 c(&self.proxy_requests),
+            ),
+            (
+                "cceone_hub_proxy_forwarded_total",
+                "Proxied requests forwarded to the hub holding the cluster's tunnel.",
+                c(&self.proxy_forwarded),
             ),
             (
                 "cceone_hub_proxy_bytes_total",

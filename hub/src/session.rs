@@ -286,6 +286,20 @@ async fn serve(
         cert,
     };
     let healthy_within = hub.cfg.heartbeat_grace.min(hub.cfg.heartbeat_interval * 2);
+    if let Err(holder) = crate::owner::admit(&hub, cluster, &hello.agent_id, conn.peer().ip()) {
+        hub.metrics.refuse("held_by_another_hub");
+        tracing::info!(cluster, holder, agent = %hello.agent_id, peer = %conn.peer(), "tunnel refused: another hub holds a healthy tunnel of this cluster");
+        let bye = v1::HubMessage {
+            msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
+                reason: format!("hub {holder} holds a healthy tunnel of this cluster"),
+            })),
+        };
+        let _ = control.send(&bye).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        return Err(TunnelError::Protocol(format!(
+            "refused: hub {holder} holds this cluster's tunnel"
+        )));
+    }
     match hub.sessions.admit(cluster, handle, healthy_within) {
         Ok(Some(old)) => {
             *old.closed_because.lock() = Some("replaced");
@@ -363,13 +377,14 @@ async fn serve(
     let now = jiff::Timestamp::now();
     // The federation API calls are boxed here and below: inlined, their futures (a kube
     // request each) would size the task of every idle session, which only waits on messages.
-    Box::pin(hub.clusters.record(
+    Box::pin(hub.clusters.record_connected(
         cluster,
         SessionEvent::Connected {
             transport: phase_transport(transport),
             agent_id: hello.agent_id.clone(),
             at: now,
         },
+        conn.peer().ip(),
     ))
     .await;
     let mut fields = json!({
@@ -528,7 +543,7 @@ async fn serve(
             ))
             .await
         }
-        Some("shutdown") => {}
+        Some("shutdown") | Some(crate::owner::MOVED) => {}
         _ if removed => {
             tracing::info!(cluster, ?outcome, "agent disconnected");
             Box::pin(hub.clusters.record(cluster, outcome)).await;

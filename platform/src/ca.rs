@@ -16,6 +16,11 @@ use time::OffsetDateTime;
 use crate::secret::random_bytes;
 use crate::{CLUSTERS_ORG, PlatformError, validate_cluster_name};
 
+/// The organisation of the certificates hubs present to each other (several hubs of one
+/// federation forwarding proxied requests over mutual TLS): reserved, never in a user's or a
+/// cluster's certificate.
+pub const HUBS_ORG: &str = "cceone:hubs";
+
 /// Common name of the generated CA.
 const CA_CN: &str = "cceone-hub-ca";
 /// Lifetime of a generated CA.
@@ -33,6 +38,19 @@ pub struct HubCa {
 }
 
 impl HubCa {
+    /// A CA from its certificate and key (PEM), as kept where several hubs share it; the key
+    /// must belong to the certificate.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PlatformError> {
+        let key_pair = KeyPair::from_pem(key_pem).map_err(PlatformError::cert("key load"))?;
+        check_key_matches(cert_pem, &key_pair)?;
+        let issuer =
+            Issuer::from_ca_cert_pem(cert_pem, key_pair).map_err(PlatformError::cert("CA load"))?;
+        Ok(HubCa {
+            cert_pem: cert_pem.to_string(),
+            issuer,
+        })
+    }
+
     /// Load `dir/ca.crt` and `dir/ca.key`, or generate both when neither exists (the key file
     /// is written with mode 0600). Exactly one of them existing is an error, never overwritten.
     pub fn load_or_generate(dir: &Path) -> Result<Self, PlatformError> {
@@ -167,12 +185,27 @@ impl HubCa {
                 "a user certificate carries at most one group".into(),
             ));
         }
-        if groups.iter().any(|g| g == CLUSTERS_ORG) {
+        if groups.iter().any(|g| g == CLUSTERS_ORG || g == HUBS_ORG) {
             return Err(PlatformError::InvalidInput(format!(
-                "group {CLUSTERS_ORG} is reserved for cluster certificates"
+                "groups {CLUSTERS_ORG} and {HUBS_ORG} are reserved for cluster and hub certificates"
             )));
         }
         self.sign_new_key(client_params(user, groups), validity)
+    }
+
+    /// A client certificate and fresh key a hub presents to the other hubs of its federation
+    /// (CN=`hub_id`, O=[`HUBS_ORG`]); returns (cert PEM, key PEM).
+    pub fn sign_hub_peer(
+        &self,
+        hub_id: &str,
+        validity: Duration,
+    ) -> Result<(String, String), PlatformError> {
+        if hub_id.is_empty() {
+            return Err(PlatformError::InvalidInput(
+                "hub id must not be empty".into(),
+            ));
+        }
+        self.sign_new_key(client_params(hub_id, &[HUBS_ORG.to_string()]), validity)
     }
 
     fn sign_new_key(

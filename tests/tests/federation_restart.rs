@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use support::{Proc, eventually, free_port, kubesim, parse_env, register_env, root, run};
@@ -41,25 +41,7 @@ fn applies(health_port: u16) -> Option<u64> {
 #[test]
 fn hub_restart_mid_propagation_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let fed_kc: PathBuf = dir.path().join("fed.kubeconfig");
-    let fed_args: Vec<String> = vec![
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--data-dir".into(),
-        dir.path().join("federation").display().to_string(),
-        "--kubeconfig-out".into(),
-        fed_kc.display().to_string(),
-    ];
-    let _fed = Proc::start(
-        "federation",
-        "cceone-federation",
-        &fed_args,
-        &BTreeMap::new(),
-        dir.path(),
-    );
-    eventually("federation serving", Duration::from_secs(60), || {
-        fed_kc.exists().then_some(())
-    });
+    let (_fed, fed_kc) = support::federation(dir.path());
     let hub_port = free_port();
     let hub_args: Vec<String> = vec![
         "--kubeconfig".into(),

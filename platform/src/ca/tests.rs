@@ -186,6 +186,10 @@ fn user_certificates_are_not_cluster_certificates() {
         )
         .is_err()
     );
+    assert!(
+        ca.sign_user("alice", &[HUBS_ORG.to_string()], Duration::from_secs(60))
+            .is_err()
+    );
     assert!(ca.sign_user("", &[], Duration::from_secs(60)).is_err());
     assert_eq!(cluster_of_cert(b"not a certificate"), None);
     assert_eq!(cluster_of_cert(&der_of(ca.ca_pem())), None);
@@ -217,4 +221,26 @@ fn serving_certificate_names() {
             .server_auth
     );
     assert!(ca.serving_cert(&["bad name!".to_string()]).is_err());
+}
+
+#[test]
+fn hub_peer_certificates_and_a_shared_ca() {
+    let (ca, key_pem) = HubCa::generate().unwrap();
+    let (cert_pem, _) = ca.sign_hub_peer("hub-a", Duration::from_secs(60)).unwrap();
+    let der = der_of(&cert_pem);
+    let (_, cert) = parse_x509_certificate(&der).unwrap();
+    let orgs: Vec<_> = cert
+        .subject()
+        .iter_organization()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(orgs, [HUBS_ORG]);
+    assert_eq!(cluster_of_cert(&der), None);
+    assert!(ca.sign_hub_peer("", Duration::from_secs(60)).is_err());
+    // The same CA loaded from its PEM (as another hub reads it from the shared Secret).
+    let again = HubCa::from_pem(ca.ca_pem(), &key_pem).unwrap();
+    assert_eq!(again.ca_pem(), ca.ca_pem());
+    let (other, other_key) = HubCa::generate().unwrap();
+    assert!(HubCa::from_pem(ca.ca_pem(), &other_key).is_err());
+    assert!(HubCa::from_pem(other.ca_pem(), "not a key").is_err());
 }

@@ -290,6 +290,31 @@ pub fn kubesim_in(
     (p, kc)
 }
 
+/// `cceone-federation` on a free loopback port with its data in `dir/federation`; returns once
+/// it wrote its admin kubeconfig: (process, that kubeconfig).
+pub fn federation(dir: &Path) -> (Proc, PathBuf) {
+    let kc = dir.join("fed.kubeconfig");
+    let args: Vec<String> = vec![
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--data-dir".into(),
+        dir.join("federation").display().to_string(),
+        "--kubeconfig-out".into(),
+        kc.display().to_string(),
+    ];
+    let p = Proc::start(
+        "federation",
+        "cceone-federation",
+        &args,
+        &BTreeMap::new(),
+        dir,
+    );
+    eventually("federation serving", Duration::from_secs(60), || {
+        kc.exists().then_some(())
+    });
+    (p, kc)
+}
+
 /// Run a command to completion.
 pub fn run(bin: &str, args: &[&str]) -> Output {
     let path = if bin == "kubectl" {

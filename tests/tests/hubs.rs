@@ -1,0 +1,368 @@
+//! Several hubs against one federation: three `cceone-hub` processes share the federation's CA
+//! (any hub registers any cluster), agents are given all three endpoints in different orders,
+//! and each cluster's status names the hub holding its tunnel. kill -9 of a hub holding two
+//! clusters: both are Running again on the others, their Works are not applied again, a scaled
+//! template reaches them through their new hubs (applied once), and a proxied kubectl request
+//! through a hub that does not hold the cluster is forwarded to the one that does. The killed hub
+//! restarted takes no tunnel from the others.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::{
+    Proc, eventually, free_port, kubesim, metric, parse_env, register_env, run, step, throughout,
+};
+
+fn kubectl(kc: &Path, args: &[&str]) -> String {
+    let kc = kc.display().to_string();
+    let mut all = vec!["--kubeconfig", kc.as_str()];
+    all.extend_from_slice(args);
+    let out = run("kubectl", &all);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+struct Hub {
+    id: &'static str,
+    port: u16,
+    health: u16,
+    proc: Proc,
+}
+
+impl Hub {
+    fn sessions(&self) -> u64 {
+        http_get(self.health, "/metrics")
+            .map(|m| metric(&m, "cceone_hub_sessions"))
+            .unwrap_or(0)
+    }
+
+    fn forwarded(&self) -> u64 {
+        http_get(self.health, "/metrics")
+            .map(|m| metric(&m, "cceone_hub_proxy_forwarded_total"))
+            .unwrap_or(0)
+    }
+}
+
+struct Member {
+    name: &'static str,
+    kc: PathBuf,
+    health: u16,
+    _sim: Proc,
+    _agent: Proc,
+}
+
+impl Member {
+    fn applies(&self) -> Option<u64> {
+        http_get(self.health, "/metrics")?
+            .lines()
+            .find_map(|l| l.strip_prefix("cceone_agent_works_applied_total "))
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+fn field(fed_kc: &Path, cluster: &str, path: &str) -> String {
+    kubectl(
+        fed_kc,
+        &[
+            "get",
+            "registeredclusters",
+            cluster,
+            "-o",
+            &format!("jsonpath={{{path}}}"),
+        ],
+    )
+}
+
+/// How many times the cluster's operation log says an agent connected.
+fn connects(fed_kc: &Path, cluster: &str) -> usize {
+    field(fed_kc, cluster, ".status.operations[*].reason")
+        .split_whitespace()
+        .filter(|r| matches!(*r, "AgentConnected" | "TunnelReplaced" | "AgentReconnected"))
+        .count()
+}
+
+/// A proxy kubeconfig for `cluster` (`cceonectl cluster kubeconfig`), written into `dir`.
+fn proxy_kubeconfig(fed_kc: &Path, dir: &Path, cluster: &str) -> PathBuf {
+    let kc = fed_kc.display().to_string();
+    let out = run(
+        "cceonectl",
+        &["--kubeconfig", &kc, "cluster", "kubeconfig", cluster],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let path = dir.join(format!("{cluster}-proxy.kubeconfig"));
+    std::fs::write(&path, &out.stdout).unwrap();
+    path
+}
+
+#[test]
+fn three_hubs_fail_over_forward_and_do_not_steal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fed, fed_kc) = support::federation(dir.path());
+
+    // Three hubs started at once: they race to publish the CA, and all end up with one.
+    let mut hubs: Vec<Hub> = ["hub-a", "hub-b", "hub-c"]
+        .into_iter()
+        .map(|id| {
+            let (port, health) = (free_port(), free_port());
+            let args: Vec<String> = [
+                "--kubeconfig",
+                &fed_kc.display().to_string(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+                &dir.path().join(id).display().to_string(),
+                "--hub-id",
+                id,
+                "--health-listen",
+                &format!("127.0.0.1:{health}"),
+                "--heartbeat-interval-secs",
+                "1",
+                "--heartbeat-grace-secs",
+                "4",
+                "--hub-lease-secs",
+                "4",
+            ]
+            .map(String::from)
+            .to_vec();
+            let proc = Proc::start(id, "cceone-hub", &args, &BTreeMap::new(), dir.path());
+            Hub {
+                id,
+                port,
+                health,
+                proc,
+            }
+        })
+        .collect();
+    for h in &hubs {
+        eventually(
+            &format!("{} serving", h.id),
+            Duration::from_secs(60),
+            || h.proc.log_text().contains("hub serving").then_some(()),
+        );
+    }
+    let ca = |id: &str| std::fs::read_to_string(dir.path().join(id).join("ca").join("ca.crt"));
+    assert_eq!(ca("hub-a").unwrap(), ca("hub-b").unwrap());
+    assert_eq!(ca("hub-a").unwrap(), ca("hub-c").unwrap());
+    let ports: Vec<u16> = hubs.iter().map(|h| h.port).collect();
+    let endpoint = |i: usize| format!("127.0.0.1:{}", ports[i]);
+
+    // member1 prefers a, member2 b, member3 a then c: a holds two clusters.
+    let mut members = Vec::new();
+    for (name, order, transport) in [
+        ("member1", [0, 1, 2], "grpc"),
+        ("member2", [1, 2, 0], "quic"),
+        ("member3", [0, 2, 1], "auto"),
+    ] {
+        let (sim, kc) = kubesim(name, dir.path(), &["--nodes", "2"]);
+        let mut env = parse_env(&register_env(&fed_kc, name));
+        let list: Vec<String> = order.iter().map(|i| endpoint(*i)).collect();
+        env.insert("CCEONE_HUB_ENDPOINT".into(), list.join(","));
+        env.insert("CCEONE_TRANSPORT".into(), transport.into());
+        let health = free_port();
+        env.insert("CCEONE_HEALTH_ADDR".into(), format!("127.0.0.1:{health}"));
+        env.insert("CCEONE_AGENT_ID".into(), format!("{name}-agent"));
+        let args = vec!["--kubeconfig".to_string(), kc.display().to_string()];
+        let agent = Proc::start(
+            &format!("{name}-agent"),
+            "cceone-cluster-agent",
+            &args,
+            &env,
+            dir.path(),
+        );
+        members.push(Member {
+            name,
+            kc,
+            health,
+            _sim: sim,
+            _agent: agent,
+        });
+    }
+    let holder = |m: &str| field(&fed_kc, m, ".status.hub");
+    for (m, want) in [
+        ("member1", "hub-a"),
+        ("member2", "hub-b"),
+        ("member3", "hub-a"),
+    ] {
+        eventually(
+            &format!("{m} Running on {want}"),
+            Duration::from_secs(60),
+            || (field(&fed_kc, m, ".status.phase") == "Running" && holder(m) == want).then_some(()),
+        );
+    }
+    assert_eq!(hubs[0].sessions(), 2);
+    assert_eq!(hubs[1].sessions(), 1);
+    assert_eq!(hubs[2].sessions(), 0);
+
+    // A Deployment to all three members.
+    let manifest = dir.path().join("web.yaml");
+    std::fs::write(&manifest, WEB).unwrap();
+    let out = kubectl(&fed_kc, &["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(out.contains("created"), "{out}");
+    let replicas = |m: &Member| {
+        kubectl(
+            &m.kc,
+            &[
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.spec.replicas}/{.status.readyReplicas}",
+            ],
+        )
+    };
+    for m in &members {
+        eventually(
+            &format!("{} runs web 1/1", m.name),
+            Duration::from_secs(60),
+            || (replicas(m).trim() == "1/1").then_some(()),
+        );
+    }
+    let applied: Vec<u64> = members.iter().map(|m| m.applies().unwrap()).collect();
+    assert_eq!(applied, [1, 1, 1]);
+    let before: Vec<usize> = members.iter().map(|m| connects(&fed_kc, m.name)).collect();
+
+    // kill -9 of the hub holding member1 and member3.
+    hubs[0].proc.kill();
+    let killed = Instant::now();
+    step("hub-a killed");
+    for (i, m) in ["member1", "member3"].into_iter().enumerate() {
+        let at = if i == 0 { 0 } else { 2 };
+        eventually(
+            &format!("{m} Running on another hub"),
+            Duration::from_secs(15),
+            || {
+                let h = holder(m);
+                (field(&fed_kc, m, ".status.phase") == "Running"
+                    && h != "hub-a"
+                    && !h.is_empty()
+                    && connects(&fed_kc, m) > before[at])
+                    .then_some(())
+            },
+        );
+        step(&format!(
+            "{m} Running on {} {:.1}s after the kill",
+            holder(m),
+            killed.elapsed().as_secs_f64()
+        ));
+    }
+    assert_eq!(holder("member1"), "hub-b");
+    assert_eq!(holder("member3"), "hub-c");
+    // member2 never moved.
+    assert_eq!(connects(&fed_kc, "member2"), before[1]);
+    assert_eq!(holder("member2"), "hub-b");
+    // Nothing applied again on reconnect: the agents' inventories matched.
+    throughout("no Work applied again", Duration::from_secs(3), || {
+        members
+            .iter()
+            .zip(&applied)
+            .all(|(m, n)| m.applies() == Some(*n))
+    });
+
+    // The new holders relay Works: a change reaches every member, applied once.
+    let out = kubectl(&fed_kc, &["scale", "deployment", "web", "--replicas=2"]);
+    assert!(out.contains("scaled"), "{out}");
+    for m in &members {
+        eventually(
+            &format!("{} runs web 2/2", m.name),
+            Duration::from_secs(60),
+            || (replicas(m).trim() == "2/2").then_some(()),
+        );
+        assert_eq!(m.applies(), Some(2), "{}", m.name);
+    }
+
+    // A proxied request for member1 (held by b) through c is forwarded, as the caller.
+    let pk = proxy_kubeconfig(&fed_kc, dir.path(), "member1");
+    let through_c = format!("https://{}/clusters/member1/proxy", endpoint(2));
+    let nodes = kubectl(&pk, &["--server", &through_c, "get", "nodes", "-o", "name"]);
+    assert_eq!(nodes.lines().count(), 2, "{nodes}");
+    assert!(nodes.contains("node/"), "{nodes}");
+    assert!(hubs[2].forwarded() >= 1);
+    let deploy = kubectl(&pk, &["--server", &through_c, "get", "deploy", "web"]);
+    assert!(deploy.contains("2/2"), "{deploy}");
+
+    // hub-a comes back (same id, same port): it takes nothing from b and c.
+    let served = hubs[0].proc.log_text().matches("hub serving").count();
+    hubs[0].proc.restart();
+    eventually("hub-a serving again", Duration::from_secs(60), || {
+        (hubs[0].proc.log_text().matches("hub serving").count() > served).then_some(())
+    });
+    let after: Vec<usize> = members.iter().map(|m| connects(&fed_kc, m.name)).collect();
+    throughout(
+        "no tunnel moves to the restarted hub",
+        Duration::from_secs(5),
+        || {
+            hubs[0].sessions() == 0
+                && holder("member1") == "hub-b"
+                && holder("member3") == "hub-c"
+                && members
+                    .iter()
+                    .zip(&after)
+                    .all(|(m, n)| connects(&fed_kc, m.name) == *n)
+        },
+    );
+    // Through the restarted hub, too, the proxy reaches member3 (held by c).
+    let pk3 = proxy_kubeconfig(&fed_kc, dir.path(), "member3");
+    let through_a = format!("https://{}/clusters/member3/proxy", endpoint(0));
+    let nodes = kubectl(
+        &pk3,
+        &["--server", &through_a, "get", "nodes", "-o", "name"],
+    );
+    assert_eq!(nodes.lines().count(), 2, "{nodes}");
+}
+
+const WEB: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: nginx
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata:
+  name: web
+spec:
+  resourceSelectors:
+    - apiVersion: apps/v1
+      kind: Deployment
+      name: web
+  placement:
+    clusterAffinity:
+      clusterNames: [member1, member2, member3]
+    replicaScheduling:
+      replicaSchedulingType: Duplicated
+"#;
