@@ -315,6 +315,13 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
     let client = client_from_kubeconfig(&kubeconfig).await?;
     cceone_platform::ensure_crds(&client, MANAGER).await?;
     cceone_platform::ensure_system_namespace(&client).await?;
+    // User tokens an earlier version kept beside the bootstrap tokens move out of the hub's
+    // reach (issue 9); they authenticate wherever they are meanwhile.
+    match cceone_platform::usertoken::migrate(&client).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(moved = n, "user tokens moved to their own namespace"),
+        Err(e) => tracing::warn!(error = %e, "moving user tokens failed; they still work"),
+    }
     cceone_platform::roles::ensure_roles(&client, MANAGER).await?;
     let settings = controllers::Settings {
         cluster_grace: cfg.cluster_grace,

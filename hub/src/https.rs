@@ -166,7 +166,10 @@ async fn route(
     }
     match (req.method().clone(), path.as_str()) {
         (http::Method::POST, "/v1/register") => register(&hub, req, peer.ip()).await,
-        (_, p) if p.starts_with("/clusters/") => proxy(hub, req, cert_user).await,
+        (_, p) if p.starts_with("/clusters/") => match hub.audit.clone() {
+            Some(log) => log.around(req, peer, |r| proxy(hub, r, cert_user)).await,
+            None => proxy(hub, req, cert_user).await,
+        },
         (_, "/metrics") => status(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -422,6 +425,7 @@ async fn proxy(
             return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
         }
     };
+    crate::audit::identify(&req, &user, &groups);
     let Some(session) = hub.sessions.get(cluster) else {
         if !forwarded && let Some((holder, endpoint)) = crate::owner::forward_to(&hub, cluster) {
             return Box::pin(crate::forward::forward(

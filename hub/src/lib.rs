@@ -5,6 +5,7 @@
 //! Kubernetes API requests into member clusters through their tunnels.
 
 mod admission;
+mod audit;
 mod clusters;
 pub mod endpoint;
 mod forward;
@@ -44,6 +45,9 @@ pub struct HubConfig {
     pub listen: SocketAddr,
     /// Where the CA and serving certificate live.
     pub data_dir: PathBuf,
+    /// Where the hub records each proxied request (`audit.k8s.io/v1` Event JSON lines, as the
+    /// federation's audit log), if anywhere.
+    pub audit_log: Option<PathBuf>,
     /// Endpoint agents should dial (host:port), published for `cceonectl`. Empty: the listen
     /// address, or with `0.0.0.0`/`::` this host's first non-loopback address (see
     /// [`endpoint::Advertised::choose`]).
@@ -100,6 +104,7 @@ impl HubConfig {
         HubConfig {
             listen,
             data_dir,
+            audit_log: None,
             public_endpoint: String::new(),
             private_endpoint: None,
             hostnames: Vec::new(),
@@ -129,6 +134,8 @@ impl HubConfig {
 pub struct Hub {
     cfg: HubConfig,
     client: kube::Client,
+    /// The record of proxied requests.
+    audit: Option<audit::ProxyAudit>,
     ca: HubCa,
     clusters: Clusters,
     sessions: Sessions,
@@ -155,6 +162,9 @@ pub enum HubError {
     /// TLS configuration failure.
     #[error("tls: {0}")]
     Tls(String),
+    /// The audit log could not be opened.
+    #[error("opening the audit log: {0}")]
+    Audit(#[source] std::io::Error),
     /// Binding a socket failed.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -402,6 +412,10 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         proxy_tokens: proxytokens::ProxyTokens::default(),
         sessions: Sessions::default(),
         metrics: Metrics::default(),
+        audit: match &cfg.audit_log {
+            Some(path) => Some(audit::ProxyAudit::open(path.clone()).map_err(HubError::Audit)?),
+            None => None,
+        },
         cfg,
         client: client.clone(),
         ca,

@@ -86,6 +86,10 @@ struct Args {
     /// it needs in the federation API, as a List for `kubectl apply -f -`, and exit.
     #[arg(long)]
     print_federation_rbac: bool,
+    /// Record each proxied request (who, cluster, verb, path, code, latency) as audit.k8s.io/v1
+    /// Event JSON lines in this file (0600, rotated at 100 MiB), for `cceonectl audit --file`.
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -124,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
     cfg.header_read_timeout = Duration::from_secs(a.header_read_timeout_secs.max(1));
     cfg.max_protocol_version = a.max_protocol_version;
     cfg.health_listen = a.health_listen;
+    cfg.audit_log = a.audit_log;
     cfg.hub_id = a.hub_id;
     cfg.peer_endpoint = a.peer_endpoint;
     cfg.hub_lease = Duration::from_secs(a.hub_lease_secs.max(2));

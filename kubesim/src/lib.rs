@@ -42,6 +42,9 @@ pub struct SimConfig {
     /// Where Service cluster IPs come from (`--service-cluster-ip-range`); 10.96.0.0/12 when
     /// None.
     pub service_cidr: Option<cceone_kube_apiserver::admission::services::Cidr>,
+    /// Requests without credentials run as `system:anonymous` for RBAC to answer, as
+    /// kube-apiserver's `--anonymous-auth` (on by default, there and here).
+    pub anonymous_auth: bool,
 }
 
 impl Default for SimConfig {
@@ -64,6 +67,7 @@ impl Default for SimConfig {
             fsync: true,
             audit: None,
             service_cidr: None,
+            anonymous_auth: true,
         }
     }
 }
@@ -94,6 +98,7 @@ impl Simulator {
             admin: Some(admin),
             // A simulator exists to be broken on purpose.
             fault_injection: true,
+            anonymous_auth: cfg.anonymous_auth,
             audit: cfg.audit.clone(),
             // The simulated kubelet: logs, exec, attach, port-forward (and so cp).
             pod_streams: Some(streams::hook()),

@@ -71,6 +71,10 @@ struct Args {
     /// Record every request as audit.k8s.io/v1 Event JSON lines in this file.
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
+    /// Requests without credentials run as system:anonymous and RBAC answers them (403), as
+    /// kube-apiserver's flag; --anonymous-auth=false answers them 401.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    anonymous_auth: bool,
 }
 
 fn check_quantity(what: &str, q: &str) -> anyhow::Result<()> {
@@ -137,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
                 .as_ref()
                 .map(|p| cceone_kubesim::AuditConfig::new(suffix(p))),
             service_cidr: Some(service_cidr),
+            anonymous_auth: args.anonymous_auth,
         };
         let sim = Simulator::start(cfg)
             .await

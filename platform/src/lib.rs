@@ -49,23 +49,29 @@ pub const CLUSTERS_ORG: &str = "cceone:clusters";
 
 /// Make sure [`SYSTEM_NAMESPACE`] exists (created when missing; an existing one is left alone).
 pub async fn ensure_system_namespace(client: &kube::Client) -> Result<(), PlatformError> {
+    ensure_namespace(client, SYSTEM_NAMESPACE).await
+}
+
+/// Make sure one of the platform's namespaces exists (created when missing, labelled as the
+/// platform's; an existing one is left alone).
+pub async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), PlatformError> {
     let api: Api<Namespace> = Api::all(client.clone());
     if api
-        .get_opt(SYSTEM_NAMESPACE)
+        .get_opt(name)
         .await
-        .map_err(|e| PlatformError::api("reading the system namespace", e))?
+        .map_err(|e| PlatformError::api(format!("reading namespace {name}"), e))?
         .is_some()
     {
         return Ok(());
     }
     let ns: Namespace = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": SYSTEM_NAMESPACE, "labels": {"app.kubernetes.io/part-of": "cceone"}}
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "cceone"}}
     }))?;
     match api.create(&PostParams::default(), &ns).await {
         Ok(_) => Ok(()),
         // Someone else created it between our read and our write: that is what we wanted.
         Err(e) if error::is_status(&e, 409) => Ok(()),
-        Err(e) => Err(PlatformError::api("creating the system namespace", e)),
+        Err(e) => Err(PlatformError::api(format!("creating namespace {name}"), e)),
     }
 }
 

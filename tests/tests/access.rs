@@ -465,12 +465,13 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
         serde_json::json!(["devs", "system:authenticated"])
     );
     assert_eq!(proxied["user"]["username"], "admin");
-    // cceonectl's own token Secrets are Secrets too.
+    // cceonectl's own token Secrets are Secrets too (in their own namespace, out of the
+    // hub's reach).
     assert!(
         events
             .iter()
             .any(|e| e["objectRef"]["resource"] == "secrets"
-                && e["objectRef"]["namespace"] == "cceone-system"
+                && e["objectRef"]["namespace"] == "cceone-users"
                 && e["verb"] == "create"
                 && e["level"] == "Metadata")
     );

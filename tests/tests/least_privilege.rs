@@ -154,6 +154,93 @@ fn the_hub_runs_as_its_own_user_and_is_refused_the_rest() {
         );
         assert!(err.contains(words), "{args:?}: {err}");
     }
+    step("people's tokens are out of the hub's reach, and only their hash is stored");
+    let alice = ok(
+        "cceonectl",
+        &["--kubeconfig", &admin_s, "user", "kubeconfig", "alice"],
+    );
+    let alice_kc = d.join("alice.kubeconfig");
+    std::fs::write(&alice_kc, &alice).unwrap();
+    let who = support::kubectl(
+        &alice_kc,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    );
+    assert_eq!(who, "alice");
+    let err = kubectl_refused(&hub_kc, &["get", "secrets", "-n", "cceone-users"]);
+    assert!(
+        err.contains(r#"secrets is forbidden: User "system:cceone:hub" cannot list resource "secrets" in API group "" in the namespace "cceone-users""#),
+        "{err}"
+    );
+    // Where the hub may read Secrets, there are none of people's tokens.
+    let (code, out, err) = kubectl_as(
+        &hub_kc,
+        &[
+            "get",
+            "secrets",
+            "-n",
+            "cceone-system",
+            "-l",
+            "cceone.io/kind=user-token",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.trim().is_empty(), "{out}");
+    let token = alice
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (id, secret) = token.split_once('.').unwrap();
+    let stored: Value = serde_json::from_str(&support::kubectl(
+        &admin,
+        &[
+            "get",
+            "secret",
+            &format!("user-token-{id}"),
+            "-n",
+            "cceone-users",
+            "-o",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let stored = stored["data"].to_string();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    assert!(
+        !stored.contains(&b64) && !stored.contains(secret),
+        "the token's secret is stored: {stored}"
+    );
+    assert!(stored.contains("secret-hash"), "{stored}");
+
+    step("a token an earlier version stored in cceone-system still authenticates");
+    let legacy = d.join("legacy-token.yaml");
+    std::fs::write(
+        &legacy,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: user-token-legacy01\n  namespace: cceone-system\n  labels: {cceone.io/kind: user-token}\ntype: cceone.io/user-token\nstringData:\n  token-secret: 0123456789abcdefghij0123456789ab\n  user: old-carol\n",
+    )
+    .unwrap();
+    support::kubectl(&admin, &["apply", "-f", &legacy.display().to_string()]);
+    let (code, who, err) = kubectl_as(
+        &hub_kc,
+        &[
+            "--token=legacy01.0123456789abcdefghij0123456789ab",
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    );
+    assert_eq!((code, who.as_str()), (Some(0), "old-carol"), "{err}");
+
     // What a separate hub's operator applies (manifests/hub.yaml) is the same set of objects.
     let rbac = d.join("hub-rbac.json");
     std::fs::write(&rbac, ok("cceone-hub", &["--print-federation-rbac"])).unwrap();

@@ -30,8 +30,11 @@ use crate::resources::{self, TemplateKey};
 use crate::runtime::{ObjKey, Requeue};
 use crate::templates::Lookup;
 
-/// Namespaces of the platform itself, never propagated (they hold bootstrap tokens).
-const PLATFORM_NAMESPACES: &[&str] = &[cceone_platform::SYSTEM_NAMESPACE];
+/// Namespaces of the platform itself, never propagated (they hold bootstrap and user tokens).
+const PLATFORM_NAMESPACES: &[&str] = &[
+    cceone_platform::SYSTEM_NAMESPACE,
+    cceone_platform::usertoken::NAMESPACE,
+];
 /// How soon to look again at a template whose old binding is still being deleted.
 const BINDING_TERMINATING_RECHECK: Duration = Duration::from_millis(200);
 

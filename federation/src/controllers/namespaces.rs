@@ -28,6 +28,7 @@ pub(crate) const SYNC_LABEL: &str = "namespace.cceone.io/sync";
 pub(crate) fn reserved(name: &str) -> bool {
     name == "default"
         || name == cceone_platform::SYSTEM_NAMESPACE
+        || name == cceone_platform::usertoken::NAMESPACE
         || cceone_federation_core::detector::is_skipped_namespace(name)
 }
 

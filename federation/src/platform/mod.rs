@@ -28,11 +28,18 @@ const BY_FLEET: fn(&Value) -> Vec<String> = |v| {
         .unwrap_or_default()
 };
 
+/// Where user tokens are kept: their own namespace, and where an earlier version kept them.
+const TOKEN_NAMESPACES: [&str; 2] = [
+    cceone_platform::usertoken::NAMESPACE,
+    cceone_platform::usertoken::LEGACY_NAMESPACE,
+];
+
 /// A Secret as the token cache keeps it: its name and revision and, for a platform user's
 /// token in the platform's namespace, `user` (`cceone_platform::grant::token_user`); nothing
 /// else (no Secret data stays in memory).
 fn project_token(v: &mut Value) {
-    let who = (s(v, "/metadata/namespace") == cceone_platform::SYSTEM_NAMESPACE)
+    let who = TOKEN_NAMESPACES
+        .contains(&s(v, "/metadata/namespace"))
         .then(|| cceone_platform::grant::token_user(v))
         .flatten();
     let meta = serde_json::json!({
@@ -123,10 +130,9 @@ impl Shared {
 
     /// The platform's users (those with a user token).
     fn users(&self) -> Vec<String> {
-        let mut users: Vec<String> = self
-            .tokens
-            .list_ns_as::<Value>(cceone_platform::SYSTEM_NAMESPACE)
+        let mut users: Vec<String> = TOKEN_NAMESPACES
             .iter()
+            .flat_map(|ns| self.tokens.list_ns_as::<Value>(ns))
             .filter_map(|t| t.get("user").and_then(Value::as_str).map(String::from))
             .collect();
         users.sort();

@@ -3,9 +3,12 @@
 //! until the Secret is deleted (the kubeconfig is revoked).
 //!
 //! The Secret is `user-token-<id>` in [`NAMESPACE`], of type [`SECRET_TYPE`], with data
-//! `token-secret`, `user`, `groups` (comma-separated) and optionally `expiration` (RFC 3339) —
-//! kept in plain text as kube's bootstrap tokens are, readable only by those RBAC lets read
-//! Secrets there. `cceone_platform::usertoken` writes them.
+//! `secret-hash` (lowercase hex SHA-256 of the secret part), `user`, `groups`
+//! (comma-separated) and optionally `expiration` (RFC 3339). `cceone_platform::usertoken`
+//! writes them. Unlike kube's bootstrap tokens (plain, in `kube-system`), only the hash is
+//! kept, in a namespace of its own: whoever may read Secrets where the platform's bootstrap
+//! tokens live (the hub, issue 9) finds no person's credential. Secrets an earlier version
+//! wrote in [`LEGACY_NAMESPACE`] with the plain `token-secret` are still accepted there.
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -14,7 +17,9 @@ use crate::core::Core;
 use crate::http::User;
 
 /// Where user-token Secrets live.
-pub const NAMESPACE: &str = "cceone-system";
+pub const NAMESPACE: &str = "cceone-users";
+/// Where an earlier version kept them (plain): still read, so its kubeconfigs keep working.
+pub const LEGACY_NAMESPACE: &str = "cceone-system";
 /// Their Secret type.
 pub const SECRET_TYPE: &str = "cceone.io/user-token";
 /// Their name prefix.
@@ -39,6 +44,12 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Lowercase hex SHA-256.
+fn sha256_hex(s: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn data(secret: &Value, key: &str) -> Option<String> {
     let b64 = secret.get("data")?.get(key)?.as_str()?;
     let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
@@ -46,7 +57,8 @@ fn data(secret: &Value, key: &str) -> Option<String> {
 }
 
 /// Whom `token` authenticates as, given its Secret, at `now` (pure): the Secret must be the
-/// one the token names, of [`SECRET_TYPE`], not being deleted, with the same secret, unexpired.
+/// one the token names, of [`SECRET_TYPE`], not being deleted, with the hash of the token's
+/// secret (or, in [`LEGACY_NAMESPACE`] only, the secret itself), unexpired.
 pub fn identity(secret: &Value, token: &str, now: jiff::Timestamp) -> Option<User> {
     let (id, token_secret) = parse(token)?;
     let meta = secret.get("metadata")?;
@@ -56,10 +68,15 @@ pub fn identity(secret: &Value, token: &str, now: jiff::Timestamp) -> Option<Use
     {
         return None;
     }
-    if !ct_eq(
-        data(secret, "token-secret")?.as_bytes(),
-        token_secret.as_bytes(),
-    ) {
+    let matches = match data(secret, "secret-hash") {
+        Some(hash) => ct_eq(hash.as_bytes(), sha256_hex(token_secret).as_bytes()),
+        None if meta.get("namespace").and_then(Value::as_str) == Some(LEGACY_NAMESPACE) => ct_eq(
+            data(secret, "token-secret")?.as_bytes(),
+            token_secret.as_bytes(),
+        ),
+        None => false,
+    };
+    if !matches {
         return None;
     }
     if let Some(exp) = data(secret, "expiration") {
@@ -77,17 +94,25 @@ pub fn identity(secret: &Value, token: &str, now: jiff::Timestamp) -> Option<Use
                 .collect()
         })
         .unwrap_or_default();
-    Some(User { name, groups })
+    Some(User {
+        name,
+        groups,
+        ..User::default()
+    })
 }
 
 /// Look a user token up in the store.
 pub async fn verify(core: &Core, token: &str) -> Option<User> {
     let (id, _) = parse(token)?;
     let secrets = core.resource("", "v1", "secrets").ok()?;
-    let secret = core
-        .get(&secrets, Some(NAMESPACE), &format!("{SECRET_PREFIX}{id}"))
-        .await
-        .ok()?;
+    let name = format!("{SECRET_PREFIX}{id}");
+    let secret = match core.get(&secrets, Some(NAMESPACE), &name).await {
+        Ok(s) => s,
+        Err(_) => core
+            .get(&secrets, Some(LEGACY_NAMESPACE), &name)
+            .await
+            .ok()?,
+    };
     identity(&secret, token, jiff::Timestamp::now())
 }
 
@@ -111,10 +136,30 @@ mod tests {
     }
 
     #[test]
+    fn only_the_hash_is_needed_and_plain_secrets_only_where_they_used_to_be() {
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let hash = sha256_hex("0123456789abcdefghijABCDEFGHIJkl");
+        let hashed = secret(&[("secret-hash", &hash), ("user", "bob")]);
+        assert_eq!(identity(&hashed, TOKEN, now).unwrap().name, "bob");
+        // A token equal to the stored hash is not the token.
+        let plain_here = secret(&[
+            ("token-secret", "0123456789abcdefghijABCDEFGHIJkl"),
+            ("user", "bob"),
+        ]);
+        assert_eq!(identity(&plain_here, TOKEN, now), None);
+        let mut legacy = plain_here;
+        legacy["metadata"]["namespace"] = json!(LEGACY_NAMESPACE);
+        assert_eq!(identity(&legacy, TOKEN, now).unwrap().name, "bob");
+        let wrong_hash = secret(&[("secret-hash", &sha256_hex("other")), ("user", "bob")]);
+        assert_eq!(identity(&wrong_hash, TOKEN, now), None);
+    }
+
+    #[test]
     fn tokens_authenticate_until_expiry_and_only_with_their_secret() {
         let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let hash = sha256_hex("0123456789abcdefghijABCDEFGHIJkl");
         let s = secret(&[
-            ("token-secret", "0123456789abcdefghijABCDEFGHIJkl"),
+            ("secret-hash", &hash),
             ("user", "alice"),
             ("groups", "dev,ops"),
             ("expiration", "2026-01-01T01:00:00Z"),
@@ -124,6 +169,7 @@ mod tests {
             Some(User {
                 name: "alice".into(),
                 groups: vec!["dev".into(), "ops".into()],
+                ..User::default()
             })
         );
         let later: jiff::Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
@@ -138,7 +184,7 @@ mod tests {
         other_type["type"] = json!("Opaque");
         assert_eq!(identity(&other_type, TOKEN, now), None);
         let bad_expiry = secret(&[
-            ("token-secret", "0123456789abcdefghijABCDEFGHIJkl"),
+            ("secret-hash", &hash),
             ("user", "alice"),
             ("expiration", "soon"),
         ]);

@@ -64,6 +64,11 @@ pub struct ServerConfig {
     /// (`/admin/compact`) and the extra routes. Off by default (production servers); the
     /// simulator turns it on.
     pub fault_injection: bool,
+    /// Authenticate requests that carry no credentials as `system:anonymous` (group
+    /// `system:unauthenticated`), for RBAC to answer (`403`), as kube-apiserver's
+    /// `--anonymous-auth` (on by default there). Off by default here: a request without
+    /// credentials gets `401`. The simulator turns it on; a bad credential is `401` either way.
+    pub anonymous_auth: bool,
     /// Watch history kept for resuming watches (events).
     pub history: usize,
     /// Record requests in an audit log.
@@ -101,6 +106,7 @@ impl Default for ServerConfig {
             tokens: Vec::new(),
             admin: None,
             fault_injection: false,
+            anonymous_auth: false,
             history: 1_000_000,
             audit: None,
             pod_streams: None,
@@ -172,6 +178,7 @@ impl ApiServer {
             User {
                 name: "admin".into(),
                 groups: vec!["system:masters".into()],
+                ..User::default()
             },
         );
         for (t, name, groups) in &cfg.tokens {
@@ -180,6 +187,7 @@ impl ApiServer {
                 User {
                     name: name.clone(),
                     groups: groups.clone(),
+                    ..User::default()
                 },
             );
         }
@@ -190,6 +198,7 @@ impl ApiServer {
             faults: http::Faults::default(),
             admin: cfg.admin.clone(),
             fault_injection: cfg.fault_injection,
+            anonymous: cfg.anonymous_auth,
             rbac: authz::Rbac::new(Arc::clone(&core)),
             audit: cfg.audit.clone().map(audit::AuditLog::open).transpose()?,
             mount: std::sync::OnceLock::new(),

@@ -143,6 +143,7 @@ pub fn user(namespace: &str, name: &str) -> User {
             "system:serviceaccounts".into(),
             format!("system:serviceaccounts:{namespace}"),
         ],
+        ..User::default()
     }
 }
 

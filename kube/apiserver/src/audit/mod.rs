@@ -119,8 +119,28 @@ impl AuditLog {
     }
 }
 
-fn user_json(u: &User) -> Value {
-    json!({"username": u.name, "groups": u.groups})
+impl AuditLog {
+    /// Write an event built elsewhere (the hub's record of a proxied request, from
+    /// [`event`]), whatever its level.
+    pub async fn write(&self, event: &Value) {
+        let mut line = serde_json::to_vec(event).unwrap_or_default();
+        line.push(b'\n');
+        if self.tx.send(line).await.is_err() {
+            tracing::error!("the audit log writer has stopped; event lost");
+        }
+    }
+}
+
+/// A `UserInfo` as the audit event and the reviews show it (`uid` and `extra` only when set).
+pub(crate) fn user_json(u: &User) -> Value {
+    let mut v = json!({"username": u.name, "groups": u.groups});
+    if !u.uid.is_empty() {
+        v["uid"] = json!(u.uid);
+    }
+    if !u.extra.is_empty() {
+        v["extra"] = json!(u.extra);
+    }
+    v
 }
 
 fn micros(t: jiff::Timestamp) -> String {

@@ -208,6 +208,7 @@ mod tests {
             user: User {
                 name: "alice".into(),
                 groups: vec!["dev".into()],
+                ..User::default()
             },
             verb: verb.into(),
             resource_request: true,

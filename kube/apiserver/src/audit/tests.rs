@@ -6,6 +6,7 @@ fn alice() -> User {
     User {
         name: "alice".into(),
         groups: vec!["system:authenticated".into()],
+        ..User::default()
     }
 }
 
@@ -15,6 +16,7 @@ fn events_name_who_what_and_the_answer() {
         requestor: Some(User {
             name: "admin".into(),
             groups: vec!["system:masters".into()],
+            ..User::default()
         }),
         impersonated: Some(alice()),
         attributes: Attributes {

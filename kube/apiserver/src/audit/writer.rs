@@ -52,7 +52,12 @@ struct Log {
 impl Log {
     fn open(rot: Rotation) -> std::io::Result<Log> {
         if let Some(dir) = rot.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            // Made owner-only (issue 9): the log names who did what.
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         let file = open_append(&rot.path)?;
         let size = file.metadata()?.len();

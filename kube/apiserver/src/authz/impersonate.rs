@@ -58,7 +58,13 @@ fn requests(requestor: &User, headers: &HeaderMap) -> Result<Vec<Attributes>, St
         if let Some(key) = name.as_str().strip_prefix("impersonate-extra-")
             && let Some(v) = value(v)
         {
-            out.push(check("authentication.k8s.io", "userextras", key, "", &v));
+            out.push(check(
+                "authentication.k8s.io",
+                "userextras",
+                &unescape_key(key),
+                "",
+                &v,
+            ));
         }
     }
     if user.is_none() && out.len() > extra {
@@ -70,6 +76,33 @@ fn requests(requestor: &User, headers: &HeaderMap) -> Result<Vec<Attributes>, St
     Ok(out)
 }
 
+/// An extra's key as the header carries it, percent-decoded (kube's `unescapeExtraKey`: keys
+/// such as `example.com%2fscopes` name `example.com/scopes`); header names arrive lower-cased,
+/// as kube lower-cases them. An undecodable key is kept as sent.
+fn unescape_key(key: &str) -> String {
+    let b = key.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(byte) => {
+                    out.push(byte);
+                    i += 3;
+                    continue;
+                }
+                None => return key.to_string(),
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| key.to_string())
+}
+
 /// The user a request runs as: the caller, or whom the caller may and does impersonate.
 pub async fn resolve(rbac: &Rbac, requestor: &User, headers: &HeaderMap) -> Result<User, Refusal> {
     let checks = requests(requestor, headers).map_err(Refusal::Malformed)?;
@@ -78,6 +111,8 @@ pub async fn resolve(rbac: &Rbac, requestor: &User, headers: &HeaderMap) -> Resu
     }
     let mut name = String::new();
     let mut groups = Vec::new();
+    let mut uid = String::new();
+    let mut extra = std::collections::BTreeMap::<String, Vec<String>>::new();
     let groups_given = headers.contains_key("impersonate-group");
     for a in &checks {
         let d = rbac.authorize(a).await;
@@ -96,10 +131,18 @@ pub async fn resolve(rbac: &Rbac, requestor: &User, headers: &HeaderMap) -> Resu
                 }
             }
             "groups" => groups.push(a.name.clone()),
+            // As kube's impersonation filter: the impersonated user.Info carries the uid and
+            // extras asked for (staging/src/k8s.io/apiserver/pkg/endpoints/filters/
+            // impersonation.go).
+            "uids" => uid = a.name.clone(),
+            "userextras" => extra
+                .entry(a.subresource.clone())
+                .or_default()
+                .push(a.name.clone()),
             _ => {}
         }
     }
-    let anonymous = name == "system:anonymous";
+    let anonymous = name == super::rules::ANONYMOUS;
     let (add, unless) = if anonymous {
         (UNAUTHENTICATED, AUTHENTICATED)
     } else {
@@ -108,7 +151,12 @@ pub async fn resolve(rbac: &Rbac, requestor: &User, headers: &HeaderMap) -> Resu
     if !groups.iter().any(|g| g == add || g == unless) {
         groups.push(add.to_string());
     }
-    Ok(User { name, groups })
+    Ok(User {
+        name,
+        groups,
+        uid,
+        extra,
+    })
 }
 
 #[cfg(test)]
@@ -121,6 +169,7 @@ mod tests {
         let me = User {
             name: "hub".into(),
             groups: vec![],
+            ..User::default()
         };
         let mut h = HeaderMap::new();
         h.insert(
@@ -147,6 +196,8 @@ mod tests {
                 s("userextras", "", "view", "scopes"),
             ]
         );
+        assert_eq!(unescape_key("example.com%2fscopes"), "example.com/scopes");
+        assert_eq!(unescape_key("bad%zz"), "bad%zz");
         let mut groups_only = HeaderMap::new();
         groups_only.insert("impersonate-group", "dev".parse().unwrap());
         assert!(requests(&me, &groups_only).is_err());

@@ -113,6 +113,7 @@ mod tests {
         let u = User {
             name: "u".into(),
             groups: vec![],
+            ..User::default()
         };
         attributes(&u, method, path, &q)
     }

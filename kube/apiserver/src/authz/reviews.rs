@@ -164,7 +164,7 @@ fn invalid(kind: &str, field: &str, detail: &str) -> ApiError {
 }
 
 fn user_info(u: &User) -> Value {
-    json!({"username": u.name, "groups": u.groups})
+    crate::audit::user_json(u)
 }
 
 fn subject_of(spec: &Value, kind: &str) -> ApiResult<User> {
@@ -189,6 +189,7 @@ fn subject_of(spec: &Value, kind: &str) -> ApiResult<User> {
     Ok(User {
         name: name.to_string(),
         groups,
+        ..User::default()
     })
 }
 

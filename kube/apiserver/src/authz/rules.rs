@@ -11,6 +11,8 @@ use crate::http::User;
 pub const AUTHENTICATED: &str = "system:authenticated";
 /// The group of unauthenticated callers.
 pub const UNAUTHENTICATED: &str = "system:unauthenticated";
+/// The user of requests without credentials, when anonymous authentication is on.
+pub const ANONYMOUS: &str = "system:anonymous";
 /// The group that bypasses authorization.
 pub const MASTERS: &str = "system:masters";
 /// The user name prefix of service accounts: `system:serviceaccount:<ns>:<name>`.
@@ -351,6 +353,7 @@ mod tests {
         let alice = User {
             name: "alice".into(),
             groups: vec!["dev".into(), AUTHENTICATED.into()],
+            ..User::default()
         };
         let s = |kind: &str, name: &str, ns: &str| Subject {
             kind: kind.into(),
@@ -364,6 +367,7 @@ mod tests {
         let sa = User {
             name: "system:serviceaccount:team:builder".into(),
             groups: vec![],
+            ..User::default()
         };
         assert!(subject_applies(
             &s("ServiceAccount", "builder", ""),

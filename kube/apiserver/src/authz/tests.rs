@@ -37,6 +37,7 @@ fn user(name: &str, groups: &[&str]) -> User {
     User {
         name: name.into(),
         groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..User::default()
     }
 }
 

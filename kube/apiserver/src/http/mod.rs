@@ -36,13 +36,17 @@ use crate::error::ApiError;
 use crate::metrics::Origin;
 use crate::openapi::FieldValidation;
 
-/// An authenticated caller.
+/// An authenticated caller (kube's `user.Info`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct User {
     /// User name.
     pub name: String,
     /// Groups.
     pub groups: Vec<String>,
+    /// A unique id, when the authenticator or impersonation (`Impersonate-Uid`) gives one.
+    pub uid: String,
+    /// Extra attributes (`Impersonate-Extra-<key>`), key to values.
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Extra `/admin/...` handling a program built on the server adds (the simulator's faults).
@@ -111,6 +115,8 @@ pub struct State {
     /// Whether `/admin/...` (fault injection, forced compaction, the extra routes) is served
     /// at all; off in production servers.
     pub fault_injection: bool,
+    /// Requests without credentials run as `system:anonymous` (else `401`).
+    pub anonymous: bool,
     /// Who may do what.
     pub rbac: crate::authz::Rbac,
     /// Where requests are recorded, if anywhere.
@@ -174,7 +180,11 @@ pub async fn serve(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(crate::tls::identity_of)
-                .map(|(name, groups)| User { name, groups });
+                .map(|(name, groups)| User {
+                    name,
+                    groups,
+                    ..User::default()
+                });
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = Arc::clone(&state);
                 let cert_user = cert_user.clone();
@@ -238,10 +248,23 @@ fn authenticate(
             }
         },
         (None, Some(u)) => u,
+        // kube-apiserver's anonymous authenticator runs only when no other found credentials
+        // (union.NewFailOnError in pkg/kubeapiserver/authenticator/config.go): a bad token is
+        // still 401.
+        (None, None) if state.anonymous => return Ok(anonymous()),
         (None, None) => return Err(ApiError::Unauthorized),
     };
     // Impersonation is decided at the gate, where it is authorized like any other request.
     Ok(with_authenticated(user))
+}
+
+/// The user of a request without credentials (kube's `anonymous.NewAuthenticator`).
+fn anonymous() -> User {
+    User {
+        name: crate::authz::rules::ANONYMOUS.to_string(),
+        groups: vec![crate::authz::rules::UNAUTHENTICATED.to_string()],
+        ..User::default()
+    }
 }
 
 /// Every authenticated user is in `system:authenticated`, as in kube-apiserver.
