@@ -149,4 +149,23 @@ fn hub_manifest_exposes_9443_over_tcp_and_udp() {
     for (k, v) in selector.as_object().unwrap() {
         assert_eq!(&labels[k], v, "the Service selects the hub's pods");
     }
+    // Three replicas, spread over nodes, at most one away at a time (issue 13).
+    assert_eq!(deploy["spec"]["replicas"], 3);
+    let anti = &pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        [0]["podAffinityTerm"];
+    assert_eq!(anti["topologyKey"], "kubernetes.io/hostname");
+    let pdb = find("PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    for (k, v) in pdb["spec"]["selector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(&labels[k], v, "the budget covers the hub's pods");
+        assert_eq!(&anti["labelSelector"]["matchLabels"][k], v);
+    }
+    assert!(
+        c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--peer-endpoint=$(POD_IP):9443"),
+        "{c}"
+    );
 }
