@@ -40,13 +40,18 @@
 //! `BENCH_PROBES` (one-at-a-time templates; default 5 quick, else 20), `BENCH_DIR` (data
 //! directory, which must not hold an earlier run's state; default a temporary one whose data
 //! is removed after a complete run, keeping the light mode's logs, and kept otherwise),
+//! `BENCH_WRAP_FEDERATION`, `BENCH_WRAP_HUB` (a program, with its arguments, to run that
+//! process under, e.g. `heaptrack -o FILE` with the `system-alloc` feature, or `perf record ...`),
 //! `BENCH_WORKERS` (reconciles in flight per federation controller; the federation's default
 //! otherwise), `BENCH_SETTLE` (seconds after the run to measure memory again; default 40,
 //! 0 quick), `RUST_LOG` (also passed to the federation and hub processes).
 #![allow(clippy::unwrap_used)]
 
 /// mimalloc: far less time in allocation and freeing than the system allocator under the
-/// API server's JSON-heavy load (measured by the federation benchmarks).
+/// API server's JSON-heavy load (measured by the federation benchmarks). The `system-alloc`
+/// feature leaves the system allocator in place, for a heap profiler that hooks malloc
+/// (`BENCH_WRAP_FEDERATION=heaptrack`).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -24,7 +24,19 @@ impl ChildProc {
         let log = dir.join(format!("{role}.log"));
         let file =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let mut child = Command::new(exe)
+        // BENCH_WRAP_<ROLE> runs the child under another program (a profiler), given this
+        // binary and its arguments: `BENCH_WRAP_FEDERATION="heaptrack -o /tmp/fed"`.
+        let wrap = std::env::var(format!("BENCH_WRAP_{}", role.to_uppercase())).unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
             .args(["--role", role, "--dir"])
             .arg(dir)
             .stdin(Stdio::piped())

@@ -29,8 +29,10 @@ pub(super) struct Hub {
 }
 
 /// Bytes of objects the history keeps however old they are: old versions held for watch
-/// resumption must not grow with the store.
-const HISTORY_BYTES: usize = 64 << 20;
+/// resumption must not grow with the store. A burst's history is kept by [`HISTORY_GRACE`]
+/// whatever this is; this floor only serves a watcher that comes back after a quiet spell,
+/// and is memory held for good (32 MiB: 0.6 KiB per Work of a federation holding 50,000).
+const HISTORY_BYTES: usize = 32 << 20;
 
 /// Beyond [`HISTORY_BYTES`], events are kept while younger than this (as etcd keeps every
 /// revision until its periodic compaction): under a burst of writes 64 MiB is a few seconds of
