@@ -83,6 +83,12 @@ pub struct Up {
 }
 
 impl Up {
+    /// Resolves once the federation led and lost its lease (only with `--etcd-servers`, when
+    /// another replica took over): `cceone up` then exits, as `cceone-federation` does.
+    pub fn leadership_lost(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.federation.leadership_lost()
+    }
+
     /// The endpoint agents elsewhere are told to dial (`host:port`).
     pub fn hub_public_endpoint(&self) -> &str {
         &self.hub.public_endpoint

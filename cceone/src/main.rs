@@ -127,9 +127,18 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "\ncceone is up: federation API, hub and {clusters} member cluster(s), all Ready.\n\n  export KUBECONFIG={kc}\n  kubectl get cluster\n  kubectl get registeredclusters\n  kubectl apply -f examples/nginx.yaml   # a Deployment, OverridePolicy and PropagationPolicy\n  kubectl get rb nginx-deployment -o yaml\n  kubectl get deployment nginx\n\nConsole: {console} (open the one-time admin sign-in link in {link},\n  or sign in with a bearer token from a kubeconfig).\n\nAgents that `cceonectl cluster register` renders dial the hub at {hub}.\nCtrl-C stops everything; state stays in the data directory.\n"
     );
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    up.shutdown().await;
-    Ok(())
+    let lost = up.leadership_lost();
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => {
+            signal.context("waiting for Ctrl-C")?;
+            up.shutdown().await;
+            Ok(())
+        }
+        () = lost => {
+            // Another federation replica on the same etcd leads now; a fresh `cceone up`
+            // rejoins as a follower (as cceone-federation and kube-controller-manager do).
+            tracing::error!("leader election lost; exiting");
+            std::process::exit(1);
+        }
+    }
 }
