@@ -7,13 +7,17 @@
 //! Every rule is one the hub's code needs:
 //! - RegisteredClusters: list and watch (the cluster cache), and their status read and patched
 //!   (phase, operations, heartbeats, certificate serials).
-//! - Works: list and watch in every namespace (the relay), their status patched.
+//! - Works: list and watch in every namespace (the relay), their status patched, and patched to
+//!   take off the execution finalizer once the member confirms a deleted Work's removal.
 //! - The platform CRDs, by name: read and server-side applied (kept current, as `cceonectl` does).
 //! - Namespace `cceone-system`, by name: read.
 //! - In `cceone-system`: Secrets read, listed, watched and updated (bootstrap tokens are read by
 //!   name and claimed with an update; proxy kubeconfig tokens are watched by label: RBAC cannot
 //!   narrow a list or watch by label, nor an update to names not known in advance), and the
-//!   hub-info ConfigMap applied by name.
+//!   hub-info ConfigMap applied by name; Secrets created (the first hub of several publishes the
+//!   shared CA, `cceone-hub-ca`: RBAC cannot narrow a create by name); Leases read, listed,
+//!   watched, created, applied and deleted (each hub's own `cceone-hub-<id>`, which tells the
+//!   others it is alive and where to forward proxied requests).
 //!
 //! Everything else, Deployments and other workload templates, Secrets of other namespaces,
 //! RBAC, impersonation, is refused by the federation's RBAC.
@@ -70,7 +74,10 @@ pub fn objects() -> Vec<Value> {
          "verbs": ["get"]},
     ]);
     let namespace_rules = json!([
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "update"]},
+        {"apiGroups": [""], "resources": ["secrets"],
+         "verbs": ["get", "list", "watch", "update", "create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]},
         {"apiGroups": [""], "resources": ["configmaps"],
          "resourceNames": [cceone_platform::hubinfo::CONFIGMAP_NAME], "verbs": ["get", "patch"]},
     ]);
@@ -139,15 +146,27 @@ mod tests {
     #[test]
     fn the_hub_may_not_write_templates_rbac_or_impersonate() {
         let all = serde_json::to_string(&objects()).unwrap();
-        for word in [
-            "\"*\"",
-            "impersonate",
-            "escalate",
-            "bind",
-            "delete",
-            "create",
-        ] {
+        for word in ["\"*\"", "impersonate", "escalate", "bind"] {
             assert!(!all.contains(word), "the hub's roles grant {word}: {all}");
+        }
+        // Nothing is created or deleted cluster-wide; in the system namespace only the shared
+        // CA's Secret is created, and only the hubs' own Leases are created and deleted.
+        let cluster_role = serde_json::to_string(&objects()[1]).unwrap();
+        for word in ["delete", "create"] {
+            assert!(!cluster_role.contains(word), "{word}: {cluster_role}");
+        }
+        for rule in objects()[3]["rules"].as_array().unwrap() {
+            let verbs = rule["verbs"].to_string();
+            let resources = rule["resources"].to_string();
+            if verbs.contains("create") {
+                assert!(
+                    resources == r#"["secrets"]"# || resources == r#"["leases"]"#,
+                    "{rule}"
+                );
+            }
+            if verbs.contains("delete") {
+                assert_eq!(resources, r#"["leases"]"#, "{rule}");
+            }
         }
         let l = list();
         assert_eq!(l["items"].as_array().unwrap().len(), 5);

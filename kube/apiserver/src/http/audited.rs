@@ -90,18 +90,21 @@ pub(crate) async fn record(
         return resp;
     }
     let code = resp.status().as_u16();
-    let json = resp
+    let content_type = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
+        .unwrap_or("");
+    let json = content_type.starts_with("application/json");
+    // A typed client may be answered in protobuf: the log records it as JSON.
+    let protobuf = content_type.starts_with("application/vnd.kubernetes.protobuf");
     // A create's objectRef names the object created, which only its answer tells when the
     // name was generated (as kube-apiserver fills it in from the response object).
     let unnamed_create = attributes.verb == "create"
         && attributes.resource_request
         && attributes.name.is_empty()
         && (200..300).contains(&code);
-    let want_body = json
+    let want_body = (json || protobuf)
         && attributes.verb != "watch"
         && (code >= 400 || level >= Level::RequestResponse || unnamed_create);
     let (resp, body) = if want_body {
@@ -109,7 +112,9 @@ pub(crate) async fn record(
         match body.collect().await {
             Ok(c) => {
                 let bytes = c.to_bytes();
-                let kept = (bytes.len() <= MAX_RECORDED_BODY).then(|| bytes.clone());
+                let kept = (bytes.len() <= MAX_RECORDED_BODY)
+                    .then(|| bytes.clone())
+                    .and_then(|b| if protobuf { as_json(&b) } else { Some(b) });
                 (Response::from_parts(parts, util::full(bytes)), kept)
             }
             Err(e) => {
@@ -159,6 +164,12 @@ pub(crate) async fn record(
     };
     log.record(level, &entry).await;
     resp
+}
+
+/// A protobuf answer as JSON (None if it does not decode).
+fn as_json(body: &[u8]) -> Option<Bytes> {
+    let value = cceone_kube_protobuf::decode(body).ok()?;
+    serde_json::to_vec(&value).ok().map(Bytes::from)
 }
 
 /// `metadata.name` of an object answered as JSON.
