@@ -265,40 +265,46 @@ pub(crate) async fn revoke(client: &kube::Client, name: &str) -> anyhow::Result<
 }
 
 /// `cluster unsubscribe`: refused while delete protection is on. The patch carries the
-/// resourceVersion we checked, so protection turned on meanwhile is not overridden.
+/// resourceVersion we checked, so protection turned on meanwhile is not overridden. Another
+/// write in between (the hub records status all the time) means reading and checking again,
+/// as client-go's `RetryOnConflict` does (five tries).
 pub(crate) async fn unsubscribe(client: &kube::Client, name: &str) -> anyhow::Result<()> {
-    let obj = get(client, name).await?;
-    let spec = RegisteredClusterSpec::of(&obj)
-        .with_context(|| format!("registered cluster {name} has an invalid spec"))?;
-    if spec.delete_protection {
-        bail!(
-            "registered cluster {name:?} has delete protection; turn it off first with `cceonectl cluster protect {name} --off`"
-        );
-    }
-    if spec.unsubscribed {
-        return emit(&format!(
-            "registeredcluster/{name} already unsubscribing (see its status.phase)\n"
-        ));
-    }
-    let rv = obj
-        .pointer("/metadata/resourceVersion")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let patch =
-        Patch::Merge(json!({"metadata": {"resourceVersion": rv}, "spec": {"unsubscribed": true}}));
-    match registered_clusters(client)
-        .patch(name, &PatchParams::default(), &patch)
-        .await
-    {
-        // The federation takes it out and cleans the member, then records Unsubscribed.
-        Ok(_) => emit(&format!(
-            "registeredcluster/{name} unsubscribing: it becomes Unsubscribed once the federation has taken it out and cleaned the member (status.phase)\n"
-        )),
-        Err(e) if is_status(&e, 409) => {
-            bail!("registered cluster {name:?} changed meanwhile; check it and retry")
+    for _ in 0..5 {
+        let obj = get(client, name).await?;
+        let spec = RegisteredClusterSpec::of(&obj)
+            .with_context(|| format!("registered cluster {name} has an invalid spec"))?;
+        if spec.delete_protection {
+            bail!(
+                "registered cluster {name:?} has delete protection; turn it off first with `cceonectl cluster protect {name} --off`"
+            );
         }
-        Err(e) => Err(not_found(name)(e)),
+        if spec.unsubscribed {
+            return emit(&format!(
+                "registeredcluster/{name} already unsubscribing (see its status.phase)\n"
+            ));
+        }
+        let rv = obj
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let patch = Patch::Merge(
+            json!({"metadata": {"resourceVersion": rv}, "spec": {"unsubscribed": true}}),
+        );
+        match registered_clusters(client)
+            .patch(name, &PatchParams::default(), &patch)
+            .await
+        {
+            // The federation takes it out and cleans the member, then records Unsubscribed.
+            Ok(_) => {
+                return emit(&format!(
+                    "registeredcluster/{name} unsubscribing: it becomes Unsubscribed once the federation has taken it out and cleaned the member (status.phase)\n"
+                ));
+            }
+            Err(e) if is_status(&e, 409) => continue,
+            Err(e) => return Err(not_found(name)(e)),
+        }
     }
+    bail!("registered cluster {name:?} kept changing meanwhile; check it and retry")
 }
 
 /// `cluster protect`.

@@ -50,7 +50,10 @@ async fn get_cluster(client: &kube::Client, name: &str) -> anyhow::Result<Value>
     }
 }
 
-/// Set (or clear) a cluster's fleet, guarded by the resourceVersion we read.
+/// Set (or clear) a cluster's fleet, guarded by the resourceVersion we read. Another write in
+/// between (the hub records status all the time) is read again: if the cluster's fleet is
+/// still what we checked, the patch is retried on the new resourceVersion (five tries, as
+/// client-go's `RetryOnConflict`); if its fleet changed, we stop.
 async fn set_fleet(
     client: &kube::Client,
     cluster: &Value,
@@ -60,21 +63,32 @@ async fn set_fleet(
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let rv = cluster
+    let checked = fleet_of(cluster).map(str::to_string);
+    let mut rv = cluster
         .pointer("/metadata/resourceVersion")
         .cloned()
         .unwrap_or(Value::Null);
-    let patch = json!({"metadata": {"resourceVersion": rv}, "spec": {"fleet": fleet}});
-    match registered_clusters(client)
-        .patch(name, &params(), &Patch::Merge(patch))
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_status(&e, 409) => {
-            bail!("registered cluster {name:?} changed meanwhile; check it and retry")
+    for _ in 0..5 {
+        let patch = json!({"metadata": {"resourceVersion": rv}, "spec": {"fleet": fleet}});
+        match registered_clusters(client)
+            .patch(name, &params(), &Patch::Merge(patch))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if is_status(&e, 409) => {
+                let now = get_cluster(client, name).await?;
+                if fleet_of(&now).map(str::to_string) != checked {
+                    break;
+                }
+                rv = now
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+            }
+            Err(e) => return Err(api_error(e, format!("updating registered cluster {name}"))),
         }
-        Err(e) => Err(api_error(e, format!("updating registered cluster {name}"))),
     }
+    bail!("registered cluster {name:?} changed meanwhile; check it and retry")
 }
 
 /// Run one `fleet` command.
