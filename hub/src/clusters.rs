@@ -243,15 +243,8 @@ impl Clusters {
             return;
         };
         for _ in 0..3 {
-            let (status, rv) = match self.api.get_status(name).await {
-                Ok(o) => (
-                    o.data.get("status").cloned().unwrap_or_else(|| json!({})),
-                    o.metadata.resource_version,
-                ),
-                Err(e) => {
-                    tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
-                    return;
-                }
+            let Some((status, rv)) = self.read_status(name).await else {
+                return;
             };
             let holder = status.get("hub").and_then(Value::as_str).unwrap_or("");
             if connected_from.is_none() && !crate::owner::may_record(&self.peers, holder) {
@@ -343,6 +336,21 @@ pub(crate) fn status_fields(s: &cceone_proto::v1::ClusterStatus) -> Value {
 }
 
 impl Clusters {
+    /// A cluster's status and the resourceVersion it was read at (for a compare-and-swap
+    /// write); None, logged, when it cannot be read.
+    async fn read_status(&self, name: &str) -> Option<(Value, Option<String>)> {
+        match self.api.get_status(name).await {
+            Ok(o) => Some((
+                o.data.get("status").cloned().unwrap_or_else(|| json!({})),
+                o.metadata.resource_version,
+            )),
+            Err(e) => {
+                tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
+                None
+            }
+        }
+    }
+
     /// Append one entry to a cluster's operation log.
     pub async fn append_operation(&self, name: &str, op: phase::Operation) {
         let Ok(_permit) = self.writes.acquire().await else {
@@ -350,15 +358,8 @@ impl Clusters {
         };
         // Compare-and-swap: another hub may append to the same log at the same time.
         for _ in 0..3 {
-            let (status, rv) = match self.api.get_status(name).await {
-                Ok(o) => (
-                    o.data.get("status").cloned().unwrap_or_else(|| json!({})),
-                    o.metadata.resource_version,
-                ),
-                Err(e) => {
-                    tracing::warn!(cluster = name, error = %e, "reading cluster status failed");
-                    return;
-                }
+            let Some((status, rv)) = self.read_status(name).await else {
+                return;
             };
             let mut ops: Vec<Value> = status
                 .get("operations")

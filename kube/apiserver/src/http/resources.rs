@@ -249,19 +249,7 @@ async fn handle_inner(
             };
             let page = core.list(&t.res, ns, &opts).await?;
             if as_table {
-                let objs = page
-                    .items
-                    .iter()
-                    .map(|b| serde_json::from_slice(b))
-                    .collect::<Result<Vec<Value>, _>>()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                let mut md = json!({"resourceVersion": page.resource_version.to_string()});
-                if let Some(c) = &page.continue_token {
-                    md["continue"] = json!(c);
-                }
-                if let Some(n) = page.remaining_item_count {
-                    md["remainingItemCount"] = json!(n);
-                }
+                let (objs, md) = page_parts(&page)?;
                 let tbl = table::table(
                     &t.res,
                     &objs,
@@ -430,8 +418,9 @@ fn content_type<B>(req: &Request<B>) -> Option<String> {
         .map(String::from)
 }
 
-/// A list as protobuf (`<Kind>List`), for a client that prefers it.
-fn list_protobuf(res: &ResourceInfo, page: &crate::core::ListResult) -> ApiResult<Response<Body>> {
+/// A page's objects parsed, and its list metadata (resourceVersion, continue,
+/// remainingItemCount), for the answers built from values (tables, protobuf).
+fn page_parts(page: &crate::core::ListResult) -> ApiResult<(Vec<Value>, Value)> {
     let items = page
         .items
         .iter()
@@ -445,6 +434,12 @@ fn list_protobuf(res: &ResourceInfo, page: &crate::core::ListResult) -> ApiResul
     if let Some(n) = page.remaining_item_count {
         md["remainingItemCount"] = json!(n);
     }
+    Ok((items, md))
+}
+
+/// A list as protobuf (`<Kind>List`), for a client that prefers it.
+fn list_protobuf(res: &ResourceInfo, page: &crate::core::ListResult) -> ApiResult<Response<Body>> {
+    let (items, md) = page_parts(page)?;
     let body = cceone_kube_protobuf::encode_list(&res.api_version(), &res.kind, &md, &items)
         .map_err(|e| ApiError::Internal(format!("protobuf encoding failed: {e}")))?;
     Ok(bytes_response(StatusCode::OK, PROTOBUF, body))
