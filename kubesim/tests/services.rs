@@ -55,11 +55,19 @@ fn endpoints_follow(sim: &Sim, n: usize) {
     eventually(&format!("endpoints of {n} ready pods"), WAIT, || {
         let ips = ready_ips(sim);
         let eps = sim.jsonpath(&["endpoints", "web"], "{.subsets[*].addresses[*].ip}");
-        let slices = sim.jsonpath(
-            &["endpointslices", "-l", "kubernetes.io/service-name=web"],
-            r#"{range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]} {end}"#,
-        );
-        (ips.len() == n && sorted_words(&eps) == ips && sorted_words(&slices) == ips).then_some(())
+        // An empty slice has `endpoints: null`, as kube-apiserver answers it, and kubectl's
+        // jsonpath cannot filter null; so read the slices as JSON and pick the ready ones here.
+        let list = sim.get_json(&["endpointslices", "-l", "kubernetes.io/service-name=web"]);
+        let mut slices: Vec<String> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["conditions"]["ready"] == serde_json::Value::Bool(true))
+            .filter_map(|e| e["addresses"][0].as_str().map(String::from))
+            .collect();
+        slices.sort();
+        (ips.len() == n && sorted_words(&eps) == ips && slices == ips).then_some(())
     });
 }
 
@@ -573,11 +581,14 @@ fn quota_charges_updates() {
 
 fn slice_sizes(sim: &Sim, svc: &str) -> Vec<usize> {
     let label = format!("kubernetes.io/service-name={svc}");
-    let out = sim.jsonpath(
-        &["endpointslices", "-l", &label],
-        r#"{range .items[*]}{.endpoints[*].addresses[0]}{"\n"}{end}"#,
-    );
-    let mut sizes: Vec<usize> = out.lines().map(|l| l.split_whitespace().count()).collect();
+    // Read as JSON: an empty slice's `endpoints` is null, which kubectl's jsonpath cannot walk.
+    let list = sim.get_json(&["endpointslices", "-l", &label]);
+    let mut sizes: Vec<usize> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["endpoints"].as_array().map_or(0, Vec::len))
+        .collect();
     sizes.sort();
     sizes
 }
