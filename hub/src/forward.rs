@@ -6,6 +6,13 @@
 //! request is never forwarded again. One HTTP/2 connection per peer carries every forwarded
 //! request, streams (watches, logs) included; the caller's proxy token is still watched here,
 //! so a revoked kubeconfig ends a forwarded stream as it ends a local one.
+//!
+//! exec, attach and port-forward switch protocols (`Connection: Upgrade`, WebSocket or SPDY),
+//! which HTTP/2 cannot carry: each of those gets an HTTP/1.1 connection of its own to the
+//! holder, the holder's `101 Switching Protocols` is passed back to the caller, and the two
+//! upgraded connections are spliced until either side closes (kube-apiserver's proxy does the
+//! same for its upgrade-aware handler: `k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go`
+//! dials the backend anew for an upgrade and copies both ways).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +37,10 @@ const PEER_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Connections to the other hubs.
 pub(crate) struct Forwarder {
+    /// TLS offering `h2`: the shared connection per peer.
     tls: Arc<rustls::ClientConfig>,
+    /// TLS offering `http/1.1`: one connection per upgraded request.
+    tls_http1: Arc<rustls::ClientConfig>,
     conns: Mutex<HashMap<String, SendRequest<Incoming>>>,
 }
 
@@ -57,20 +67,21 @@ impl Forwarder {
             .with_root_certificates(roots)
             .with_client_auth_cert(certs, key)
             .map_err(|e| tls_err(&e))?;
+        let mut tls_http1 = tls.clone();
         tls.alpn_protocols = vec![b"h2".to_vec()];
+        tls_http1.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Forwarder {
             tls: Arc::new(tls),
+            tls_http1: Arc::new(tls_http1),
             conns: Mutex::default(),
         })
     }
 
-    /// The HTTP/2 connection to `endpoint`, reused while it lasts.
-    async fn connection(&self, endpoint: &str) -> Result<SendRequest<Incoming>, String> {
-        if let Some(c) = self.conns.lock().get(endpoint).cloned()
-            && !c.is_closed()
-        {
-            return Ok(c);
-        }
+    /// A new TLS connection to the hub at `endpoint` (within 5 s).
+    async fn dial(
+        endpoint: &str,
+        tls: &Arc<rustls::ClientConfig>,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
         let host = endpoint
             .rsplit_once(':')
             .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
@@ -82,14 +93,24 @@ impl Forwarder {
                 .await
                 .map_err(|e| format!("connecting to {endpoint}: {e}"))?;
             let _ = tcp.set_nodelay(true);
-            tokio_rustls::TlsConnector::from(Arc::clone(&self.tls))
+            tokio_rustls::TlsConnector::from(Arc::clone(tls))
                 .connect(name, tcp)
                 .await
                 .map_err(|e| format!("TLS with {endpoint}: {e}"))
         };
-        let tls = tokio::time::timeout(Duration::from_secs(5), connect)
+        tokio::time::timeout(Duration::from_secs(5), connect)
             .await
-            .map_err(|_| format!("connecting to {endpoint} timed out"))??;
+            .map_err(|_| format!("connecting to {endpoint} timed out"))?
+    }
+
+    /// The HTTP/2 connection to `endpoint`, reused while it lasts.
+    async fn connection(&self, endpoint: &str) -> Result<SendRequest<Incoming>, String> {
+        if let Some(c) = self.conns.lock().get(endpoint).cloned()
+            && !c.is_closed()
+        {
+            return Ok(c);
+        }
+        let tls = Forwarder::dial(endpoint, &self.tls).await?;
         let (sender, conn) =
             hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -141,14 +162,11 @@ pub(crate) async fn forward(
     groups: &[String],
     bearer: Option<String>,
 ) -> Response<Body> {
-    if crate::https::upgrade_of(req.headers()).is_some() {
-        return status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            &format!(
-                "cluster {cluster} is connected to hub {holder}; exec, attach and port-forward must go to that hub"
-            ),
-        );
+    if let Some(protocol) = crate::https::upgrade_of(req.headers()) {
+        return forward_upgrade(
+            hub, cluster, holder, endpoint, req, user, groups, bearer, protocol,
+        )
+        .await;
     }
     let sender = match hub.forwarder.connection(endpoint).await {
         Ok(s) => s,
@@ -164,34 +182,11 @@ pub(crate) async fn forward(
         }
     };
     let (parts, body) = req.into_parts();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let uri = match format!("https://{endpoint}{path}").parse::<http::Uri>() {
-        Ok(u) => u,
-        Err(e) => {
-            return status(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                &format!("request path: {e}"),
-            );
-        }
+    let out = match outbound(&hub, &parts, endpoint, user, groups) {
+        Ok(b) => b.body(body),
+        Err(e) => return bad_path(&e),
     };
-    let mut out = Request::builder().method(parts.method).uri(uri);
-    for (name, value) in &parts.headers {
-        if crate::https::forwardable(name.as_str()) {
-            out = out.header(name, value);
-        }
-    }
-    out = out
-        .header("impersonate-user", user)
-        .header(FORWARDED_BY, hub.peers.me());
-    for g in groups {
-        out = out.header("impersonate-group", g);
-    }
-    let out = match out.body(body) {
+    let out = match out {
         Ok(r) => r,
         Err(e) => {
             return status(
@@ -206,11 +201,7 @@ pub(crate) async fn forward(
         Ok(r) => r,
         Err(e) => {
             hub.forwarder.conns.lock().remove(endpoint);
-            return status(
-                StatusCode::BAD_GATEWAY,
-                "ServiceUnavailable",
-                &format!("forwarding to hub {holder}: {e}"),
-            );
+            return bad_gateway(holder, &e);
         }
     };
     hub.metrics
@@ -261,4 +252,182 @@ pub(crate) async fn forward(
         }
     }
     resp
+}
+
+/// The answer to a request whose path makes no URI.
+fn bad_path(e: &http::uri::InvalidUri) -> Response<Body> {
+    status(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        &format!("request path: {e}"),
+    )
+}
+
+/// The answer when sending a request to hub `holder` failed.
+fn bad_gateway(holder: &str, e: &hyper::Error) -> Response<Body> {
+    status(
+        StatusCode::BAD_GATEWAY,
+        "ServiceUnavailable",
+        &format!("forwarding to hub {holder}: {e}"),
+    )
+}
+
+/// The request to send the holder for the caller's `parts`: the same method, path and
+/// forwardable headers, with the caller's identity as impersonation headers and this hub named
+/// as the forwarder.
+fn outbound(
+    hub: &Hub,
+    parts: &http::request::Parts,
+    endpoint: &str,
+    user: &str,
+    groups: &[String],
+) -> Result<http::request::Builder, http::uri::InvalidUri> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let uri = format!("https://{endpoint}{path}").parse::<http::Uri>()?;
+    let mut out = Request::builder().method(parts.method.clone()).uri(uri);
+    for (name, value) in &parts.headers {
+        if crate::https::forwardable(name.as_str()) {
+            out = out.header(name, value);
+        }
+    }
+    out = out
+        .header("impersonate-user", user)
+        .header(FORWARDED_BY, hub.peers.me());
+    for g in groups {
+        out = out.header("impersonate-group", g);
+    }
+    Ok(out)
+}
+
+/// Forward an upgrade request (exec, attach, port-forward) to the holder over an HTTP/1.1
+/// connection of its own; once the holder switches protocols, answer the caller 101 with its
+/// headers and splice the two upgraded connections until either side closes (or the caller's
+/// proxy kubeconfig is revoked). Anything else the holder answers goes back as it is.
+#[allow(clippy::too_many_arguments)]
+async fn forward_upgrade(
+    hub: Arc<Hub>,
+    cluster: &str,
+    holder: &str,
+    endpoint: &str,
+    mut req: Request<Incoming>,
+    user: &str,
+    groups: &[String],
+    bearer: Option<String>,
+    protocol: String,
+) -> Response<Body> {
+    let unreachable = |e: &str| {
+        tracing::warn!(cluster, holder, error = %e, "forwarding an upgrade to the holding hub failed");
+        status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            &format!(
+                "cluster {cluster} is connected to hub {holder}, which cannot be reached from this hub"
+            ),
+        )
+    };
+    let tls = match Forwarder::dial(endpoint, &hub.forwarder.tls_http1).await {
+        Ok(t) => t,
+        Err(e) => return unreachable(&e),
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::Builder::new()
+        .handshake::<_, http_body_util::Empty<Bytes>>(hyper_util::rt::TokioIo::new(tls))
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return unreachable(&e.to_string()),
+    };
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "upgrade connection to a peer hub ended");
+        }
+    });
+    let caller_upgrade = hyper::upgrade::on(&mut req);
+    let (parts, _) = req.into_parts();
+    let out = match outbound(&hub, &parts, endpoint, user, groups) {
+        Ok(b) => b,
+        Err(e) => return bad_path(&e),
+    };
+    // HTTP/1.1 to the holder: origin-form target, a Host header, and the upgrade asked for.
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_string();
+    let out = out
+        .uri(path)
+        .header(http::header::HOST, endpoint)
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::UPGRADE, protocol)
+        .body(http_body_util::Empty::<Bytes>::new());
+    let out = match out {
+        Ok(r) => r,
+        Err(e) => {
+            return status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("request headers: {e}"),
+            );
+        }
+    };
+    let mut resp = match sender.send_request(out).await {
+        Ok(r) => r,
+        Err(e) => return bad_gateway(holder, &e),
+    };
+    hub.metrics
+        .proxy_forwarded
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        // Refused (RBAC, a bad request, no such pod): the holder's answer, as it is.
+        return resp.map(|b| b.map_err(std::io::Error::other).boxed_unsync());
+    }
+    let holder_upgrade = hyper::upgrade::on(&mut resp);
+    let mut answer = Response::new(
+        http_body_util::Empty::<Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *answer.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    for (name, value) in resp.headers() {
+        let n = name.as_str();
+        if crate::https::forwardable(n) || n == "upgrade" || n == "connection" {
+            answer.headers_mut().append(name, value.clone());
+        }
+    }
+    let cluster = cluster.to_string();
+    tokio::spawn(async move {
+        let (caller, holder) = match tokio::join!(caller_upgrade, holder_upgrade) {
+            (Ok(c), Ok(h)) => (c, h),
+            (c, h) => {
+                tracing::debug!(
+                    cluster,
+                    caller = c.is_ok(),
+                    holder = h.is_ok(),
+                    "a forwarded upgrade did not complete"
+                );
+                return;
+            }
+        };
+        let mut caller = hyper_util::rt::TokioIo::new(caller);
+        let mut holder = hyper_util::rt::TokioIo::new(holder);
+        let revoked = async {
+            match &bearer {
+                Some(t) => hub.proxy_tokens.still_valid(t, &cluster).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            moved = tokio::io::copy_bidirectional(&mut caller, &mut holder) => {
+                tracing::debug!(cluster, ?moved, "forwarded upgraded stream ended");
+            }
+            () = revoked => {
+                tracing::info!(cluster, "ending a forwarded upgraded stream: its kubeconfig was revoked or expired");
+            }
+        }
+    });
+    answer
 }

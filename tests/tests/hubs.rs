@@ -2,9 +2,10 @@
 //! (any hub registers any cluster), agents are given all three endpoints in different orders,
 //! and each cluster's status names the hub holding its tunnel. kill -9 of a hub holding two
 //! clusters: both are Running again on the others, their Works are not applied again, a scaled
-//! template reaches them through their new hubs (applied once), and a proxied kubectl request
-//! through a hub that does not hold the cluster is forwarded to the one that does. The killed hub
-//! restarted takes no tunnel from the others.
+//! template reaches them through their new hubs (applied once), and proxied kubectl requests
+//! through a hub that does not hold the cluster are forwarded to the one that does: a list, `exec
+//! -- echo` (an upgraded stream) and `logs -f` (a long response). The killed hub restarted takes
+//! no tunnel from the others.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -13,35 +14,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{
-    Proc, eventually, free_port, kubesim, metric, parse_env, register_env, run, step, throughout,
-};
-
-fn kubectl(kc: &Path, args: &[&str]) -> String {
-    let kc = kc.display().to_string();
-    let mut all = vec!["--kubeconfig", kc.as_str()];
-    all.extend_from_slice(args);
-    let out = run("kubectl", &all);
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
+use support::multihub::{Member, apply_web, connects, field, http_get, kubectl, wait_moved};
+use support::{Proc, eventually, free_port, metric, run, step, throughout};
 
 struct Hub {
     id: &'static str,
@@ -52,54 +26,16 @@ struct Hub {
 
 impl Hub {
     fn sessions(&self) -> u64 {
-        http_get(self.health, "/metrics")
+        http_get("127.0.0.1", self.health, "/metrics")
             .map(|m| metric(&m, "cceone_hub_sessions"))
             .unwrap_or(0)
     }
 
     fn forwarded(&self) -> u64 {
-        http_get(self.health, "/metrics")
+        http_get("127.0.0.1", self.health, "/metrics")
             .map(|m| metric(&m, "cceone_hub_proxy_forwarded_total"))
             .unwrap_or(0)
     }
-}
-
-struct Member {
-    name: &'static str,
-    kc: PathBuf,
-    health: u16,
-    _sim: Proc,
-    _agent: Proc,
-}
-
-impl Member {
-    fn applies(&self) -> Option<u64> {
-        http_get(self.health, "/metrics")?
-            .lines()
-            .find_map(|l| l.strip_prefix("cceone_agent_works_applied_total "))
-            .and_then(|v| v.trim().parse().ok())
-    }
-}
-
-fn field(fed_kc: &Path, cluster: &str, path: &str) -> String {
-    kubectl(
-        fed_kc,
-        &[
-            "get",
-            "registeredclusters",
-            cluster,
-            "-o",
-            &format!("jsonpath={{{path}}}"),
-        ],
-    )
-}
-
-/// How many times the cluster's operation log says an agent connected.
-fn connects(fed_kc: &Path, cluster: &str) -> usize {
-    field(fed_kc, cluster, ".status.operations[*].reason")
-        .split_whitespace()
-        .filter(|r| matches!(*r, "AgentConnected" | "TunnelReplaced" | "AgentReconnected"))
-        .count()
 }
 
 /// A proxy kubeconfig for `cluster` (`cceonectl cluster kubeconfig`), written into `dir`.
@@ -168,36 +104,19 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     let endpoint = |i: usize| format!("127.0.0.1:{}", ports[i]);
 
     // member1 prefers a, member2 b, member3 a then c: a holds two clusters.
-    let mut members = Vec::new();
-    for (name, order, transport) in [
+    let members: Vec<Member> = [
         ("member1", [0, 1, 2], "grpc"),
         ("member2", [1, 2, 0], "quic"),
         ("member3", [0, 2, 1], "auto"),
-    ] {
-        let (sim, kc) = kubesim(name, dir.path(), &["--nodes", "2"]);
-        let mut env = parse_env(&register_env(&fed_kc, name));
+    ]
+    .into_iter()
+    .map(|(name, order, transport)| {
         let list: Vec<String> = order.iter().map(|i| endpoint(*i)).collect();
-        env.insert("CCEONE_HUB_ENDPOINT".into(), list.join(","));
-        env.insert("CCEONE_TRANSPORT".into(), transport.into());
-        let health = free_port();
-        env.insert("CCEONE_HEALTH_ADDR".into(), format!("127.0.0.1:{health}"));
-        env.insert("CCEONE_AGENT_ID".into(), format!("{name}-agent"));
-        let args = vec!["--kubeconfig".to_string(), kc.display().to_string()];
-        let agent = Proc::start(
-            &format!("{name}-agent"),
-            "cceone-cluster-agent",
-            &args,
-            &env,
-            dir.path(),
-        );
-        members.push(Member {
-            name,
-            kc,
-            health,
-            _sim: sim,
-            _agent: agent,
-        });
-    }
+        Member::start(name, dir.path(), &fed_kc, "2", &list, transport)
+    })
+    .collect();
+    // A pod in member1 for exec and logs through a hub that does not hold it (below).
+    kubectl(&members[0].kc, &["run", "solo", "--image=busybox"]);
     let holder = |m: &str| field(&fed_kc, m, ".status.hub");
     for (m, want) in [
         ("member1", "hub-a"),
@@ -215,28 +134,9 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     assert_eq!(hubs[2].sessions(), 0);
 
     // A Deployment to all three members.
-    let manifest = dir.path().join("web.yaml");
-    std::fs::write(&manifest, WEB).unwrap();
-    let out = kubectl(&fed_kc, &["apply", "-f", manifest.to_str().unwrap()]);
-    assert!(out.contains("created"), "{out}");
-    let replicas = |m: &Member| {
-        kubectl(
-            &m.kc,
-            &[
-                "get",
-                "deploy",
-                "web",
-                "-o",
-                "jsonpath={.spec.replicas}/{.status.readyReplicas}",
-            ],
-        )
-    };
+    apply_web(&fed_kc, dir.path());
     for m in &members {
-        eventually(
-            &format!("{} runs web 1/1", m.name),
-            Duration::from_secs(60),
-            || (replicas(m).trim() == "1/1").then_some(()),
-        );
+        m.wait_web("1/1");
     }
     // What each agent applied before the kill is the baseline of the checks below. (Under
     // the full suite's load one run saw member2's agent apply twice here, before any hub was
@@ -249,23 +149,10 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     hubs[0].proc.kill();
     let killed = Instant::now();
     step("hub-a killed");
-    for (i, m) in ["member1", "member3"].into_iter().enumerate() {
-        let at = if i == 0 { 0 } else { 2 };
-        eventually(
-            &format!("{m} Running on another hub"),
-            Duration::from_secs(15),
-            || {
-                let h = holder(m);
-                (field(&fed_kc, m, ".status.phase") == "Running"
-                    && h != "hub-a"
-                    && !h.is_empty()
-                    && connects(&fed_kc, m) > before[at])
-                    .then_some(())
-            },
-        );
+    for (i, m) in [(0, "member1"), (2, "member3")] {
+        let to = wait_moved(&fed_kc, m, "hub-a", before[i], Duration::from_secs(15));
         step(&format!(
-            "{m} Running on {} {:.1}s after the kill",
-            holder(m),
+            "{m} Running on {to} {:.1}s after the kill",
             killed.elapsed().as_secs_f64()
         ));
     }
@@ -286,11 +173,7 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     let out = kubectl(&fed_kc, &["scale", "deployment", "web", "--replicas=2"]);
     assert!(out.contains("scaled"), "{out}");
     for (m, before) in members.iter().zip(&applied) {
-        eventually(
-            &format!("{} runs web 2/2", m.name),
-            Duration::from_secs(60),
-            || (replicas(m).trim() == "2/2").then_some(()),
-        );
+        m.wait_web("2/2");
         assert_eq!(m.applies(), Some(before + 1), "{}", m.name);
     }
 
@@ -303,6 +186,65 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     assert!(hubs[2].forwarded() >= 1);
     let deploy = kubectl(&pk, &["--server", &through_c, "get", "deploy", "web"]);
     assert!(deploy.contains("2/2"), "{deploy}");
+    // exec (the upgrade goes over a connection of its own to b) and logs -f through c.
+    eventually("pod solo Running", Duration::from_secs(30), || {
+        kubectl(
+            &members[0].kc,
+            &["get", "pod", "solo", "-o", "jsonpath={.status.phase}"],
+        )
+        .contains("Running")
+        .then_some(())
+    });
+    let forwarded = hubs[2].forwarded();
+    let echo = kubectl(
+        &pk,
+        &[
+            "--server",
+            &through_c,
+            "exec",
+            "solo",
+            "--",
+            "echo",
+            "through-c",
+        ],
+    );
+    assert_eq!(echo.trim(), "through-c");
+    assert!(hubs[2].forwarded() > forwarded);
+    let last_line = |text: &str| -> u64 {
+        let line = text
+            .lines()
+            .rev()
+            .find(|l| l.contains("solo: line "))
+            .unwrap();
+        line.rsplit(' ').next().unwrap().trim().parse().unwrap()
+    };
+    let seen = last_line(&kubectl(
+        &pk,
+        &["--server", &through_c, "logs", "solo", "--tail", "1"],
+    ));
+    let follow = Proc::start_program(
+        "logs-f-through-c",
+        support::kubectl_bin(),
+        &[
+            "--kubeconfig",
+            &pk.display().to_string(),
+            "--server",
+            &through_c,
+            "logs",
+            "-f",
+            "solo",
+            "--tail",
+            "1",
+        ],
+        dir.path(),
+    );
+    let later = format!("solo: line {}\n", seen + 2);
+    eventually(
+        &format!("logs -f through c receives {later:?} as it is written"),
+        Duration::from_secs(20),
+        || follow.log_text().contains(&later).then_some(()),
+    );
+    drop(follow);
 
     // hub-a comes back (same id, same port): it takes nothing from b and c.
     let served = hubs[0].proc.log_text().matches("hub serving").count();
@@ -333,39 +275,3 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     );
     assert_eq!(nodes.lines().count(), 2, "{nodes}");
 }
-
-const WEB: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels:
-    app: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-      - name: web
-        image: nginx
----
-apiVersion: policy.karmada.io/v1alpha1
-kind: PropagationPolicy
-metadata:
-  name: web
-spec:
-  resourceSelectors:
-    - apiVersion: apps/v1
-      kind: Deployment
-      name: web
-  placement:
-    clusterAffinity:
-      clusterNames: [member1, member2, member3]
-    replicaScheduling:
-      replicaSchedulingType: Duplicated
-"#;

@@ -5,6 +5,7 @@
 
 pub mod fake;
 pub mod https;
+pub mod multihub;
 pub mod netlab;
 
 use std::collections::BTreeMap;
