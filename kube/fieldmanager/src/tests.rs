@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::fieldset::{FieldSet, Scope};
+use crate::update::{record_update_general, takes_fast_path};
 use crate::{ApplyError, Conflict, apply, record_update};
 
 const T0: &str = "2024-01-01T00:00:00Z";
@@ -658,4 +659,120 @@ fn the_pruned_difference_finds_what_the_whole_sets_find() {
             }
         }
     }
+}
+
+/// The fast path of updates gives exactly what the general path gives, write after write, and
+/// is taken for the writes it is made for (a manager refreshing fields it owns).
+#[test]
+fn fast_updates_match_the_general_path() {
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let steps: Vec<(&str, Option<&str>, Edit, bool)> = vec![
+        // A new manager's first write makes a new entry: general path.
+        (
+            "ctrl",
+            Some("status"),
+            Box::new(|o| {
+                o["status"] =
+                    json!({"replicas": 1, "conditions": [{"type": "Ready", "status": "False"}]})
+            }),
+            false,
+        ),
+        // The same manager refreshing its status: fast.
+        (
+            "ctrl",
+            Some("status"),
+            Box::new(|o| o["status"]["replicas"] = json!(2)),
+            true,
+        ),
+        (
+            "ctrl",
+            Some("status"),
+            Box::new(|o| o["status"]["conditions"][0]["status"] = json!("True")),
+            true,
+        ),
+        // Nothing changed: fast.
+        ("ctrl", Some("status"), Box::new(|_| {}), true),
+        // A status field that is new to the manager: general.
+        (
+            "ctrl",
+            Some("status"),
+            Box::new(|o| o["status"]["readyReplicas"] = json!(2)),
+            false,
+        ),
+        // A removal: general.
+        (
+            "ctrl",
+            Some("status"),
+            Box::new(|o| {
+                o["status"].as_object_mut().unwrap().remove("readyReplicas");
+            }),
+            false,
+        ),
+        // The applier's own field, changed by an update of another manager: general.
+        (
+            "B",
+            None,
+            Box::new(|o| o["spec"]["replicas"] = json!(5)),
+            false,
+        ),
+        // B again on the field it now owns: fast.
+        (
+            "B",
+            None,
+            Box::new(|o| o["spec"]["replicas"] = json!(6)),
+            true,
+        ),
+        // A field inside a list-map item that A owns: general; then B again: fast.
+        (
+            "B",
+            None,
+            Box::new(|o| {
+                o["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2")
+            }),
+            false,
+        ),
+        (
+            "B",
+            None,
+            Box::new(|o| {
+                o["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:3")
+            }),
+            true,
+        ),
+        // Labels the status subresource may write.
+        (
+            "ctrl",
+            Some("status"),
+            Box::new(|o| o["metadata"]["labels"]["x"] = json!("1")),
+            false,
+        ),
+        (
+            "ctrl",
+            Some("status"),
+            Box::new(|o| o["metadata"]["labels"]["x"] = json!("2")),
+            true,
+        ),
+    ];
+    let mut object = apply(None, &deployment(3, nginx()), "A", false, T0, None).unwrap();
+    let times = [T1, T2, T3];
+    for (i, (manager, sub, edit, fast)) in steps.iter().enumerate() {
+        let mut new = object.clone();
+        edit(&mut new);
+        let now = times[i % times.len()];
+        assert_eq!(
+            takes_fast_path(&object, &new, manager, *sub),
+            *fast,
+            "step {i}: fast path taken"
+        );
+        let mut general = new.clone();
+        record_update_general(Some(&object), &mut general, manager, now, *sub);
+        record_update(Some(&object), &mut new, manager, now, *sub);
+        assert_eq!(new, general, "step {i}");
+        object = new;
+    }
+    // A main-resource write carrying other managedFields than stored goes the general way.
+    let mut carried = object.clone();
+    carried["metadata"]["managedFields"] = json!([]);
+    carried["spec"]["replicas"] = json!(9);
+    assert!(!takes_fast_path(&object, &carried, "B", None));
 }

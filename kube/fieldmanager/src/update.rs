@@ -8,6 +8,8 @@ use crate::fieldset::{FieldSet, Scope};
 use crate::managed::{self, Entry, UPDATE};
 use crate::path;
 
+mod fast;
+
 /// Records a non-apply write (create, update, any patch) by `manager`.
 ///
 /// The fields that differ between `old` and `new` (every field when `old` is `None`) become
@@ -26,18 +28,43 @@ pub fn record_update(
     now: &str,
     subresource: Option<&str>,
 ) {
+    record(old, new, manager, now, subresource, true);
+}
+
+/// [`record_update`] without its fast path (tests compare the two).
+#[cfg(test)]
+pub(crate) fn record_update_general(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    now: &str,
+    subresource: Option<&str>,
+) {
+    record(old, new, manager, now, subresource, false);
+}
+
+/// Whether [`record_update`] takes its fast path for this write (tests).
+#[cfg(test)]
+pub(crate) fn takes_fast_path(
+    old: &Value,
+    new: &Value,
+    manager: &str,
+    subresource: Option<&str>,
+) -> bool {
+    let mut probe = new.clone();
+    record(Some(old), &mut probe, manager, "t", subresource, true)
+}
+
+/// Records the write; returns whether the fast path did.
+fn record(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    now: &str,
+    subresource: Option<&str>,
+    allow_fast: bool,
+) -> bool {
     let scope = Scope::of(subresource);
-    let from_old = || old.map(managed::decode_lenient).unwrap_or_default();
-    let mut entries = if subresource.is_some() {
-        from_old()
-    } else if managed::is_reset(new) {
-        Vec::new()
-    } else {
-        match managed::decode(new) {
-            Some(entries) if !entries.is_empty() => entries,
-            _ => from_old(),
-        }
-    };
 
     // Only where the two differ: equal subtrees change and remove nothing.
     let (old_set, new_set) = match old {
@@ -55,6 +82,38 @@ pub fn record_update(
     }
     let removed = old_set.difference(&new_set);
 
+    let api_version = new
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if allow_fast
+        && let Some(old) = old
+        && fast::record(
+            old,
+            new,
+            manager,
+            now,
+            subresource,
+            &api_version,
+            &changed,
+            &removed,
+        )
+    {
+        return true;
+    }
+
+    let from_old = || old.map(managed::decode_lenient).unwrap_or_default();
+    let mut entries = if subresource.is_some() {
+        from_old()
+    } else if managed::is_reset(new) {
+        Vec::new()
+    } else {
+        match managed::decode(new) {
+            Some(entries) if !entries.is_empty() => entries,
+            _ => from_old(),
+        }
+    };
     let is_mine = |entry: &Entry| entry.is(manager, UPDATE, subresource);
     for entry in entries.iter_mut().filter(|entry| !is_mine(entry)) {
         entry.fields = entry.fields.difference(&changed).difference(&removed);
@@ -62,11 +121,6 @@ pub fn record_update(
     if let Some(old) = old {
         drop_vanished(&mut entries, old, new);
     }
-    let api_version = new
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
     match entries.iter_mut().find(|entry| is_mine(entry)) {
         Some(mine) => {
             mine.fields = mine.fields.union(&changed).difference(&removed);
@@ -87,4 +141,5 @@ pub fn record_update(
     }
     managed::cap_updates(&mut entries);
     managed::write(new, entries);
+    false
 }
