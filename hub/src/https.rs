@@ -17,7 +17,7 @@ use crate::Hub;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
-fn full(b: impl Into<Bytes>) -> Body {
+pub(crate) fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into())
         .map_err(|never| match never {})
         .boxed_unsync()
@@ -468,7 +468,10 @@ async fn proxy(
             value: u.clone(),
         });
     }
-    let on_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
+    // With the audit log's completion, which waits for the upgraded stream's end.
+    let on_upgrade = upgrade
+        .is_some()
+        .then(|| (hyper::upgrade::on(&mut req), crate::audit::completion(&req)));
     let method = req.method().to_string();
     let has_body = upgrade.is_none()
         && !matches!(
@@ -633,7 +636,10 @@ fn switched(
     cluster: &str,
     bearer: Option<String>,
     head: v1::ProxyResponse,
-    on_upgrade: hyper::upgrade::OnUpgrade,
+    (on_upgrade, held): (
+        hyper::upgrade::OnUpgrade,
+        Option<cceone_kube_apiserver::audit::Completion>,
+    ),
     tx: cceone_tunnel::Sender,
     rx: cceone_tunnel::Receiver,
 ) -> Response<Body> {
@@ -653,6 +659,7 @@ fn switched(
     }
     let cluster = cluster.to_string();
     tokio::spawn(async move {
+        let _held = held;
         let io = match on_upgrade.await {
             Ok(up) => hyper_util::rt::TokioIo::new(up),
             Err(e) => {

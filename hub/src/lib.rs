@@ -48,6 +48,8 @@ pub struct HubConfig {
     /// Where the hub records each proxied request (`audit.k8s.io/v1` Event JSON lines, as the
     /// federation's audit log), if anywhere.
     pub audit_log: Option<PathBuf>,
+    /// The audit policy (`audit.k8s.io/v1` `Policy`); None: the API server's default.
+    pub audit_policy: Option<cceone_kube_apiserver::audit::Policy>,
     /// Endpoint agents should dial (host:port), published for `cceonectl`. Empty: the listen
     /// address, or with `0.0.0.0`/`::` this host's first non-loopback address (see
     /// [`endpoint::Advertised::choose`]).
@@ -105,6 +107,7 @@ impl HubConfig {
             listen,
             data_dir,
             audit_log: None,
+            audit_policy: None,
             public_endpoint: String::new(),
             private_endpoint: None,
             hostnames: Vec::new(),
@@ -413,7 +416,10 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         sessions: Sessions::default(),
         metrics: Metrics::default(),
         audit: match &cfg.audit_log {
-            Some(path) => Some(audit::ProxyAudit::open(path.clone()).map_err(HubError::Audit)?),
+            Some(path) => Some(
+                audit::ProxyAudit::open(path.clone(), cfg.audit_policy.clone())
+                    .map_err(HubError::Audit)?,
+            ),
             None => None,
         },
         cfg,

@@ -90,6 +90,10 @@ struct Args {
     /// Event JSON lines in this file (0600, rotated at 100 MiB), for `cceonectl audit --file`.
     #[arg(long, value_name = "FILE")]
     audit_log: Option<std::path::PathBuf>,
+    /// The audit policy (an audit.k8s.io/v1 Policy, as kube-apiserver's --audit-policy-file)
+    /// for --audit-log; without it, the built-in default.
+    #[arg(long, value_name = "FILE", requires = "audit_log")]
+    audit_policy_file: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -129,6 +133,11 @@ async fn main() -> anyhow::Result<()> {
     cfg.max_protocol_version = a.max_protocol_version;
     cfg.health_listen = a.health_listen;
     cfg.audit_log = a.audit_log;
+    cfg.audit_policy = a
+        .audit_policy_file
+        .as_deref()
+        .map(cceone_kube_apiserver::audit::Policy::load)
+        .transpose()?;
     cfg.hub_id = a.hub_id;
     cfg.peer_endpoint = a.peer_endpoint;
     cfg.hub_lease = Duration::from_secs(a.hub_lease_secs.max(2));

@@ -127,8 +127,13 @@ where
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let on = hyper::upgrade::on(&mut req);
+    // The audit log's ResponseComplete is written once the stream ends.
+    let held = req
+        .extensions_mut()
+        .remove::<cceone_kube_apiserver::audit::Completion>();
     let resp = switching(&u);
     tokio::spawn(async move {
+        let _held = held;
         match on.await {
             Ok(up) => then(TokioIo::new(up), u).await,
             Err(e) => tracing::debug!(error = %e, "upgrade did not complete"),

@@ -1,21 +1,25 @@
-//! Recording a request in the audit log once its answer is ready: the level from the policy,
-//! the request body (from `Request` up, left by `read_body` in a slot), the failure `Status`
-//! (and at `RequestResponse` the whole body) read back from the response, which is then rebuilt
-//! unchanged. A watch is recorded when its stream starts.
+//! Recording a request in the audit log at its stages: `RequestReceived` once it is
+//! authenticated (before the handler runs), then once its answer is ready: `ResponseComplete`
+//! with the failure `Status` (and at `RequestResponse` the whole body) read back from the
+//! response, which is then rebuilt unchanged, or for a long-running request `ResponseStarted`
+//! at once and `ResponseComplete` when its stream ends; a request that failed authentication
+//! gets one `ResponseStarted` event, and one whose handler panicked a `Panic` event, as
+//! kube-apiserver's audit filters (staging/src/k8s.io/apiserver/pkg/endpoints/filters/audit.go,
+//! authn_audit.go). The request body is kept (from `Request` up) by `read_body` in a slot.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use http::Response;
+use http::{Request, Response};
 use http_body_util::BodyExt as _;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::gate::Admission;
 use super::util::{self, Body};
-use crate::audit::{AuditLog, Entry, Level};
-use crate::authz;
+use crate::audit::{AuditLog, Completion, Decision, Entry, Level, Stage};
+use crate::authz::{self, Attributes};
 
 /// Bodies larger than this are recorded without their object.
 const MAX_RECORDED_BODY: usize = 1024 * 1024;
@@ -38,58 +42,187 @@ impl BodySlot {
     }
 }
 
-/// A slot for the request body, put in the request, if its level records bodies.
-pub(crate) fn keep_body(
-    log: &AuditLog,
-    admission: &Admission,
-    req: &mut http::Request<hyper::body::Incoming>,
-) -> Option<BodySlot> {
-    let a = admission.attributes.as_ref()?;
-    let writes = matches!(a.verb.as_str(), "create" | "update" | "patch");
-    if !writes || log.level(a) < Level::Request || crate::audit::policy::carries_credentials(a) {
-        return None;
-    }
-    let slot = BodySlot::default();
-    req.extensions_mut().insert(slot.clone());
-    Some(slot)
-}
-
 /// What is known of a request before it is handled.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Received {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) query: String,
-    pub(crate) user_agent: String,
-    pub(crate) peer: SocketAddr,
-    pub(crate) at: jiff::Timestamp,
+    method: String,
+    path: String,
+    query: String,
+    user_agent: String,
+    peer: SocketAddr,
+    at: jiff::Timestamp,
+    audit_id: String,
+    /// Whether it carried a bearer token (what a failed authentication names).
+    bearer: bool,
     /// The request body, when kept.
-    pub(crate) body: Option<BodySlot>,
+    body: Option<BodySlot>,
+    /// The policy's word on the request, once it is authenticated.
+    decision: Option<Decision>,
+    /// A long-running request's `ResponseComplete`, shared with its handler.
+    completion: Option<Completion>,
 }
 
-/// Record the request and hand its response back.
+impl Received {
+    pub(crate) fn new<B>(req: &Request<B>, peer: SocketAddr) -> Received {
+        let header = |name: &str| req.headers().get(name);
+        Received {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().unwrap_or_default().to_string(),
+            user_agent: header(http::header::USER_AGENT.as_str())
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+            peer,
+            at: jiff::Timestamp::now(),
+            audit_id: crate::audit::audit_id(header(AUDIT_ID)),
+            bearer: header(http::header::AUTHORIZATION.as_str())
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().split_once(' '))
+                .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")),
+            body: None,
+            decision: None,
+            completion: None,
+        }
+    }
+
+    fn entry(&self, admission: Option<&Admission>, attributes: Attributes) -> Entry {
+        let uri = if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.query)
+        };
+        Entry {
+            audit_id: self.audit_id.clone(),
+            requestor: admission.map(|a| a.requestor.clone()),
+            impersonated: admission.and_then(|a| a.impersonated.clone()),
+            attributes,
+            request_uri: uri,
+            user_agent: self.user_agent.clone(),
+            source_ip: Some(self.peer.ip()),
+            decision: admission.and_then(|a| a.decision.clone()),
+            received: self.at,
+            ..Entry::default()
+        }
+    }
+}
+
+/// The header a caller may name its `auditID` in, and the answer echoes it in.
+const AUDIT_ID: &str = "audit-id";
+
+/// The request's attributes: authorization's, or (when impersonation was refused first, or
+/// nothing was authorized) worked out from the request.
+fn attributes(received: &Received, admission: Option<&Admission>) -> Attributes {
+    admission
+        .and_then(|a| a.attributes.clone())
+        .unwrap_or_else(|| {
+            let user = admission.map(|a| a.user().clone()).unwrap_or_default();
+            let query = util::query_pairs(Some(&received.query));
+            authz::request::attributes(&user, &received.method, &received.path, &query)
+        })
+}
+
+/// Once the request is authenticated: decide its level (on the caller, before impersonation,
+/// as kube-apiserver), write `RequestReceived`, and when it goes on to its handler (`req`),
+/// keep a slot for its body if the level records it and hand a long-running request its
+/// [`Completion`].
+pub(crate) async fn admitted(
+    log: &Arc<AuditLog>,
+    r: &mut Received,
+    adm: &Admission,
+    req: Option<&mut Request<hyper::body::Incoming>>,
+) {
+    let attrs = attributes(r, Some(adm));
+    let d = log.decide(&attrs, &adm.requestor);
+    r.decision = Some(d);
+    if d.level == Level::None {
+        return;
+    }
+    if d.records(Stage::RequestReceived) {
+        log.record(
+            &d,
+            Stage::RequestReceived,
+            &r.entry(Some(adm), attrs.clone()),
+        )
+        .await;
+    }
+    let Some(req) = req else { return };
+    let writes = matches!(attrs.verb.as_str(), "create" | "update" | "patch");
+    if writes && d.level >= Level::Request && !crate::audit::policy::carries_credentials(&attrs) {
+        let slot = BodySlot::default();
+        req.extensions_mut().insert(slot.clone());
+        r.body = Some(slot);
+    }
+    if crate::audit::long_running(&attrs) && d.records(Stage::ResponseComplete) {
+        let c = Completion::new(Arc::clone(log));
+        req.extensions_mut().insert(c.clone());
+        r.completion = Some(c);
+    }
+}
+
+/// Run the handler; if it panics, write the `Panic` event before the panic goes on (as
+/// kube-apiserver's audit filter re-panics after recording).
+pub(crate) async fn catching_panics(
+    log: &AuditLog,
+    r: &Received,
+    adm: &Admission,
+    handler: impl Future<Output = Response<Body>>,
+) -> Response<Body> {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            if let Some(d) = r.decision.filter(|d| d.records(Stage::Panic)) {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let mut entry = r.entry(Some(adm), attributes(r, Some(adm)));
+                entry.code = 500;
+                entry.status = Some(json!({"status": "Failure", "reason": "InternalError",
+                    "message": format!("APIServer panic'd: {what}")}));
+                log.record(&d, Stage::Panic, &entry).await;
+            }
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+/// Record the request's answer and hand the response back.
 pub(crate) async fn record(
     log: &AuditLog,
     received: Received,
     admission: Option<Admission>,
     resp: Response<Body>,
 ) -> Response<Body> {
-    let attributes = admission
-        .as_ref()
-        .and_then(|a| a.attributes.clone())
-        .unwrap_or_else(|| {
+    let mut resp = resp;
+    if let Ok(v) = http::HeaderValue::from_str(&received.audit_id) {
+        resp.headers_mut().insert(AUDIT_ID, v);
+    }
+    let attributes = attributes(&received, admission.as_ref());
+    let d = match received.decision {
+        Some(d) => d,
+        None => {
             let user = admission
                 .as_ref()
-                .map(|a| a.user().clone())
+                .map(|a| a.requestor.clone())
                 .unwrap_or_default();
-            let query = util::query_pairs(Some(&received.query));
-            authz::request::attributes(&user, &received.method, &received.path, &query)
-        });
-    let level = log.level(&attributes);
-    if level == Level::None {
+            log.decide(&attributes, &user)
+        }
+    };
+    if d.level == Level::None {
         return resp;
     }
     let code = resp.status().as_u16();
+    if admission.is_none() && code == 401 {
+        // authn_audit.go: one event, at ResponseStarted, saying which credentials failed.
+        let mut entry = received.entry(None, attributes);
+        entry.code = code;
+        entry.status = Some(json!({"message": auth_methods(&received)}));
+        log.record(&d, Stage::ResponseStarted, &entry).await;
+        return resp;
+    }
     let content_type = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -98,6 +231,9 @@ pub(crate) async fn record(
     let json = content_type.starts_with("application/json");
     // A typed client may be answered in protobuf: the log records it as JSON.
     let protobuf = content_type.starts_with("application/vnd.kubernetes.protobuf");
+    let long_running = crate::audit::long_running(&attributes);
+    // A long-running answer is a stream, its end not awaited here, unless it failed.
+    let streaming = long_running && code < 400;
     // A create's objectRef names the object created, which only its answer tells when the
     // name was generated (as kube-apiserver fills it in from the response object).
     let unnamed_create = attributes.verb == "create"
@@ -105,8 +241,8 @@ pub(crate) async fn record(
         && attributes.name.is_empty()
         && (200..300).contains(&code);
     let want_body = (json || protobuf)
-        && attributes.verb != "watch"
-        && (code >= 400 || level >= Level::RequestResponse || unnamed_create);
+        && !streaming
+        && (code >= 400 || d.level >= Level::RequestResponse || unnamed_create);
     let (resp, body) = if want_body {
         let (parts, body) = resp.into_parts();
         match body.collect().await {
@@ -140,30 +276,46 @@ pub(crate) async fn record(
     if unnamed_create && let Some(name) = body.as_deref().and_then(created_name) {
         attributes.name = name;
     }
-    let uri = if received.query.is_empty() {
-        received.path.clone()
+    let mut entry = received.entry(admission.as_ref(), attributes);
+    entry.code = code;
+    entry.status = body
+        .as_ref()
+        .filter(|_| code >= 400)
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok());
+    entry.response_object = body.filter(|_| d.level >= Level::RequestResponse);
+    entry.request_object = request_object;
+    if long_running {
+        log.record(&d, Stage::ResponseStarted, &entry).await;
+    }
+    match received.completion {
+        Some(done) if streaming => {
+            done.arm(crate::audit::event(d.level, Stage::ResponseStarted, &entry));
+            // The body holds the completion too: the event is written when the stream ends
+            // (or, for an upgrade, when the handler's task lets go as well).
+            let (parts, body) = resp.into_parts();
+            let body = body
+                .map_frame(move |frame| {
+                    let _ = &done;
+                    frame
+                })
+                .boxed_unsync();
+            Response::from_parts(parts, body)
+        }
+        _ => {
+            log.record(&d, Stage::ResponseComplete, &entry).await;
+            resp
+        }
+    }
+}
+
+/// What credentials a request that failed authentication carried, in `getAuthMethods`' words.
+/// (Client certificates are checked in the TLS handshake and a bad one never gets here.)
+fn auth_methods(r: &Received) -> &'static str {
+    if r.bearer {
+        "Authentication failed, attempted: bearer"
     } else {
-        format!("{}?{}", received.path, received.query)
-    };
-    let entry = Entry {
-        requestor: admission.as_ref().map(|a| a.requestor.clone()),
-        impersonated: admission.as_ref().and_then(|a| a.impersonated.clone()),
-        attributes,
-        request_uri: uri,
-        user_agent: received.user_agent,
-        source_ip: Some(received.peer.ip()),
-        decision: admission.as_ref().and_then(|a| a.decision.clone()),
-        code,
-        status: body
-            .as_ref()
-            .filter(|_| code >= 400)
-            .and_then(|b| serde_json::from_slice::<Value>(b).ok()),
-        response_object: body.filter(|_| level >= Level::RequestResponse),
-        request_object,
-        received: received.at,
-    };
-    log.record(level, &entry).await;
-    resp
+        "Authentication failed, no credentials provided"
+    }
 }
 
 /// A protobuf answer as JSON (None if it does not decode).

@@ -304,20 +304,10 @@ async fn handle(
             .get(http::header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    let mut received = state.audit.is_some().then(|| audited::Received {
-        method: method.to_string(),
-        path: path.clone(),
-        query: query.clone(),
-        user_agent: req
-            .headers()
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-        peer,
-        at: jiff::Timestamp::now(),
-        body: None,
-    });
+    let mut received = state
+        .audit
+        .is_some()
+        .then(|| audited::Received::new(&req, peer));
     let mut admission = None;
     let resp = match path.as_str() {
         "/healthz" | "/livez" => util::text(StatusCode::OK, "ok"),
@@ -327,13 +317,14 @@ async fn handle(
             Err(e) => util::error_response(&e),
             Ok(user) => {
                 let (adm, refusal) = gate::admit(&state, &req, user).await;
+                let mut req = req;
+                if let (Some(log), Some(r)) = (&state.audit, received.as_mut()) {
+                    let handled = refusal.is_none().then_some(&mut req);
+                    audited::admitted(log, r, &adm, handled).await;
+                }
                 let resp = match refusal {
                     Some(refusal) => refusal,
                     None => {
-                        let mut req = req;
-                        if let (Some(log), Some(r)) = (&state.audit, received.as_mut()) {
-                            r.body = audited::keep_body(log, &adm, &mut req);
-                        }
                         // RBAC writes are checked against escalation once their body is read.
                         if let Some(g) = adm
                             .attributes
@@ -343,7 +334,14 @@ async fn handle(
                             req.extensions_mut().insert(g);
                         }
                         let user = adm.user().clone();
-                        crate::request::with_user(user.name.clone(), route(&state, req, user)).await
+                        let handler =
+                            crate::request::with_user(user.name.clone(), route(&state, req, user));
+                        match (&state.audit, received.as_ref()) {
+                            (Some(log), Some(r)) => {
+                                audited::catching_panics(log, r, &adm, handler).await
+                            }
+                            _ => handler.await,
+                        }
                     }
                 };
                 admission = Some(adm);
