@@ -46,6 +46,12 @@ pub struct UpOptions {
     /// Where the federation API's audit log goes, by default `<data dir>/audit/audit.log`; each
     /// simulated member's goes beside it as `<member>.log`.
     pub audit_log: Option<PathBuf>,
+    /// The audit policy of the federation's and the hub's logs (`--audit-policy-file`); None:
+    /// the built-in default. The simulated members keep the default.
+    pub audit_policy: Option<cceone_federation::AuditPolicy>,
+    /// Requests to the federation API without credentials run as `system:anonymous` for RBAC
+    /// to answer (`--anonymous-auth`); off: `401`.
+    pub anonymous_auth: bool,
     /// For tests: shift the vCPU-hour meter's clock by the whole seconds written in this file
     /// (read on every pass; the meter then looks every second), so billing hours can be
     /// crossed without waiting for them.
@@ -183,7 +189,12 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
         .audit_log
         .clone()
         .unwrap_or_else(|| cfg.data_dir.join("audit").join("audit.log"));
-    fed_cfg.audit = Some(cceone_federation::AuditConfig::new(audit_log.clone()));
+    let mut audit = cceone_federation::AuditConfig::new(audit_log.clone());
+    if let Some(policy) = &options.audit_policy {
+        audit.policy = policy.clone();
+    }
+    fed_cfg.audit = Some(audit);
+    fed_cfg.anonymous_auth = options.anonymous_auth;
     fed_cfg.etcd = options.etcd.clone();
     let federation = cceone_federation::start(fed_cfg)
         .await
@@ -195,7 +206,10 @@ pub async fn up_with(cfg: UpConfig, options: UpOptions) -> anyhow::Result<Up> {
         "federation API serving; starting the hub"
     );
     let mut hub_cfg = cceone_hub::HubConfig::new(cfg.hub_listen, cfg.data_dir.join("hub"));
-    hub_cfg.public_endpoint = options.hub_public_endpoint.unwrap_or_default();
+    hub_cfg.public_endpoint = options.hub_public_endpoint.clone().unwrap_or_default();
+    // What the hub proxies, beside the federation's log, under the same policy.
+    hub_cfg.audit_log = Some(audit_log.with_file_name("hub.log"));
+    hub_cfg.audit_policy = options.audit_policy.clone();
     // The hub reaches the federation as itself, with only the rights it needs.
     let hub_client = hub_identity(&fed, &fed_kc, &cfg.data_dir.join("hub")).await?;
     let hub = cceone_hub::start(hub_cfg, hub_client)

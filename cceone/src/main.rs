@@ -61,6 +61,14 @@ enum Command {
         /// members' go beside it as <member>.log.
         #[arg(long, value_name = "FILE")]
         audit_log: Option<std::path::PathBuf>,
+        /// The audit policy (an audit.k8s.io/v1 Policy file, as kube-apiserver's) of the
+        /// federation's and the hub's logs; without it, the built-in default.
+        #[arg(long, value_name = "FILE")]
+        audit_policy_file: Option<std::path::PathBuf>,
+        /// Requests to the federation API without credentials run as system:anonymous and RBAC
+        /// answers them (403 unless a binding allows), as kube-apiserver's flag; false: 401.
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+        anonymous_auth: bool,
         /// For tests: shift the vCPU-hour meter's clock by the seconds written in FILE.
         #[arg(long, value_name = "FILE", hide = true)]
         clock_offset_file: Option<std::path::PathBuf>,
@@ -88,10 +96,16 @@ async fn main() -> anyhow::Result<()> {
         not_ready_nodes,
         virtual_nodes,
         audit_log,
+        audit_policy_file,
+        anonymous_auth,
         clock_offset_file,
         etcd,
         usage_retention_days,
     } = Cli::parse().command;
+    let audit_policy = audit_policy_file
+        .as_deref()
+        .map(cceone_federation::AuditPolicy::load)
+        .transpose()?;
     for (flag, q) in [("--node-cpu", &node_cpu), ("--node-memory", &node_memory)] {
         anyhow::ensure!(
             !q.is_empty()
@@ -117,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
         virtual_nodes,
     };
     let up = tokio::select! {
-        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log, clock_offset_file, etcd: etcd.config(), usage_retention: Some(std::time::Duration::from_secs(usage_retention_days.saturating_mul(24 * 3600))) }) => r.context("cceone up")?,
+        r = cceone::up_with(cfg, cceone::UpOptions { hub_public_endpoint, audit_log, audit_policy, anonymous_auth, clock_offset_file, etcd: etcd.config(), usage_retention: Some(std::time::Duration::from_secs(usage_retention_days.saturating_mul(24 * 3600))) }) => r.context("cceone up")?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
     };
     let kc = up.admin_kubeconfig.display().to_string();

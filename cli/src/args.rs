@@ -280,6 +280,11 @@ pub(crate) struct AuditArgs {
     /// Only requests received before this time (RFC 3339) or this long ago.
     #[arg(long)]
     pub(crate) until: Option<String>,
+    /// Only events of this stage (RequestReceived, ResponseStarted, ResponseComplete, Panic);
+    /// a long-running request (a watch, logs -f, exec) has a ResponseStarted and a
+    /// ResponseComplete event.
+    #[arg(long, value_parser = ["RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"])]
+    pub(crate) stage: Option<String>,
     /// Print the matching events as JSON lines instead of a table.
     #[arg(long)]
     pub(crate) json: bool,

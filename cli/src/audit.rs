@@ -26,6 +26,8 @@ pub(crate) struct Filter {
     pub(crate) since: Option<Timestamp>,
     /// Received before.
     pub(crate) until: Option<Timestamp>,
+    /// The stage (`RequestReceived`, `ResponseStarted`, `ResponseComplete`, `Panic`).
+    pub(crate) stage: Option<String>,
 }
 
 fn text<'a>(e: &'a Value, pointer: &str) -> &'a str {
@@ -72,6 +74,7 @@ impl Filter {
             && resource_ok
             && time_ok
             && self.verb.as_deref().is_none_or(|v| text(e, "/verb") == v)
+            && self.stage.as_deref().is_none_or(|s| text(e, "/stage") == s)
             && self
                 .namespace
                 .as_deref()
@@ -79,7 +82,8 @@ impl Filter {
     }
 }
 
-/// The events as a table: TIME USER AS VERB RESOURCE NAMESPACE NAME CODE (`-` for empty).
+/// The events as a table: TIME USER AS VERB RESOURCE NAMESPACE NAME CODE STAGE (`-` for
+/// empty; a long-running request has a `ResponseStarted` and a `ResponseComplete` row).
 pub(crate) fn table(events: &[Value]) -> String {
     let dash = |s: &str| {
         if s.is_empty() {
@@ -98,6 +102,7 @@ pub(crate) fn table(events: &[Value]) -> String {
             "NAMESPACE",
             "NAME",
             "CODE",
+            "STAGE",
         ]
         .map(String::from),
     ];
@@ -122,9 +127,10 @@ pub(crate) fn table(events: &[Value]) -> String {
             e.pointer("/responseStatus/code")
                 .and_then(Value::as_u64)
                 .map_or("-".into(), |c| c.to_string()),
+            dash(text(e, "/stage")),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..9)
         .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -178,6 +184,7 @@ pub(crate) fn run(a: AuditArgs) -> anyhow::Result<()> {
         None => None,
     };
     let filter = Filter {
+        stage: a.stage,
         user: a.user,
         verb: a.verb,
         resource: a.resource,
@@ -185,20 +192,7 @@ pub(crate) fn run(a: AuditArgs) -> anyhow::Result<()> {
         since,
         until,
     };
-    let mut events = Vec::new();
-    for f in files(&a.file) {
-        let text = match std::fs::read_to_string(&f) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && f != a.file => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", f.display())),
-        };
-        // A line cut short by a crash mid-write is skipped, not fatal.
-        events.extend(
-            text.lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .filter(|e| filter.matches(e)),
-        );
-    }
+    let events = read_events(&a.file, &filter)?;
     if a.json {
         let mut out = String::new();
         for e in &events {
@@ -208,6 +202,25 @@ pub(crate) fn run(a: AuditArgs) -> anyhow::Result<()> {
         return emit(&out);
     }
     emit(&table(&events))
+}
+
+/// The events of a log and its rotated files, oldest first, that match `filter`.
+fn read_events(path: &Path, filter: &Filter) -> anyhow::Result<Vec<Value>> {
+    let mut events = Vec::new();
+    for f in files(path) {
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && f != path => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", f.display())),
+        };
+        // A line cut short by a crash mid-write is skipped, not fatal.
+        events.extend(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|e| filter.matches(e)),
+        );
+    }
+    Ok(events)
 }
 
 /// An RFC 3339 time, or a duration (`1h`, `30m`) meaning that long before `now`.
@@ -231,7 +244,8 @@ mod tests {
         json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": verb,
                "user": {"username": user}, "requestURI": "/x",
                "objectRef": {"resource": resource, "apiGroup": group, "namespace": ns, "name": "n"},
-               "responseStatus": {"code": 403}, "requestReceivedTimestamp": at})
+               "responseStatus": {"code": 403}, "requestReceivedTimestamp": at,
+               "stage": "ResponseComplete"})
     }
 
     #[test]
@@ -253,6 +267,7 @@ mod tests {
             "2026-01-01T01:00:00.000000Z",
         );
         b["impersonatedUser"] = json!({"username": "alice"});
+        b["stage"] = json!("ResponseStarted");
         let f =
             |filter: Filter| -> Vec<bool> { [&a, &b].iter().map(|e| filter.matches(e)).collect() };
         assert_eq!(f(Filter::default()), [true, true]);
@@ -297,6 +312,13 @@ mod tests {
             }),
             [true, false]
         );
+        assert_eq!(
+            f(Filter {
+                stage: Some("ResponseStarted".into()),
+                ..Filter::default()
+            }),
+            [false, true]
+        );
         let now: Timestamp = "2026-01-01T02:00:00Z".parse().unwrap();
         assert_eq!(parse_time("90m", now).unwrap(), half);
         assert!(parse_time("yesterday", now).is_err());
@@ -325,7 +347,8 @@ mod tests {
                     "RESOURCE",
                     "NAMESPACE",
                     "NAME",
-                    "CODE"
+                    "CODE",
+                    "STAGE"
                 ],
                 vec![
                     "2026-01-01T00:00:00.000000Z",
@@ -335,9 +358,47 @@ mod tests {
                     "deployments.apps",
                     "team-b",
                     "n",
-                    "403"
+                    "403",
+                    "ResponseComplete"
                 ],
             ]
         );
+    }
+
+    #[test]
+    fn a_request_whose_stages_span_a_rotation_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit.log");
+        // A watch started before the log rotated and ended after it; a line cut short by a
+        // crash is skipped.
+        let line = |stage: &str| {
+            format!(
+                "{}\n",
+                json!({"auditID": "w", "stage": stage, "verb": "watch",
+                       "requestReceivedTimestamp": "2026-01-01T00:00:00.000000Z"})
+            )
+        };
+        std::fs::write(
+            dir.path().join("audit-2026-01-01T00-00-01.000000000.log"),
+            line("RequestReceived") + &line("ResponseStarted") + "{\"auditID\": \"cut",
+        )
+        .unwrap();
+        std::fs::write(&log, line("ResponseComplete")).unwrap();
+        let read = |stage: Option<&str>| -> Vec<String> {
+            let filter = Filter {
+                stage: stage.map(str::to_string),
+                ..Filter::default()
+            };
+            read_events(&log, &filter)
+                .unwrap()
+                .iter()
+                .map(|e| text(e, "/stage").to_string())
+                .collect()
+        };
+        assert_eq!(
+            read(None),
+            ["RequestReceived", "ResponseStarted", "ResponseComplete"]
+        );
+        assert_eq!(read(Some("ResponseComplete")), ["ResponseComplete"]);
     }
 }

@@ -35,7 +35,7 @@ use cceone_kube_apiserver::core::{PatchKind, WriteOptions};
 use cceone_kube_apiserver::{ApiServer, Core, ServerConfig};
 use serde_json::Value;
 
-pub use cceone_kube_apiserver::audit::AuditConfig;
+pub use cceone_kube_apiserver::audit::{AuditConfig, Policy as AuditPolicy};
 
 pub use crate::error::Error;
 
@@ -70,6 +70,10 @@ pub struct FederationConfig {
     pub fsync: bool,
     /// Record every request to the federation API in an audit log.
     pub audit: Option<AuditConfig>,
+    /// Requests without credentials run as `system:anonymous` (group
+    /// `system:unauthenticated`) and RBAC answers them, as kube-apiserver's `--anonymous-auth`;
+    /// off by default here: such requests get `401`.
+    pub anonymous_auth: bool,
     /// The clock the vCPU-hour meter bills by (tests shift it across hours).
     pub meter_clock: cceone_platform::clock::Clock,
     /// How often the meter looks at every cluster (it also wakes on every change).
@@ -129,6 +133,7 @@ impl FederationConfig {
             workers: 32,
             fsync: true,
             audit: None,
+            anonymous_auth: false,
             meter_clock: cceone_platform::clock::Clock::real(),
             meter_interval: Duration::from_secs(5),
             usage_retention: cceone_platform::usage::DEFAULT_RETENTION,
@@ -293,6 +298,7 @@ pub async fn start(cfg: FederationConfig) -> Result<Federation, Error> {
         hostnames: cfg.hostnames.clone(),
         fsync: cfg.fsync,
         audit: cfg.audit.clone(),
+        anonymous_auth: cfg.anonymous_auth,
         store,
         ..ServerConfig::default()
     })

@@ -60,6 +60,27 @@ struct Args {
     /// (0600; it works once, within a day). The console itself is at <API URL>/console/.
     #[arg(long, value_name = "FILE")]
     console_link_out: Option<PathBuf>,
+    /// Requests without credentials run as system:anonymous (group system:unauthenticated) and
+    /// RBAC answers them (403 unless a binding allows), as kube-apiserver's flag; false: 401.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    anonymous_auth: bool,
+    /// Record every request to the API as audit.k8s.io/v1 Event JSON lines in this file (0600
+    /// in a 0700 directory), as kube-apiserver's flag; no audit log without it.
+    #[arg(long, value_name = "FILE")]
+    audit_log_path: Option<PathBuf>,
+    /// The audit policy (an audit.k8s.io/v1 Policy file, as kube-apiserver's); without it, the
+    /// built-in default.
+    #[arg(long, value_name = "FILE", requires = "audit_log_path")]
+    audit_policy_file: Option<PathBuf>,
+    /// Days rotated audit files are kept (0: no limit by age).
+    #[arg(long, default_value_t = 30)]
+    audit_log_maxage: u64,
+    /// Rotated audit files kept.
+    #[arg(long, default_value_t = 10)]
+    audit_log_maxbackup: usize,
+    /// Megabytes an audit file grows to before it is rotated.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    audit_log_maxsize: u64,
 }
 
 /// A positive duration as kube-controller-manager's flags take them (`15s`, `1m30s`, `500ms`).
@@ -101,6 +122,18 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     cfg.usage_retention = Duration::from_secs(a.usage_retention_days.saturating_mul(24 * 3600));
+    cfg.anonymous_auth = a.anonymous_auth;
+    if let Some(path) = a.audit_log_path {
+        let mut audit = cceone_federation::AuditConfig::new(path);
+        if let Some(file) = &a.audit_policy_file {
+            audit.policy = cceone_kube_apiserver::audit::Policy::load(file)?;
+        }
+        audit.max_age = (a.audit_log_maxage > 0)
+            .then(|| Duration::from_secs(a.audit_log_maxage.saturating_mul(24 * 3600)));
+        audit.max_backups = a.audit_log_maxbackup;
+        audit.max_size = a.audit_log_maxsize.saturating_mul(1024 * 1024);
+        cfg.audit = Some(audit);
+    }
     let fed = cceone_federation::start(cfg)
         .await
         .context("starting the federation")?;
