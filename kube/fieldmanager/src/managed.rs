@@ -40,7 +40,7 @@ impl Entry {
     }
 
     /// The entry as JSON.
-    fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         let mut map = Map::new();
         map.insert("manager".into(), Value::String(self.manager.clone()));
         map.insert("operation".into(), Value::String(self.operation.clone()));

@@ -667,7 +667,7 @@ fn the_pruned_difference_finds_what_the_whole_sets_find() {
 fn fast_updates_match_the_general_path() {
     type Edit = Box<dyn Fn(&mut Value)>;
     let steps: Vec<(&str, Option<&str>, Edit, bool)> = vec![
-        // A new manager's first write makes a new entry: general path.
+        // A new manager's first write makes a new entry from the changed fields alone: fast.
         (
             "ctrl",
             Some("status"),
@@ -675,7 +675,7 @@ fn fast_updates_match_the_general_path() {
                 o["status"] =
                     json!({"replicas": 1, "conditions": [{"type": "Ready", "status": "False"}]})
             }),
-            false,
+            true,
         ),
         // The same manager refreshing its status: fast.
         (
@@ -692,12 +692,12 @@ fn fast_updates_match_the_general_path() {
         ),
         // Nothing changed: fast.
         ("ctrl", Some("status"), Box::new(|_| {}), true),
-        // A status field that is new to the manager: general.
+        // A status field that nobody owned: the manager's entry grows: fast.
         (
             "ctrl",
             Some("status"),
             Box::new(|o| o["status"]["readyReplicas"] = json!(2)),
-            false,
+            true,
         ),
         // A removal: general.
         (
@@ -739,18 +739,25 @@ fn fast_updates_match_the_general_path() {
             }),
             true,
         ),
-        // Labels the status subresource may write.
+        // Labels the status subresource may write: a new one nobody owned: fast.
         (
             "ctrl",
             Some("status"),
             Box::new(|o| o["metadata"]["labels"]["x"] = json!("1")),
-            false,
+            true,
         ),
         (
             "ctrl",
             Some("status"),
             Box::new(|o| o["metadata"]["labels"]["x"] = json!("2")),
             true,
+        ),
+        // A label the applier A owns, taken by the status writer: general.
+        (
+            "ctrl",
+            Some("status"),
+            Box::new(|o| o["metadata"]["labels"]["app"] = json!("web2")),
+            false,
         ),
     ];
     let mut object = apply(None, &deployment(3, nginx()), "A", false, T0, None).unwrap();
@@ -768,6 +775,21 @@ fn fast_updates_match_the_general_path() {
         record_update_general(Some(&object), &mut general, manager, now, *sub);
         record_update(Some(&object), &mut new, manager, now, *sub);
         assert_eq!(new, general, "step {i}");
+        object = new;
+    }
+    // Ten more managers, each with a first write: new entries until the cap, then general.
+    for n in 0..10 {
+        let manager = format!("m{n}");
+        let mut new = object.clone();
+        new["metadata"]["annotations"] = json!({});
+        new["metadata"]["annotations"][format!("a{n}")] = json!("1");
+        for prev in 0..n {
+            new["metadata"]["annotations"][format!("a{prev}")] = json!("1");
+        }
+        let mut general = new.clone();
+        record_update_general(Some(&object), &mut general, &manager, T3, None);
+        record_update(Some(&object), &mut new, &manager, T3, None);
+        assert_eq!(new, general, "manager {manager}");
         object = new;
     }
     // A main-resource write carrying other managedFields than stored goes the general way.

@@ -5,16 +5,20 @@
 //! encoding them again was most of a status write's cost in the federation benchmark; here
 //! the few changed paths are looked up in the stored `fieldsV1` trees directly.
 //!
-//! Anything out of the ordinary (malformed, unsorted or duplicate entries, a new entry, a field
-//! another manager owns, a removal, more `Update` entries than the cap) is left to the general
-//! path, which gives the same result for the cases taken here.
+//! A manager's first write, or one taking fields nobody owned yet, is as common (the hub's first
+//! status of each Work, a controller adding a condition): its entry is made or grown from the
+//! changed paths alone, and the other entries stay as stored.
+//!
+//! Anything out of the ordinary (malformed, unsorted or duplicate entries, a field another
+//! manager owns, a removal, more `Update` entries than the cap) is left to the general path,
+//! which gives the same result for the cases taken here.
 
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
 use crate::fieldset::FieldSet;
-use crate::managed::UPDATE;
+use crate::managed::{Entry, UPDATE};
 use crate::path::PathElement;
 
 /// Most `Update` entries before the general path's cap may merge some (see
@@ -53,20 +57,47 @@ pub(super) fn record(
     let mine = stored.iter().position(|e| is(e, manager, subresource));
     let mut entries = stored.clone();
     if !changed.is_empty() {
-        let Some(mine) = mine else {
+        // Another manager that owned a changed field loses it: the general path's work.
+        let taken = stored
+            .iter()
+            .enumerate()
+            .any(|(i, e)| Some(i) != mine && changed.iter().any(|p| owns(&e["fieldsV1"], p)));
+        if taken {
             return false;
-        };
-        for (i, entry) in stored.iter().enumerate() {
-            let fields = &entry["fieldsV1"];
-            let all_owned = changed.iter().all(|p| owns(fields, p));
-            let none_owned = changed.iter().all(|p| !owns(fields, p));
-            if (i == mine && !all_owned) || (i != mine && !none_owned) {
-                return false;
-            }
         }
-        if let Some(entry) = entries[mine].as_object_mut() {
-            entry.insert("time".into(), Value::String(now.to_owned()));
-            entry.insert("apiVersion".into(), Value::String(api_version.to_owned()));
+        match mine {
+            Some(at) => {
+                let fields = &stored[at]["fieldsV1"];
+                if !changed.iter().all(|p| owns(fields, p)) {
+                    let Some(owned) = FieldSet::from_fields_v1(fields) else {
+                        return false;
+                    };
+                    entries[at]["fieldsV1"] = owned.union(changed).to_fields_v1();
+                }
+                if let Some(entry) = entries[at].as_object_mut() {
+                    entry.insert("time".into(), Value::String(now.to_owned()));
+                    entry.insert("apiVersion".into(), Value::String(api_version.to_owned()));
+                }
+            }
+            None => {
+                // A new entry; past the cap the general path merges the oldest.
+                let updates = stored
+                    .iter()
+                    .filter(|e| text(e, "operation") == Some(UPDATE))
+                    .count();
+                if updates >= MAX_UPDATE_ENTRIES {
+                    return false;
+                }
+                let entry = Entry {
+                    manager: manager.to_owned(),
+                    operation: UPDATE.to_owned(),
+                    api_version: api_version.to_owned(),
+                    time: Some(now.to_owned()),
+                    subresource: subresource.map(str::to_owned),
+                    fields: changed.clone(),
+                };
+                entries.push(entry.to_value());
+            }
         }
         entries.sort_by(order);
     }
