@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{cceone_up, eventually, free_port, kubectl, kubectl_bin, ok, run, step};
+use support::{
+    audit_events, cceone_up, eventually, free_port, kubectl, kubectl_bin, ok, run, step,
+};
 
 /// kubectl with `kc`: (exit code, stdout, stderr).
 fn kubectl_as(kc: &Path, args: &[&str]) -> (Option<i32>, String, String) {
@@ -35,14 +37,6 @@ fn save(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn audit_events(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]
@@ -422,7 +416,8 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
                 "RESOURCE",
                 "NAMESPACE",
                 "NAME",
-                "CODE"
+                "CODE",
+                "STAGE"
             ],
             vec![
                 "alice",
@@ -431,7 +426,8 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
                 "deployments.apps",
                 "team-a",
                 "web",
-                "201"
+                "201",
+                "ResponseComplete"
             ],
             vec![
                 "alice",
@@ -440,7 +436,8 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
                 "deployments.apps",
                 "team-b",
                 "-",
-                "403"
+                "403",
+                "ResponseComplete"
             ],
         ],
         "{table}"
@@ -465,6 +462,28 @@ fn people_rbac_member_rbac_and_the_audit_log_on_cceone_up() {
         serde_json::json!(["devs", "system:authenticated"])
     );
     assert_eq!(proxied["user"]["username"], "admin");
+    // The hub's own record of the same request (DIR/audit/hub.log) carries the same auditID,
+    // which the hub sent on to the member.
+    let hub_log = d.join("data").join("audit").join("hub.log");
+    let at_hub = eventually(
+        "dev's request in the hub's log",
+        Duration::from_secs(10),
+        || {
+            audit_events(&hub_log)
+                .into_iter()
+                .find(|e| e["auditID"] == proxied["auditID"])
+        },
+    );
+    assert_eq!(at_hub["user"]["username"], "dev");
+    assert_eq!(at_hub["responseStatus"]["code"], 403);
+    assert_eq!(at_hub["annotations"]["cceone.io/cluster"], "member1");
+    // The default policy leaves RequestReceived out (as GCE's and the kube docs' examples).
+    assert!(
+        audit_events(&log)
+            .iter()
+            .chain(&audit_events(&hub_log))
+            .all(|e| e["stage"] != "RequestReceived")
+    );
     // cceonectl's own token Secrets are Secrets too (in their own namespace, out of the
     // hub's reach).
     assert!(

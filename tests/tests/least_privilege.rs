@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{cceone_up, eventually, free_port, kubectl_bin, ok, step};
+use support::{audit_events, cceone_up, eventually, free_port, kubectl_bin, ok, step};
 
 /// kubectl with `kc`: (exit code, stdout, stderr).
 fn kubectl_as(kc: &Path, args: &[&str]) -> (Option<i32>, String, String) {
@@ -25,14 +25,6 @@ fn kubectl_as(kc: &Path, args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn audit_events(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 #[test]

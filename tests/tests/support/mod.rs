@@ -294,8 +294,13 @@ pub fn kubesim_in(
 /// `cceone-federation` on a free loopback port with its data in `dir/federation`; returns once
 /// it wrote its admin kubeconfig: (process, that kubeconfig).
 pub fn federation(dir: &Path) -> (Proc, PathBuf) {
+    federation_with(dir, &[])
+}
+
+/// [`federation`] with extra flags.
+pub fn federation_with(dir: &Path, extra: &[&str]) -> (Proc, PathBuf) {
     let kc = dir.join("fed.kubeconfig");
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         "--listen".into(),
         "127.0.0.1:0".into(),
         "--data-dir".into(),
@@ -303,6 +308,7 @@ pub fn federation(dir: &Path) -> (Proc, PathBuf) {
         "--kubeconfig-out".into(),
         kc.display().to_string(),
     ];
+    args.extend(extra.iter().map(|s| s.to_string()));
     let p = Proc::start(
         "federation",
         "cceone-federation",
@@ -314,6 +320,16 @@ pub fn federation(dir: &Path) -> (Proc, PathBuf) {
         kc.exists().then_some(())
     });
     (p, kc)
+}
+
+/// The events of an audit log (`audit.k8s.io/v1` Event JSON lines); a line still being
+/// written is skipped.
+pub fn audit_events(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// Run a command to completion.
