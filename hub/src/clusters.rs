@@ -351,6 +351,19 @@ impl Clusters {
         }
     }
 
+    /// The hub the cluster's status names now (read afresh, not from the cache); None when it
+    /// cannot be read.
+    pub(crate) async fn holder(&self, name: &str) -> Option<String> {
+        let (status, _) = self.read_status(name).await?;
+        Some(
+            status
+                .get("hub")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        )
+    }
+
     /// Append one entry to a cluster's operation log.
     pub async fn append_operation(&self, name: &str, op: phase::Operation) {
         let Ok(_permit) = self.writes.acquire().await else {

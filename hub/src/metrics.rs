@@ -26,6 +26,9 @@ pub struct Metrics {
     pub proxy_bytes: AtomicU64,
     /// Proxied requests forwarded to the hub holding the cluster's tunnel.
     pub proxy_forwarded: AtomicU64,
+    /// Status writes (a cluster's or its Works') a session left unwritten because this hub no
+    /// longer held its Lease or the cluster (see `owner::may_write`).
+    pub fenced_writes: AtomicU64,
     /// TLS handshakes waiting for an admission slot.
     pub admission_waiting: AtomicI64,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
@@ -86,6 +89,11 @@ impl Metrics {
                 "cceone_hub_proxy_forwarded_total",
                 "Proxied requests forwarded to the hub holding the cluster's tunnel.",
                 c(&self.proxy_forwarded),
+            ),
+            (
+                "cceone_hub_fenced_writes_total",
+                "Status writes left unwritten: this hub no longer held its lease or the cluster.",
+                c(&self.fenced_writes),
             ),
             (
                 "cceone_hub_proxy_bytes_total",

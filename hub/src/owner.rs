@@ -8,11 +8,13 @@
 //! - only the holder records session events (a disconnect, a missed heartbeat), or any hub once
 //!   the holder is gone ([`may_record`]), each write a compare-and-swap;
 //! - only the holder relays the cluster's Works (the relay runs inside its session) and writes
-//!   its status reports;
+//!   its status reports, and only while it holds its own Lease ([`may_write`]): a hub cut off
+//!   (a partition) writes nothing of the clusters the others took meanwhile, when it comes back;
 //! - a proxied request arriving at another hub is forwarded to the holder
 //!   ([`crate::forward`]).
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Hub;
 use crate::peers::Peers;
@@ -25,6 +27,59 @@ pub(crate) const MOVED: &str = "moved to another hub";
 pub(crate) fn may_record(peers: &Peers, holder: &str) -> bool {
     holder.is_empty() || holder == peers.me() || !peers.is_live(holder)
 }
+
+/// Whether a session of `cluster` begun in lease term `term` may write the cluster's status
+/// and its Works' statuses now. Not while this hub does not hold its Lease (the others may be
+/// taking its clusters), nor when the cluster is held by another live hub as far as this hub
+/// knows. After a lapse (a later term), once: the cluster's status read afresh must still name
+/// this hub, and the session then writes in the new term; otherwise it is fenced for good.
+///
+/// This fences every write decided after the lapse or the move; one already on its way when a
+/// partition began may still land when it heals. A Lease alone cannot stop that (client-go's
+/// `tools/leaderelection/leaderelection.go`: "does not guarantee that only one client is acting
+/// as a leader (a.k.a. fencing)"); the Work status it carries was this hub's to write when sent.
+pub(crate) async fn may_write(hub: &Hub, cluster: &str, term: &AtomicU64) -> bool {
+    let peers = &hub.peers;
+    if !peers.holds_lease() {
+        return false;
+    }
+    let me = peers.me();
+    if let Some(info) = hub.clusters.get(cluster)
+        && !info.hub.is_empty()
+        && info.hub != me
+        && peers.is_live(&info.hub)
+    {
+        return false;
+    }
+    let now = peers.term();
+    let began = term.load(Ordering::Relaxed);
+    if began == now {
+        return true;
+    }
+    if began == FENCED {
+        return false;
+    }
+    match hub.clusters.holder(cluster).await {
+        Some(h) if h == me || h.is_empty() => {
+            term.store(now, Ordering::Relaxed);
+            true
+        }
+        Some(h) => {
+            tracing::info!(
+                cluster,
+                holder = h,
+                "this hub's lease lapsed and the cluster is held elsewhere now: its session writes nothing more"
+            );
+            term.store(FENCED, Ordering::Relaxed);
+            false
+        }
+        // Unknown (the API did not answer): not now, asked again at the next write.
+        None => false,
+    }
+}
+
+/// The term of a session fenced for good.
+const FENCED: u64 = u64::MAX;
 
 /// A tunnel for `cluster` from agent `agent_id` at `peer` arrived here: Err(holder) when another
 /// live hub holds a healthy tunnel of the cluster for someone else.

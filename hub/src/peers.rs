@@ -7,6 +7,10 @@
 //! its duration, *as observed here*, is taken for dead (client-go's leaderelection judges
 //! expiry the same way, so clocks that differ between machines do not matter). A Lease seen for
 //! the first time is judged by its renewTime instead. A hub shutting down deletes its Lease.
+//! A hub that has not listed the Leases lately (cut off from the federation API) cannot tell,
+//! and takes every other hub for alive: it then takes no tunnel and records nothing for a
+//! cluster another hub holds, which is what a hub coming back from a partition must not do on
+//! what it saw before.
 //!
 //! Which hub holds a cluster's tunnel is recorded in the cluster's status (`status.hub`, written
 //! with the connection itself), so holding thousands of tunnels costs one Lease renewal, not one
@@ -14,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cceone_platform::SYSTEM_NAMESPACE;
@@ -46,9 +50,13 @@ pub struct Peers {
     duration: Duration,
     api: Api<Lease>,
     seen: RwLock<HashMap<String, Seen>>,
-    /// Whether the Leases were listed at least once: until then a hub not seen is taken for
-    /// alive (a hub that cannot tell must not take tunnels from others).
-    observed: AtomicBool,
+    /// When the Leases were last listed: until then, and when that is not recent, every hub is
+    /// taken for alive (a hub that cannot tell must not take tunnels from others).
+    observed: parking_lot::Mutex<Option<Instant>>,
+    /// When the last successful renewal of this hub's Lease was sent.
+    renewed: parking_lot::Mutex<Option<Instant>>,
+    /// How many times this hub's Lease lapsed (see the module's header).
+    term: AtomicU64,
 }
 
 impl Peers {
@@ -65,8 +73,29 @@ impl Peers {
             duration,
             api: Api::namespaced(client.clone(), SYSTEM_NAMESPACE),
             seen: RwLock::default(),
-            observed: AtomicBool::new(false),
+            observed: parking_lot::Mutex::new(None),
+            renewed: parking_lot::Mutex::new(None),
+            term: AtomicU64::new(0),
         })
+    }
+
+    /// Whether this hub holds its Lease: renewed (the renewal sent) less than its duration ago,
+    /// less a second for writes on their way.
+    pub fn holds_lease(&self) -> bool {
+        self.renewed
+            .lock()
+            .is_some_and(|sent| !self.lapsed(sent.elapsed()))
+    }
+
+    /// Whether `since` the last renewal was sent is too long to count as holding the Lease.
+    fn lapsed(&self, since: Duration) -> bool {
+        let margin = Duration::from_secs(1).min(self.duration / 4);
+        since + margin >= self.duration
+    }
+
+    /// How many times this hub's Lease lapsed since it started.
+    pub fn term(&self) -> u64 {
+        self.term.load(Ordering::Relaxed)
     }
 
     /// This hub's id.
@@ -79,10 +108,20 @@ impl Peers {
         if id == self.me {
             return true;
         }
+        if !self.sees_now() {
+            return true;
+        }
         match self.seen.read().get(id) {
             Some(s) => s.changed_at.elapsed() < s.duration,
-            None => !self.observed.load(Ordering::Relaxed),
+            None => false,
         }
+    }
+
+    /// Whether the Leases were listed recently enough to judge who is alive: within half a
+    /// lease duration (at least 1.5 s; they are listed every second).
+    fn sees_now(&self) -> bool {
+        let fresh = (self.duration / 2).max(Duration::from_millis(1500));
+        self.observed.lock().is_some_and(|t| t.elapsed() < fresh)
     }
 
     /// Where a live hub `id` takes requests from other hubs.
@@ -134,26 +173,40 @@ impl Peers {
         let renew_every = (self.duration / 3).max(Duration::from_millis(500));
         let mut last_renewal: Option<Instant> = None;
         let mut failing = false;
+        let mut holding = true;
         let mut tick = tokio::time::interval(Duration::from_millis(1000).min(renew_every));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             if last_renewal.is_none_or(|t| t.elapsed() >= renew_every) {
-                match self.renew().await {
-                    Ok(()) => {
+                // A renewal that takes longer than the interval has failed (client-go's renew
+                // deadline); one hanging on a partition must not stop the loop.
+                let renewal = tokio::time::timeout(renew_every, self.renew()).await;
+                match renewal {
+                    Ok(Ok(())) => {
                         last_renewal = Some(Instant::now());
                         failing = false;
                     }
                     // Retried at the next tick; said once per run of failures.
-                    Err(e) if !failing => {
+                    Ok(Err(e)) if !failing => {
                         failing = true;
                         tracing::warn!(error = %e, "renewing the hub lease failed; the other hubs will take this one for dead");
                     }
-                    Err(e) => tracing::debug!(error = %e, "renewing the hub lease failed"),
+                    Ok(Err(e)) => tracing::debug!(error = %e, "renewing the hub lease failed"),
+                    Err(_) => tracing::debug!("renewing the hub lease timed out"),
                 }
             }
-            if let Err(e) = self.observe().await {
-                tracing::debug!(error = %e, "listing the hub leases failed");
+            let holds = self.holds_lease();
+            if holding && !holds {
+                tracing::warn!(
+                    "this hub no longer holds its lease: it writes nothing for its clusters until it renews it"
+                );
+            }
+            holding = holds;
+            match tokio::time::timeout(Duration::from_secs(2), self.observe()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "listing the hub leases failed"),
+                Err(_) => tracing::debug!("listing the hub leases timed out"),
             }
         }
     }
@@ -170,6 +223,24 @@ impl Peers {
     }
 
     async fn renew(&self) -> Result<(), kube::Error> {
+        let sent = Instant::now();
+        self.send_renewal().await?;
+        let mut renewed = self.renewed.lock();
+        if let Some(last) = *renewed
+            && self.lapsed(sent.duration_since(last))
+        {
+            let term = self.term.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(
+                term,
+                lapsed_for = ?sent.duration_since(last),
+                "this hub's lease had lapsed (the other hubs may have taken its clusters): each session writes again only once its cluster's status still names this hub"
+            );
+        }
+        *renewed = Some(sent);
+        Ok(())
+    }
+
+    async fn send_renewal(&self) -> Result<(), kube::Error> {
         let now = jiff::Timestamp::now();
         let lease = json!({
             "apiVersion": "coordination.k8s.io/v1",
@@ -261,7 +332,7 @@ impl Peers {
         }
         // A deleted Lease: the hub shut down.
         seen.retain(|id, _| present.contains(id));
-        self.observed.store(true, Ordering::Relaxed);
+        *self.observed.lock() = Some(now);
         Ok(())
     }
 }

@@ -40,6 +40,8 @@ pub(crate) struct Sink {
     pending: Mutex<Pending>,
     /// The Applied condition last written per Work.
     applied: crate::works::AppliedMemory,
+    /// The hub's lease term the session writes in (see `owner::may_write`).
+    term: std::sync::atomic::AtomicU64,
 }
 
 impl Sink {
@@ -50,6 +52,7 @@ impl Sink {
             cluster: cluster.to_string(),
             pending: Mutex::default(),
             applied: Mutex::default(),
+            term: hub.peers.term().into(),
         })
     }
 
@@ -90,6 +93,15 @@ async fn write_loop(sink: Arc<Sink>) {
             }
             (std::mem::take(&mut p.cluster), std::mem::take(&mut p.works))
         };
+        // Several hubs: nothing is written for a cluster this hub may have lost.
+        if !crate::owner::may_write(hub, cluster, &sink.term).await {
+            let n = works.len() as u64 + u64::from(!fields.is_empty());
+            hub.metrics
+                .fenced_writes
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(cluster, writes = n, "status writes fenced");
+            continue;
+        }
         if !fields.is_empty() {
             hub.clusters
                 .patch_status(cluster, Value::Object(fields))

@@ -33,7 +33,8 @@ pub struct NetLab {
     member_net: String,
 }
 
-fn sh(args: &[&str]) -> Result<(), String> {
+/// Run a command; its stderr in the error when it fails.
+pub fn sh(args: &[&str]) -> Result<(), String> {
     let out = Command::new(args[0])
         .args(&args[1..])
         .output()
