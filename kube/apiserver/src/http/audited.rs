@@ -333,7 +333,62 @@ fn created_name(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::created_name;
+    use super::*;
+    use crate::audit::AuditConfig;
+    use crate::http::User;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_recorded_at_panic_and_the_panic_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(AuditConfig::new(path.clone())).unwrap();
+        let req = Request::get("/api/v1/namespaces/a/configmaps")
+            .header("audit-id", "p-1")
+            .body(())
+            .unwrap();
+        let mut r = Received::new(&req, "127.0.0.1:1".parse().unwrap());
+        let alice = User {
+            name: "alice".into(),
+            ..User::default()
+        };
+        let adm = Admission {
+            requestor: alice.clone(),
+            impersonated: None,
+            attributes: Some(Attributes {
+                user: alice,
+                verb: "list".into(),
+                resource_request: true,
+                namespace: "a".into(),
+                resource: "configmaps".into(),
+                ..Attributes::default()
+            }),
+            decision: Some((true, String::new())),
+        };
+        admitted(&log, &mut r, &adm, None).await;
+        fn boom() -> Response<Body> {
+            panic!("boom")
+        }
+        let handler = async { boom() };
+        use futures::FutureExt as _;
+        let outcome = std::panic::AssertUnwindSafe(catching_panics(&log, &r, &adm, handler))
+            .catch_unwind()
+            .await;
+        assert!(outcome.is_err(), "the panic goes on");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let text = loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if !text.is_empty() || std::time::Instant::now() > deadline {
+                break text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        let ev: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(ev["stage"], "Panic");
+        assert_eq!(ev["auditID"], "p-1", "the caller's Audit-ID");
+        assert_eq!(ev["responseStatus"]["code"], 500);
+        assert_eq!(ev["responseStatus"]["message"], "APIServer panic'd: boom");
+        assert_eq!(ev["responseStatus"]["reason"], "InternalError");
+    }
 
     #[test]
     fn the_created_name_comes_from_the_answer() {
