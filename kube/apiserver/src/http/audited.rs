@@ -132,8 +132,16 @@ pub(crate) async fn admitted(
     adm: &Admission,
     req: Option<&mut Request<hyper::body::Incoming>>,
 ) {
-    let attrs = attributes(r, Some(adm));
-    let d = log.decide(&attrs, &adm.requestor);
+    // Borrowed, not cloned, on the common path: this runs for every request.
+    let computed;
+    let attrs = match adm.attributes.as_ref() {
+        Some(a) => a,
+        None => {
+            computed = attributes(r, Some(adm));
+            &computed
+        }
+    };
+    let d = log.decide(attrs, &adm.requestor);
     r.decision = Some(d);
     if d.level == Level::None {
         return;
@@ -148,12 +156,12 @@ pub(crate) async fn admitted(
     }
     let Some(req) = req else { return };
     let writes = matches!(attrs.verb.as_str(), "create" | "update" | "patch");
-    if writes && d.level >= Level::Request && !crate::audit::policy::carries_credentials(&attrs) {
+    if writes && d.level >= Level::Request && !crate::audit::policy::carries_credentials(attrs) {
         let slot = BodySlot::default();
         req.extensions_mut().insert(slot.clone());
         r.body = Some(slot);
     }
-    if crate::audit::long_running(&attrs) && d.records(Stage::ResponseComplete) {
+    if crate::audit::long_running(attrs) && d.records(Stage::ResponseComplete) {
         let c = Completion::new(Arc::clone(log));
         req.extensions_mut().insert(c.clone());
         r.completion = Some(c);
