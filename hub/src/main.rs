@@ -1,7 +1,10 @@
 //! `cceone-hub`: parse flags, connect to the federation API, run until Ctrl-C.
 
 /// mimalloc: far less time in allocation and freeing than the system allocator under the
-/// API server's JSON-heavy load (measured by the federation benchmarks).
+/// API server's JSON-heavy load (measured by the federation benchmarks). The `system-alloc`
+/// feature leaves the system allocator in place, for a heap profiler that hooks malloc
+/// (`BENCH_WRAP_HUB=heaptrack` in the benchmarks).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

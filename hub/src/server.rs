@@ -262,48 +262,66 @@ pub(crate) async fn serve_quic(hub: Arc<Hub>, endpoint: quinn::Endpoint) {
             incoming.refuse();
             continue;
         };
-        let hub = Arc::clone(&hub);
-        tokio::spawn(async move {
-            hub.metrics
-                .admission_waiting
-                .fetch_add(1, Ordering::Relaxed);
-            let permit = hub.admission.handshake(Transport::Quic).await;
-            hub.metrics
-                .admission_waiting
-                .fetch_sub(1, Ordering::Relaxed);
-            let Some(permit) = permit else {
-                hub.metrics.refuse("handshake_busy");
-                incoming.refuse();
-                return;
-            };
-            // Boxed, as over TCP: the task lives as long as the tunnel.
-            let handshake = Box::pin(tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-                incoming.await
-            }));
-            let conn = match handshake.await {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) => {
-                    hub.metrics.refuse("quic_handshake");
-                    tracing::info!(%addr, error = %e, "QUIC handshake refused");
-                    return;
-                }
-                Err(_) => {
-                    hub.metrics.refuse("tls_timeout");
-                    return;
-                }
-            };
-            drop(permit);
-            let certs = conn
-                .peer_identity()
-                .and_then(|id| id.downcast::<Vec<CertificateDer<'static>>>().ok());
-            let peer = classify(certs.as_deref().map(Vec::as_slice));
-            let Some((cluster, na)) = admit_tunnel(&hub, peer, addr) else {
-                conn.close(quinn::VarInt::from_u32(403), b"tunnel refused");
-                return;
-            };
-            drop(source);
-            let hub_conn = cceone_tunnel::HubConn::over_quic(conn);
-            crate::session::run(hub, cluster, hub_conn, na).await;
-        });
+        // The Incoming (a few hundred bytes) is boxed: the task lives as long as the tunnel,
+        // and its arguments stay part of it.
+        tokio::spawn(quic_tunnel(Arc::clone(&hub), Box::new(incoming), source));
     }
+}
+
+/// One QUIC connection: a handshake slot, the handshake, the agent's identity, then its session.
+async fn quic_tunnel(
+    hub: Arc<Hub>,
+    incoming: Box<quinn::Incoming>,
+    source: crate::admission::SourceGuard,
+) {
+    // Boxed, as over TCP: the task lives as long as the tunnel.
+    let Some((cluster, cert, conn)) = Box::pin(quic_handshake(&hub, *incoming)).await else {
+        return;
+    };
+    drop(source);
+    let hub_conn = cceone_tunnel::HubConn::over_quic(conn);
+    crate::session::run(hub, cluster, hub_conn, cert).await;
+}
+
+/// The handshake of one QUIC peer and its admission as a cluster's tunnel; None (counted, and
+/// the connection refused or closed) when any step fails.
+async fn quic_handshake(
+    hub: &Hub,
+    incoming: quinn::Incoming,
+) -> Option<(String, PeerCert, quinn::Connection)> {
+    let addr = incoming.remote_address();
+    hub.metrics
+        .admission_waiting
+        .fetch_add(1, Ordering::Relaxed);
+    let permit = hub.admission.handshake(Transport::Quic).await;
+    hub.metrics
+        .admission_waiting
+        .fetch_sub(1, Ordering::Relaxed);
+    let Some(permit) = permit else {
+        hub.metrics.refuse("handshake_busy");
+        incoming.refuse();
+        return None;
+    };
+    let conn = match tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            hub.metrics.refuse("quic_handshake");
+            tracing::info!(%addr, error = %e, "QUIC handshake refused");
+            return None;
+        }
+        Err(_) => {
+            hub.metrics.refuse("tls_timeout");
+            return None;
+        }
+    };
+    drop(permit);
+    let certs = conn
+        .peer_identity()
+        .and_then(|id| id.downcast::<Vec<CertificateDer<'static>>>().ok());
+    let peer = classify(certs.as_deref().map(Vec::as_slice));
+    let Some((cluster, cert)) = admit_tunnel(hub, peer, addr) else {
+        conn.close(quinn::VarInt::from_u32(403), b"tunnel refused");
+        return None;
+    };
+    Some((cluster, cert, conn))
 }

@@ -15,6 +15,10 @@ use serde_json::json;
 
 use crate::Hub;
 
+mod outbox;
+
+pub(crate) use outbox::Outbox;
+
 /// A live session.
 #[derive(Clone)]
 pub struct SessionHandle {
@@ -27,7 +31,7 @@ pub struct SessionHandle {
     /// Why the hub closed it, if it did.
     pub closed_because: Arc<Mutex<Option<&'static str>>>,
     /// Outgoing control messages.
-    pub control: ControlTx,
+    pub(crate) control: ControlTx,
     /// The agent id its Hello gave.
     pub agent_id: String,
     /// When the agent last sent anything ([`now_ms`]).
@@ -36,10 +40,8 @@ pub struct SessionHandle {
     pub cert: PeerCert,
 }
 
-/// The queue of a session's outgoing control messages. Boxed: a channel allocates its first 32
-/// slots when it is made, and at ~136 bytes a `HubMessage` made that 4.3 KiB per channel of
-/// every idle session (two channels: 8.6 KiB of a tunnel's ~60 KiB, by heap profile).
-pub(crate) type ControlTx = tokio::sync::mpsc::Sender<Box<v1::HubMessage>>;
+/// The queue of a session's outgoing control messages (see [`outbox`]).
+pub(crate) type ControlTx = Outbox;
 
 /// What the hub knows of the certificate a tunnel authenticated with.
 #[derive(Debug, Clone, Default)]
@@ -102,7 +104,7 @@ impl Sessions {
     pub fn close(&self, cluster: &str, why: &'static str) {
         if let Some(s) = self.map.lock().get(cluster) {
             *s.closed_because.lock() = Some(why);
-            let _ = s.control.try_send(Box::new(v1::HubMessage {
+            s.control.try_send(Box::new(v1::HubMessage {
                 msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
                     reason: why.into(),
                 })),
@@ -209,12 +211,223 @@ pub(crate) async fn run(hub: Arc<Hub>, cluster: String, conn: HubConn, cert: Pee
     conn.close("session ended");
 }
 
+/// What the session loop keeps once the agent is admitted.
+struct Admitted {
+    id: u64,
+    version: u32,
+    control: cceone_tunnel::Stream,
+    outbox: Outbox,
+    closed_because: Arc<Mutex<Option<&'static str>>>,
+    last_seen: Arc<AtomicU64>,
+    /// The agent confirms Work removals (`CAP_WORK_REMOVED`).
+    confirms: bool,
+}
+
 async fn serve(
     hub: Arc<Hub>,
     cluster: &str,
     conn: HubConn,
     cert: PeerCert,
 ) -> Result<(), TunnelError> {
+    // The handshake, admission and first status writes are boxed: inlined, their futures would
+    // size the task of every idle session, which afterwards only waits on messages.
+    let Admitted {
+        id,
+        version,
+        control,
+        outbox,
+        closed_because,
+        last_seen,
+        confirms,
+    } = Box::pin(admit(&hub, cluster, &conn, cert)).await?;
+    let transport = conn.transport();
+    let gauge = match transport {
+        Transport::Grpc => &hub.metrics.tunnels_grpc,
+        Transport::Quic => &hub.metrics.tunnels_quic,
+    };
+    gauge.fetch_add(1, Ordering::Relaxed);
+    // Whatever ends this future, nothing more is queued for the agent.
+    let _outbox_closed = outbox::CloseOnDrop(outbox.clone());
+    let sink = crate::sink::Sink::start(&hub, cluster);
+    let grace = hub.cfg.heartbeat_grace;
+    let mut relay: crate::works::RelayHandle = None;
+    let mut last_heartbeat_write = Instant::now();
+    let (tx, mut rx) = control.split();
+    // One message at a time goes out from here; the agent's messages are read meanwhile (a
+    // write waiting on a slow agent must not stop its heartbeats being seen).
+    let mut writer = Writer::Idle(tx);
+    let deadline = tokio::time::sleep(grace);
+    tokio::pin!(deadline);
+    let outcome: SessionEvent = loop {
+        let event = tokio::select! {
+            m = rx.recv::<v1::AgentMessage>() => Event::Received(m),
+            () = &mut deadline => Event::Silent,
+            () = conn.closed() => Event::Closed,
+            r = writer.written(), if writer.is_busy() => Event::Written(r),
+            m = outbox.next(), if writer.is_idle() => Event::Queued(m),
+        };
+        let msg = match event {
+            Event::Queued(m) => {
+                writer.start(m);
+                continue;
+            }
+            Event::Written(Ok(tx)) => {
+                writer = Writer::Idle(tx);
+                continue;
+            }
+            Event::Written(Err(e)) => {
+                break SessionEvent::Disconnected {
+                    reason: format!("control stream failed: {e}"),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+            Event::Closed => {
+                break SessionEvent::Disconnected {
+                    reason: "the tunnel connection closed".into(),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+            Event::Silent => {
+                tracing::warn!(
+                    cluster,
+                    "no heartbeat within the grace period; closing the tunnel"
+                );
+                break SessionEvent::HeartbeatMissed {
+                    at: jiff::Timestamp::now(),
+                };
+            }
+            Event::Received(Err(e)) => {
+                count_malformed(&hub, cluster, &e, "in session");
+                break SessionEvent::Disconnected {
+                    reason: format!("control stream failed: {e}"),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+            Event::Received(Ok(None)) => {
+                break SessionEvent::Disconnected {
+                    reason: "the agent closed the tunnel".into(),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+            Event::Received(Ok(Some(m))) => m,
+        };
+        deadline.as_mut().reset(tokio::time::Instant::now() + grace);
+        last_seen.store(now_ms(), Ordering::Relaxed);
+        match msg.msg {
+            Some(agent_message::Msg::Heartbeat(hb)) => {
+                hub.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
+                outbox.try_send_echo(Box::new(v1::HubMessage {
+                    msg: Some(hub_message::Msg::Heartbeat(hb)),
+                }));
+                if last_heartbeat_write.elapsed() >= hub.cfg.heartbeat_record_every {
+                    last_heartbeat_write = Instant::now();
+                    let t = cceone_platform::phase::rfc3339(jiff::Timestamp::now());
+                    sink.cluster(json!({"lastHeartbeatTime": t}));
+                }
+            }
+            Some(agent_message::Msg::Status(s)) => {
+                hub.metrics.status_reports.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(cluster, vcpus = %s.vcpus, "status report");
+                sink.cluster(crate::clusters::status_fields(&s));
+            }
+            Some(agent_message::Msg::Csr(req)) => rotate(&hub, cluster, &req, &outbox, &sink),
+            Some(agent_message::Msg::Inventory(inv)) if version >= 2 => {
+                tracing::info!(
+                    cluster,
+                    held = inv.works.len(),
+                    "agent inventory received; relaying works"
+                );
+                crate::works::start(&hub, cluster, inv, confirms, &outbox, &mut relay);
+            }
+            Some(agent_message::Msg::WorkStatus(ws)) if version >= 2 => sink.work(ws),
+            Some(agent_message::Msg::WorkRemoved(r)) if version >= 2 => {
+                crate::works::removed(&hub, cluster, r);
+            }
+            Some(agent_message::Msg::WorkStatus(_))
+            | Some(agent_message::Msg::Inventory(_))
+            | Some(agent_message::Msg::WorkRemoved(_)) => {
+                tracing::debug!(
+                    cluster,
+                    version,
+                    "work message on a protocol version without the Work relay; ignored"
+                );
+            }
+            Some(agent_message::Msg::Hello(_)) | None => {
+                hub.metrics.refuse("protocol");
+                break SessionEvent::Disconnected {
+                    reason: "protocol violation: unexpected control message".into(),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+        }
+    };
+    crate::works::stop(&mut relay);
+    outbox.close();
+    drop(writer);
+    // What the sink holds is still written: its writer, if any, finishes it.
+    drop(sink);
+    gauge.fetch_sub(1, Ordering::Relaxed);
+    let removed = hub.sessions.remove_if(cluster, id);
+    conn.close("session ended");
+    let why = *closed_because.lock();
+    Box::pin(record_end(&hub, cluster, why, removed, outcome)).await;
+    Ok(())
+}
+
+/// What woke the session loop.
+enum Event {
+    Received(Result<Option<v1::AgentMessage>, TunnelError>),
+    Silent,
+    Closed,
+    Written(Result<cceone_tunnel::Sender, TunnelError>),
+    Queued(Box<v1::HubMessage>),
+}
+
+/// The control stream's sending half: idle, or writing one message (boxed only while it does).
+enum Writer {
+    Idle(cceone_tunnel::Sender),
+    Busy(std::pin::Pin<Box<dyn Future<Output = WriteDone> + Send>>),
+    Gone,
+}
+
+type WriteDone = Result<cceone_tunnel::Sender, TunnelError>;
+
+impl Writer {
+    fn is_idle(&self) -> bool {
+        matches!(self, Writer::Idle(_))
+    }
+
+    fn is_busy(&self) -> bool {
+        matches!(self, Writer::Busy(_))
+    }
+
+    /// Start writing `m` (the writer must be idle).
+    fn start(&mut self, m: Box<v1::HubMessage>) {
+        if let Writer::Idle(mut tx) = std::mem::replace(self, Writer::Gone) {
+            *self = Writer::Busy(Box::pin(async move {
+                tx.send(&*m).await?;
+                Ok(tx)
+            }));
+        }
+    }
+
+    /// The write in progress finishing (pending forever when there is none).
+    async fn written(&mut self) -> WriteDone {
+        match self {
+            Writer::Busy(w) => w.await,
+            _ => std::future::pending().await,
+        }
+    }
+}
+
+/// Open the control stream, take the agent's Hello, negotiate, admit the session (or refuse
+/// it) and record the connection.
+async fn admit(
+    hub: &Arc<Hub>,
+    cluster: &str,
+    conn: &HubConn,
+    cert: PeerCert,
+) -> Result<Admitted, TunnelError> {
     let cert_not_after = cert.not_after;
     let transport = conn.transport();
     let max = hub.cfg.max_protocol_version.min(cceone_proto::MAX_VERSION);
@@ -243,7 +456,7 @@ async fn serve(
                 ));
             }
             Ok(Err(e)) => {
-                count_malformed(&hub, cluster, &e, "before Hello");
+                count_malformed(hub, cluster, &e, "before Hello");
                 return Err(e);
             }
             Err(_) => {
@@ -271,7 +484,7 @@ async fn serve(
         let _ = control.send(&bye).await;
         return Err(TunnelError::Protocol("no common protocol version".into()));
     };
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Box<v1::HubMessage>>(64);
+    let outbox = Outbox::default();
     let id = hub.sessions.next_id.fetch_add(1, Ordering::Relaxed);
     let closed_because: Arc<Mutex<Option<&'static str>>> = Arc::default();
     let last_seen = Arc::new(AtomicU64::new(now_ms()));
@@ -280,13 +493,13 @@ async fn serve(
         conn: conn.clone(),
         version,
         closed_because: Arc::clone(&closed_because),
-        control: out_tx.clone(),
+        control: outbox.clone(),
         agent_id: hello.agent_id.clone(),
         last_seen: Arc::clone(&last_seen),
         cert,
     };
     let healthy_within = hub.cfg.heartbeat_grace.min(hub.cfg.heartbeat_interval * 2);
-    if let Err(holder) = crate::owner::admit(&hub, cluster, &hello.agent_id, conn.peer().ip()) {
+    if let Err(holder) = crate::owner::admit(hub, cluster, &hello.agent_id, conn.peer().ip()) {
         hub.metrics.refuse("held_by_another_hub");
         tracing::info!(cluster, holder, agent = %hello.agent_id, peer = %conn.peer(), "tunnel refused: another hub holds a healthy tunnel of this cluster");
         let bye = v1::HubMessage {
@@ -303,7 +516,7 @@ async fn serve(
     match hub.sessions.admit(cluster, handle, healthy_within) {
         Ok(Some(old)) => {
             *old.closed_because.lock() = Some("replaced");
-            let _ = old.control.try_send(Box::new(v1::HubMessage {
+            old.control.try_send(Box::new(v1::HubMessage {
                 msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
                     reason: "replaced by a newer connection".into(),
                 })),
@@ -312,14 +525,7 @@ async fn serve(
         }
         Ok(None) => {}
         Err(refused) => {
-            Box::pin(refuse_takeover(
-                &hub,
-                cluster,
-                &conn,
-                &hello.agent_id,
-                &refused,
-            ))
-            .await;
+            refuse_takeover(hub, cluster, conn, &hello.agent_id, &refused).await;
             let bye = v1::HubMessage {
                 msg: Some(hub_message::Msg::Goodbye(v1::Goodbye {
                     reason: "another agent holds a healthy session for this cluster".into(),
@@ -349,44 +555,19 @@ async fn serve(
         hub.sessions.remove_if(cluster, id);
         return Err(e);
     }
-    let (mut tx, mut rx) = control.split();
-    // Heartbeat echoes have their own lane and go first: a queue of Work deliveries must not
-    // hold them back until the agent thinks the hub is gone.
-    let (echo_tx, mut echo_rx) = tokio::sync::mpsc::channel::<Box<v1::HubMessage>>(4);
-    let writer = tokio::spawn(async move {
-        loop {
-            let m = tokio::select! {
-                biased;
-                Some(m) = echo_rx.recv() => m,
-                m = out_rx.recv() => match m {
-                    Some(m) => m,
-                    None => break,
-                },
-            };
-            if tx.send(&m).await.is_err() {
-                break;
-            }
-        }
-    });
-    let gauge = match transport {
-        Transport::Grpc => &hub.metrics.tunnels_grpc,
-        Transport::Quic => &hub.metrics.tunnels_quic,
-    };
-    gauge.fetch_add(1, Ordering::Relaxed);
     tracing::info!(cluster, transport = transport.as_str(), version, agent = %hello.agent_id, peer = %conn.peer(), "agent connected");
     let now = jiff::Timestamp::now();
-    // The federation API calls are boxed here and below: inlined, their futures (a kube
-    // request each) would size the task of every idle session, which only waits on messages.
-    Box::pin(hub.clusters.record_connected(
-        cluster,
-        SessionEvent::Connected {
-            transport: phase_transport(transport),
-            agent_id: hello.agent_id.clone(),
-            at: now,
-        },
-        conn.peer().ip(),
-    ))
-    .await;
+    hub.clusters
+        .record_connected(
+            cluster,
+            SessionEvent::Connected {
+                transport: phase_transport(transport),
+                agent_id: hello.agent_id.clone(),
+                at: now,
+            },
+            conn.peer().ip(),
+        )
+        .await;
     let mut fields = json!({
         "transport": transport.as_str(),
         "protocolVersion": version,
@@ -397,160 +578,101 @@ async fn serve(
     if let Some(na) = cert_not_after.and_then(|s| jiff::Timestamp::from_second(s).ok()) {
         fields["certificateNotAfter"] = json!(cceone_platform::phase::rfc3339(na));
     }
-    Box::pin(hub.clusters.patch_status(cluster, fields)).await;
-    let sink = crate::sink::Sink::start(&hub, cluster);
-
-    let grace = hub.cfg.heartbeat_grace;
+    hub.clusters.patch_status(cluster, fields).await;
     let confirms = hello
         .capabilities
         .iter()
         .any(|c| c == cceone_proto::CAP_WORK_REMOVED);
-    let mut relay: crate::works::RelayHandle = None;
-    let mut last_heartbeat_write = Instant::now();
-    let outcome: SessionEvent = loop {
-        let msg = tokio::select! {
-            m = tokio::time::timeout(grace, rx.recv::<v1::AgentMessage>()) => m,
-            _ = conn.closed() => break SessionEvent::Disconnected { reason: "the tunnel connection closed".into(), at: jiff::Timestamp::now() },
-        };
-        let msg = match msg {
-            Err(_) => {
-                tracing::warn!(
-                    cluster,
-                    "no heartbeat within the grace period; closing the tunnel"
-                );
-                break SessionEvent::HeartbeatMissed {
-                    at: jiff::Timestamp::now(),
-                };
+    Ok(Admitted {
+        id,
+        version,
+        control,
+        outbox,
+        closed_because,
+        last_seen,
+        confirms,
+    })
+}
+
+/// Sign a rotation CSR for the session's cluster and send the certificate back.
+fn rotate(
+    hub: &Hub,
+    cluster: &str,
+    req: &v1::CsrRequest,
+    outbox: &Outbox,
+    sink: &Arc<crate::sink::Sink>,
+) {
+    // The subject comes from this session's verified identity, never from the CSR.
+    match hub
+        .ca
+        .sign_cluster_csr(&req.csr_pem, cluster, hub.cfg.cert_validity)
+    {
+        Ok((cert, not_after)) => {
+            tracing::info!(cluster, not_after, "rotated the agent certificate");
+            let issued_pem = cert.clone();
+            let issued = v1::CertificateIssued {
+                certificate_pem: cert,
+                ca_pem: hub.ca.ca_pem().to_string(),
+                not_after_unix: not_after,
+            };
+            // Queued from a task of its own: the session loop drains the queue, so it must not
+            // wait for room itself.
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let _ = outbox
+                    .send(Box::new(v1::HubMessage {
+                        msg: Some(hub_message::Msg::Certificate(issued)),
+                    }))
+                    .await;
+            });
+            let mut fields = json!({});
+            if let Ok(t) = jiff::Timestamp::from_second(not_after) {
+                fields["certificateNotAfter"] = json!(cceone_platform::phase::rfc3339(t));
             }
-            Ok(Err(e)) => {
-                count_malformed(&hub, cluster, &e, "in session");
-                break SessionEvent::Disconnected {
-                    reason: format!("control stream failed: {e}"),
-                    at: jiff::Timestamp::now(),
-                };
+            if let Some(serial) = crate::serials::of_pem(&issued_pem) {
+                let info = hub.clusters.get(cluster).unwrap_or_default();
+                let current = hub.serials.current(cluster, info.created, &info.serials);
+                let list = crate::serials::after_rotation(&current, &serial);
+                hub.serials.set(cluster, info.created, list.clone());
+                fields["certificateSerials"] = json!(list);
             }
-            Ok(Ok(None)) => {
-                break SessionEvent::Disconnected {
-                    reason: "the agent closed the tunnel".into(),
-                    at: jiff::Timestamp::now(),
-                };
-            }
-            Ok(Ok(Some(m))) => m,
-        };
-        last_seen.store(now_ms(), Ordering::Relaxed);
-        match msg.msg {
-            Some(agent_message::Msg::Heartbeat(hb)) => {
-                hub.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
-                let _ = echo_tx.try_send(Box::new(v1::HubMessage {
-                    msg: Some(hub_message::Msg::Heartbeat(hb)),
-                }));
-                if last_heartbeat_write.elapsed() >= hub.cfg.heartbeat_record_every {
-                    last_heartbeat_write = Instant::now();
-                    let t = cceone_platform::phase::rfc3339(jiff::Timestamp::now());
-                    sink.cluster(json!({"lastHeartbeatTime": t}));
-                }
-            }
-            Some(agent_message::Msg::Status(s)) => {
-                hub.metrics.status_reports.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(cluster, vcpus = %s.vcpus, "status report");
-                sink.cluster(crate::clusters::status_fields(&s));
-            }
-            Some(agent_message::Msg::Csr(req)) => {
-                // The subject comes from this session's verified identity, never from the CSR.
-                match hub
-                    .ca
-                    .sign_cluster_csr(&req.csr_pem, cluster, hub.cfg.cert_validity)
-                {
-                    Ok((cert, not_after)) => {
-                        tracing::info!(cluster, not_after, "rotated the agent certificate");
-                        let issued_pem = cert.clone();
-                        let issued = v1::CertificateIssued {
-                            certificate_pem: cert,
-                            ca_pem: hub.ca.ca_pem().to_string(),
-                            not_after_unix: not_after,
-                        };
-                        let _ = out_tx
-                            .send(Box::new(v1::HubMessage {
-                                msg: Some(hub_message::Msg::Certificate(issued)),
-                            }))
-                            .await;
-                        let mut fields = json!({});
-                        if let Ok(t) = jiff::Timestamp::from_second(not_after) {
-                            fields["certificateNotAfter"] =
-                                json!(cceone_platform::phase::rfc3339(t));
-                        }
-                        if let Some(serial) = crate::serials::of_pem(&issued_pem) {
-                            let info = hub.clusters.get(cluster).unwrap_or_default();
-                            let current = hub.serials.current(cluster, info.created, &info.serials);
-                            let list = crate::serials::after_rotation(&current, &serial);
-                            hub.serials.set(cluster, info.created, list.clone());
-                            fields["certificateSerials"] = json!(list);
-                        }
-                        sink.cluster(fields);
-                    }
-                    Err(e) => {
-                        hub.metrics.refuse("bad_csr");
-                        tracing::warn!(cluster, error = %e, "refused a rotation CSR");
-                    }
-                }
-            }
-            Some(agent_message::Msg::Inventory(inv)) if version >= 2 => {
-                tracing::info!(
-                    cluster,
-                    held = inv.works.len(),
-                    "agent inventory received; relaying works"
-                );
-                crate::works::start(&hub, cluster, inv, confirms, &out_tx, &mut relay);
-            }
-            Some(agent_message::Msg::WorkStatus(ws)) if version >= 2 => sink.work(ws),
-            Some(agent_message::Msg::WorkRemoved(r)) if version >= 2 => {
-                crate::works::removed(&hub, cluster, r);
-            }
-            Some(agent_message::Msg::WorkStatus(_))
-            | Some(agent_message::Msg::Inventory(_))
-            | Some(agent_message::Msg::WorkRemoved(_)) => {
-                tracing::debug!(
-                    cluster,
-                    version,
-                    "work message on a protocol version without the Work relay; ignored"
-                );
-            }
-            Some(agent_message::Msg::Hello(_)) | None => {
-                hub.metrics.refuse("protocol");
-                break SessionEvent::Disconnected {
-                    reason: "protocol violation: unexpected control message".into(),
-                    at: jiff::Timestamp::now(),
-                };
-            }
+            sink.cluster(fields);
         }
-    };
-    crate::works::stop(&mut relay);
-    // What the sink holds is still written: its writer, if any, finishes it.
-    drop(sink);
-    writer.abort();
-    gauge.fetch_sub(1, Ordering::Relaxed);
-    let removed = hub.sessions.remove_if(cluster, id);
-    conn.close("session ended");
-    let why = *closed_because.lock();
+        Err(e) => {
+            hub.metrics.refuse("bad_csr");
+            tracing::warn!(cluster, error = %e, "refused a rotation CSR");
+        }
+    }
+}
+
+/// Write how the session ended to the cluster's status, unless another session or hub took
+/// over or the hub is shutting down.
+async fn record_end(
+    hub: &Hub,
+    cluster: &str,
+    why: Option<&'static str>,
+    removed: bool,
+    outcome: SessionEvent,
+) {
     match why {
         Some("replaced") => {}
         Some("revoked") => {
-            Box::pin(hub.clusters.record(
-                cluster,
-                SessionEvent::Revoked {
-                    at: jiff::Timestamp::now(),
-                },
-            ))
-            .await
+            hub.clusters
+                .record(
+                    cluster,
+                    SessionEvent::Revoked {
+                        at: jiff::Timestamp::now(),
+                    },
+                )
+                .await
         }
         Some("shutdown") | Some(crate::owner::MOVED) => {}
         _ if removed => {
             tracing::info!(cluster, ?outcome, "agent disconnected");
-            Box::pin(hub.clusters.record(cluster, outcome)).await;
+            hub.clusters.record(cluster, outcome).await;
         }
         _ => {}
     }
-    Ok(())
 }
 
 /// A second agent presented the identity of a cluster whose session is healthy: count it, say
