@@ -359,6 +359,28 @@ fn federation_anonymous_auth_and_audit_stages_under_a_policy_file() {
     std::fs::write(&policy, POLICY).unwrap();
     let log = d.join("audit").join("audit.log");
     let (log_s, policy_s) = (log.display().to_string(), policy.display().to_string());
+    // A policy that is not valid stops the start, naming the field.
+    let bad = d.join("bad-policy.yaml");
+    std::fs::write(&bad, POLICY.replace("level: None", "level: Nothing")).unwrap();
+    let out = support::run(
+        "cceone-federation",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &d.join("unused").display().to_string(),
+            "--audit-log-path",
+            &log_s,
+            "--audit-policy-file",
+            &bad.display().to_string(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"rules[0].level: Unsupported value: "Nothing""#),
+        "{err}"
+    );
     let (_fed, kc) = support::federation_with(
         d,
         &[
