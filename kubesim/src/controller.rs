@@ -69,6 +69,18 @@ fn opts(manager: &str) -> WriteOptions {
 /// 100 ms into one pass keeps a pod's start within a few passes of its `start_delay`.
 const PASS_GAP: Duration = Duration::from_millis(100);
 
+/// The most time between two passes under load (see [`pass_gap`]).
+const MAX_PASS_GAP: Duration = Duration::from_secs(1);
+
+/// The time to leave after a pass that took `took`: [`PASS_GAP`], or three times the pass
+/// when that is longer (up to [`MAX_PASS_GAP`]), so a simulated member spends at most about a
+/// quarter of its time in passes however many objects it holds. Each pass lists every pod and
+/// workload: under a burst of Works twenty members passing every 100 ms were 63% of the
+/// federation benchmark's CPU (200 x 20), starving the control plane they were there to feed.
+fn pass_gap(took: Duration) -> Duration {
+    took.saturating_mul(3).clamp(PASS_GAP, MAX_PASS_GAP)
+}
+
 /// Run the controllers until the task is dropped.
 pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
     let wake = Arc::new(Notify::new());
@@ -88,7 +100,9 @@ pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
         refused: HashMap::new(),
     };
     loop {
+        let started = Instant::now();
         let result = pass(&core, &cfg, &mut state).await;
+        let gap = pass_gap(started.elapsed());
         if state.last_sweep.elapsed() >= record::SWEEP_EVERY {
             state.last_sweep = Instant::now();
             record::sweep(&core, &mut state.recorder, jiff::Timestamp::now()).await;
@@ -100,10 +114,10 @@ pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
         });
         let wait = match result {
             // What was just written may need a follow-up soon.
-            Ok(Pass { changed: true, .. }) => PASS_GAP,
+            Ok(Pass { changed: true, .. }) => gap,
             Err(e) => {
                 tracing::warn!(error = %e, "simulator pass failed");
-                PASS_GAP
+                gap
             }
             // Only timers are pending (pods starting, jobs running); their timestamps have a
             // resolution of one second, so checking four times a second loses little and
@@ -113,7 +127,7 @@ pub async fn run(core: Arc<Core>, cfg: ControllerConfig) {
         };
         let wait = cron_wait.map_or(wait, |c| wait.min(c));
         tokio::select! {
-            _ = wake.notified() => tokio::time::sleep(PASS_GAP).await,
+            _ = wake.notified() => tokio::time::sleep(gap).await,
             _ = tokio::time::sleep(wait) => {}
         }
     }
