@@ -24,8 +24,9 @@ use crate::takeover::{Arrival, Decision, Recorded, decide_across};
 pub(crate) const MOVED: &str = "moved to another hub";
 
 /// Whether this hub may record a session event of a cluster whose status names `holder`.
+/// A hub that does not hold its own Lease is in no position to judge another dead.
 pub(crate) fn may_record(peers: &Peers, holder: &str) -> bool {
-    holder.is_empty() || holder == peers.me() || !peers.is_live(holder)
+    holder.is_empty() || holder == peers.me() || (peers.holds_lease() && !peers.is_live(holder))
 }
 
 /// Whether a session of `cluster` begun in lease term `term` may write the cluster's status

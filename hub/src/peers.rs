@@ -10,7 +10,8 @@
 //! A hub that has not listed the Leases lately (cut off from the federation API) cannot tell,
 //! and takes every other hub for alive: it then takes no tunnel and records nothing for a
 //! cluster another hub holds, which is what a hub coming back from a partition must not do on
-//! what it saw before.
+//! what it saw before. Listing again after such a gap gives every other hub a whole duration
+//! from then (they may not have reached the API either, as when etcd was down for all).
 //!
 //! Which hub holds a cluster's tunnel is recorded in the cluster's status (`status.hub`, written
 //! with the connection itself), so holding thousands of tunnels costs one Lease renewal, not one
@@ -120,8 +121,14 @@ impl Peers {
     /// Whether the Leases were listed recently enough to judge who is alive: within half a
     /// lease duration (at least 1.5 s; they are listed every second).
     fn sees_now(&self) -> bool {
-        let fresh = (self.duration / 2).max(Duration::from_millis(1500));
-        self.observed.lock().is_some_and(|t| t.elapsed() < fresh)
+        self.observed
+            .lock()
+            .is_some_and(|t| t.elapsed() < self.fresh())
+    }
+
+    /// How recent a listing of the Leases must be to judge by.
+    fn fresh(&self) -> Duration {
+        (self.duration / 2).max(Duration::from_millis(1500))
     }
 
     /// Where a live hub `id` takes requests from other hubs.
@@ -275,6 +282,18 @@ impl Peers {
         let now = Instant::now();
         let wall = jiff::Timestamp::now();
         let mut seen = self.seen.write();
+        // Listing again after a gap (this hub or the federation API was away): what did not
+        // change meanwhile says nothing of the others, who may not have reached the API either.
+        // Each gets a whole duration from now.
+        if self
+            .observed
+            .lock()
+            .is_some_and(|t| now.duration_since(t) >= self.fresh())
+        {
+            for s in seen.values_mut() {
+                s.changed_at = now;
+            }
+        }
         let mut present = std::collections::HashSet::new();
         for lease in list.items {
             let Some(spec) = lease.spec.as_ref() else {

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::multihub::{Member, apply_web, connects, field, http_get, kubectl, wait_moved};
+use support::multihub::{
+    Member, apply_web, connects, field, http_get, hub_args, kubectl, wait_moved,
+};
 use support::netlab::sh;
 use support::{Proc, eventually, free_port, metric, step, throughout};
 
@@ -204,26 +206,13 @@ fn a_partitioned_hub_loses_its_clusters_and_takes_nothing_back() {
             };
             let (port, health) = (free_port(), free_port());
             endpoints.push(format!("{host}:{port}"));
-            let args: Vec<String> = [
-                "--kubeconfig",
-                &fed_kc.display().to_string(),
-                "--listen",
-                &format!("{host}:{port}"),
-                "--data-dir",
-                &dir.path().join(id).display().to_string(),
-                "--hub-id",
+            let args = hub_args(
                 id,
-                "--health-listen",
+                &fed_kc,
+                &format!("{host}:{port}"),
                 &format!("{host}:{health}"),
-                "--heartbeat-interval-secs",
-                "1",
-                "--heartbeat-grace-secs",
-                "4",
-                "--hub-lease-secs",
-                "4",
-            ]
-            .map(String::from)
-            .to_vec();
+                dir.path(),
+            );
             let env = BTreeMap::new();
             let proc = match netns {
                 Some(ns) => Proc::start_in(ns, id, "cceone-hub", &args, &env, dir.path()),

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::multihub::{Member, apply_web, connects, field, http_get, kubectl, wait_moved};
+use support::multihub::{
+    Member, apply_web, connects, field, http_get, hub_args, kubectl, wait_moved,
+};
 use support::{Proc, eventually, free_port, metric, run, step, throughout};
 
 struct Hub {
@@ -61,26 +63,13 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
         .into_iter()
         .map(|id| {
             let (port, health) = (free_port(), free_port());
-            let args: Vec<String> = [
-                "--kubeconfig",
-                &fed_kc.display().to_string(),
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-                &dir.path().join(id).display().to_string(),
-                "--hub-id",
+            let args = hub_args(
                 id,
-                "--health-listen",
+                &fed_kc,
+                &format!("127.0.0.1:{port}"),
                 &format!("127.0.0.1:{health}"),
-                "--heartbeat-interval-secs",
-                "1",
-                "--heartbeat-grace-secs",
-                "4",
-                "--hub-lease-secs",
-                "4",
-            ]
-            .map(String::from)
-            .to_vec();
+                dir.path(),
+            );
             let proc = Proc::start(id, "cceone-hub", &args, &BTreeMap::new(), dir.path());
             Hub {
                 id,

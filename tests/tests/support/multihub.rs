@@ -36,6 +36,47 @@ pub fn http_get(host: &str, port: u16, path: &str) -> Option<String> {
     Some(out)
 }
 
+/// The flags of hub `id` of a test: against the federation at `fed_kc`, on `listen` with its
+/// health port at `health` (both `host:port`), its data in `dir/id`, and short timings (a
+/// heartbeat a second, 4 s of silence, a 4 s lease).
+pub fn hub_args(id: &str, fed_kc: &Path, listen: &str, health: &str, dir: &Path) -> Vec<String> {
+    [
+        "--kubeconfig",
+        &fed_kc.display().to_string(),
+        "--listen",
+        listen,
+        "--data-dir",
+        &dir.join(id).display().to_string(),
+        "--hub-id",
+        id,
+        "--health-listen",
+        health,
+        "--heartbeat-interval-secs",
+        "1",
+        "--heartbeat-grace-secs",
+        "4",
+        "--hub-lease-secs",
+        "4",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `from` and everything under it copied to `to`, modes kept (a PKI's keys stay 0600).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// A simulated member cluster and its agent.
 pub struct Member {
     pub name: &'static str,
