@@ -10,7 +10,7 @@ pub(crate) const APPLY: &str = "Apply";
 /// The `operation` of entries written by every other write.
 pub(crate) const UPDATE: &str = "Update";
 /// Most `Update` entries an object keeps; older ones are merged into [`ANCIENT_CHANGES`].
-const MAX_UPDATE_MANAGERS: usize = 10;
+pub(crate) const MAX_UPDATE_MANAGERS: usize = 10;
 /// The manager that the oldest `Update` entries are merged into past [`MAX_UPDATE_MANAGERS`].
 const ANCIENT_CHANGES: &str = "ancient-changes";
 

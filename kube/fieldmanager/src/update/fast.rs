@@ -18,12 +18,8 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 
 use crate::fieldset::FieldSet;
-use crate::managed::{Entry, UPDATE};
+use crate::managed::{Entry, MAX_UPDATE_MANAGERS, UPDATE};
 use crate::path::PathElement;
-
-/// Most `Update` entries before the general path's cap may merge some (see
-/// `managed::cap_updates`); the fast path leaves such objects to it.
-const MAX_UPDATE_ENTRIES: usize = 10;
 
 /// Records the write if it is the common case; returns false, having changed nothing, if not.
 #[allow(clippy::too_many_arguments)]
@@ -51,8 +47,18 @@ pub(super) fn record(
     {
         return false;
     }
-    if !well_formed(stored) {
+    // Past the cap of `Update` entries the general path merges the oldest
+    // (`managed::cap_updates`): objects past it are left to it.
+    let updates = stored
+        .iter()
+        .filter(|e| text(e, "operation") == Some(UPDATE))
+        .count();
+    if updates > MAX_UPDATE_MANAGERS || !well_formed(stored) {
         return false;
+    }
+    if changed.is_empty() && carried.and_then(Value::as_array) == Some(stored) {
+        // Nothing changed hands, and `new` holds the stored entries already.
+        return true;
     }
     let mine = stored.iter().position(|e| is(e, manager, subresource));
     let mut entries = stored.clone();
@@ -80,12 +86,8 @@ pub(super) fn record(
                 }
             }
             None => {
-                // A new entry; past the cap the general path merges the oldest.
-                let updates = stored
-                    .iter()
-                    .filter(|e| text(e, "operation") == Some(UPDATE))
-                    .count();
-                if updates >= MAX_UPDATE_ENTRIES {
+                // A new entry, unless it would pass the cap.
+                if updates >= MAX_UPDATE_MANAGERS {
                     return false;
                 }
                 let entry = Entry {
@@ -110,7 +112,7 @@ pub(super) fn record(
 
 /// Whether the entries are exactly as the general path writes them: objects holding only the
 /// fields it writes (identity strings, `fieldsType: FieldsV1`, a non-empty `fieldsV1`), sorted,
-/// no two for one (manager, operation, subresource), and no more `Update` entries than the cap.
+/// and no two for one (manager, operation, subresource).
 fn well_formed(entries: &[Value]) -> bool {
     const KNOWN: [&str; 7] = [
         "manager",
@@ -144,11 +146,7 @@ fn well_formed(entries: &[Value]) -> bool {
     let mut seen: Vec<_> = entries.iter().map(identity).collect();
     seen.sort_unstable();
     seen.dedup();
-    let updates = entries
-        .iter()
-        .filter(|e| text(e, "operation") == Some(UPDATE))
-        .count();
-    seen.len() == entries.len() && updates <= MAX_UPDATE_ENTRIES
+    seen.len() == entries.len()
 }
 
 /// The (manager, operation, subresource) an entry is for.
