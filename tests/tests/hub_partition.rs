@@ -16,7 +16,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::multihub::{
-    Member, apply_web, connects, field, http_get, hub_args, kubectl, wait_moved,
+    Member, apply_web, connects, field, http_get, hub_args, kubectl, scale_web_applied_once,
+    wait_held, wait_moved,
 };
 use support::netlab::sh;
 use support::{Proc, eventually, free_port, metric, step, throughout};
@@ -246,17 +247,14 @@ fn a_partitioned_hub_loses_its_clusters_and_takes_nothing_back() {
     })
     .collect();
     let holder = |m: &str| field(&fed_kc, m, ".status.hub");
-    for (m, want) in [
-        ("member1", "hub-a"),
-        ("member2", "hub-b"),
-        ("member3", "hub-a"),
-    ] {
-        eventually(
-            &format!("{m} Running on {want}"),
-            Duration::from_secs(60),
-            || (field(&fed_kc, m, ".status.phase") == "Running" && holder(m) == want).then_some(()),
-        );
-    }
+    wait_held(
+        &fed_kc,
+        &[
+            ("member1", "hub-a"),
+            ("member2", "hub-b"),
+            ("member3", "hub-a"),
+        ],
+    );
 
     apply_web(&fed_kc, dir.path());
     for m in &members {
@@ -332,12 +330,7 @@ fn a_partitioned_hub_loses_its_clusters_and_takes_nothing_back() {
     });
 
     // A change during the partition reaches every member through its holder, applied once.
-    let out = kubectl(&fed_kc, &["scale", "deployment", "web", "--replicas=2"]);
-    assert!(out.contains("scaled"), "{out}");
-    for (m, n) in members.iter().zip(&applied) {
-        m.wait_web("2/2");
-        assert_eq!(m.applies(), Some(n + 1), "{}", m.name);
-    }
+    scale_web_applied_once(&fed_kc, &members, &applied);
 
     // Healed: hub-a renews its lease and takes nothing back. (What it began to write while
     // cut off, such as a missed heartbeat of the sessions it lost, is judged when it arrives:

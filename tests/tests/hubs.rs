@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use support::multihub::{
-    Member, apply_web, connects, field, http_get, hub_args, kubectl, wait_moved,
+    Member, apply_web, connects, field, http_get, hub_args, kubectl, scale_web_applied_once,
+    wait_held, wait_moved,
 };
 use support::{Proc, eventually, free_port, metric, run, step, throughout};
 
@@ -107,17 +108,14 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     // A pod in member1 for exec and logs through a hub that does not hold it (below).
     kubectl(&members[0].kc, &["run", "solo", "--image=busybox"]);
     let holder = |m: &str| field(&fed_kc, m, ".status.hub");
-    for (m, want) in [
-        ("member1", "hub-a"),
-        ("member2", "hub-b"),
-        ("member3", "hub-a"),
-    ] {
-        eventually(
-            &format!("{m} Running on {want}"),
-            Duration::from_secs(60),
-            || (field(&fed_kc, m, ".status.phase") == "Running" && holder(m) == want).then_some(()),
-        );
-    }
+    wait_held(
+        &fed_kc,
+        &[
+            ("member1", "hub-a"),
+            ("member2", "hub-b"),
+            ("member3", "hub-a"),
+        ],
+    );
     assert_eq!(hubs[0].sessions(), 2);
     assert_eq!(hubs[1].sessions(), 1);
     assert_eq!(hubs[2].sessions(), 0);
@@ -159,12 +157,7 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     });
 
     // The new holders relay Works: a change reaches every member, applied once.
-    let out = kubectl(&fed_kc, &["scale", "deployment", "web", "--replicas=2"]);
-    assert!(out.contains("scaled"), "{out}");
-    for (m, before) in members.iter().zip(&applied) {
-        m.wait_web("2/2");
-        assert_eq!(m.applies(), Some(before + 1), "{}", m.name);
-    }
+    scale_web_applied_once(&fed_kc, &members, &applied);
 
     // A proxied request for member1 (held by b) through c is forwarded, as the caller.
     let pk = proxy_kubeconfig(&fed_kc, dir.path(), "member1");

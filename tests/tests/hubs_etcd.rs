@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use cceone_kube_store_etcd::testing::TestEtcd;
 use support::multihub::{
     Member, apply_web, connects, copy_dir, field, http_get, hub_args, kubectl,
+    scale_web_applied_once, wait_held,
 };
 use support::{Proc, eventually, free_port, metric, step, throughout};
 
@@ -101,13 +102,7 @@ fn hubs_and_replicas_recover_from_an_etcd_restart() {
         })
         .collect();
     let holder = |m: &str| field(&fed_kc, m, ".status.hub");
-    for (m, want) in [("member1", "hub-a"), ("member2", "hub-b")] {
-        eventually(
-            &format!("{m} Running on {want}"),
-            Duration::from_secs(60),
-            || (field(&fed_kc, m, ".status.phase") == "Running" && holder(m) == want).then_some(()),
-        );
-    }
+    wait_held(&fed_kc, &[("member1", "hub-a"), ("member2", "hub-b")]);
     apply_web(&fed_kc, dir);
     for m in &members {
         m.wait_web("1/1");
@@ -195,11 +190,8 @@ fn hubs_and_replicas_recover_from_an_etcd_restart() {
     );
 
     // Propagation goes on, through the same hubs, and each session writes its Work status.
-    let out = kubectl(&fed_kc, &["scale", "deployment", "web", "--replicas=2"]);
-    assert!(out.contains("scaled"), "{out}");
-    for (m, n) in members.iter().zip(&applied) {
-        m.wait_web("2/2");
-        assert_eq!(m.applies(), Some(n + 1), "{}", m.name);
+    scale_web_applied_once(&fed_kc, &members, &applied);
+    for m in &members {
         let path = r#"jsonpath={.items[0].metadata.generation}/{.items[0].status.conditions[?(@.type=="Applied")].observedGeneration}"#;
         let ns = format!("karmada-es-{}", m.name);
         eventually(

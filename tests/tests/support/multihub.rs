@@ -155,6 +155,32 @@ impl Member {
     }
 }
 
+/// Wait until each `(cluster, hub)` is Running and held by that hub (`status.hub`).
+pub fn wait_held(fed_kc: &Path, want: &[(&str, &str)]) {
+    for (m, hub) in want {
+        eventually(
+            &format!("{m} Running on {hub}"),
+            Duration::from_secs(60),
+            || {
+                (field(fed_kc, m, ".status.phase") == "Running"
+                    && field(fed_kc, m, ".status.hub") == *hub)
+                    .then_some(())
+            },
+        );
+    }
+}
+
+/// Scale `web` to 2 in the federation: each member runs it 2/2, its agent having applied once
+/// more than `applied` (theirs, in order).
+pub fn scale_web_applied_once(fed_kc: &Path, members: &[Member], applied: &[u64]) {
+    let out = kubectl(fed_kc, &["scale", "deployment", "web", "--replicas=2"]);
+    assert!(out.contains("scaled"), "{out}");
+    for (m, n) in members.iter().zip(applied) {
+        m.wait_web("2/2");
+        assert_eq!(m.applies(), Some(n + 1), "{}", m.name);
+    }
+}
+
 /// A field of the RegisteredCluster `cluster` (a jsonpath inside the braces).
 pub fn field(fed_kc: &Path, cluster: &str, path: &str) -> String {
     kubectl(
