@@ -2,7 +2,11 @@
 //! Each dials the hub with `cceone_tunnel::dial` using a certificate signed by the hub's CA,
 //! answers the control stream as the real agent does (Hello, Inventory, one Status, a
 //! heartbeat at the interval the hub asks for), ignores other streams, and reconnects with the
-//! real agent's backoff (500 ms base, 30 s cap, full jitter) when the tunnel is lost.
+//! real agent's backoff (500 ms base, 30 s cap, full jitter) when the tunnel is lost. Given
+//! several hub endpoints, an agent goes through them as the real agent's `connect_loop` does
+//! (one that cannot be reached or refuses is passed over at once; after a session ends the next
+//! round starts at the hub after it), each agent's list turned by its index so that the fleet
+//! spreads evenly over the hubs.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -93,11 +97,11 @@ pub(crate) struct Fleet {
 }
 
 impl Fleet {
-    /// Start one agent per TLS configuration, dialing `endpoint` over `transport`, with at
-    /// most `ramp` first connections in flight (later reconnects are not limited: that is
-    /// the hub's admission limit's job).
+    /// Start one agent per TLS configuration, dialing `endpoints` (agent `i` starting at
+    /// endpoint `i % endpoints.len()`) over `transport`, with at most `ramp` first connections
+    /// in flight (later reconnects are not limited: that is the hubs' admission limit's job).
     pub(crate) fn start(
-        endpoint: &str,
+        endpoints: &[String],
         transport: TransportChoice,
         tls: Vec<Arc<rustls::ClientConfig>>,
         ramp: usize,
@@ -120,18 +124,22 @@ impl Fleet {
             .into_iter()
             .enumerate()
             .map(|(i, tls)| {
-                let cfg = DialConfig {
-                    endpoint: endpoint.to_string(),
-                    tls,
-                    server_name: "localhost".into(),
-                    transport,
-                    quic_timeout: Duration::from_secs(10),
-                    quic_endpoint: (!sockets.is_empty())
-                        .then(|| sockets[i / AGENTS_PER_SOCKET % sockets.len()].clone()),
-                };
+                let quic_endpoint = (!sockets.is_empty())
+                    .then(|| sockets[i / AGENTS_PER_SOCKET % sockets.len()].clone());
+                let cfgs = endpoints
+                    .iter()
+                    .map(|endpoint| DialConfig {
+                        endpoint: endpoint.clone(),
+                        tls: Arc::clone(&tls),
+                        server_name: "localhost".into(),
+                        transport,
+                        quic_timeout: Duration::from_secs(10),
+                        quic_endpoint: quic_endpoint.clone(),
+                    })
+                    .collect();
                 tokio::spawn(agent(
                     i,
-                    cfg,
+                    cfgs,
                     Arc::clone(&stats),
                     stop_rx.clone(),
                     Arc::clone(&gate),
@@ -152,7 +160,7 @@ impl Fleet {
 
 async fn agent(
     i: usize,
-    cfg: DialConfig,
+    cfgs: Vec<DialConfig>,
     stats: Arc<Stats>,
     mut stop: watch::Receiver<bool>,
     gate: Arc<Semaphore>,
@@ -160,42 +168,50 @@ async fn agent(
     let mut backoff = Backoff::new();
     let mut my_epoch = u32::MAX;
     let mut ever_up = false;
+    let n = cfgs.len().max(1);
+    // Where the next round starts: each agent prefers a different hub first.
+    let mut next = i % n;
     loop {
-        let started = Instant::now();
-        let permit = if ever_up {
-            None
-        } else {
-            match Arc::clone(&gate).acquire_owned().await {
-                Ok(p) => Some(p),
-                Err(_) => return,
-            }
-        };
-        let dialed = tokio::select! {
-            r = cceone_tunnel::dial(&cfg) => r,
-            _ = stop.wait_for(|s| *s) => return,
-        };
-        match dialed {
-            Ok(conn) => {
-                let outcome = tokio::select! {
-                    r = session(i, &conn, &stats, permit, &mut my_epoch) => r,
-                    _ = stop.wait_for(|s| *s) => { conn.close(); return; }
-                };
-                match outcome {
-                    Ok(()) => {
-                        ever_up = true;
-                        stats.lost.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        stats.failures.fetch_add(1, Ordering::Relaxed);
-                        *stats.last_failure.lock().unwrap() = e;
-                    }
+        for k in 0..cfgs.len() {
+            let at = (next + k) % n;
+            let started = Instant::now();
+            let permit = if ever_up {
+                None
+            } else {
+                match Arc::clone(&gate).acquire_owned().await {
+                    Ok(p) => Some(p),
+                    Err(_) => return,
                 }
-                backoff.connection_lasted(started.elapsed());
-            }
-            Err(e) => {
-                drop(permit);
-                stats.failures.fetch_add(1, Ordering::Relaxed);
-                *stats.last_failure.lock().unwrap() = e.to_string();
+            };
+            let dialed = tokio::select! {
+                r = cceone_tunnel::dial(&cfgs[at]) => r,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let conn = match dialed {
+                Ok(conn) => conn,
+                Err(e) => {
+                    drop(permit);
+                    stats.failures.fetch_add(1, Ordering::Relaxed);
+                    *stats.last_failure.lock().unwrap() = e.to_string();
+                    continue;
+                }
+            };
+            let outcome = tokio::select! {
+                r = session(i, &conn, &stats, permit, &mut my_epoch) => r,
+                _ = stop.wait_for(|s| *s) => { conn.close(); return; }
+            };
+            match outcome {
+                Ok(()) => {
+                    ever_up = true;
+                    stats.lost.fetch_add(1, Ordering::Relaxed);
+                    backoff.connection_lasted(started.elapsed());
+                    next = at + 1;
+                    break;
+                }
+                Err(e) => {
+                    stats.failures.fetch_add(1, Ordering::Relaxed);
+                    *stats.last_failure.lock().unwrap() = e;
+                }
             }
         }
         let delay = backoff.next_delay();

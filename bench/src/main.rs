@@ -9,18 +9,27 @@
 //! 3. registration latency p50/p99 (token issue → `POST /v1/register` → certificate);
 //! 4. proxy throughput through the tunnel vs. direct to the simulator, and added latency;
 //!    bytes through `kubectl port-forward` over the tunnel vs. to the same pod directly;
-//! 5. agent resident memory, idle and with a 5,000-node member.
+//! 5. agent resident memory, idle and with a 5,000-node member;
+//! 6. several hubs: tunnels spread over three hubs, one killed (-9), time until its clusters are
+//!    Running on the other two; proxied requests through a hub that forwards them to the one
+//!    holding the tunnel vs. through that one ([`hubs`]).
 //!
-//! Usage: `cargo run --release -p cceone-bench [-- tunnels register proxy agent]` (all by
-//! default). `BENCH_QUICK=1`: 200 tunnels and fewer rounds, under a minute.
+//! Usage: `cargo run --release -p cceone-bench [-- tunnels register proxy agent hubs]` (all by
+//! default). `BENCH_QUICK=1`: 200 tunnels (300 over the three hubs) and fewer rounds.
 //! `BENCH_TUNNELS=N` overrides the tunnel count, `BENCH_TRANSPORTS=tcp,quic` picks
 //! transports, `BENCH_MAX_HANDSHAKES` the hub's admission limit (default 256, the hub's
 //! default), `BENCH_NO_BUILD=1` skips building the binaries, `BENCH_HUB_LOG` sets the hub's
-//! `RUST_LOG` (default `info`).
+//! `RUST_LOG` (default `info`). Section 6 runs over TCP unless `BENCH_TRANSPORTS` says
+//! otherwise; `BENCH_HUBS_HOLD` (seconds every tunnel is up before the kill, default 60: the
+//! agents' backoff starts over after a minute up), `BENCH_HUBS_WATCH` (seconds watched with the
+//! killed hub back, default 15), `BENCH_HUBS_TIMEOUT` (each wait, default 300),
+//! `BENCH_FORWARD_CONCURRENCY` (default 8) and `BENCH_FORWARD_SECS` (each way, default 10; 0
+//! leaves the proxy part out).
 #![allow(clippy::unwrap_used)]
 
 mod agentmem;
 mod fleet;
+mod hubs;
 mod platform;
 mod portforward;
 mod proxy;
@@ -39,6 +48,18 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// A `BENCH_TRANSPORTS` entry: `quic`, else TCP.
+fn transport(name: &str) -> TransportChoice {
+    match name.trim() {
+        "quic" => TransportChoice::Quic,
+        _ => TransportChoice::Grpc,
+    }
+}
+
+fn secs_env(name: &str, default: u64) -> Duration {
+    Duration::from_secs(env_usize(name, default as usize) as u64)
 }
 
 /// Raise the open-file limit as far as allowed (children inherit it); returns the new limit.
@@ -128,15 +149,29 @@ async fn run(want: &dyn Fn(&str) -> bool, quick: bool) -> anyhow::Result<()> {
                 std::env::var("BENCH_TRANSPORTS").unwrap_or_else(|_| "tcp,quic".into());
             let mut runs = Vec::new();
             for t in transports.split(',') {
-                let choice = match t.trim() {
-                    "quic" => TransportChoice::Quic,
-                    _ => TransportChoice::Grpc,
-                };
-                runs.push(tunnels::run(n, choice, mh, quick).await?);
+                runs.push(tunnels::run(n, transport(t), mh, quick).await?);
                 // Let the kernel finish closing the last fleet's sockets.
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             print_tunnels(&runs, mh);
+        }
+        if want("hubs") {
+            let sizes = hubs::Sizes {
+                n: env_usize("BENCH_TUNNELS", if quick { 300 } else { 10_000 }),
+                max_handshakes: env_usize("BENCH_MAX_HANDSHAKES", 256),
+                hold: secs_env("BENCH_HUBS_HOLD", if quick { 5 } else { 60 }),
+                watch: secs_env("BENCH_HUBS_WATCH", if quick { 5 } else { 15 }),
+                timeout: secs_env("BENCH_HUBS_TIMEOUT", if quick { 120 } else { 300 }),
+                concurrency: env_usize("BENCH_FORWARD_CONCURRENCY", 8),
+                proxy_secs: secs_env("BENCH_FORWARD_SECS", if quick { 4 } else { 10 }),
+            };
+            let transports = std::env::var("BENCH_TRANSPORTS").unwrap_or_else(|_| "tcp".into());
+            let mut runs = Vec::new();
+            for t in transports.split(',') {
+                runs.push(hubs::run(transport(t), &sizes).await?);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            print_hubs(&runs, &sizes);
         }
         Ok(())
     }
@@ -401,4 +436,130 @@ fn print_agent(runs: &[agentmem::AgentMem]) {
     }
     t.print();
     println!("  baseline: Karmada's agent 266 MiB at 5,000 nodes; aim: <= 32 MiB");
+}
+
+fn print_hubs(runs: &[hubs::HubsRun], sz: &hubs::Sizes) {
+    heading(&format!(
+        "6. Several hubs: {} tunnels over three hubs, one killed (-9) (--max-handshakes {})",
+        sz.n, sz.max_handshakes
+    ));
+    let spread = |m: &std::collections::BTreeMap<String, usize>| {
+        m.iter()
+            .map(|(h, c)| format!("{}:{c}", h.trim_start_matches("hub-")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut t = Table::new(&[
+        "transport",
+        "all tunnels up",
+        "all Running",
+        "spread (status.hub)",
+        "up before kill",
+        "held by killed",
+        "moved",
+        "kill→all Running",
+        "p50",
+        "p99",
+        "max",
+        "agents back p50",
+        "p99",
+        "failed attempts",
+        "CPU: 2 hubs",
+        "fed API",
+    ]);
+    for r in runs {
+        let f = &r.failover;
+        t.row(vec![
+            r.transport.into(),
+            secs(r.fill),
+            secs(r.running_after),
+            spread(&r.spread),
+            secs(r.up_for),
+            format!("{} ({})", r.held, r.victim),
+            format!("{} / {}", f.moved.len(), r.held),
+            r.all_moved.map_or("not all".into(), secs),
+            secs(percentile(&f.moved, 50.0)),
+            secs(percentile(&f.moved, 99.0)),
+            secs(percentile(&f.moved, 100.0)),
+            secs(percentile(&r.agents_back, 50.0)),
+            secs(percentile(&r.agents_back, 99.0)),
+            r.failures.to_string(),
+            secs(r.cpu.0),
+            secs(r.cpu.1),
+        ]);
+    }
+    t.print();
+    println!(
+        "  moved: the cluster's status Running and held by another hub, as a watch on the \
+         federation API received it; agents back: their session (HelloAck) on another hub"
+    );
+    println!("  aim: the killed hub's clusters Running on the others within 15 s");
+    let mut t = Table::new(&[
+        "transport",
+        "killed hub back: ready",
+        "watched",
+        "its sessions",
+        "moved, then changed again",
+        "others' clusters changed",
+        "spread at the end",
+    ]);
+    for r in runs {
+        let f = &r.failover;
+        let few = |v: &[String]| {
+            if v.is_empty() {
+                "0".to_string()
+            } else {
+                format!(
+                    "{} ({})",
+                    v.len(),
+                    v.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                )
+            }
+        };
+        t.row(vec![
+            r.transport.into(),
+            secs(r.restart_ready),
+            secs(r.watched),
+            r.victim_sessions.to_string(),
+            few(&f.flapped),
+            few(&f.disturbed),
+            spread(&r.spread_after),
+        ]);
+    }
+    t.print();
+    println!(
+        "  aim: 0 and 0 (no flapping: the restarted hub takes no tunnel, no moved cluster leaves \
+         Running or its new hub)"
+    );
+    for r in runs {
+        let Some(fw) = &r.forwarding else { continue };
+        let mut t = Table::new(&[
+            &format!(
+                "{}: proxied GET ({} B list), {} in flight",
+                r.transport, fw.body_bytes, fw.concurrency
+            ),
+            "requests",
+            "errors",
+            "per second",
+            "p50",
+            "p99",
+            "forwarded (entry hub's count)",
+        ]);
+        for s in &fw.sides {
+            t.row(vec![
+                s.label.clone(),
+                s.ok.to_string(),
+                s.errors.to_string(),
+                format!("{:.0}", s.ok as f64 / s.elapsed.as_secs_f64().max(1e-9)),
+                ms(percentile(&s.lat, 50.0)),
+                ms(percentile(&s.lat, 99.0)),
+                s.forwarded.to_string(),
+            ]);
+        }
+        t.print();
+    }
+    println!(
+        "  the same kube-rs client both ways (HTTP/1.1 over TLS), alternating in two halves; the \
+         forwarding hub relays over mutual TLS to the owner, which relays through the tunnel"
+    );
 }

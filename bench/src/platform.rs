@@ -422,34 +422,13 @@ impl Platform {
         }
     }
 
-    /// Create RegisteredClusters `names` (spec only, as `cceonectl cluster register` does),
-    /// `concurrency` at a time.
+    /// Create RegisteredClusters `names`, `concurrency` at a time (see [`create_clusters`]).
     pub(crate) async fn create_clusters(
         &self,
         names: &[String],
         concurrency: usize,
     ) -> anyhow::Result<()> {
-        let api = cceone_platform::registered_clusters(&self.fed_client);
-        let results: Vec<anyhow::Result<()>> = futures::stream::iter(names.iter().cloned())
-            .map(|name| {
-                let api = api.clone();
-                async move {
-                    let obj: DynamicObject = serde_json::from_value(json!({
-                        "apiVersion": format!("{}/{}", cceone_platform::GROUP, cceone_platform::VERSION),
-                        "kind": cceone_platform::KIND,
-                        "metadata": {"name": name},
-                        "spec": {"type": "local", "provider": "bench", "region": "r1"},
-                    }))?;
-                    api.create(&PostParams::default(), &obj)
-                        .await
-                        .with_context(|| format!("creating RegisteredCluster {name}"))?;
-                    Ok(())
-                }
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        results.into_iter().collect()
+        create_clusters(&self.fed_client, names, concurrency).await
     }
 
     /// A RegisteredCluster's status (Null when unreadable).
@@ -503,6 +482,36 @@ impl Platform {
     }
 }
 
+/// Create RegisteredClusters `names` (spec only, as `cceonectl cluster register` does),
+/// `concurrency` at a time.
+pub(crate) async fn create_clusters(
+    fed: &kube::Client,
+    names: &[String],
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let api = cceone_platform::registered_clusters(fed);
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(names.iter().cloned())
+        .map(|name| {
+            let api = api.clone();
+            async move {
+                let obj: DynamicObject = serde_json::from_value(json!({
+                    "apiVersion": format!("{}/{}", cceone_platform::GROUP, cceone_platform::VERSION),
+                    "kind": cceone_platform::KIND,
+                    "metadata": {"name": name},
+                    "spec": {"type": "local", "provider": "bench", "region": "r1"},
+                }))?;
+                api.create(&PostParams::default(), &obj)
+                    .await
+                    .with_context(|| format!("creating RegisteredCluster {name}"))?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
 /// One `GET /healthz` to the hub on `port` on a new connection, as a kubelet probe makes it;
 /// its latency, None when it failed.
 pub(crate) async fn probe_healthz(port: u16, ca_pem: &str) -> Option<Duration> {
@@ -529,7 +538,7 @@ pub(crate) async fn probe_health_port(port: u16) -> Option<Duration> {
 
 /// `GET path` on a new plain-HTTP connection to the hub's health port: (status, body), None
 /// when the connection failed.
-async fn health_get(port: u16, path: &str) -> Option<(u16, String)> {
+pub(crate) async fn health_get(port: u16, path: &str) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

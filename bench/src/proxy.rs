@@ -59,7 +59,7 @@ fn add_delta(acc: &mut [Duration], before: &[Duration], after: &[Duration]) {
     }
 }
 
-async fn fetch(client: &kube::Client, path: &str) -> anyhow::Result<(usize, Duration)> {
+pub(crate) async fn fetch(client: &kube::Client, path: &str) -> anyhow::Result<(usize, Duration)> {
     let t = Instant::now();
     let req = http::Request::get(path).body(kube::client::Body::from(Vec::new()))?;
     let resp = client.send(req).await?;
