@@ -540,6 +540,7 @@ async fn measure(
     let metrics = report::metrics_text(&fed).await;
     let requests = report::request_counts(&metrics);
     let controllers = report::controller_figures(&metrics);
+    let storage = report::storage_commits(&metrics);
     watchers.abort_all();
     let light = platform.light_stats().map(|s| {
         use std::sync::atomic::Ordering::Relaxed;
@@ -570,5 +571,6 @@ async fn measure(
         mem_settled,
         requests,
         controllers,
+        storage,
     })
 }

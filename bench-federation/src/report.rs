@@ -140,6 +140,22 @@ pub(crate) fn controller_figures(text: &str) -> Vec<ControllerFigures> {
     out
 }
 
+/// The federation store's group commits and the writes they carried over the whole run
+/// (each commit is one append and one fsync of the log), from its /metrics.
+pub(crate) fn storage_commits(text: &str) -> (u64, u64) {
+    let value = |name: &str| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(name))
+            .filter_map(|rest| rest.strip_prefix(' '))
+            .find_map(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    };
+    (
+        value("apiserver_storage_commits_total"),
+        value("apiserver_storage_commit_records_total"),
+    )
+}
+
 /// Writes (create, update, patch, delete) the federation API has served, from its /metrics.
 async fn fed_writes(fed: &kube::Client) -> u64 {
     request_counts(&metrics_text(fed).await)
@@ -204,6 +220,8 @@ pub(crate) struct Outcome {
     pub(crate) requests: Vec<(String, u64)>,
     /// Per federation controller: reconciles, seconds spent reconciling, keys queued.
     pub(crate) controllers: Vec<ControllerFigures>,
+    /// The federation store's (group commits, writes carried).
+    pub(crate) storage: (u64, u64),
 }
 
 /// One line of the table.
@@ -556,6 +574,11 @@ pub(crate) fn print(p: &Params, o: &Outcome) {
             c.adds
         );
     }
+    let (commits, records) = o.storage;
+    println!(
+        "  federation store: {records} writes in {commits} group commits (one fsync each), {:.1} writes per commit",
+        records as f64 / commits.max(1) as f64
+    );
     println!();
     let total: u64 = o.requests.iter().map(|(_, n)| n).sum();
     println!(

@@ -11,6 +11,7 @@
 //! aggregated API server in Karmada, so its CRD was written from `pkg/apis/cluster/v1alpha1`
 //! types and the columns of `pkg/printers/internalversion/printers.go`.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -67,10 +68,39 @@ fn served_version<'a>(crd: &'a Value, version: &str) -> Option<&'a Value> {
 }
 
 /// The `openAPIV3Schema` of a kind of the federation's groups.
+///
+/// Looked up in a table built once: defaulting asks on every write of the federation's kinds,
+/// and searching the CRDs by JSON pointer each time cost 1.5% of the federation's CPU under
+/// the 3,000 x 10 benchmark.
 pub fn schema_for(api_version: &str, kind: &str) -> Option<&'static Value> {
-    let crd = crd_for(api_version, kind)?;
-    let version = api_version.split_once('/')?.1;
-    served_version(crd, version)?.pointer("/schema/openAPIV3Schema")
+    // Per kind: (group, version, schema) of each served version.
+    type Table = HashMap<&'static str, Vec<(&'static str, &'static str, &'static Value)>>;
+    static SCHEMAS: OnceLock<Table> = OnceLock::new();
+    let table = SCHEMAS.get_or_init(|| {
+        let mut t = Table::new();
+        for crd in parsed() {
+            let group = crd.pointer("/spec/group").and_then(Value::as_str);
+            let kind = crd.pointer("/spec/names/kind").and_then(Value::as_str);
+            let versions = crd.pointer("/spec/versions").and_then(Value::as_array);
+            let (Some(group), Some(kind), Some(versions)) = (group, kind, versions) else {
+                continue;
+            };
+            for v in versions {
+                let name = v.get("name").and_then(Value::as_str);
+                let schema = v.pointer("/schema/openAPIV3Schema");
+                if let (Some(name), Some(schema)) = (name, schema) {
+                    t.entry(kind).or_default().push((group, name, schema));
+                }
+            }
+        }
+        t
+    });
+    let (group, version) = api_version.split_once('/')?;
+    table
+        .get(kind)?
+        .iter()
+        .find(|(g, v, _)| *g == group && *v == version)
+        .map(|(_, _, schema)| *schema)
 }
 
 /// Fills the `default`s of a structural schema into an object, as kube-apiserver does when it
