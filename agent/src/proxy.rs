@@ -94,9 +94,16 @@ pub async fn serve(
         Ok(r) => r,
         Err(e) => return fail(&mut tx, 400, &format!("bad proxied request: {e}")).await,
     };
-    let response = match client.send(request).await {
-        Ok(r) => r,
-        Err(e) => return fail(&mut tx, 502, &format!("the member API server failed: {e}")).await,
+    // The caller may leave before the member answers (a request held up by the member).
+    let response = tokio::select! {
+        r = client.send(request) => match r {
+            Ok(r) => r,
+            Err(e) => return fail(&mut tx, 502, &format!("the member API server failed: {e}")).await,
+        },
+        () = tx.closed() => {
+            tracing::debug!(path = %req.path, "the caller left before the member answered");
+            return Ok(());
+        }
     };
     let headers = response
         .headers()
@@ -131,13 +138,21 @@ pub async fn serve(
     }
     let mut body = response.into_body();
     loop {
-        match body.frame().await {
+        // The caller leaving (the hub resets or stops the stream) ends the member's request at
+        // once, a quiet watch or `logs -f` included: dropping the body closes it on the member.
+        let frame = tokio::select! {
+            f = body.frame() => f,
+            () = tx.closed() => {
+                tracing::debug!(path = %req.path, "the caller left; ending the member request");
+                return Ok(());
+            }
+        };
+        match frame {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     let data: Bytes = data;
                     if !data.is_empty() {
-                        // An error here means the caller went away: dropping the body ends the
-                        // member request (a watch stops).
+                        // An error here means the caller went away too.
                         tx.send(&v1::ProxyChunk { data, end: false }).await?;
                     }
                 }

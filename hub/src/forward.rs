@@ -221,6 +221,9 @@ pub(crate) async fn forward(
         loop {
             let frame = tokio::select! {
                 f = incoming.frame() => f,
+                // The caller went away: dropping the holder's answer resets its HTTP/2 stream,
+                // and the holder ends the member's request in turn.
+                () = tx.closed() => return,
                 () = &mut revoked => {
                     let _ = tx
                         .send(Err(std::io::Error::other("the proxy kubeconfig was revoked or expired")))

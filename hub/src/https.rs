@@ -560,13 +560,20 @@ async fn proxy(
         }
     };
     tokio::spawn(async move {
-        let _keep = tx; // dropping the sender would not cancel; the stream ends with the body
+        let mut tx = tx;
         tokio::pin!(revoked);
         loop {
             let chunk = tokio::select! {
                 c = rx.recv::<v1::ProxyChunk>() => c,
+                // The caller went away (a quiet watch or `logs -f` included): the agent is told
+                // at once, so the member's request ends too.
+                () = body_tx.closed() => {
+                    cceone_tunnel::cancel(&mut tx, &mut rx);
+                    return;
+                }
                 () = &mut revoked => {
                     tracing::info!("ending a proxied stream: its kubeconfig was revoked or expired");
+                    cceone_tunnel::cancel(&mut tx, &mut rx);
                     let _ = body_tx
                         .send(Err(std::io::Error::other("the proxy kubeconfig was revoked or expired")))
                         .await;
@@ -581,7 +588,8 @@ async fn proxy(
                             .proxy_bytes
                             .fetch_add(c.data.len() as u64, Ordering::Relaxed);
                         if body_tx.send(Ok(Frame::data(c.data))).await.is_err() {
-                            return; // the caller went away
+                            cceone_tunnel::cancel(&mut tx, &mut rx); // the caller went away
+                            return;
                         }
                     }
                     if c.end {

@@ -18,7 +18,7 @@ pub use conn::{
     quic_transport,
 };
 pub use splice::{Spliced, splice};
-pub use stream::{Receiver, Sender, Stream};
+pub use stream::{Receiver, Sender, Stream, cancel};
 
 /// The ALPN protocol that marks a tunnel connection (plain HTTPS on the same port uses h2 or
 /// http/1.1).

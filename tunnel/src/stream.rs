@@ -138,9 +138,39 @@ impl Sender {
             }
         }
     }
+
+    /// Resolves once the peer no longer takes what this side sends: it reset the stream (HTTP/2)
+    /// or stopped reading it (QUIC), or the connection is gone. A side that only sends (the
+    /// agent answering a watch) learns so that its caller left without waiting for its next
+    /// write. Not to be polled while a `send` of the same stream is pending.
+    pub async fn closed(&mut self) {
+        match self {
+            Sender::H2(s) => {
+                let _ = poll_fn(|cx| s.poll_reset(cx)).await;
+            }
+            Sender::Quic(s) => {
+                let _ = s.stopped().await;
+            }
+        }
+    }
+}
+
+/// Give up a stream both ways: the peer's reads fail and its [`Sender::closed`] resolves (a
+/// caller that left ends the member's request).
+pub fn cancel(tx: &mut Sender, rx: &mut Receiver) {
+    tx.reset();
+    rx.stop();
 }
 
 impl Receiver {
+    /// Tell the peer this side reads no more (its [`Sender::closed`] resolves). An HTTP/2
+    /// stream has no such half-close: there [`Sender::reset`] ends both directions.
+    pub fn stop(&mut self) {
+        if let RecvInner::Quic(r) = &mut self.inner {
+            let _ = r.stop(quinn::VarInt::from_u32(1));
+        }
+    }
+
     /// Receive one message; None when the peer finished the stream cleanly.
     pub async fn recv<M: Message + Default>(&mut self) -> Result<Option<M>, TunnelError> {
         loop {

@@ -1,0 +1,135 @@
+//! A caller leaving ends the member's side: a `kubectl get pods -w`, a `kubectl logs -f` and a
+//! `kubectl exec` made through a proxy kubeconfig (hub -> tunnel -> agent -> member), over QUIC
+//! and over TLS/TCP, are each ended on the member once kubectl is killed. The member's audit log
+//! says so: the request's `ResponseComplete` is written when the member's answer ends (as
+//! kube-apiserver writes it for long-running requests).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use support::{Platform, Proc, audit_events, eventually, kubectl, kubectl_bin, kubesim, step};
+
+/// The member's audit events of requests made for a proxied caller (the agent impersonates
+/// them) with this verb (any when empty: exec over WebSocket is a GET, over SPDY a POST) and
+/// subresource.
+fn proxied(log: &Path, verb: &str, subresource: &str, stage: &str) -> Vec<String> {
+    audit_events(log)
+        .iter()
+        .filter(|e| {
+            e["impersonatedUser"]["username"].is_string()
+                && (verb.is_empty() || e["verb"] == verb)
+                && e["stage"] == stage
+                && e["objectRef"]["subresource"].as_str().unwrap_or_default() == subresource
+        })
+        .filter_map(|e| e["auditID"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Start `kubectl args` through `kc`; once the member has started answering it (a new
+/// `ResponseStarted` for `verb` on `subresource`), kill kubectl and wait for the member to end
+/// that request.
+fn ends_on_the_member(
+    dir: &Path,
+    audit: &Path,
+    kc: &Path,
+    tag: &str,
+    (verb, subresource): (&str, &str),
+    args: &[&str],
+) {
+    let before = proxied(audit, verb, subresource, "ResponseStarted");
+    let kc_s = kc.display().to_string();
+    let mut all = vec!["--kubeconfig", kc_s.as_str()];
+    all.extend_from_slice(args);
+    let mut caller = Proc::start_program(tag, kubectl_bin(), &all, dir);
+    let id = eventually(
+        &format!("{tag}: the member answers"),
+        Duration::from_secs(30),
+        || {
+            proxied(audit, verb, subresource, "ResponseStarted")
+                .into_iter()
+                .find(|id| !before.contains(id))
+        },
+    );
+    // Still open on the member while kubectl runs.
+    assert!(
+        !proxied(audit, verb, subresource, "ResponseComplete").contains(&id),
+        "{tag}: the member ended the request before kubectl left; kubectl said:\n{}",
+        caller.log_text()
+    );
+    caller.kill();
+    eventually(
+        &format!("{tag}: the member ends the request once kubectl is gone"),
+        Duration::from_secs(20),
+        || {
+            proxied(audit, verb, subresource, "ResponseComplete")
+                .contains(&id)
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn a_caller_leaving_ends_the_members_side() {
+    let p = Platform::start(&[]);
+    let audit = p.dir.path().join("member-audit.log");
+    let audit_s = audit.display().to_string();
+    let (_member, member_kc) = kubesim(
+        "member",
+        p.dir.path(),
+        &["--nodes", "1", "--audit-log", &audit_s],
+    );
+    kubectl(&member_kc, &["run", "solo", "--image=busybox"]);
+    let mut agents = Vec::new();
+    for (cluster, transport) in [("over-quic", "quic"), ("over-tcp", "grpc")] {
+        kubectl(&member_kc, &["create", "namespace", cluster]);
+        let mut env = p.register(cluster, &[]);
+        env.insert("CCEONE_TRANSPORT".into(), transport.into());
+        env.insert("CCEONE_NAMESPACE".into(), cluster.into());
+        agents.push(p.agent(cluster, &member_kc, env));
+    }
+    eventually("pod solo Running", Duration::from_secs(30), || {
+        kubectl(
+            &member_kc,
+            &["get", "pod", "solo", "-o", "jsonpath={.status.phase}"],
+        )
+        .contains("Running")
+        .then_some(())
+    });
+    for (cluster, want) in [("over-quic", "quic"), ("over-tcp", "grpc")] {
+        p.wait_phase(cluster, "Running", Duration::from_secs(40));
+        assert_eq!(p.cluster_field(cluster, ".status.transport"), want);
+        let (kc, _) = p.proxy_kubeconfig(cluster, &format!("{cluster}.kubeconfig"));
+        let d = p.dir.path();
+        ends_on_the_member(
+            d,
+            &audit,
+            &kc,
+            &format!("watch-{cluster}"),
+            ("watch", ""),
+            &["get", "pods", "-w"],
+        );
+        ends_on_the_member(
+            d,
+            &audit,
+            &kc,
+            &format!("logs-f-{cluster}"),
+            ("get", "log"),
+            &["logs", "-f", "solo"],
+        );
+        ends_on_the_member(
+            d,
+            &audit,
+            &kc,
+            &format!("exec-{cluster}"),
+            ("", "exec"),
+            &["exec", "solo", "--", "sleep", "600"],
+        );
+        step(&format!(
+            "{cluster}: watch, logs -f and exec end with kubectl"
+        ));
+    }
+    drop(agents);
+}
