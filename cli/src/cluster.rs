@@ -134,7 +134,7 @@ pub(crate) async fn register(client: &kube::Client, a: RegisterArgs) -> anyhow::
             )
         })?;
     let settings = AgentSettings {
-        hub_endpoint: hub.public_endpoint,
+        hub_endpoint: hub.agent_endpoints(&a.name),
         hub_private_endpoint: if a.endpoint == EndpointArg::Private {
             hub.private_endpoint
         } else {

@@ -107,6 +107,7 @@ impl Fed {
             public_endpoint: "hub.example.com:9443".into(),
             private_endpoint: Some("10.0.0.7:9443".into()),
             ca_bundle: ca.ca_pem().to_string(),
+            hub_endpoints: Vec::new(),
         };
         hubinfo::publish(client, &info).await.unwrap();
         info.ca_bundle

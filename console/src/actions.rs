@@ -209,7 +209,7 @@ async fn agent_settings(client: &kube::Client, name: &str, body: &Value) -> Resu
         .await
         .map_err(platform_failure)?;
     let settings = AgentSettings {
-        hub_endpoint: hub.public_endpoint,
+        hub_endpoint: hub.agent_endpoints(name),
         hub_private_endpoint: if private { hub.private_endpoint } else { None },
         cluster_name: name.to_string(),
         ca_bundle: hub.ca_bundle,

@@ -11,6 +11,7 @@ pub mod endpoint;
 mod forward;
 mod guesses;
 mod https;
+mod listing;
 mod metrics;
 mod owner;
 pub mod peers;
@@ -200,6 +201,11 @@ impl RunningHub {
     /// Give up this hub's Lease, so the other hubs take its clusters' agents at once (call
     /// before [`RunningHub::shutdown`] when stopping for good).
     pub async fn leave(&self) {
+        let me = self.hub.peers.me();
+        if let Err(e) = cceone_platform::hubinfo::set_hub_endpoint(&self.hub.client, me, None).await
+        {
+            tracing::debug!(error = %e, "taking this hub out of the hub info failed");
+        }
         self.hub.peers.release().await;
     }
 
@@ -392,6 +398,7 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         public_endpoint: public_endpoint.clone(),
         private_endpoint: cfg.private_endpoint.clone(),
         ca_bundle: ca.ca_pem().to_string(),
+        hub_endpoints: Vec::new(),
     };
     cceone_platform::hubinfo::publish(&client, &info).await?;
     let hub_id = match cfg.hub_id.trim() {
@@ -405,6 +412,13 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
     let peers = peers::Peers::new(&client, &hub_id, &peer_endpoint, cfg.hub_lease);
     // Who else is alive, before any tunnel is judged by it.
     peers.start().await;
+    // Listed beside the other hubs at once, so an agent registered now is told of this one.
+    if let Err(e) =
+        cceone_platform::hubinfo::set_hub_endpoint(&client, peers.me(), Some(&public_endpoint))
+            .await
+    {
+        tracing::warn!(error = %e, "listing this hub in the hub info failed; retrying in the background");
+    }
     let forwarder = forward::Forwarder::new(&ca, &hub_id)?;
     let hub = Arc::new(Hub {
         admission: admission::Admission::new(admission::Limits {
@@ -434,6 +448,12 @@ pub async fn start(cfg: HubConfig, client: kube::Client) -> Result<RunningHub, H
         forwarder,
     });
     let mut tasks = vec![tokio::spawn(Arc::clone(&hub.peers).run())];
+    tasks.push(tokio::spawn(listing::run(
+        client.clone(),
+        Arc::clone(&hub.peers),
+        public_endpoint.clone(),
+        (hub.cfg.hub_lease / 2).max(Duration::from_secs(1)),
+    )));
     let revoker = Arc::clone(&hub);
     tasks.push(tokio::spawn(hub.clusters.clone().run(move |name, why| {
         tracing::info!(

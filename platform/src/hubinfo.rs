@@ -1,6 +1,12 @@
 //! How to reach the hub, as the hub publishes it for `cceonectl`: the ConfigMap
 //! `cceone-hub-info` in [`SYSTEM_NAMESPACE`] with `publicEndpoint`, `privateEndpoint`
 //! (`host:port`) and `caBundle` (PEM).
+//!
+//! Several hubs of one federation each apply those three keys (the last one to start wins:
+//! any hub serves a kubeconfig), and each also keeps a key of its own, `publicEndpoint.<hub
+//! id>` ([`set_hub_endpoint`], a merge patch of that one key), removed when it leaves or when
+//! the other hubs see it dead. An agent's rendered configuration lists all of them
+//! ([`HubInfo::agent_endpoints`]), so it reaches whichever hub is up.
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
@@ -12,6 +18,8 @@ use crate::{PlatformError, SYSTEM_NAMESPACE, ensure_system_namespace};
 pub const CONFIGMAP_NAME: &str = "cceone-hub-info";
 /// The field manager [`publish`] applies with.
 pub const FIELD_MANAGER: &str = "cceone-hub";
+/// The prefix of each hub's own key, `publicEndpoint.<hub id>`.
+pub const HUB_ENDPOINT_PREFIX: &str = "publicEndpoint.";
 
 /// How agents and users reach the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +30,10 @@ pub struct HubInfo {
     pub private_endpoint: Option<String>,
     /// The hub CA certificate(s), PEM.
     pub ca_bundle: String,
+    /// Every listed hub's public `host:port` (the `publicEndpoint.<hub id>` keys), in hub id
+    /// order without repeats; empty when no hub listed itself (a single hub of an older
+    /// version).
+    pub hub_endpoints: Vec<String>,
 }
 
 impl HubInfo {
@@ -37,6 +49,26 @@ impl HubInfo {
             ));
         }
         Ok(())
+    }
+
+    /// The agent's `CCEONE_HUB_ENDPOINT` for `cluster`: every listed hub, comma-separated,
+    /// starting at a hub chosen by the cluster's name (an agent dials the first of its list
+    /// that answers, so the same order everywhere would put every cluster on one hub); the
+    /// public endpoint when no hub listed itself.
+    pub fn agent_endpoints(&self, cluster: &str) -> String {
+        if self.hub_endpoints.is_empty() {
+            return self.public_endpoint.clone();
+        }
+        // FNV-1a: stable across builds and platforms, unlike std's hasher.
+        let hash = cluster.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let n = self.hub_endpoints.len();
+        let first = (hash % n as u64) as usize;
+        (0..n)
+            .map(|i| self.hub_endpoints[(first + i) % n].as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The ConfigMap holding this info (pure).
@@ -70,13 +102,57 @@ impl HubInfo {
             public_endpoint: get("publicEndpoint").ok_or_else(|| missing("publicEndpoint"))?,
             private_endpoint: get("privateEndpoint"),
             ca_bundle: get("caBundle").ok_or_else(|| missing("caBundle"))?,
+            hub_endpoints: Vec::new(),
         };
+        let mut hub_endpoints: Vec<String> = hub_endpoints(cm).into_values().collect();
+        // In hub id order, each endpoint once (hubs behind one address list it alike).
+        let mut seen = std::collections::HashSet::new();
+        hub_endpoints.retain(|e| seen.insert(e.clone()));
         info.validate().map_err(|e| PlatformError::InvalidObject {
             what: format!("ConfigMap {SYSTEM_NAMESPACE}/{CONFIGMAP_NAME}"),
             reason: e.to_string(),
         })?;
-        Ok(info)
+        Ok(HubInfo {
+            hub_endpoints,
+            ..info
+        })
     }
+}
+
+/// Each hub's own entry of the ConfigMap: hub id → public endpoint, in id order; entries that
+/// are not `host:port` are left out.
+pub fn hub_endpoints(cm: &ConfigMap) -> std::collections::BTreeMap<String, String> {
+    cm.data
+        .iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let id = k.strip_prefix(HUB_ENDPOINT_PREFIX)?;
+            validate_endpoint(v).ok()?;
+            Some((id.to_string(), v.clone()))
+        })
+        .collect()
+}
+
+/// Set hub `id`'s own entry to `endpoint`, or remove it (`None`): a merge patch of that one
+/// key, leaving the other hubs' entries alone. The ConfigMap must exist ([`publish`] first).
+pub async fn set_hub_endpoint(
+    client: &kube::Client,
+    id: &str,
+    endpoint: Option<&str>,
+) -> Result<(), PlatformError> {
+    if let Some(e) = endpoint {
+        validate_endpoint(e)?;
+    }
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let patch = json!({"data": {format!("{HUB_ENDPOINT_PREFIX}{id}"): endpoint}});
+    api.patch(
+        CONFIGMAP_NAME,
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|e| PlatformError::api("listing the hub's endpoint", e))?;
+    Ok(())
 }
 
 /// Check `host:port`: a non-empty host (name, IPv4, or bracketed IPv6) and a port 1-65535.
@@ -167,6 +243,7 @@ mod tests {
             public_endpoint: "hub.example.com:9443".into(),
             private_endpoint: Some("10.0.0.1:9443".into()),
             ca_bundle: PEM.into(),
+            hub_endpoints: Vec::new(),
         };
         let cm = info.to_configmap().unwrap();
         assert_eq!(HubInfo::from_configmap(&cm).unwrap(), info);
@@ -187,5 +264,60 @@ mod tests {
             .unwrap()
             .insert("caBundle".into(), "hello".into());
         assert!(HubInfo::from_configmap(&not_pem).is_err());
+    }
+
+    #[test]
+    fn every_listed_hub_turned_by_cluster() {
+        let mut cm = HubInfo {
+            public_endpoint: "c.example.com:9443".into(),
+            private_endpoint: None,
+            ca_bundle: PEM.into(),
+            hub_endpoints: Vec::new(),
+        }
+        .to_configmap()
+        .unwrap();
+        // No hub listed itself: the public endpoint alone.
+        let info = HubInfo::from_configmap(&cm).unwrap();
+        assert_eq!(info.agent_endpoints("member1"), "c.example.com:9443");
+        let data = cm.data.as_mut().unwrap();
+        for (id, e) in [
+            ("hub-c", "c.example.com:9443"),
+            ("hub-a", "a.example.com:9443"),
+            ("hub-b", "b.example.com:9443"),
+            ("hub-d", "b.example.com:9443"),
+            ("hub-x", "not an endpoint"),
+        ] {
+            data.insert(format!("{HUB_ENDPOINT_PREFIX}{id}"), e.into());
+        }
+        let info = HubInfo::from_configmap(&cm).unwrap();
+        assert_eq!(
+            info.hub_endpoints,
+            [
+                "a.example.com:9443",
+                "b.example.com:9443",
+                "c.example.com:9443"
+            ]
+        );
+        // Each cluster gets all three, in the listed order turned; over many clusters every
+        // hub comes first about as often.
+        let mut first = std::collections::BTreeMap::new();
+        for i in 0..300 {
+            let list = info.agent_endpoints(&format!("member{i}"));
+            let parts: Vec<&str> = list.split(',').collect();
+            assert_eq!(parts.len(), 3, "{list}");
+            let at = info
+                .hub_endpoints
+                .iter()
+                .position(|e| e == parts[0])
+                .unwrap();
+            assert_eq!(parts[1], info.hub_endpoints[(at + 1) % 3]);
+            *first.entry(parts[0].to_string()).or_insert(0) += 1;
+        }
+        assert_eq!(first.len(), 3);
+        assert!(first.values().all(|n| *n > 60), "{first:?}");
+        assert_eq!(
+            info.agent_endpoints("member1"),
+            info.agent_endpoints("member1")
+        );
     }
 }

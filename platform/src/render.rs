@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use crate::PlatformError;
 use crate::hubinfo::validate_endpoint;
 
-/// The hub's `host:port` the agent dials (the public endpoint).
+/// The hub's `host:port` the agent dials (the public endpoint); with several hubs, all of
+/// theirs, comma-separated, the first tried first.
 pub const ENV_HUB_ENDPOINT: &str = "CCEONE_HUB_ENDPOINT";
 /// The hub's private `host:port`; when set (the private variant) the agent dials it instead.
 pub const ENV_HUB_PRIVATE_ENDPOINT: &str = "CCEONE_HUB_PRIVATE_ENDPOINT";
@@ -68,7 +69,7 @@ pub fn default_image() -> String {
 /// What one cluster's agent needs to join. `Debug` masks the token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AgentSettings {
-    /// The hub's public `host:port`.
+    /// The hub's public `host:port`, or several hubs' comma-separated.
     pub hub_endpoint: String,
     /// The hub's private `host:port`, set for the private-endpoint variant only.
     pub hub_private_endpoint: Option<String>,
@@ -86,7 +87,10 @@ impl AgentSettings {
     /// Check endpoints, cluster name and transport (placeholders would fail this; rendering
     /// itself does not check).
     pub fn validate(&self) -> Result<(), PlatformError> {
-        validate_endpoint(&self.hub_endpoint)?;
+        // Several hubs: a comma-separated list, as the agent reads it.
+        for endpoint in self.hub_endpoint.split(',') {
+            validate_endpoint(endpoint)?;
+        }
         if let Some(p) = &self.hub_private_endpoint {
             validate_endpoint(p)?;
         }

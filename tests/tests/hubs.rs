@@ -5,12 +5,13 @@
 //! template reaches them through their new hubs (applied once), and proxied kubectl requests
 //! through a hub that does not hold the cluster are forwarded to the one that does: a list, `exec
 //! -- echo` (an upgraded stream) and `logs -f` (a long response). The killed hub restarted takes
-//! no tunnel from the others.
+//! no tunnel from the others. Each hub lists its own endpoint in the hub info while it lives,
+//! so `cceonectl cluster register` renders every live hub into CCEONE_HUB_ENDPOINT.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,9 @@ use support::multihub::{
     Member, apply_web, connects, field, http_get, hub_args, kubectl, scale_web_applied_once,
     wait_held, wait_moved,
 };
-use support::{Proc, eventually, free_port, metric, run, step, throughout};
+use support::{
+    Proc, eventually, free_port, metric, parse_env, register_env, run, step, throughout,
+};
 
 struct Hub {
     id: &'static str,
@@ -52,6 +55,34 @@ fn proxy_kubeconfig(fed_kc: &Path, dir: &Path, cluster: &str) -> PathBuf {
     let path = dir.join(format!("{cluster}-proxy.kubeconfig"));
     std::fs::write(&path, &out.stdout).unwrap();
     path
+}
+
+/// The hubs listed in the hub info (`publicEndpoint.<hub id>` keys): id → endpoint.
+fn listed_hubs(fed_kc: &Path) -> BTreeMap<String, String> {
+    let out = kubectl(
+        fed_kc,
+        &[
+            "get",
+            "configmap",
+            "-n",
+            "cceone-system",
+            "cceone-hub-info",
+            "-o",
+            "json",
+        ],
+    );
+    let cm: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    cm["data"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            Some((
+                k.strip_prefix("publicEndpoint.")?.to_string(),
+                v.as_str()?.to_string(),
+            ))
+        })
+        .collect()
 }
 
 #[test]
@@ -92,6 +123,18 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     assert_eq!(ca("hub-a").unwrap(), ca("hub-c").unwrap());
     let ports: Vec<u16> = hubs.iter().map(|h| h.port).collect();
     let endpoint = |i: usize| format!("127.0.0.1:{}", ports[i]);
+    // Every hub is in an agent's rendered configuration, whichever started last.
+    let rendered = parse_env(&register_env(&fed_kc, "spare"));
+    let all: BTreeSet<String> = (0..3).map(endpoint).collect();
+    let endpoints = &rendered["CCEONE_HUB_ENDPOINT"];
+    assert_eq!(
+        endpoints
+            .split(',')
+            .map(String::from)
+            .collect::<BTreeSet<_>>(),
+        all,
+        "{endpoints}"
+    );
 
     // member1 prefers a, member2 b, member3 a then c: a holds two clusters.
     let members: Vec<Member> = [
@@ -145,6 +188,11 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     }
     assert_eq!(holder("member1"), "hub-b");
     assert_eq!(holder("member3"), "hub-c");
+    // The other hubs take the dead one out of the hub info.
+    eventually("hub-a out of the hub info", Duration::from_secs(30), || {
+        let listed = listed_hubs(&fed_kc);
+        (listed.len() == 2 && !listed.contains_key("hub-a")).then_some(())
+    });
     // member2 never moved.
     assert_eq!(connects(&fed_kc, "member2"), before[1]);
     assert_eq!(holder("member2"), "hub-b");
@@ -234,6 +282,13 @@ fn three_hubs_fail_over_forward_and_do_not_steal() {
     eventually("hub-a serving again", Duration::from_secs(60), || {
         (hubs[0].proc.log_text().matches("hub serving").count() > served).then_some(())
     });
+    // Listed again as it serves.
+    assert_eq!(
+        listed_hubs(&fed_kc).get("hub-a"),
+        Some(&endpoint(0)),
+        "{:?}",
+        listed_hubs(&fed_kc)
+    );
     let after: Vec<usize> = members.iter().map(|m| connects(&fed_kc, m.name)).collect();
     throughout(
         "no tunnel moves to the restarted hub",
