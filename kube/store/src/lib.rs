@@ -161,6 +161,22 @@ pub enum StoreError {
     Closed,
 }
 
+/// Sets `metadata.resourceVersion` of `obj` (a JSON object) to `revision`, as the store does
+/// when it writes it.
+pub fn set_resource_version(obj: &mut serde_json::Value, revision: Revision) {
+    if let Some(fields) = obj.as_object_mut() {
+        let meta = fields
+            .entry("metadata")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(
+                "resourceVersion".into(),
+                serde_json::Value::String(revision.to_string()),
+            );
+        }
+    }
+}
+
 /// A predicate applied to listed objects; only objects it accepts are returned and counted.
 pub type Filter<'a> = &'a (dyn Fn(&KeyValue) -> bool + Sync);
 
@@ -200,6 +216,33 @@ pub trait Store: Send + Sync + 'static {
         obj: serde_json::Value,
         expected: Option<Revision>,
     ) -> Result<KeyValue, StoreError>;
+
+    /// [`Store::create`], handing `obj` back as stored (its `metadata.resourceVersion` set) for
+    /// a caller that needs the object after writing it, without a copy made beforehand where
+    /// the store can avoid one.
+    async fn create_kept(
+        &self,
+        key: &str,
+        obj: serde_json::Value,
+    ) -> Result<(KeyValue, serde_json::Value), StoreError> {
+        let mut kept = obj.clone();
+        let kv = self.create(key, obj).await?;
+        set_resource_version(&mut kept, kv.mod_revision);
+        Ok((kv, kept))
+    }
+
+    /// [`Store::update`], handing `obj` back as stored, as [`Store::create_kept`] does.
+    async fn update_kept(
+        &self,
+        key: &str,
+        obj: serde_json::Value,
+        expected: Option<Revision>,
+    ) -> Result<(KeyValue, serde_json::Value), StoreError> {
+        let mut kept = obj.clone();
+        let kv = self.update(key, obj, expected).await?;
+        set_resource_version(&mut kept, kv.mod_revision);
+        Ok((kv, kept))
+    }
 
     /// Delete; NotFound/Conflict as update. Returns the deleted object re-stamped with the
     /// deletion revision.

@@ -184,8 +184,8 @@ impl Core {
         if opts.dry_run {
             return Ok(obj);
         }
-        let kv = match self.store.create(&res.key(ns, &name), obj.clone()).await {
-            Ok(kv) => kv,
+        let (kv, obj) = match self.store.create_kept(&res.key(ns, &name), obj).await {
+            Ok(written) => written,
             Err(StoreError::AlreadyExists { .. }) => {
                 return Err(ApiError::already_exists(&res.qualified(), &name));
             }
@@ -550,12 +550,18 @@ impl Core {
         let key = res.key(ns, name);
         let finalized = meta::is_deleting(&new) && meta::finalizers(&new).is_empty();
         let result = if finalized {
-            self.store.delete(&key, Some(expected)).await
+            self.store
+                .delete(&key, Some(expected))
+                .await
+                .map(|kv| (kv, None))
         } else {
-            self.store.update(&key, new.clone(), Some(expected)).await
+            self.store
+                .update_kept(&key, new, Some(expected))
+                .await
+                .map(|(kv, kept)| (kv, Some(kept)))
         };
-        let kv = match result {
-            Ok(kv) => kv,
+        let (kv, kept) = match result {
+            Ok(written) => written,
             Err(StoreError::Conflict { .. }) => {
                 return Err(ApiError::conflict(&res.qualified(), name));
             }
@@ -564,10 +570,9 @@ impl Core {
             }
             Err(e) => return Err(e.into()),
         };
-        let out = if finalized {
-            self.decode(res, &kv.value)?
-        } else {
-            self.as_stored(res, new, kv.mod_revision)
+        let out = match kept {
+            Some(new) => self.as_stored(res, new, kv.mod_revision),
+            None => self.decode(res, &kv.value)?,
         };
         self.after_write(res, &out);
         Ok(out)

@@ -267,7 +267,11 @@ impl EmbeddedStore {
     }
 
     /// Applies one write under the lock and queues it for durability.
-    fn apply(&self, key: &str, mutation: Mutation) -> Result<KeyValue, StoreError> {
+    fn apply(
+        &self,
+        key: &str,
+        mutation: Mutation,
+    ) -> Result<(KeyValue, Option<Value>), StoreError> {
         let core = &*self.core;
         let mut guard = core.state.lock();
         let st = &mut *guard;
@@ -279,24 +283,39 @@ impl EmbeddedStore {
         }
         let rev = st.rev + 1;
         let current = st.map.get(key);
-        let (event_type, value, create_rev, prev) = match mutation {
+        // The object written goes back to the caller (and is dropped after the lock is let go).
+        let (event_type, value, create_rev, prev, kept) = match mutation {
             Mutation::Create(mut obj) => {
                 if current.is_some() {
                     return Err(StoreError::AlreadyExists { key: key.into() });
                 }
-                (EventType::Added, stamp(&mut obj, rev)?, rev, None)
+                let value = stamp(&mut obj, rev)?;
+                (EventType::Added, value, rev, None, Some(obj))
             }
             Mutation::Update(mut obj, expected) => {
                 let entry = current.ok_or_else(|| StoreError::NotFound { key: key.into() })?;
                 check_expected(key, entry, expected)?;
                 let value = stamp(&mut obj, rev)?;
-                (EventType::Modified, value, entry.create_rev, Some(entry))
+                let create_rev = entry.create_rev;
+                (
+                    EventType::Modified,
+                    value,
+                    create_rev,
+                    Some(entry),
+                    Some(obj),
+                )
             }
             Mutation::Delete(expected) => {
                 let entry = current.ok_or_else(|| StoreError::NotFound { key: key.into() })?;
                 check_expected(key, entry, expected)?;
                 let value = restamp(&entry.value, rev);
-                (EventType::Deleted, value, entry.create_rev, Some(entry))
+                (
+                    EventType::Deleted,
+                    value,
+                    entry.create_rev,
+                    Some(entry),
+                    None,
+                )
             }
         };
         let prev = prev.map(|entry| entry.value.clone());
@@ -336,13 +355,20 @@ impl EmbeddedStore {
         } else {
             core.hub.publish([event]);
         }
-        Ok(kv)
+        drop(guard);
+        Ok((kv, kept))
     }
 
-    async fn write(&self, key: &str, mutation: Mutation) -> Result<KeyValue, StoreError> {
-        let kv = self.apply(key, mutation)?;
+    /// Applies `mutation` and waits until it is durable; the object written (stamped with its
+    /// revision) comes back for a create or an update.
+    async fn write(
+        &self,
+        key: &str,
+        mutation: Mutation,
+    ) -> Result<(KeyValue, Option<Value>), StoreError> {
+        let (kv, kept) = self.apply(key, mutation)?;
         self.core.wait_synced(kv.mod_revision).await?;
-        Ok(kv)
+        Ok((kv, kept))
     }
 }
 
@@ -488,7 +514,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn create(&self, key: &str, obj: Value) -> Result<KeyValue, StoreError> {
-        self.write(key, Mutation::Create(obj)).await
+        self.write(key, Mutation::Create(obj))
+            .await
+            .map(|(kv, _)| kv)
     }
 
     async fn update(
@@ -497,11 +525,30 @@ impl Store for EmbeddedStore {
         obj: Value,
         expected: Option<Revision>,
     ) -> Result<KeyValue, StoreError> {
-        self.write(key, Mutation::Update(obj, expected)).await
+        self.write(key, Mutation::Update(obj, expected))
+            .await
+            .map(|(kv, _)| kv)
+    }
+
+    async fn create_kept(&self, key: &str, obj: Value) -> Result<(KeyValue, Value), StoreError> {
+        let (kv, kept) = self.write(key, Mutation::Create(obj)).await?;
+        Ok((kv, kept.unwrap_or_default()))
+    }
+
+    async fn update_kept(
+        &self,
+        key: &str,
+        obj: Value,
+        expected: Option<Revision>,
+    ) -> Result<(KeyValue, Value), StoreError> {
+        let (kv, kept) = self.write(key, Mutation::Update(obj, expected)).await?;
+        Ok((kv, kept.unwrap_or_default()))
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, StoreError> {
-        self.write(key, Mutation::Delete(expected)).await
+        self.write(key, Mutation::Delete(expected))
+            .await
+            .map(|(kv, _)| kv)
     }
 
     fn writable(&self) -> Result<(), StoreError> {
