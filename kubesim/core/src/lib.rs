@@ -34,9 +34,9 @@ mod test_support;
 pub use cceone_kube_quantity::Quantity;
 pub use nodes::{node_is_ready, node_schedulable, node_schedulable_for};
 pub use pod_state::{
-    advance_pod, pod_unschedulable_status, termination_done, unschedulable_status,
+    advance_pod, next_transition, pod_unschedulable_status, termination_done, unschedulable_status,
 };
 pub use reconcile::{Action, Target, reconcile, reconcile_cronjob, reconcile_deployment};
 pub use resources::{DEFAULT_MAX_PODS, Resources, node_allocatable, pod_requests};
-pub use schedule::{NodeUsage, Unschedulable, schedule, schedule_with};
-pub use status::workload_status;
+pub use schedule::{NodeUsage, PodUsage, Unschedulable, schedule, schedule_with};
+pub use status::{status_changes_at, workload_status};

@@ -349,6 +349,11 @@ pub fn pod_unschedulable_status(pod: &Value, message: &str, now: Timestamp) -> O
 /// `deletionGracePeriodSeconds`; the containers take the grace period, or `stop_delay` when
 /// shorter (a simulator need not wait 30 seconds). `None` for a pod not being deleted.
 pub fn termination_done(pod: &Value, now: Timestamp, stop_delay: SignedDuration) -> Option<bool> {
+    termination_due(pod, stop_delay).map(|due| now >= due)
+}
+
+/// When the containers of a pod being deleted have stopped (see [`termination_done`]).
+fn termination_due(pod: &Value, stop_delay: SignedDuration) -> Option<Timestamp> {
     let deadline = parse_time(pod.pointer("/metadata/deletionTimestamp"))?;
     let grace = pod
         .pointer("/metadata/deletionGracePeriodSeconds")
@@ -361,7 +366,39 @@ pub fn termination_done(pod: &Value, now: Timestamp, stop_delay: SignedDuration)
     let due = asked
         .checked_add(stop_delay.min(SignedDuration::from_secs(grace)))
         .unwrap_or(deadline);
-    Some(now >= due)
+    Some(due)
+}
+
+/// When [`advance_pod`] or [`termination_done`] may next answer otherwise for `pod` with only
+/// time passing: a bound pod starting, a Job pod completing, a deleted pod's containers
+/// stopping. `None` when only a change of the pod or of its node can move it on (or it moves
+/// on at once). A driver sleeps until then rather than re-reading every pod on a timer.
+pub fn next_transition(
+    pod: &Value,
+    now: Timestamp,
+    start_delay: SignedDuration,
+    job_run_duration: SignedDuration,
+    stop_delay: SignedDuration,
+) -> Option<Timestamp> {
+    let later = |due: Option<Timestamp>| due.filter(|d| *d > now);
+    if is_terminating(pod) {
+        return later(termination_due(pod, stop_delay));
+    }
+    node_name(pod)?;
+    match phase(pod) {
+        "Pending" => {
+            let scheduled = condition_true(pod, "PodScheduled")
+                .then(|| condition(pod, "PodScheduled"))
+                .flatten()
+                .and_then(|c| parse_time(c.get("lastTransitionTime")))?;
+            later(scheduled.checked_add(start_delay).ok())
+        }
+        "Running" if is_job_pod(pod) => {
+            let since = running_since(pod).unwrap_or(now);
+            later(since.checked_add(job_run_duration).ok())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

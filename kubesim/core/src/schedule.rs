@@ -62,20 +62,46 @@ impl NodeUsage {
 
     /// Count `pod` (a pod bound to a node and not terminal; others are ignored).
     pub fn add(&mut self, pod: &Value) {
-        let Some(node) = nonempty_str_at(pod, &["spec", "nodeName"]) else {
-            return;
-        };
-        if is_terminal(pod) {
-            return;
+        if let Some(usage) = PodUsage::of(pod) {
+            self.add_usage(&usage);
         }
-        let entry = self.0.entry(node.to_owned()).or_default();
-        for (k, q) in pod_request_map(pod, false) {
-            *entry.requested.entry(k).or_default() += q;
+    }
+
+    /// Count what one pod uses (see [`PodUsage::of`]).
+    pub fn add_usage(&mut self, usage: &PodUsage) {
+        let entry = self.0.entry(usage.node.clone()).or_default();
+        for (k, q) in &usage.requested {
+            *entry.requested.entry(k.clone()).or_default() += *q;
         }
-        for (k, q) in pod_request_map(pod, true) {
-            *entry.nonzero.entry(k).or_default() += q;
+        for (k, q) in &usage.nonzero {
+            *entry.nonzero.entry(k.clone()).or_default() += *q;
         }
         entry.pods += 1;
+    }
+}
+
+/// What one bound pod uses on its node, kept apart from the pod so a driver that holds many
+/// pods can sum their usage without holding or re-reading the pods themselves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodUsage {
+    node: String,
+    requested: Vec<(String, Quantity)>,
+    nonzero: Vec<(String, Quantity)>,
+}
+
+impl PodUsage {
+    /// The usage of `pod` when it counts against a node: bound (`spec.nodeName`) and not
+    /// Succeeded or Failed.
+    pub fn of(pod: &Value) -> Option<PodUsage> {
+        let node = nonempty_str_at(pod, &["spec", "nodeName"])?;
+        if is_terminal(pod) {
+            return None;
+        }
+        Some(PodUsage {
+            node: node.to_owned(),
+            requested: pod_request_map(pod, false).into_iter().collect(),
+            nonzero: pod_request_map(pod, true).into_iter().collect(),
+        })
     }
 }
 

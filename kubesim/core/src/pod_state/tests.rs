@@ -217,3 +217,47 @@ fn unschedulable_statuses() {
     );
     assert_eq!(other["qosClass"], "Burstable");
 }
+
+#[test]
+fn next_transition_is_when_time_alone_moves_a_pod_on() {
+    let n = node("n1", "4", "8Gi", 110);
+    let stop = SignedDuration::from_secs(2);
+    let t0 = ts("2024-01-01T00:00:00Z");
+    let unbound = pod("web", "100m", "");
+    assert_eq!(next_transition(&unbound, t0, DELAY, RUN, stop), None);
+    // Bound, not yet recorded as scheduled: advance_pod moves it at once.
+    let p = bound(unbound, "n1");
+    assert_eq!(next_transition(&p, t0, DELAY, RUN, stop), None);
+    let p = with_status(
+        p.clone(),
+        advance_pod(&p, Some(&n), t0, DELAY, RUN).unwrap(),
+    );
+    let start = ts("2024-01-01T00:00:05Z");
+    assert_eq!(next_transition(&p, t0, DELAY, RUN, stop), Some(start));
+    assert!(advance_pod(&p, Some(&n), start, DELAY, RUN).is_some());
+    // Past the start delay only the node (not ready) holds it: no timer.
+    assert_eq!(next_transition(&p, start, DELAY, RUN, stop), None);
+    let running = with_status(
+        p.clone(),
+        advance_pod(&p, Some(&n), start, DELAY, RUN).unwrap(),
+    );
+    assert_eq!(next_transition(&running, start, DELAY, RUN, stop), None);
+
+    let mut job = running.clone();
+    job["metadata"]["ownerReferences"] =
+        json!([{ "kind": "Job", "name": "job", "uid": "u", "controller": true }]);
+    let done = ts("2024-01-01T00:00:35Z");
+    assert_eq!(next_transition(&job, start, DELAY, RUN, stop), Some(done));
+    assert!(advance_pod(&job, Some(&n), done, DELAY, RUN).is_some());
+
+    let mut deleted = running;
+    deleted["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:40Z");
+    deleted["metadata"]["deletionGracePeriodSeconds"] = json!(30);
+    let stopped = ts("2024-01-01T00:00:12Z");
+    assert_eq!(
+        next_transition(&deleted, start, DELAY, RUN, stop),
+        Some(stopped)
+    );
+    assert_eq!(termination_done(&deleted, stopped, stop), Some(true));
+    assert_eq!(next_transition(&deleted, stopped, DELAY, RUN, stop), None);
+}

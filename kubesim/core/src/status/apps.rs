@@ -24,6 +24,44 @@ fn min_ready_seconds(workload: &Value) -> i64 {
     i64_at(workload, &["spec", "minReadySeconds"]).unwrap_or(0)
 }
 
+/// When the status of an `apps/v1` workload may next change with only time passing: a pod
+/// of a ReplicaSet, StatefulSet or DaemonSet with `minReadySeconds` turning available (the
+/// ReplicaSet controller re-queues its set then, `replica_set.go` `updatePod`:
+/// `enqueueRSAfter(rs, minReadySeconds + 1s)`), or a Deployment's rollout reaching its
+/// progress deadline (`deployment_controller.go` `requeueStuckDeployment`). `None` when only
+/// a change of an input can change it.
+pub(super) fn changes_at(workload: &Value, owned: &[Value], now: Timestamp) -> Option<Timestamp> {
+    if str_at(workload, &["kind"]) == Some("Deployment") {
+        let progressing = workload
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)?
+            .iter()
+            .find(|c| str_at(c, &["type"]) == Some("Progressing"))?;
+        if str_at(progressing, &["reason"]) != Some("ReplicaSetUpdated") {
+            return None;
+        }
+        let deadline = i64_at(workload, &["spec", "progressDeadlineSeconds"]).unwrap_or(600);
+        let due = parse_time(progressing.get("lastUpdateTime"))?
+            .checked_add(SignedDuration::from_secs(deadline))
+            .ok()?;
+        return (due > now).then_some(due);
+    }
+    let min_ready = min_ready_seconds(workload);
+    if min_ready <= 0 {
+        return None;
+    }
+    owned
+        .iter()
+        .filter(|p| is_ready(p))
+        .filter_map(|p| {
+            let since = crate::json::condition(p, "Ready")
+                .and_then(|c| parse_time(c.get("lastTransitionTime")))?;
+            since.checked_add(SignedDuration::from_secs(min_ready)).ok()
+        })
+        .filter(|due| *due > now)
+        .min()
+}
+
 /// A status map starting with `observedGeneration` (omitted when zero).
 fn status_with_generation(workload: &Value) -> Map<String, Value> {
     let mut status = Map::new();

@@ -33,6 +33,19 @@ pub fn workload_status(
     }
 }
 
+/// When [`workload_status`] may next answer otherwise with only time passing (a pod turning
+/// available after `minReadySeconds`, a Deployment's progress deadline), so a driver that
+/// recomputes status on changes only knows when to look again; `None` when only a change of
+/// the workload or what it owns can change its status.
+pub fn status_changes_at(workload: &Value, owned: &[Value], now: Timestamp) -> Option<Timestamp> {
+    match str_at(workload, &["kind"]).unwrap_or("") {
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => {
+            apps::changes_at(workload, owned, now)
+        }
+        _ => None,
+    }
+}
+
 /// Converts a count to `i64` (saturating).
 pub(crate) fn count(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

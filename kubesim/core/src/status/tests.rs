@@ -290,3 +290,31 @@ fn unknown_kinds_keep_their_status() {
         json!({ "replicas": 1 })
     );
 }
+
+#[test]
+fn status_changes_at_min_ready_and_progress_deadline() {
+    let d = workload("Deployment", "web", json!({ "replicas": 2 }));
+    let pods: Vec<Value> = planned(&d, &[])
+        .into_iter()
+        .map(|p| make_ready(p, T0))
+        .collect();
+    let rs = replica_set(&d, &pods, ts(T0));
+    assert_eq!(status_changes_at(&rs, &pods, ts(T0)), None);
+    let mut slow = rs.clone();
+    slow["spec"]["minReadySeconds"] = json!(30);
+    let due = ts("2024-01-01T00:00:30Z");
+    assert_eq!(status_changes_at(&slow, &pods, ts(T0)), Some(due));
+    assert_eq!(
+        status_changes_at(&slow, &pods, ts("2024-01-01T00:00:29Z")),
+        Some(due)
+    );
+    assert_eq!(status_changes_at(&slow, &pods, due), None);
+
+    // A rollout without progress is looked at again at its deadline.
+    let mut stuck = d.clone();
+    stuck["status"] = deployment_status(&d, &[], ts(T0));
+    let deadline = ts("2024-01-01T00:10:00Z");
+    assert_eq!(status_changes_at(&stuck, &[], ts(T0)), Some(deadline));
+    stuck["status"] = workload_status(&stuck, &[], &[], deadline);
+    assert_eq!(status_changes_at(&stuck, &[], deadline), None);
+}
