@@ -101,7 +101,7 @@ impl Simulator {
             anonymous_auth: cfg.anonymous_auth,
             audit: cfg.audit.clone(),
             // The simulated kubelet: logs, exec, attach, port-forward (and so cp).
-            pod_streams: Some(streams::hook()),
+            pod_streams: Some(streams::hook(Arc::clone(&core_slot))),
             ..ServerConfig::default()
         })
         .await?;

@@ -11,12 +11,12 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::netlab::NetLab;
-use support::{Platform, Proc, eventually, kubectl_bin, kubesim, kubesim_in, step};
+use support::{Platform, Proc, eventually, kubectl_127, kubectl_bin, kubesim, kubesim_in, step};
 
 /// (exit code, stdout, stderr) of `bin --kubeconfig kc args...`, with `stdin` piped in.
 fn kc_run(bin: &Path, kc: &Path, args: &[&str], stdin: Option<&[u8]>) -> (i32, Vec<u8>, String) {
@@ -46,18 +46,6 @@ fn kc_run(bin: &Path, kc: &Path, args: &[&str], stdin: Option<&[u8]>) -> (i32, V
         out.stdout,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// kubectl 1.27 (SPDY/3.1 for exec, attach and port-forward), beside the version dispatcher.
-fn kubectl_127() -> Option<PathBuf> {
-    let which = Command::new("sh")
-        .args(["-c", "command -v kubectl"])
-        .output()
-        .ok()?;
-    let path = PathBuf::from(String::from_utf8_lossy(&which.stdout).trim());
-    let real = std::fs::canonicalize(path).ok()?;
-    let k = real.parent()?.join("kubectl.1.27");
-    k.exists().then_some(k)
 }
 
 /// Deterministic bytes that are not text.

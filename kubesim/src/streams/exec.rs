@@ -84,6 +84,8 @@ pub(crate) fn serve(kubelet: Arc<Kubelet>, ps: PodStream, q: &Query) -> Response
         Ok(u) => u,
         Err(r) => return *r,
     };
+    // Only an attach ends with the container (an exec'd process is its own).
+    let gone = attach.then(|| kubelet.container_gone(pod, &container));
     let c = Container {
         namespace: ns,
         pod: name,
@@ -96,9 +98,8 @@ pub(crate) fn serve(kubelet: Arc<Kubelet>, ps: PodStream, q: &Query) -> Response
     upgrade::spawn(ps.request, u, move |io, u| async move {
         let c2 = c.clone();
         let run = move |stdio: Stdio| async move {
-            if attach {
-                attach_main(&c2, started, stdio).await;
-                None
+            if let Some(gone) = gone {
+                attach_main(&c2, started, stdio, gone).await
             } else {
                 let exit = process::exec(&c2, argv, stdio).await;
                 tracing::info!(namespace = %c2.namespace, pod = %c2.pod, container = %c2.name, exit = ?exit, "remote command ended");
@@ -146,8 +147,15 @@ pub(crate) fn status(exit: &Exit) -> String {
 }
 
 /// The container's main process as attach sees it: each new log line as it is written, and
-/// stdin echoed back; it runs until the client leaves.
-async fn attach_main(c: &Container, started: Timestamp, mut io: Stdio) {
+/// stdin echoed back; it runs until the client leaves (None) or the container goes away
+/// (`gone`: then the kubelet reports `Success`).
+async fn attach_main(
+    c: &Container,
+    started: Timestamp,
+    mut io: Stdio,
+    gone: impl std::future::Future<Output = ()>,
+) -> Option<Exit> {
+    tokio::pin!(gone);
     let now = Timestamp::now();
     let mut next = logs::window(started, now, Some(0), None)
         .end()
@@ -176,18 +184,23 @@ async fn attach_main(c: &Container, started: Timestamp, mut io: Stdio) {
             }
         };
         tokio::select! {
+            () = &mut gone => {
+                tracing::info!(namespace = %c.namespace, pod = %c.pod, container = %c.name,
+                    "the attached container is gone; ending the attach");
+                return Some(Exit::Code(0));
+            }
             () = tokio::time::sleep(Duration::from_secs_f64(wait)) => {
                 let line = format!("{}\n", logs::line(&c.namespace, &c.pod, &c.name, next, false));
                 next += 1;
                 if io.out.send(Output::Stdout(crlf(line.as_bytes(), io.tty))).await.is_err() {
-                    return;
+                    return None;
                 }
             }
             b = stdin => match b {
                 Some(b) => {
                     let b = if io.tty { b.iter().map(|&c| if c == b'\r' { b'\n' } else { c }).collect::<Vec<u8>>().into() } else { b };
                     if io.out.send(Output::Stdout(crlf(&b, io.tty))).await.is_err() {
-                        return;
+                        return None;
                     }
                 }
                 None => io.stdin = None,

@@ -6,6 +6,7 @@
 //! tunnelled in WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+).
 
 mod exec;
+mod gone;
 mod logs;
 mod portforward;
 mod process;
@@ -15,10 +16,10 @@ mod upgrade;
 mod ws;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cceone_kube_apiserver::http::Body;
-use cceone_kube_apiserver::{ApiError, PodStream, PodStreamHook};
+use cceone_kube_apiserver::{ApiError, Core, PodStream, PodStreamHook};
 use cceone_kubesim_core::streams::fs::Fs;
 use http::Response;
 use serde_json::Value;
@@ -26,18 +27,23 @@ use serde_json::Value;
 /// Most container filesystems kept at once (the oldest is dropped past it).
 const MAX_FILESYSTEMS: usize = 4096;
 
-/// What the simulated kubelet keeps between requests: each container's files.
-#[derive(Default)]
+/// What the simulated kubelet keeps between requests: each container's files, and the API it
+/// watches pods through (set once the server has started).
 pub(crate) struct Kubelet {
     files: parking_lot::Mutex<HashMap<(String, String), SharedFs>>,
+    core: Arc<OnceLock<Arc<Core>>>,
 }
 
 /// One container's files, shared by its processes.
 pub(crate) type SharedFs = Arc<parking_lot::Mutex<Fs>>;
 
-/// The hook the simulator's API server hands pod streams to.
-pub fn hook() -> PodStreamHook {
-    let kubelet = Arc::new(Kubelet::default());
+/// The hook the simulator's API server hands pod streams to; `core` is that server's, set once
+/// it has started.
+pub fn hook(core: Arc<OnceLock<Arc<Core>>>) -> PodStreamHook {
+    let kubelet = Arc::new(Kubelet {
+        files: parking_lot::Mutex::default(),
+        core,
+    });
     Arc::new(move |ps: PodStream| {
         let kubelet = Arc::clone(&kubelet);
         Box::pin(async move { kubelet.serve(ps) })
@@ -55,6 +61,22 @@ impl Kubelet {
             "exec" | "attach" => exec::serve(self, ps, &q),
             "portforward" => portforward::serve(ps, &q),
             other => bad_request(&format!("pods/{other} is not served")),
+        }
+    }
+
+    /// Resolves once `container` of `pod` has gone away (never, before the server started).
+    fn container_gone(
+        &self,
+        pod: &Value,
+        container: &str,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let core = self.core.get().cloned();
+        let (pod, container) = (pod.clone(), container.to_string());
+        async move {
+            match core {
+                Some(core) => gone::container_gone(core, pod, container).await,
+                None => std::future::pending().await,
+            }
         }
     }
 

@@ -66,6 +66,18 @@ pub fn kubectl_bin() -> PathBuf {
     PathBuf::from(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
 }
 
+/// kubectl 1.27 (SPDY/3.1 for exec, attach and port-forward), beside the version dispatcher.
+pub fn kubectl_127() -> Option<PathBuf> {
+    let which = Command::new("sh")
+        .args(["-c", "command -v kubectl"])
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&which.stdout).trim());
+    let real = std::fs::canonicalize(path).ok()?;
+    let k = real.parent()?.join("kubectl.1.27");
+    k.exists().then_some(k)
+}
+
 /// A child process that is killed when dropped, with its output in a log file.
 pub struct Proc {
     pub name: String,
@@ -200,6 +212,14 @@ impl Proc {
         self.child
             .as_mut()
             .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// Its exit code once it has exited (None while it runs, or when a signal ended it).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+            .and_then(|s| s.code())
     }
 
     /// Wait until it exits (or panic after `timeout`).

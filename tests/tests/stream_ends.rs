@@ -1,8 +1,10 @@
-//! A caller leaving ends the member's side: a `kubectl get pods -w`, a `kubectl logs -f` and a
-//! `kubectl exec` made through a proxy kubeconfig (hub -> tunnel -> agent -> member), over QUIC
-//! and over TLS/TCP, are each ended on the member once kubectl is killed. The member's audit log
-//! says so: the request's `ResponseComplete` is written when the member's answer ends (as
-//! kube-apiserver writes it for long-running requests).
+//! Each end of a proxied stream ends the other. A `kubectl get pods -w`, a `kubectl logs -f` and
+//! a `kubectl exec` made through a proxy kubeconfig (hub -> tunnel -> agent -> member), over
+//! QUIC and over TLS/TCP, are each ended on the member once kubectl is killed: the member's
+//! audit log says so, its request's `ResponseComplete` being written when its answer ends (as
+//! kube-apiserver writes it for long-running requests). And a `kubectl attach` ends, exit code 0,
+//! when its pod is deleted, as the kubelet ends an attach whose container stops (over WebSocket
+//! with kubectl 1.32, and over SPDY/3.1 with kubectl 1.27 when installed).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -10,7 +12,9 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{Platform, Proc, audit_events, eventually, kubectl, kubectl_bin, kubesim, step};
+use support::{
+    Platform, Proc, audit_events, eventually, kubectl, kubectl_127, kubectl_bin, kubesim, step,
+};
 
 /// The member's audit events of requests made for a proxied caller (the agent impersonates
 /// them) with this verb (any when empty: exec over WebSocket is a GET, over SPDY a POST) and
@@ -71,17 +75,74 @@ fn ends_on_the_member(
     );
 }
 
+/// The pod `pod` running in the member.
+fn run_pod(member_kc: &Path, pod: &str) {
+    kubectl(member_kc, &["run", pod, "--image=busybox"]);
+    eventually(
+        &format!("pod {pod} Running"),
+        Duration::from_secs(30),
+        || {
+            kubectl(
+                member_kc,
+                &["get", "pod", pod, "-o", "jsonpath={.status.phase}"],
+            )
+            .contains("Running")
+            .then_some(())
+        },
+    );
+}
+
+/// `bin attach pod` through `kc`: once it prints the container's lines as they are written,
+/// deleting the pod in the member ends it with exit code 0.
+fn attach_ends_with_its_pod(
+    bin: &Path,
+    (member, member_kc): (&Proc, &Path),
+    kc: &Path,
+    dir: &Path,
+    pod: &str,
+) {
+    run_pod(member_kc, pod);
+    let kc_s = kc.display().to_string();
+    let mut attach = Proc::start_program(
+        &format!("attach-{pod}"),
+        bin.to_path_buf(),
+        &["--kubeconfig", &kc_s, "attach", pod],
+        dir,
+    );
+    eventually(
+        &format!("attach {pod} prints its lines"),
+        Duration::from_secs(30),
+        || {
+            attach
+                .log_text()
+                .contains(&format!("{pod}: line"))
+                .then_some(())
+        },
+    );
+    kubectl(member_kc, &["delete", "pod", pod, "--wait=false"]);
+    attach.wait_exit(Duration::from_secs(30));
+    assert_eq!(attach.exit_code(), Some(0), "{}", attach.log_text());
+    // Ended by the member's kubelet, not by a connection lost on the way.
+    let said = |l: &str| {
+        l.contains("the attached container is gone") && l.contains(&format!("pod={pod} "))
+    };
+    assert!(
+        member.log_text().lines().any(said),
+        "the member's log does not say the attach of {pod} ended with its container"
+    );
+    step(&format!("attach {pod} ended with its pod"));
+}
+
 #[test]
-fn a_caller_leaving_ends_the_members_side() {
+fn each_end_of_a_proxied_stream_ends_the_other() {
     let p = Platform::start(&[]);
     let audit = p.dir.path().join("member-audit.log");
     let audit_s = audit.display().to_string();
-    let (_member, member_kc) = kubesim(
+    let (member, member_kc) = kubesim(
         "member",
         p.dir.path(),
         &["--nodes", "1", "--audit-log", &audit_s],
     );
-    kubectl(&member_kc, &["run", "solo", "--image=busybox"]);
     let mut agents = Vec::new();
     for (cluster, transport) in [("over-quic", "quic"), ("over-tcp", "grpc")] {
         kubectl(&member_kc, &["create", "namespace", cluster]);
@@ -90,14 +151,9 @@ fn a_caller_leaving_ends_the_members_side() {
         env.insert("CCEONE_NAMESPACE".into(), cluster.into());
         agents.push(p.agent(cluster, &member_kc, env));
     }
-    eventually("pod solo Running", Duration::from_secs(30), || {
-        kubectl(
-            &member_kc,
-            &["get", "pod", "solo", "-o", "jsonpath={.status.phase}"],
-        )
-        .contains("Running")
-        .then_some(())
-    });
+    run_pod(&member_kc, "solo");
+    // Attach over SPDY/3.1 (kubectl 1.27) to one of the two, when installed.
+    let k127 = kubectl_127();
     for (cluster, want) in [("over-quic", "quic"), ("over-tcp", "grpc")] {
         p.wait_phase(cluster, "Running", Duration::from_secs(40));
         assert_eq!(p.cluster_field(cluster, ".status.transport"), want);
@@ -130,6 +186,17 @@ fn a_caller_leaving_ends_the_members_side() {
         step(&format!(
             "{cluster}: watch, logs -f and exec end with kubectl"
         ));
+        let bin = match (&k127, cluster) {
+            (Some(k), "over-tcp") => k.clone(),
+            _ => kubectl_bin(),
+        };
+        attach_ends_with_its_pod(
+            &bin,
+            (&member, &member_kc),
+            &kc,
+            d,
+            &format!("held-{cluster}"),
+        );
     }
     drop(agents);
 }
