@@ -51,24 +51,14 @@ impl HubInfo {
         Ok(())
     }
 
-    /// The agent's `CCEONE_HUB_ENDPOINT` for `cluster`: every listed hub, comma-separated,
-    /// starting at a hub chosen by the cluster's name (an agent dials the first of its list
-    /// that answers, so the same order everywhere would put every cluster on one hub); the
-    /// public endpoint when no hub listed itself.
+    /// The agent's `CCEONE_HUB_ENDPOINT` for `cluster`: every listed hub, comma-separated, in
+    /// an order of the cluster's own ([`agent_order`]); the public endpoint when no hub listed
+    /// itself.
     pub fn agent_endpoints(&self, cluster: &str) -> String {
         if self.hub_endpoints.is_empty() {
             return self.public_endpoint.clone();
         }
-        // FNV-1a: stable across builds and platforms, unlike std's hasher.
-        let hash = cluster.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        let n = self.hub_endpoints.len();
-        let first = (hash % n as u64) as usize;
-        (0..n)
-            .map(|i| self.hub_endpoints[(first + i) % n].as_str())
-            .collect::<Vec<_>>()
-            .join(",")
+        agent_order(&self.hub_endpoints, cluster).join(",")
     }
 
     /// The ConfigMap holding this info (pure).
@@ -117,6 +107,30 @@ impl HubInfo {
             ..info
         })
     }
+}
+
+/// `endpoints` in an order chosen by `cluster`'s name: an agent dials the first of its list that
+/// answers, and after losing a hub the one after it, so one order for every cluster would put
+/// them all on the first hub, and a turned list would send all of a dead hub's clusters to the
+/// same next one. A shuffle seeded by the name spreads both. Stable across builds and
+/// platforms (FNV-1a and xorshift, not std's hasher).
+pub fn agent_order<'a>(endpoints: &'a [String], cluster: &str) -> Vec<&'a str> {
+    let mut state = cluster.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut out: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+    // Fisher-Yates.
+    for i in (1..out.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        out.swap(i, j);
+    }
+    out
 }
 
 /// Each hub's own entry of the ConfigMap: hub id → public endpoint, in id order; entries that
@@ -298,23 +312,20 @@ mod tests {
                 "c.example.com:9443"
             ]
         );
-        // Each cluster gets all three, in the listed order turned; over many clusters every
-        // hub comes first about as often.
-        let mut first = std::collections::BTreeMap::new();
-        for i in 0..300 {
+        // Each cluster gets all three; over many clusters every hub comes first about as often,
+        // and the clusters of one first hub go to either of the others next.
+        let mut order = std::collections::BTreeMap::new();
+        for i in 0..600 {
             let list = info.agent_endpoints(&format!("member{i}"));
             let parts: Vec<&str> = list.split(',').collect();
-            assert_eq!(parts.len(), 3, "{list}");
-            let at = info
-                .hub_endpoints
-                .iter()
-                .position(|e| e == parts[0])
-                .unwrap();
-            assert_eq!(parts[1], info.hub_endpoints[(at + 1) % 3]);
-            *first.entry(parts[0].to_string()).or_insert(0) += 1;
+            let distinct: std::collections::BTreeSet<&str> = parts.iter().copied().collect();
+            assert_eq!(distinct.len(), 3, "{list}");
+            *order
+                .entry((parts[0].to_string(), parts[1].to_string()))
+                .or_insert(0) += 1;
         }
-        assert_eq!(first.len(), 3);
-        assert!(first.values().all(|n| *n > 60), "{first:?}");
+        assert_eq!(order.len(), 6, "{order:?}");
+        assert!(order.values().all(|n| *n > 50), "{order:?}");
         assert_eq!(
             info.agent_endpoints("member1"),
             info.agent_endpoints("member1")
