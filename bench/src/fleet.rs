@@ -5,8 +5,8 @@
 //! real agent's backoff (500 ms base, 30 s cap, full jitter) when the tunnel is lost. Given
 //! several hub endpoints, an agent goes through them as the real agent's `connect_loop` does
 //! (one that cannot be reached or refuses is passed over at once; after a session ends the next
-//! round starts at the hub after it), each agent's list turned by its index so that the fleet
-//! spreads evenly over the hubs.
+//! round starts at the hub after it), each agent with a list of its own (as rendered for its
+//! cluster).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -97,11 +97,12 @@ pub(crate) struct Fleet {
 }
 
 impl Fleet {
-    /// Start one agent per TLS configuration, dialing `endpoints` (agent `i` starting at
-    /// endpoint `i % endpoints.len()`) over `transport`, with at most `ramp` first connections
-    /// in flight (later reconnects are not limited: that is the hubs' admission limit's job).
+    /// Start one agent per TLS configuration, agent `i` dialing the hub endpoints
+    /// `lists[i % lists.len()]` in order over `transport`, with at most `ramp` first
+    /// connections in flight (later reconnects are not limited: that is the hubs' admission
+    /// limit's job).
     pub(crate) fn start(
-        endpoints: &[String],
+        lists: &[Vec<String>],
         transport: TransportChoice,
         tls: Vec<Arc<rustls::ClientConfig>>,
         ramp: usize,
@@ -126,7 +127,7 @@ impl Fleet {
             .map(|(i, tls)| {
                 let quic_endpoint = (!sockets.is_empty())
                     .then(|| sockets[i / AGENTS_PER_SOCKET % sockets.len()].clone());
-                let cfgs = endpoints
+                let cfgs = lists[i % lists.len()]
                     .iter()
                     .map(|endpoint| DialConfig {
                         endpoint: endpoint.clone(),
@@ -169,8 +170,8 @@ async fn agent(
     let mut my_epoch = u32::MAX;
     let mut ever_up = false;
     let n = cfgs.len().max(1);
-    // Where the next round starts: each agent prefers a different hub first.
-    let mut next = i % n;
+    // Where the next round starts in the list.
+    let mut next = 0;
     loop {
         for k in 0..cfgs.len() {
             let at = (next + k) % n;

@@ -23,7 +23,8 @@
 //! otherwise; `BENCH_HUBS_HOLD` (seconds every tunnel is up before the kill, default 60: the
 //! agents' backoff starts over after a minute up), `BENCH_HUBS_WATCH` (seconds watched with the
 //! killed hub back, default 15), `BENCH_HUBS_TIMEOUT` (each wait, default 300),
-//! `BENCH_FORWARD_CONCURRENCY` (default 8) and `BENCH_FORWARD_SECS` (each way, default 10; 0
+//! `BENCH_MAX_PER_SOURCE` (the hubs' cap on handshakes from one address; default the tunnel
+//! count, as the test agents all dial from 127.0.0.1), `BENCH_FORWARD_CONCURRENCY` (default 8) and `BENCH_FORWARD_SECS` (each way, default 10; 0
 //! leaves the proxy part out).
 #![allow(clippy::unwrap_used)]
 
@@ -156,15 +157,19 @@ async fn run(want: &dyn Fn(&str) -> bool, quick: bool) -> anyhow::Result<()> {
             print_tunnels(&runs, mh);
         }
         if want("hubs") {
-            let sizes = hubs::Sizes {
+            let mut sizes = hubs::Sizes {
                 n: env_usize("BENCH_TUNNELS", if quick { 300 } else { 10_000 }),
                 max_handshakes: env_usize("BENCH_MAX_HANDSHAKES", 256),
+                max_per_source: env_usize("BENCH_MAX_PER_SOURCE", 0),
                 hold: secs_env("BENCH_HUBS_HOLD", if quick { 5 } else { 60 }),
                 watch: secs_env("BENCH_HUBS_WATCH", if quick { 5 } else { 15 }),
                 timeout: secs_env("BENCH_HUBS_TIMEOUT", if quick { 120 } else { 300 }),
                 concurrency: env_usize("BENCH_FORWARD_CONCURRENCY", 8),
                 proxy_secs: secs_env("BENCH_FORWARD_SECS", if quick { 4 } else { 10 }),
             };
+            if sizes.max_per_source == 0 {
+                sizes.max_per_source = sizes.n.max(128);
+            }
             let transports = std::env::var("BENCH_TRANSPORTS").unwrap_or_else(|_| "tcp".into());
             let mut runs = Vec::new();
             for t in transports.split(',') {
@@ -440,8 +445,8 @@ fn print_agent(runs: &[agentmem::AgentMem]) {
 
 fn print_hubs(runs: &[hubs::HubsRun], sz: &hubs::Sizes) {
     heading(&format!(
-        "6. Several hubs: {} tunnels over three hubs, one killed (-9) (--max-handshakes {})",
-        sz.n, sz.max_handshakes
+        "6. Several hubs: {} tunnels over three hubs, one killed (-9) (--max-handshakes {}, --max-per-source {})",
+        sz.n, sz.max_handshakes, sz.max_per_source
     ));
     let spread = |m: &std::collections::BTreeMap<String, usize>| {
         m.iter()

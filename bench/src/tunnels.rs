@@ -120,7 +120,7 @@ pub(crate) async fn run(
         rss_base as f64 / 1024.0
     ));
 
-    let fleet = Fleet::start(&[p.hub_endpoint()], transport, tls, 256);
+    let fleet = Fleet::start(&[vec![p.hub_endpoint()]], transport, tls, 256);
     let t = Instant::now();
     let fill_timeout = Duration::from_secs(if quick { 60 } else { 300 });
     let mut last = Instant::now();

@@ -1,7 +1,8 @@
 //! Section 6: several hubs against one federation API. Three `cceone-hub` processes (hub-a,
 //! hub-b, hub-c) share the CA through the API; N lightweight agents ([`crate::fleet`]) are each
-//! given all three endpoints, turned by the agent's index so the fleet spreads evenly (a real
-//! agent starts at the first of its list). With every cluster Running, hub-a is killed (-9) and
+//! given all three endpoints in the order `cceonectl cluster register` renders for their
+//! cluster (`hubinfo::agent_order`: a real agent starts at the first of its list, and after
+//! losing a hub goes on to the next). With every cluster Running, hub-a is killed (-9) and
 //! timed until each of its clusters is Running again held by hub-b or hub-c, as a watch on the
 //! federation API sees their status; then hub-a is started again and the clusters watched for a
 //! while: none may move back or leave Running. Last, proxied requests per second through the
@@ -103,10 +104,17 @@ impl Set {
 
     /// A federation API holding `names`, and three hubs sharing the CA the first one publishes
     /// (generated here in its data directory, so the benchmark can sign agent certificates).
-    async fn start(names: &[String], max_handshakes: usize) -> anyhow::Result<Set> {
+    async fn start(
+        names: &[String],
+        max_handshakes: usize,
+        max_per_source: usize,
+    ) -> anyhow::Result<Set> {
         let dir = tempfile::tempdir()?;
         let (fed, fed_kc) = platform::kubesim(dir.path(), "federation", &["--nodes", "0"]).await?;
         let fed_client = platform::client_from_file(&fed_kc).await?;
+        // The hubs would install the CRDs; the clusters are created before any hub starts, so
+        // each lists them all at once, as after a restart.
+        cceone_platform::ensure_crds(&fed_client, "cceone-bench").await?;
         let t = Instant::now();
         platform::create_clusters(&fed_client, names, 64).await?;
         progress(format!(
@@ -138,6 +146,8 @@ impl Set {
                 id.to_string(),
                 "--max-handshakes".into(),
                 max_handshakes.to_string(),
+                "--max-per-source".into(),
+                max_per_source.to_string(),
                 "--health-listen".into(),
                 format!("127.0.0.1:{health}"),
             ];
@@ -210,6 +220,9 @@ pub(crate) struct Sizes {
     pub(crate) n: usize,
     /// Hubs' `--max-handshakes`.
     pub(crate) max_handshakes: usize,
+    /// Hubs' `--max-per-source`: every test agent dials from 127.0.0.1, where real agents
+    /// come from an address each, so by default no lower than the tunnels.
+    pub(crate) max_per_source: usize,
     /// Every tunnel up at least this long before the kill (the agents' backoff starts over
     /// after a connection that lasted 60 s).
     pub(crate) hold: Duration,
@@ -231,7 +244,7 @@ pub(crate) async fn run(transport: TransportChoice, sz: &Sizes) -> anyhow::Resul
     };
     let n = sz.n;
     let names: Vec<String> = (0..n).map(|i| format!("h{i:05}")).collect();
-    let mut set = Set::start(&names, sz.max_handshakes).await?;
+    let mut set = Set::start(&names, sz.max_handshakes, sz.max_per_source).await?;
     let t = Instant::now();
     let ca_dir = set.dir.path().join(IDS[0]).join("ca");
     let names2 = names.clone();
@@ -242,7 +255,18 @@ pub(crate) async fn run(transport: TransportChoice, sz: &Sizes) -> anyhow::Resul
     ));
 
     let all: HashSet<String> = names.iter().cloned().collect();
-    let fleet = Fleet::start(&set.endpoints(), transport, tls, 256);
+    // Each agent's list as `cceonectl cluster register` renders it for its cluster.
+    let endpoints = set.endpoints();
+    let lists: Vec<Vec<String>> = names
+        .iter()
+        .map(|c| {
+            cceone_platform::hubinfo::agent_order(&endpoints, c)
+                .into_iter()
+                .map(String::from)
+                .collect()
+        })
+        .collect();
+    let fleet = Fleet::start(&lists, transport, tls, 256);
     let t = Instant::now();
     let mut last = Instant::now();
     let mut fill = None;
@@ -355,6 +379,18 @@ pub(crate) async fn run(transport: TransportChoice, sz: &Sizes) -> anyhow::Resul
         theirs.len(),
         secs(killed.elapsed())
     ));
+    if all_moved.is_none() {
+        let r = set.record.lock().unwrap();
+        let stuck: Vec<String> = theirs
+            .iter()
+            .filter_map(|c| {
+                let h = r.now.get(c)?;
+                (!h.running() || h.hub == victim).then(|| format!("{c}: {} at {}", h.phase, h.hub))
+            })
+            .take(5)
+            .collect();
+        progress(format!("hubs {label}: not moved: {stuck:?}"));
+    }
 
     // The victim back: it must take nothing from the others.
     let restarted = Instant::now();
