@@ -500,6 +500,10 @@ impl Store for EtcdStore {
     }
 
     async fn create(&self, key: &str, obj: Value) -> Result<KeyValue, StoreError> {
+        self.create_kept(key, obj).await.map(|(kv, _)| kv)
+    }
+
+    async fn create_kept(&self, key: &str, obj: Value) -> Result<(KeyValue, Value), StoreError> {
         let s = &*self.shared;
         let (mut obj, stored) = codec::prepare(obj)?;
         let ek = s.key(key);
@@ -511,12 +515,13 @@ impl Store for EtcdStore {
         if !resp.succeeded() {
             return Err(StoreError::AlreadyExists { key: key.into() });
         }
-        Ok(KeyValue {
+        let kv = KeyValue {
             key: key.to_owned(),
             value: codec::stamp(&mut obj, rev)?,
             create_revision: rev,
             mod_revision: rev,
-        })
+        };
+        Ok((kv, obj))
     }
 
     async fn update(
@@ -525,6 +530,15 @@ impl Store for EtcdStore {
         obj: Value,
         expected: Option<Revision>,
     ) -> Result<KeyValue, StoreError> {
+        self.update_kept(key, obj, expected).await.map(|(kv, _)| kv)
+    }
+
+    async fn update_kept(
+        &self,
+        key: &str,
+        obj: Value,
+        expected: Option<Revision>,
+    ) -> Result<(KeyValue, Value), StoreError> {
         let s = &*self.shared;
         let (mut obj, stored) = codec::prepare(obj)?;
         let put = TxnOp::put(
@@ -535,12 +549,13 @@ impl Store for EtcdStore {
         let (resp, rev) = s.guarded(key, put, expected, stored.len()).await?;
         let create_revision =
             Shared::prev_of(&resp).map_or(rev, |p| codec::revision(p.create_revision()));
-        Ok(KeyValue {
+        let kv = KeyValue {
             key: key.to_owned(),
             value: codec::stamp(&mut obj, rev)?,
             create_revision,
             mod_revision: rev,
-        })
+        };
+        Ok((kv, obj))
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, StoreError> {

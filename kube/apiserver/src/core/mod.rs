@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 pub use delete::DeleteOptions;
 pub use eviction::set_disruption_allowed;
 pub use watch::{WatchItem, WatchOptions};
-pub use write::{PatchKind, WriteOptions};
+pub use write::{PatchKind, WriteOptions, Written};
 
 use crate::error::{ApiError, ApiResult};
 use crate::resource::{Registry, ResourceInfo};

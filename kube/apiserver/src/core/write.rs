@@ -98,15 +98,44 @@ fn store_version(res: &ResourceInfo, obj: &mut Value) {
     obj["kind"] = Value::String(res.kind.clone());
 }
 
+/// An object as a write left it, with the JSON the store holds of it when that is exactly the
+/// answer to give (no version conversion, not a dry run): an HTTP answer need not serialize
+/// the object again.
+pub struct Written {
+    /// The object written.
+    pub object: Value,
+    /// `object` as JSON, when the store's bytes are that.
+    pub json: Option<bytes::Bytes>,
+}
+
+impl Written {
+    fn unstored(object: Value) -> Self {
+        Self { object, json: None }
+    }
+}
+
 impl Core {
     /// Create an object of `res` in namespace `ns`.
     pub async fn create(
         self: &Arc<Self>,
         res: &Arc<ResourceInfo>,
         ns: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         opts: &WriteOptions,
     ) -> ApiResult<Value> {
+        self.create_written(res, ns, obj, opts)
+            .await
+            .map(|w| w.object)
+    }
+
+    /// [`Core::create`], with the stored JSON when it is the answer.
+    pub async fn create_written(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Written> {
         check_type(res, &obj)?;
         store_version(res, &mut obj);
         let ns = self.place_namespace(res, ns, &mut obj)?;
@@ -178,11 +207,11 @@ impl Core {
         ns: Option<&str>,
         mut obj: Value,
         opts: &WriteOptions,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<Written> {
         crate::admission::admit(self, res, None, &mut obj, opts.dry_run).await?;
         let name = meta::name(&obj).unwrap_or_default().to_string();
         if opts.dry_run {
-            return Ok(obj);
+            return Ok(Written::unstored(obj));
         }
         let (kv, obj) = match self.store.create_kept(&res.key(ns, &name), obj).await {
             Ok(written) => written,
@@ -193,7 +222,13 @@ impl Core {
         };
         let out = self.as_stored(res, obj, kv.mod_revision);
         self.after_write(res, &out);
-        Ok(out)
+        Ok(self.written(res, out, kv.value))
+    }
+
+    /// `object` with the store's `json` of it when the answer is that JSON.
+    fn written(&self, res: &ResourceInfo, object: Value, json: bytes::Bytes) -> Written {
+        let json = (!res.converts()).then_some(json);
+        Written { object, json }
     }
 
     /// Replace an object (or its `status` subresource when `sub` is `Some("status")`).
@@ -230,7 +265,7 @@ impl Core {
                 .await
             {
                 Err(ApiError::Conflict { .. }) if wanted_rv.is_none() => continue,
-                other => return other,
+                other => return other.map(|w| w.object),
             }
         }
         Err(ApiError::conflict(&res.qualified(), name))
@@ -248,6 +283,23 @@ impl Core {
         patch: &Value,
         opts: &WriteOptions,
     ) -> ApiResult<Value> {
+        self.patch_written(res, ns, name, sub, kind, patch, opts)
+            .await
+            .map(|w| w.object)
+    }
+
+    /// [`Core::patch`], with the stored JSON when it is the answer.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_written(
+        self: &Arc<Self>,
+        res: &Arc<ResourceInfo>,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        kind: PatchKind,
+        patch: &Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Written> {
         if kind == PatchKind::Strategic && res.custom {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (strategic merge patch is not supported for custom resources like {})",
@@ -255,7 +307,9 @@ impl Core {
             )));
         }
         if sub == Some("scale") {
-            return Box::pin(self.patch_scale(res, ns, name, kind, patch, opts)).await;
+            return Box::pin(self.patch_scale(res, ns, name, kind, patch, opts))
+                .await
+                .map(Written::unstored);
         }
         self.patch_object(res, ns, name, sub, kind, patch, opts)
             .await
@@ -273,7 +327,7 @@ impl Core {
         kind: PatchKind,
         patch: &Value,
         opts: &WriteOptions,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<Written> {
         if kind == PatchKind::Apply {
             check_type(res, patch)?;
             if meta::name(patch).is_some_and(|n| n != name) {
@@ -353,7 +407,7 @@ impl Core {
         patch: &Value,
         opts: &WriteOptions,
         now: &str,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<Written> {
         let mut applied = patch.clone();
         store_version(res, &mut applied);
         meta::metadata_mut(&mut applied).insert("name".into(), Value::String(name.into()));
@@ -539,13 +593,13 @@ impl Core {
         mut new: Value,
         expected: u64,
         opts: &WriteOptions,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<Written> {
         if same_but_rv(old, &new) {
-            return Ok(old.clone());
+            return Ok(Written::unstored(old.clone()));
         }
         crate::admission::admit(self, res, Some(old), &mut new, opts.dry_run).await?;
         if opts.dry_run {
-            return Ok(new);
+            return Ok(Written::unstored(new));
         }
         let key = res.key(ns, name);
         let finalized = meta::is_deleting(&new) && meta::finalizers(&new).is_empty();
@@ -575,7 +629,7 @@ impl Core {
             None => self.decode(res, &kv.value)?,
         };
         self.after_write(res, &out);
-        Ok(out)
+        Ok(self.written(res, out, kv.value))
     }
 
     /// The object just written as [`Core::decode`] would read it back from the store (which
@@ -729,7 +783,7 @@ impl Core {
             opts,
         ))
         .await?;
-        scale_of(res, &updated)
+        scale_of(res, &updated.object)
     }
 }
 

@@ -294,8 +294,8 @@ async fn handle_inner(
             let ct = content_type(&req);
             let mut body = body::decode(ct.as_deref(), read_body(req).await?).await?;
             super::subresources::stamp_requestor(&t.res, &user, &mut body);
-            let obj = core.create(&t.res, ns, body, &wopts).await?;
-            respond(&t.res, StatusCode::CREATED, obj, as_table, proto, &q)
+            let written = core.create_written(&t.res, ns, body, &wopts).await?;
+            respond_written(&t.res, StatusCode::CREATED, written, as_table, proto, &q)
         }
         (&Method::PUT, Some(name), sub) => {
             let name = name.to_string();
@@ -325,15 +325,15 @@ async fn handle_inner(
             let patch = decode_patch(kind, &ct, raw).await?;
             let existed =
                 kind == PatchKind::Apply && core.store.get(&t.res.key(ns, &name)).await?.is_some();
-            let obj = core
-                .patch(&t.res, ns, &name, sub, kind, &patch, &wopts)
+            let written = core
+                .patch_written(&t.res, ns, &name, sub, kind, &patch, &wopts)
                 .await?;
             let code = if kind == PatchKind::Apply && !existed {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
             };
-            respond(&t.res, code, obj, false, proto, &q)
+            respond_written(&t.res, code, written, false, proto, &q)
         }
         (&Method::DELETE, Some(name), None) => {
             let name = name.to_string();
@@ -469,6 +469,22 @@ fn respond(
         return Ok(json_response(code, &t));
     }
     Ok(json_response(code, &obj))
+}
+
+/// [`respond`] for a write's result: a plain JSON answer is the store's bytes when the write
+/// kept them (see [`crate::core::Written`]), not the object serialized again.
+fn respond_written(
+    res: &ResourceInfo,
+    code: StatusCode,
+    written: crate::core::Written,
+    as_table: bool,
+    proto: bool,
+    q: &Query,
+) -> ApiResult<Response<Body>> {
+    match written.json {
+        Some(json) if !as_table && !proto => Ok(bytes_response(code, "application/json", json)),
+        _ => respond(res, code, written.object, as_table, proto, q),
+    }
 }
 
 fn event_line(kind: &str, object: &[u8]) -> Bytes {
