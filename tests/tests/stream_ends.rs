@@ -4,13 +4,18 @@
 //! audit log says so, its request's `ResponseComplete` being written when its answer ends (as
 //! kube-apiserver writes it for long-running requests). And a `kubectl attach` ends, exit code 0,
 //! when its pod is deleted, as the kubelet ends an attach whose container stops (over WebSocket
-//! with kubectl 1.32, and over SPDY/3.1 with kubectl 1.27 when installed).
+//! with kubectl 1.32, and over SPDY/3.1 with kubectl 1.27 when installed). kube-rs's
+//! `Api::<Pod>::portforward` (WebSocket channels, `v4.channel.k8s.io`) carries 1 MiB both ways
+//! and ends once the pod closes its side.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use std::path::Path;
 use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use support::{
     Platform, Proc, audit_events, eventually, kubectl, kubectl_127, kubectl_bin, kubesim, step,
@@ -133,6 +138,53 @@ fn attach_ends_with_its_pod(
     step(&format!("attach {pod} ended with its pod"));
 }
 
+/// kube-rs's port-forward (WebSocket channels, `v4.channel.k8s.io`) through `kc` to `pod`'s
+/// HTTP responder: 1 MiB up and back, then the end of the stream once the pod's side closes.
+async fn kube_rs_port_forward(kc: &Path, pod: &str) {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kc).unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let pods: kube::Api<Pod> = kube::Api::default_namespaced(kube::Client::try_from(cfg).unwrap());
+    let mut pf = pods.portforward(pod, &[80]).await.unwrap();
+    let (mut rd, mut wr) = tokio::io::split(pf.take_stream(80).unwrap());
+    let body: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let up = body.clone();
+    let writer = tokio::spawn(async move {
+        wr.write_all(head.as_bytes()).await.unwrap();
+        wr.write_all(&up).await.unwrap();
+        wr
+    });
+    let mut resp = Vec::new();
+    // Read to the end: the pod closing its side after the answer ends the stream.
+    tokio::time::timeout(Duration::from_secs(30), rd.read_to_end(&mut resp))
+        .await
+        .expect("the forwarded stream did not end once the pod closed its side")
+        .unwrap();
+    // The whole stream dropped: kube-rs's side of the port then ends too.
+    drop((rd, writer.await.unwrap()));
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let answer = String::from_utf8_lossy(&resp[..split]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        resp[split..] == body[..],
+        "1 MiB echo came back as {} bytes",
+        resp.len() - split
+    );
+    // Its task ends. (kube-rs 5 answers the server's Close, then sends its own once its last
+    // port is done, which tungstenite refuses: SendAfterClosing. The kubelet closes first too.)
+    let ended = tokio::time::timeout(Duration::from_secs(20), pf.join())
+        .await
+        .expect("kube-rs's port-forward did not end");
+    if let Err(e) = ended {
+        assert!(format!("{e:?}").contains("SendAfterClosing"), "{e:?}");
+    }
+}
+
 #[test]
 fn each_end_of_a_proxied_stream_ends_the_other() {
     let p = Platform::start(&[]);
@@ -152,6 +204,7 @@ fn each_end_of_a_proxied_stream_ends_the_other() {
         agents.push(p.agent(cluster, &member_kc, env));
     }
     run_pod(&member_kc, "solo");
+    let rt = tokio::runtime::Runtime::new().unwrap();
     // Attach over SPDY/3.1 (kubectl 1.27) to one of the two, when installed.
     let k127 = kubectl_127();
     for (cluster, want) in [("over-quic", "quic"), ("over-tcp", "grpc")] {
@@ -190,6 +243,8 @@ fn each_end_of_a_proxied_stream_ends_the_other() {
             (Some(k), "over-tcp") => k.clone(),
             _ => kubectl_bin(),
         };
+        rt.block_on(kube_rs_port_forward(&kc, "solo"));
+        step(&format!("{cluster}: kube-rs port-forward, 1 MiB echoed"));
         attach_ends_with_its_pod(
             &bin,
             (&member, &member_kc),

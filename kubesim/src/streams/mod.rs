@@ -3,7 +3,8 @@
 //! relays them to a kubelet. exec and attach speak the WebSocket subprotocols
 //! `v5.channel.k8s.io` and `v4.channel.k8s.io` (kubectl 1.30+) and SPDY/3.1 with
 //! `v4.channel.k8s.io` (older clients, client-go); port-forward speaks SPDY/3.1 directly or
-//! tunnelled in WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+).
+//! tunnelled in WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+), and WebSocket
+//! channels (`v4.channel.k8s.io`, kube-rs).
 
 mod exec;
 mod gone;
@@ -14,6 +15,7 @@ mod responder;
 mod spdy;
 mod upgrade;
 mod ws;
+mod wsforward;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

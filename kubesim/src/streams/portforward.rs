@@ -1,5 +1,6 @@
 //! `pods/<name>/portforward`: SPDY/3.1 (`portforward.k8s.io`), directly or tunnelled in
-//! WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+). Per forwarded connection the client
+//! WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+); WebSocket channels
+//! (`v4.channel.k8s.io`, kube-rs) are served by [`super::wsforward`]. Per forwarded connection the client
 //! opens an error stream and a data stream sharing a `requestID`; the data stream is joined to
 //! the pod's responder on `port` (see [`super::responder`]) and both streams are half-closed
 //! when the responder's side ends.
@@ -18,13 +19,13 @@ use super::spdy::{Conn, header};
 use super::upgrade::{self, Upgrade};
 use super::{Query, bad_request, pod_names};
 
-const WEBSOCKET: &[&str] = &["SPDY/3.1+portforward.k8s.io"];
+const WEBSOCKET: &[&str] = &["SPDY/3.1+portforward.k8s.io", super::wsforward::PROTOCOL];
 const SPDY: &[&str] = &["portforward.k8s.io"];
 /// Most connections forwarded at once on one port-forward session.
 const MAX_FORWARDS: usize = 256;
 
 /// Serve port-forward.
-pub(crate) fn serve(ps: PodStream, _q: &Query) -> Response<Body> {
+pub(crate) fn serve(ps: PodStream, q: &Query) -> Response<Body> {
     let (ns, name) = pod_names(&ps.pod);
     let running = ps.pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
     if !running {
@@ -36,12 +37,27 @@ pub(crate) fn serve(ps: PodStream, _q: &Query) -> Response<Body> {
         Ok(u) => u,
         Err(r) => return *r,
     };
+    // Channel port-forward names its ports up front (SPDY names them per stream).
+    let channel_ports = match &u {
+        Upgrade::WebSocket { protocol, .. } if protocol == super::wsforward::PROTOCOL => {
+            match super::wsforward::ports(q) {
+                Ok(p) => Some(p),
+                Err(e) => return bad_request(&e),
+            }
+        }
+        _ => None,
+    };
     tracing::info!(namespace = %ns, pod = %name, upgrade = ?u, "port-forward starting");
     upgrade::spawn(ps.request, u, move |io, u| async move {
         match u {
             Upgrade::WebSocket { .. } => {
                 let ws = super::ws::accept(io).await;
-                forward(Conn::start(super::ws::byte_stream(ws)), ns, name).await;
+                match channel_ports {
+                    Some(ports) => super::wsforward::forward(ws, ports, ns, name).await,
+                    None => {
+                        forward(Conn::start(super::ws::byte_stream(ws)), ns, name).await;
+                    }
+                }
             }
             Upgrade::Spdy { .. } => forward(Conn::start(io), ns, name).await,
         }
