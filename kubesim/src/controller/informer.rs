@@ -130,6 +130,65 @@ struct SummaryStatus<'a> {
     phase: Option<Cow<'a, str>>,
 }
 
+/// A stored object parsed for the controllers: without `metadata.managedFields` (see [`Lean`]).
+fn decode(core: &Core, res: &ResourceInfo, bytes: &[u8]) -> Option<Value> {
+    if res.converts() {
+        return core.decode(res, bytes).ok();
+    }
+    serde_json::from_slice::<Lean>(bytes).ok().map(|l| l.0)
+}
+
+/// An object parsed without `metadata.managedFields`: no controller reads it, it is about half
+/// of a parsed pod (every field of the object again, as a tree of small maps), and a status
+/// written back without it keeps the stored one (the API server carries it over).
+struct Lean(Value);
+
+impl<'de> serde::Deserialize<'de> for Lean {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(LeanMap { top: true })
+            .map(|m| Lean(Value::Object(m)))
+    }
+}
+
+/// A JSON object's visitor: at the top, `metadata` is read by a `LeanMap` that drops
+/// `managedFields`.
+struct LeanMap {
+    top: bool,
+}
+
+/// The `metadata` of a [`Lean`] object.
+struct LeanMeta(serde_json::Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for LeanMeta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(LeanMap { top: false }).map(LeanMeta)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for LeanMap {
+    type Value = serde_json::Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        let mut m = serde_json::Map::new();
+        while let Some(k) = a.next_key::<String>()? {
+            if self.top && k == "metadata" {
+                let meta = a.next_value::<LeanMeta>()?;
+                m.insert(k, Value::Object(meta.0));
+            } else if !self.top && k == "managedFields" {
+                a.next_value::<serde::de::IgnoredAny>()?;
+            } else {
+                let v = a.next_value::<Value>()?;
+                m.insert(k, v);
+            }
+        }
+        Ok(m)
+    }
+}
+
 /// What changed since the controllers last looked, by what has to look at it.
 #[derive(Default)]
 pub(super) struct Pending {
@@ -490,10 +549,10 @@ impl Informer {
         self.objects.get(key).map(|e| &self.kinds[e.kind].res)
     }
 
-    /// The object under `key`, parsed.
+    /// The object under `key`, parsed (without `metadata.managedFields`, see [`Lean`]).
     pub(super) fn parse(&self, key: &str) -> Option<Value> {
         let e = self.objects.get(key)?;
-        self.core.decode(&self.kinds[e.kind].res, &e.bytes).ok()
+        decode(&self.core, &self.kinds[e.kind].res, &e.bytes)
     }
 
     /// The objects of `role` controlled by the object with `uid`, parsed, in key order.
@@ -564,7 +623,7 @@ impl Informer {
                 continue;
             }
             if e.usage.is_none() {
-                let pod = self.core.decode(&self.kinds[e.kind].res, &e.bytes).ok();
+                let pod = decode(&self.core, &self.kinds[e.kind].res, &e.bytes);
                 e.usage = Some(pod.as_ref().and_then(PodUsage::of));
             }
             if let Some(Some(u)) = &e.usage {
@@ -572,5 +631,27 @@ impl Informer {
             }
         }
         usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_read_without_their_managed_fields_only() {
+        let stored = serde_json::json!({
+            "kind": "Pod",
+            "metadata": {"name": "p", "uid": "u", "managedFields": [{"manager": "m"}]},
+            "spec": {"managedFields": "kept", "nodeName": "n1"},
+        });
+        let bytes = serde_json::to_vec(&stored).unwrap_or_default();
+        let lean = serde_json::from_slice::<Lean>(&bytes).map(|l| l.0).ok();
+        let mut expected = stored.clone();
+        if let Some(m) = expected["metadata"].as_object_mut() {
+            m.remove("managedFields");
+        }
+        assert_eq!(lean, Some(expected));
+        assert!(serde_json::from_slice::<Lean>(b"[1]").is_err());
     }
 }
