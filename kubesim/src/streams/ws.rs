@@ -19,6 +19,9 @@ use super::upgrade::Io;
 /// The largest WebSocket message or frame accepted.
 const MAX_MESSAGE: usize = 1 << 20;
 
+/// How long a TTY's output waits for the client's first terminal size (see `remote_command`).
+const FIRST_SIZE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Take over an upgraded connection as the server side of a WebSocket.
 pub(crate) async fn accept(io: Io) -> WebSocketStream<Io> {
     let config = WebSocketConfig::default()
@@ -47,6 +50,7 @@ pub(crate) async fn remote_command<F, Fut>(
     let (mut sink, mut source) = ws.split();
     let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(16);
     let (size_tx, size_rx) = watch::channel(None);
+    let mut first_size = size_tx.subscribe();
     let (out_tx, mut out_rx) = mpsc::channel::<Output>(16);
     let stdio = Stdio {
         stdin: streams.stdin.then_some(stdin_rx),
@@ -57,6 +61,16 @@ pub(crate) async fn remote_command<F, Fut>(
     let work = async {
         let process = run(stdio);
         let write = async {
+            if streams.tty {
+                // client-go's WebSocket executor starts reading before it has made its streams
+                // (`readDemuxLoop` runs first in remotecommand/websocket.go) and drops output
+                // for a stream it has not made yet ("Unknown stream id 1, discarding message"):
+                // a shell's prompt written at once was lost under load. It sends the terminal
+                // size once its streams exist, so a TTY's output waits for that, at most a
+                // second for a client that sends none.
+                let _ = tokio::time::timeout(FIRST_SIZE_WAIT, first_size.wait_for(Option::is_some))
+                    .await;
+            }
             while let Some(o) = out_rx.recv().await {
                 let (ch, data) = match o {
                     Output::Stdout(d) => (1u8, d),
