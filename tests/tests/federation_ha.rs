@@ -83,21 +83,6 @@ impl Replica {
     }
 }
 
-/// `path` and everything under it copied to `to`, modes kept (the PKI's keys stay 0600).
-fn copy_dir(path: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    std::fs::set_permissions(to, std::fs::metadata(path).unwrap().permissions()).unwrap();
-    for entry in std::fs::read_dir(path).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// The kubeconfig's `server:` line.
 fn server_line(kc: &Path) -> String {
     let text = std::fs::read_to_string(kc).unwrap();
@@ -248,7 +233,7 @@ fn two_replicas_on_etcd_fail_over() {
 
     step("replica a, then replica b with a copy of a's data directory");
     let a = Replica::start("a", dir, &etcd.url());
-    copy_dir(&dir.join("a"), &dir.join("b"));
+    support::multihub::copy_dir(&dir.join("a"), &dir.join("b"));
     let b = Replica::start("b", dir, &etcd.url());
     // Same CA and admin token, two addresses: a's kubeconfig works against b.
     let (sa, sb) = (server_line(&a.kc), server_line(&b.kc));
